@@ -1,0 +1,66 @@
+"""llmloop: LLMOps as one closed, tracked loop.
+
+    import llmloop as ll
+    with ll.start_run(project="travel", name="sft-1") as run:
+        run.log_params({"lr": 2e-4})
+        run.log_metric("loss", 1.23, step=0)
+
+Attributes are loaded lazily so ``import llmloop`` stays fast; heavy libraries
+(torch, transformers, FastAPI) are imported only by the features that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "start_run": ("llmloop.sdk.run", "start_run"),
+    "get_run": ("llmloop.sdk.run", "get_run"),
+    "active_run": ("llmloop.sdk.run", "active_run"),
+    "search_runs": ("llmloop.sdk.api", "search_runs"),
+    "get_client": ("llmloop.sdk.client", "get_client"),
+    "get_settings": ("llmloop.config", "get_settings"),
+    "LlmloopError": ("llmloop.errors", "LlmloopError"),
+    "InvalidInput": ("llmloop.errors", "InvalidInput"),
+    "NotFound": ("llmloop.errors", "NotFound"),
+    "Conflict": ("llmloop.errors", "Conflict"),
+    "Unavailable": ("llmloop.errors", "Unavailable"),
+    "PermissionDenied": ("llmloop.errors", "PermissionDenied"),
+    "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
+    "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+if TYPE_CHECKING:
+    from llmloop.config import get_settings
+    from llmloop.errors import (
+        Conflict,
+        DataCorrupted,
+        InvalidInput,
+        LlmloopError,
+        NotFound,
+        PermissionDenied,
+        Unauthenticated,
+        Unavailable,
+    )
+    from llmloop.sdk.api import search_runs
+    from llmloop.sdk.client import get_client
+    from llmloop.sdk.run import active_run, get_run, start_run
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'llmloop' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

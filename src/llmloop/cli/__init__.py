@@ -1,0 +1,73 @@
+"""``llmloop``: the root command. Sub-commands load lazily so ``llmloop --help`` stays fast.
+
+Errors are translated once, here: an ``LlmloopError`` prints one ``error: …`` line on
+stderr and exits with its ``exit_code``; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from llmloop import __version__
+
+# name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
+    "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
+    "store": ("llmloop.cli.store", "store", "Check the artifact store."),
+    "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),
+    "serve": ("llmloop.cli.server", "server", "Alias of 'server'."),
+    "quickstart": ("llmloop.cli.quickstart", "quickstart", "Run the quickstart loop on the embedded store."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        cmd = getattr(importlib.import_module(entry[0]), entry[1])
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="llmloop")
+@click.option("--debug", is_flag=True, envvar="LLMLOOP_DEBUG", help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """llmloop: data, prompts, training, evaluation, registry, serving and feedback as one tracked loop."""
+    ctx.obj = {"debug": debug}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    from llmloop.errors import LlmloopError
+
+    try:
+        return cli.main(args=argv, prog_name="llmloop", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except LlmloopError as e:
+        if os.environ.get("LLMLOOP_DEBUG"):
+            raise
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(e.exit_code)

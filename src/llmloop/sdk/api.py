@@ -1,0 +1,19 @@
+"""Module-level SDK functions beyond runs themselves."""
+
+from __future__ import annotations
+
+from llmloop.sdk.client import get_client
+from llmloop.tracking.schemas import Run, RunSearch
+
+
+def search_runs(
+    project: str | None = None,
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    limit: int = 100,
+) -> list[Run]:
+    """Runs matching ``filter`` (see ``llmloop.tracking.search``), newest first unless ordered."""
+    page = get_client().search_runs(
+        RunSearch(project=project, filter=filter, order_by=order_by or [], limit=limit)
+    )
+    return page.items

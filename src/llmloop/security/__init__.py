@@ -1,0 +1,1 @@
+"""Who may do what: actors, roles, permissions (and, as they land, keys, audit and crypto)."""

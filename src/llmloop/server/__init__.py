@@ -1,0 +1,1 @@
+"""The HTTP server: REST API under /api/v1 (and, as they land, the gateway and the UI)."""

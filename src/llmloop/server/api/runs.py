@@ -1,0 +1,89 @@
+"""/api/v1/runs: the tracking service over HTTP, same schemas as the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from llmloop.server.deps import CtxDep
+from llmloop.store.artifacts import safe_relpath
+from llmloop.tracking import service
+from llmloop.tracking.schemas import Run, RunArtifact, RunBatch, RunCreate, RunPage, RunSearch
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+@router.post("", response_model=Run, status_code=201)
+def create_run(ctx: CtxDep, spec: RunCreate) -> Run:
+    return service.create_run(ctx, spec=spec)
+
+
+@router.get("", response_model=RunPage)
+def list_runs(
+    ctx: CtxDep,
+    project: str | None = None,
+    filter: str | None = Query(None, max_length=4000),
+    order_by: list[str] = Query(default_factory=list),
+    limit: int = Query(100, ge=1, le=10000),
+    page_token: str | None = None,
+) -> RunPage:
+    query = RunSearch(project=project, filter=filter, order_by=order_by, limit=limit, page_token=page_token)
+    return service.search_runs(ctx, query=query)
+
+
+@router.post("/search", response_model=RunPage)
+def search_runs(ctx: CtxDep, query: RunSearch) -> RunPage:
+    return service.search_runs(ctx, query=query)
+
+
+@router.get("/{run_id}", response_model=Run)
+def get_run(ctx: CtxDep, run_id: str) -> Run:
+    return service.get_run(ctx, run_id=run_id)
+
+
+@router.post("/{run_id}/batch", status_code=204)
+def log_batch(ctx: CtxDep, run_id: str, batch: RunBatch) -> None:
+    service.log_batch(ctx, run_id=run_id, batch=batch)
+
+
+@router.get("/{run_id}/metrics/{key:path}")
+def metric_history(ctx: CtxDep, run_id: str, key: str) -> dict[str, Any]:
+    points = service.metric_history(ctx, run_id=run_id, key=key)
+    return {"items": [p.model_dump(mode="json") for p in points]}
+
+
+@router.put("/{run_id}/artifacts/{name:path}", response_model=RunArtifact)
+async def upload_artifact(ctx: CtxDep, run_id: str, name: str, request: Request) -> RunArtifact:
+    """Stream the body into the artifact store without holding it in memory."""
+    import asyncio
+    import os
+    import tempfile
+
+    rel = safe_relpath(name)
+    service.get_run(ctx, run_id=run_id)
+    fd, tmp = tempfile.mkstemp(prefix="llmloop-upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+        blob = await asyncio.to_thread(ctx.artifacts.put_file, tmp)
+    finally:
+        os.unlink(tmp)
+    return service.record_artifact(ctx, run_id=run_id, name=rel, sha256=blob.sha256, size=blob.size)
+
+
+@router.get("/{run_id}/artifacts/{name:path}")
+def download_artifact(ctx: CtxDep, run_id: str, name: str) -> StreamingResponse:
+    art = service.artifact_of(ctx, run_id=run_id, name=name)
+
+    def body() -> Iterator[bytes]:
+        yield from ctx.artifacts.iter_chunks(art.sha256)
+
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={"x-llmloop-sha256": art.sha256, "content-length": str(art.size)},
+    )

@@ -1,0 +1,1 @@
+"""Core storage: the metadata database, the artifact store and lineage."""

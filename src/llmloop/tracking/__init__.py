@@ -1,0 +1,1 @@
+"""Experiment tracking: runs, params, metric series, tags, artifacts and search."""

@@ -1,0 +1,115 @@
+"""The tracking contract shared by the SDK, the CLI (``--json``) and ``/api/v1/runs``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RunStatus = Literal["running", "finished", "failed", "killed"]
+MAX_KEY = 250
+MAX_PARAM = 8000
+
+# NaN and ±inf travel as the strings "NaN", "Infinity", "-Infinity" in JSON and come back as floats.
+_CONFIG = ConfigDict(extra="forbid", ser_json_inf_nan="strings", from_attributes=True)
+
+
+class MetricPoint(BaseModel):
+    model_config = _CONFIG
+
+    key: str = Field(min_length=1, max_length=MAX_KEY)
+    value: float
+    step: int = Field(0, ge=0)
+    timestamp: float
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise ValueError(f"metric value must be a number, got {type(v).__name__}")
+        if isinstance(v, str) and v not in {"NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"}:
+            raise ValueError(f"metric value must be a number, got {v[:40]!r}")
+        return v
+
+
+class RunArtifact(BaseModel):
+    model_config = _CONFIG
+
+    path: str
+    sha256: str
+    size: int
+
+
+class Run(BaseModel):
+    model_config = _CONFIG
+
+    id: str
+    project: str
+    name: str
+    kind: str = "run"
+    parent_id: str | None = None
+    status: RunStatus
+    start_time: float
+    end_time: float | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict, description="Latest value of each metric.")
+    artifacts: list[RunArtifact] = Field(default_factory=list)
+    env: dict[str, Any] = Field(default_factory=dict)
+    created_by: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+
+class RunCreate(BaseModel):
+    model_config = _CONFIG
+
+    project: str = "default"
+    name: str | None = Field(None, max_length=256)
+    kind: str = Field("run", max_length=32)
+    parent_id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, Any] = Field(default_factory=dict)
+    host: str | None = None
+    pid: int | None = None
+
+
+class RunBatch(BaseModel):
+    """Everything a buffered run writes in one transaction; ``end_status`` also closes the run."""
+
+    model_config = _CONFIG
+
+    metrics: list[MetricPoint] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    end_status: RunStatus | None = None
+
+
+class RunPage(BaseModel):
+    model_config = _CONFIG
+
+    items: list[Run]
+    next_page_token: str | None = None
+
+
+class RunSearch(BaseModel):
+    model_config = _CONFIG
+
+    project: str | None = None
+    filter: str | None = Field(
+        None, max_length=4000, description="e.g. \"metrics.loss < 0.5 and params.lr = '0.01'\""
+    )
+    order_by: list[str] = Field(
+        default_factory=list, description="e.g. ['metrics.loss ASC', 'start_time DESC']"
+    )
+    limit: int = Field(100, ge=1, le=10000)
+    page_token: str | None = None
+    parent_id: str | None = None
+
+
+def is_special(value: float) -> bool:
+    return math.isnan(value) or math.isinf(value)
