@@ -7,13 +7,12 @@ stderr and exits with its ``exit_code``; Ctrl-C exits 130.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import Any
 
 import click
 
 from llmloop import __version__
+from llmloop.errors import LlmloopError
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -24,6 +23,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("llmloop.cli.server", "server", "Alias of 'server'."),
     "quickstart": ("llmloop.cli.quickstart", "quickstart", "Run the quickstart loop on the embedded store."),
 }
+
+
+class CliError(click.ClickException):
+    """An ``LlmloopError`` on its way out: one ``error: …`` line on stderr, the error's exit code."""
+
+    def __init__(self, err: LlmloopError) -> None:
+        super().__init__(err.message)
+        self.exit_code = err.exit_code  # type: ignore[misc]
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
 
 
 class LazyGroup(click.Group):
@@ -43,6 +53,18 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Translate errors once for every sub-command."""
+        try:
+            return super().invoke(ctx)
+        except LlmloopError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise CliError(e) from e
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="llmloop")
@@ -53,21 +75,5 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-def main(argv: list[str] | None = None) -> Any:
-    from llmloop.errors import LlmloopError
-
-    try:
-        return cli.main(args=argv, prog_name="llmloop", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except LlmloopError as e:
-        if os.environ.get("LLMLOOP_DEBUG"):
-            raise
-        click.echo(f"error: {e.message}", err=True)
-        sys.exit(e.exit_code)
+def main() -> None:
+    cli(prog_name="llmloop")

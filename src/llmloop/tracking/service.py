@@ -351,7 +351,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
     where = search.compile_filter(query.filter)
     order = search.compile_order(query.order_by) or [RunRow.start_time.desc()]
     with ctx.db.session() as s:
-        projects = dict(s.execute(select(ProjectRow.id, ProjectRow.name)).tuples().all())
+        projects = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if query.project is not None:
             pid = project_id(s, query.project)
             ctx.require("runs:read", query.project)

@@ -1,0 +1,3 @@
+from llmloop.cli import main
+
+main()

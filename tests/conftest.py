@@ -1,0 +1,128 @@
+"""Shared fixtures: an isolated LLMLOOP_HOME per test, the store on SQLite and PostgreSQL, API and CLI drivers.
+
+PostgreSQL tests run when LLMLOOP_TEST_POSTGRES_URL is set; each gets a fresh schema.
+Under .ci/run (LLMLOOP_TEST_REQUIRE_SERVICES=1) an unreachable service fails the test
+instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from llmloop.config import reset_settings
+
+POSTGRES_URL = os.environ.get("LLMLOOP_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("LLMLOOP_TEST_REDIS_URL")
+REQUIRE_SERVICES = os.environ.get("LLMLOOP_TEST_REQUIRE_SERVICES") == "1"
+_ENV_KEYS = ("LLMLOOP_HOME", "LLMLOOP_DATABASE_URL", "LLMLOOP_ARTIFACTS_URL", "LLMLOOP_SERVER_URL",
+             "LLMLOOP_API_KEY", "LLMLOOP_EXECUTOR", "LLMLOOP_DEFAULT_PROJECT", "LLMLOOP_ENCRYPTION_KEY")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = f"on ({POSTGRES_URL})" if POSTGRES_URL else "OFF: POSTGRESQL TESTS ARE SKIPPED (set LLMLOOP_TEST_POSTGRES_URL)"
+    rd = f"on ({REDIS_URL})" if REDIS_URL else "OFF: REDIS TESTS ARE SKIPPED (set LLMLOOP_TEST_REDIS_URL)"
+    return [f"sqlite {sqlite3.sqlite_version}", f"postgres {pg}", f"redis {rd}"]
+
+
+def service_missing(what: str) -> None:
+    """Skip (on a user's machine) or fail (under CI) when a service the test needs is absent."""
+    msg = f"{what} is not configured or not reachable"
+    if REQUIRE_SERVICES:
+        pytest.fail(msg + " (LLMLOOP_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(msg)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own LLMLOOP_HOME and fresh settings; no test sees another's store."""
+    for key in _ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("LLMLOOP_HOME", str(home))
+    monkeypatch.setenv("LLMLOOP_FLUSH_INTERVAL_S", "0.2")
+    reset_settings()
+    yield home
+    reset_settings()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards."""
+    if not POSTGRES_URL:
+        service_missing("PostgreSQL (LLMLOOP_TEST_POSTGRES_URL)")
+    assert POSTGRES_URL
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as e:  # unreachable server
+        admin.dispose()
+        service_missing(f"PostgreSQL at {POSTGRES_URL} ({type(e).__name__})")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    reset_settings()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, isolated_home: Path) -> str:
+    """The metadata DB URL, once per backend."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{isolated_home / 'llmloop.db'}"
+
+
+@pytest.fixture
+def ctx(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A service Context on each backend, acting as the local admin."""
+    from llmloop.context import local_context
+
+    monkeypatch.setenv("LLMLOOP_DATABASE_URL", store_url)
+    reset_settings()
+    return local_context()
+
+
+@pytest.fixture
+def api(ctx: Any) -> Iterator[Any]:
+    """The FastAPI app in-process over the same store as ``ctx``."""
+    from fastapi.testclient import TestClient
+
+    from llmloop.server.app import create_app
+
+    with TestClient(create_app(ctx)) as client:
+        yield client
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli() -> Any:
+    """Run ``llmloop ARGS…`` in-process; returns exit code, stdout and stderr apart."""
+    from llmloop.cli import cli as root
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        result = CliRunner().invoke(root, list(args), input=input, prog_name="llmloop")
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
