@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.security.schemas import AuditEvent, AuditVerifyReport
@@ -42,6 +42,12 @@ GENESIS = "0" * 64
 ERASED = "erased:"
 _HEAD = cast(Table, AuditHeadRow.__table__)
 _EVENTS = cast(Table, AuditEventRow.__table__)
+# built once: their compiled form and cache key are reused by every append
+_BUMP_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_INSERT_EVENT = insert(_EVENTS)
+_SET_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
 _HASHED = (
     "seq",
     "ts",
@@ -100,9 +106,8 @@ def record(
     Call it as the last statement of the mutation: it locks the chain head until commit.
     """
     actor = ctx.actor
-    seq, prev_hash = session.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.seq, _HEAD.c.hash)
-    ).one()
+    conn = session.connection() if isinstance(session, Session) else session  # Core: no ORM overhead
+    seq, prev_hash = conn.execute(_BUMP_HEAD).one()
     salt = secrets.token_hex(16)
     fields: dict[str, Any] = {
         "seq": int(seq),
@@ -120,8 +125,8 @@ def record(
         "prev_hash": prev_hash,
     }
     fields["hash"] = event_hash(fields)
-    session.execute(insert(_EVENTS).values(**fields))
-    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=fields["hash"]))
+    conn.execute(_INSERT_EVENT, fields)
+    conn.execute(_SET_HEAD, {"new_hash": fields["hash"]})
     return int(seq)
 
 

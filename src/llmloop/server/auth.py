@@ -122,3 +122,15 @@ def request_actor(request: Request) -> Actor:
         actor = request.state.actor
     assert isinstance(actor, Actor)
     return actor
+
+
+def api_routes(app: Any) -> list[Any]:
+    """Every FastAPI route the app serves, through included routers: what the route matrix walks.
+
+    (FastAPI keeps included routers nested; its ``iter_route_contexts`` yields each effective
+    route with the app's dependencies and prefixes applied. The docs pages are plain Starlette
+    routes and stay public.)
+    """
+    from fastapi.routing import iter_route_contexts
+
+    return [rc for rc in iter_route_contexts(app.routes) if hasattr(rc, "dependant")]

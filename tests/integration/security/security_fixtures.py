@@ -12,6 +12,7 @@ import base64
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ __all__ = [
     "clean_security_env_fixture",
     "master_key_fixture",
     "new_master_key",
+    "sqlite_ctx_fixture",
     "team_fixture",
 ]
 
@@ -61,6 +63,17 @@ def master_key_fixture(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("LLMLOOP_MASTER_KEY", key)
     reset_settings()
     return key
+
+
+@pytest.fixture(name="sqlite_ctx")
+def sqlite_ctx_fixture(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A Context on SQLite only: for tests of the HTTP layer and of pure artifact behaviour, where a
+    second backend would add time and no coverage."""
+    from llmloop.context import local_context
+
+    monkeypatch.setenv("LLMLOOP_DATABASE_URL", f"sqlite:///{isolated_home / 'llmloop.db'}")
+    reset_settings()
+    return local_context()
 
 
 @dataclass
