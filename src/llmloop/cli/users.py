@@ -18,10 +18,8 @@ from llmloop.security.schemas import RoleBinding, User, UserCreate
 def read_password() -> str:
     """One line from stdin, so passwords never appear in argv or shell history."""
     password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 8:
-        raise InvalidInput(
-            "passwords need at least 8 characters (read from stdin)", details={"flag": "--password-stdin"}
-        )
+    if not password:
+        raise InvalidInput("no password on stdin", details={"flag": "--password-stdin"})
     return password
 
 
@@ -110,6 +108,18 @@ def revoke(name: str, project: str, json_: bool) -> None:
         print_json(user)
     else:
         click.echo(f"{user.name}: {_roles_text(user)}")
+
+
+@users.command("disable")
+@click.argument("name")
+@json_option
+def disable(name: str, json_: bool) -> None:
+    """Lock NAME out: every key and session of theirs stops working at once."""
+    user = service.disable_user(local_context(), user=name)
+    if json_:
+        print_json(user)
+    else:
+        click.echo(f"disabled {user.name!r}")
 
 
 @users.command("set-password")

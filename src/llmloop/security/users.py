@@ -11,14 +11,15 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.security import audit, keys
 from llmloop.security.auth import hash_password
 from llmloop.security.schemas import ApiKeyCreate, ApiKeyCreated, Role, RoleBinding, User, UserCreate
-from llmloop.store.tables.security import RoleBindingRow, UserRow
+from llmloop.store.tables.base import now
+from llmloop.store.tables.security import RoleBindingRow, SessionRow, UserRow
 
 if TYPE_CHECKING:
     from llmloop.context import Context
@@ -46,6 +47,11 @@ def _user_row(session: Session, name: str) -> UserRow:
     return row
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8 or len(password) > 1024:
+        raise InvalidInput("passwords need 8 to 1024 characters", details={"field": "password"})
+
+
 def _insert_user(session: Session, ctx: Context, spec: UserCreate) -> UserRow:
     if spec.kind == "service_account" and spec.password is not None:
         raise InvalidInput(
@@ -54,6 +60,8 @@ def _insert_user(session: Session, ctx: Context, spec: UserCreate) -> UserRow:
     if session.scalar(select(UserRow.id).where(UserRow.name == spec.name)) is not None:
         raise Conflict(f"user {spec.name!r} exists already", details={"user": spec.name})
     password = spec.password.get_secret_value() if spec.password is not None else None
+    if password is not None:
+        _check_password(password)
     row = UserRow(
         id=uuid.uuid4().hex,
         name=spec.name,
@@ -126,8 +134,7 @@ def set_password(ctx: Context, *, user: str, password: str) -> None:
     """Set a UI password: admins for anyone, a user for themselves."""
     if user != ctx.actor.id or ctx.actor.max_role is not None or ctx.actor.deployments is not None:
         ctx.require("users:write", "*")
-    if len(password) < 8:
-        raise InvalidInput("passwords need at least 8 characters", details={"field": "password"})
+    _check_password(password)
     with ctx.db.session() as s:
         row = _user_row(s, user)
         if row.kind == "service_account":
@@ -135,6 +142,21 @@ def set_password(ctx: Context, *, user: str, password: str) -> None:
         row.password_hash = hash_password(password)
         s.flush()
         audit.record(s, ctx, "users.password", f"user:{user}")
+
+
+def disable_user(ctx: Context, *, user: str) -> User:
+    """Lock a user out at once: their keys and sessions stop working (rows kept for the audit trail)."""
+    ctx.require("users:write", "*")
+    if user == ctx.actor.id:
+        raise InvalidInput("you cannot disable yourself", details={"user": user})
+    with ctx.db.session() as s:
+        row = _user_row(s, user)
+        if row.disabled_at is None:
+            row.disabled_at = now()
+            s.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+            s.flush()
+            audit.record(s, ctx, "users.disable", f"user:{user}", {"disabled": False}, {"disabled": True})
+        return _to_user(s, row)
 
 
 def bootstrap_admin(ctx: Context, *, name: str, password: str | None) -> tuple[User, ApiKeyCreated]:

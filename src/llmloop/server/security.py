@@ -112,6 +112,8 @@ def install_security(app: FastAPI, settings: SecuritySettings | None = None) -> 
     settings = settings or security_settings()
     app.state.auth = AuthState()
     app.state.login_limiter = FailureLimiter(settings.login_max_failures, settings.login_window_s)
+    # an address may be shared (NAT, a proxy without forwarded headers): give it more room than one name
+    app.state.login_ip_limiter = FailureLimiter(settings.login_max_failures * 4, settings.login_window_s)
     app.state.security = settings
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

@@ -141,8 +141,21 @@ def test_password_login_only_for_people(ctx: Context) -> None:
             ctx, spec=UserCreate(name="bot", kind="service_account", password=SecretStr("x" * 10))
         )
     add_user(ctx, "ann", {})
-    with pytest.raises(InvalidInput, match="8 characters"):
+    with pytest.raises(InvalidInput, match="8 to 1024 characters"):
         users.set_password(ctx, user="ann", password="short")
     users.set_password(ctx, user="ann", password="long enough")
     assert users.get_user(ctx, name="ann").has_password
     assert "long enough" not in _dump(ctx)
+
+
+def test_disabling_a_user_stops_their_keys_at_once(ctx: Context, cli: Any, api: Any) -> None:
+    add_user(ctx, "ann", {PROJECT: "member"})
+    key = add_key(ctx, "ann")
+    assert api.get("/api/v1/runs", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    res = cli("users", "disable", "ann", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["disabled"] is True
+    resp = api.get("/api/v1/runs", headers={"Authorization": f"Bearer {key}"})
+    assert resp.status_code == 401 and "disabled" in resp.json()["error"]["message"]
+    with pytest.raises(Conflict, match="disabled"):
+        keys.create_key(ctx, spec=ApiKeyCreate(user="ann"))
+    assert [e.action for e in audit.list_events(ctx, action="users.disable")] == ["users.disable"]

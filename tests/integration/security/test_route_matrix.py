@@ -113,6 +113,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
         ctx, run_id=run, name="a.txt", sha256=ctx.artifacts.put_bytes(b"a").sha256, size=1
     )
     add_user(ctx, "target", {PROJECT: "viewer"})
+    add_user(ctx, "keyowner", {PROJECT: "viewer"})
     users.set_password(ctx, user="target", password="correct horse")
     values = {"run_id": run, "key": "loss", "project": PROJECT}
     app = create_app(ctx)
@@ -126,7 +127,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
             for caller in CALLERS:
                 path_values = dict(values)
                 if route.path.startswith("/api/v1/keys/"):
-                    path_values["key"] = add_key(ctx, "target")[:12]
+                    path_values["key"] = add_key(ctx, "keyowner")[:12]
                 url = _fill(route.path, path_values)
                 example = EXAMPLES.get(op)
                 kwargs: dict[str, Any] = {"headers": team.headers(caller)}

@@ -1,7 +1,8 @@
 """/api/v1/auth: UI login (session cookie + CSRF token), logout, and who am I.
 
-Failed logins are counted per user name and per client address; past the limit the answer
-is 429 with ``Retry-After`` before the password is even checked.
+Failed logins are counted per user name (5 per 5 minutes by default) and per client address
+(4 times as many, as an address may be shared); past either limit the answer is 429 with
+``Retry-After`` before the password is even checked.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/login", response_model=LoginResult, openapi_extra=permission(PUBLIC))
 def login(ctx: CtxDep, request: Request, body: LoginRequest) -> Response:
-    limiter: FailureLimiter = request.app.state.login_limiter
+    by_name: FailureLimiter = request.app.state.login_limiter
+    by_address: FailureLimiter = request.app.state.login_ip_limiter
     settings: SecuritySettings = request.app.state.security
-    client = request.client.host if request.client else "unknown"
-    counters = (f"user:{body.username.lower()}", f"ip:{client}")
-    wait = limiter.retry_after(*counters)
-    if wait is not None:
+    name_key = f"user:{body.username.lower()}"
+    address_key = f"ip:{request.client.host if request.client else 'unknown'}"
+    wait = max(by_name.retry_after(name_key) or 0, by_address.retry_after(address_key) or 0)
+    if wait:
         resp = error_response(
             RateLimited(f"too many failed logins; retry in {wait} s", details={"retry_after_s": wait})
         )
@@ -40,9 +42,10 @@ def login(ctx: CtxDep, request: Request, body: LoginRequest) -> Response:
             ctx.db, body.username, body.password.get_secret_value(), ttl_s=settings.session_ttl_s
         )
     except Unauthenticated:
-        limiter.failed(*counters)
+        by_name.failed(name_key)
+        by_address.failed(address_key)
         raise
-    limiter.succeeded(counters[0])
+    by_name.succeeded(name_key)  # the address keeps its count: one good account must not reset it
     result = LoginResult(user=session.user, csrf_token=session.csrf_token, expires_at=session.expires_at)
     resp = JSONResponse(result.model_dump(mode="json"))
     resp.set_cookie(

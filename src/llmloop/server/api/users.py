@@ -36,6 +36,11 @@ def get_user(ctx: CtxDep, name: str = UserName) -> User:
     return service.get_user(ctx, name=name)
 
 
+@router.post("/{name}/disable", response_model=User, openapi_extra=permission("users:write"))
+def disable_user(ctx: CtxDep, name: str = UserName) -> User:
+    return service.disable_user(ctx, user=name)
+
+
 @router.put("/{name}/roles/{project}", response_model=User, openapi_extra=permission("users:write"))
 def grant_role(ctx: CtxDep, grant: RoleGrant, name: str = UserName, project: str = ProjectName) -> User:
     return service.grant_role(ctx, user=name, project=project, role=grant.role)
