@@ -23,12 +23,24 @@ from llmloop.config import reset_settings
 POSTGRES_URL = os.environ.get("LLMLOOP_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("LLMLOOP_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("LLMLOOP_TEST_REQUIRE_SERVICES") == "1"
-_ENV_KEYS = ("LLMLOOP_HOME", "LLMLOOP_DATABASE_URL", "LLMLOOP_ARTIFACTS_URL", "LLMLOOP_SERVER_URL",
-             "LLMLOOP_API_KEY", "LLMLOOP_EXECUTOR", "LLMLOOP_DEFAULT_PROJECT", "LLMLOOP_ENCRYPTION_KEY")
+_ENV_KEYS = (
+    "LLMLOOP_HOME",
+    "LLMLOOP_DATABASE_URL",
+    "LLMLOOP_ARTIFACTS_URL",
+    "LLMLOOP_SERVER_URL",
+    "LLMLOOP_API_KEY",
+    "LLMLOOP_EXECUTOR",
+    "LLMLOOP_DEFAULT_PROJECT",
+    "LLMLOOP_ENCRYPTION_KEY",
+)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    pg = f"on ({POSTGRES_URL})" if POSTGRES_URL else "OFF: POSTGRESQL TESTS ARE SKIPPED (set LLMLOOP_TEST_POSTGRES_URL)"
+    pg = (
+        f"on ({POSTGRES_URL})"
+        if POSTGRES_URL
+        else "OFF: POSTGRESQL TESTS ARE SKIPPED (set LLMLOOP_TEST_POSTGRES_URL)"
+    )
     rd = f"on ({REDIS_URL})" if REDIS_URL else "OFF: REDIS TESTS ARE SKIPPED (set LLMLOOP_TEST_REDIS_URL)"
     return [f"sqlite {sqlite3.sqlite_version}", f"postgres {pg}", f"redis {rd}"]
 
@@ -126,3 +138,57 @@ def cli() -> Any:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    proc: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def live_server(isolated_home: Path) -> Iterator[LiveServer]:
+    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port>, over the test's home."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
+    env.update(LLMLOOP_HOME=str(isolated_home), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            pytest.fail(f"server did not start: {out[-2000:]}")
+        time.sleep(0.1)
+    yield LiveServer(url, proc, env)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
