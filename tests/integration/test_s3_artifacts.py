@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import free_port
 
 from llmloop.config import reset_settings
-from tests.conftest import free_port
 
 
 @pytest.fixture
