@@ -10,7 +10,7 @@ Why an option list: the evaluation split is held out *by destination*, so a mode
 places from training; the agency's shortlist in the prompt is what it must reason over, as a
 retrieval step would provide in production.
 
-Hold-out: a seeded fifth of the catalog and five of the twenty templates belong to evaluation only.
+Hold-out: a seeded fifth of the catalog (per climate) and five of the twenty templates belong to evaluation only.
 SFT and preference rows never mention an eval destination (not even as a distractor) and never use an
 eval template; eval rows use only eval destinations and eval templates.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from llmloop.errors import InvalidInput
-from llmloop.examples.travel.catalog import DESTINATIONS, Destination
+from llmloop.examples.travel.catalog import CLIMATES, DESTINATIONS, Destination
 from llmloop.examples.travel.phrasing import (
     SYSTEM_PROMPT,
     TEMPLATES,
@@ -118,13 +118,20 @@ class Generated:
 
 
 def make_holdout(seed: int) -> Holdout:
+    """A fifth of each climate's destinations and five templates, chosen by ``seed``.
+
+    Stratifying by climate keeps every climate in both sides, so the eval split is not, by chance,
+    all beaches.
+    """
     rng = random.Random(f"travel:{seed}:holdout")
-    names = [d.name for d in DESTINATIONS]
-    rng.shuffle(names)
+    held: list[str] = []
+    for climate in CLIMATES:
+        names = [d.name for d in DESTINATIONS if d.climate == climate]
+        rng.shuffle(names)
+        held += names[: max(1, round(len(names) * EVAL_DESTINATION_FRACTION))]
     templates = [t.id for t in TEMPLATES]
     rng.shuffle(templates)
-    n_dest = round(len(names) * EVAL_DESTINATION_FRACTION)
-    return Holdout(tuple(sorted(names[:n_dest])), tuple(sorted(templates[:EVAL_TEMPLATE_COUNT])))
+    return Holdout(tuple(sorted(held)), tuple(sorted(templates[:EVAL_TEMPLATE_COUNT])))
 
 
 def draw_preferences(target: Destination, rng: random.Random) -> Preferences:
