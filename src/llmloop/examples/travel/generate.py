@@ -10,9 +10,9 @@ Why an option list: the evaluation split is held out *by destination*, so a mode
 places from training; the agency's shortlist in the prompt is what it must reason over, as a
 retrieval step would provide in production.
 
-Hold-out: a seeded fifth of the catalog (per climate) and five of the twenty templates belong to evaluation only.
-SFT and preference rows never mention an eval destination (not even as a distractor) and never use an
-eval template; eval rows use only eval destinations and eval templates.
+Hold-out: a seeded fifth of the catalog (per climate) and five of the twenty templates belong to
+evaluation only. SFT and preference rows never mention an eval destination (not even as a distractor)
+and never use an eval template; eval rows use only eval destinations and eval templates.
 
 Determinism: every random choice comes from ``random.Random("travel:<seed>:<split>")`` (string seeds
 are hashed with SHA-512, independent of ``PYTHONHASHSEED``) and nothing iterates a set.
