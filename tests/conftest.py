@@ -138,3 +138,57 @@ def cli() -> Any:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    proc: Any
+    env: dict[str, str]
+
+
+@pytest.fixture
+def live_server(isolated_home: Path) -> Iterator[LiveServer]:
+    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port>, over the test's home."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
+    env.update(LLMLOOP_HOME=str(isolated_home), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            pytest.fail(f"server did not start: {out[-2000:]}")
+        time.sleep(0.1)
+    yield LiveServer(url, proc, env)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

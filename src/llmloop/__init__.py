@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, tuple[str, str]] = {
     "start_run": ("llmloop.sdk.run", "start_run"),
+    "ActiveRun": ("llmloop.sdk.run", "ActiveRun"),
     "get_run": ("llmloop.sdk.run", "get_run"),
     "active_run": ("llmloop.sdk.run", "active_run"),
     "search_runs": ("llmloop.sdk.api", "search_runs"),
@@ -33,7 +34,24 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "ActiveRun",
+    "Conflict",
+    "DataCorrupted",
+    "InvalidInput",
+    "LlmloopError",
+    "NotFound",
+    "PermissionDenied",
+    "Unauthenticated",
+    "Unavailable",
+    "__version__",
+    "active_run",
+    "get_client",
+    "get_run",
+    "get_settings",
+    "search_runs",
+    "start_run",
+]
 
 if TYPE_CHECKING:
     from llmloop.config import get_settings
@@ -49,7 +67,7 @@ if TYPE_CHECKING:
     )
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
-    from llmloop.sdk.run import active_run, get_run, start_run
+    from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,8 @@ class RemoteClient:
         self.http = httpx.Client(base_url=self.base, headers=headers, timeout=60.0, transport=transport)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("content"), str):  # a schema's JSON
+            kwargs.setdefault("headers", {})["content-type"] = "application/json"
         try:
             resp = self.http.request(method, f"/api/v1{path}", **kwargs)
         except httpx.HTTPError as e:
@@ -40,25 +42,13 @@ class RemoteClient:
         return Run.model_validate(self._call("POST", "/runs", content=spec.model_dump_json()))
 
     def log_batch(self, run_id: str, batch: RunBatch) -> None:
-        self._call(
-            "POST",
-            f"/runs/{run_id}/batch",
-            content=batch.model_dump_json(),
-            headers={"content-type": "application/json"},
-        )
+        self._call("POST", f"/runs/{run_id}/batch", content=batch.model_dump_json())
 
     def get_run(self, run_id: str) -> Run:
         return Run.model_validate(self._call("GET", f"/runs/{run_id}"))
 
     def search_runs(self, query: RunSearch) -> RunPage:
-        return RunPage.model_validate(
-            self._call(
-                "POST",
-                "/runs/search",
-                content=query.model_dump_json(),
-                headers={"content-type": "application/json"},
-            )
-        )
+        return RunPage.model_validate(self._call("POST", "/runs/search", content=query.model_dump_json()))
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         data = self._call("GET", f"/runs/{run_id}/metrics/{key}")

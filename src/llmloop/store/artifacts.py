@@ -45,12 +45,13 @@ def safe_relpath(name: str) -> str:
     """A user-given artifact name as a normalised relative POSIX path that cannot escape its root."""
     if not name or "\x00" in name or "\\" in name:
         raise InvalidInput(f"invalid artifact path {name!r}", details={"field": "path"})
-    p = PurePosixPath(name)
-    if p.is_absolute() or any(part in ("..", "") for part in p.parts) or len(name) > 1024:
+    parts = name.split("/")
+    if name.startswith("/") or any(part in ("..", "") for part in parts) or len(name) > 1024:
         raise InvalidInput(
             f"artifact path {name!r} must be relative and stay inside its root (no '..', no leading '/')",
             details={"field": "path", "value": name[:200]},
         )
+    p = PurePosixPath(*(part for part in parts if part != "."))
     return str(p)
 
 

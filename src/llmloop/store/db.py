@@ -148,13 +148,22 @@ def migrate(engine: Engine) -> None:
         current = set(MigrationContext.configure(conn).get_current_heads())
     if current == heads:
         return
-    unknown = [rev for rev in current if script.get_revision(rev) is None] if current else []
+    unknown = [rev for rev in current if not _known_revision(script, rev)]
     if unknown:
         raise Unavailable(
             f"the database schema is at revision {', '.join(sorted(unknown))}, which this llmloop does not know; "
             "upgrade llmloop or point LLMLOOP_DATABASE_URL at another database",
         )
     _upgrade(engine, cfg)
+
+
+def _known_revision(script: Any, rev: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return script.get_revision(rev) is not None
+    except CommandError:
+        return False
 
 
 def _upgrade(engine: Engine, cfg: Any) -> None:
