@@ -1,0 +1,108 @@
+"""Declared, typed template variables: checked on every render, parsed from text for the CLI.
+
+Checks are precomputed per prompt version (sets and one predicate per variable) because they
+run on the render hot path; an error always names the variable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from llmloop.errors import InvalidInput
+from llmloop.prompts.schemas import Variable, VarType
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+CHECKS: dict[VarType, Callable[[Any], bool] | None] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": _is_int,
+    "number": _is_number,
+    "boolean": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, (list, tuple)),
+    "object": lambda v: isinstance(v, Mapping),
+    "any": None,
+}
+
+SAMPLES: dict[VarType, Any] = {
+    "string": "x",
+    "integer": 1,
+    "number": 1.5,
+    "boolean": True,
+    "list": ["x"],
+    "object": {},
+    "any": "x",
+}
+
+
+class VariableChecker:
+    """Validates the variables of one render against the declarations; fills defaults."""
+
+    def __init__(self, declared: Mapping[str, Variable]) -> None:
+        self.declared = dict(declared)
+        self.names = frozenset(declared)
+        self.required = frozenset(n for n, v in declared.items() if v.required)
+        self.defaults = {n: v.default for n, v in declared.items() if not v.required}
+        self.checks = {n: CHECKS[v.type] for n, v in declared.items()}
+
+    def check(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        keys = given.keys()
+        if not self.names.issuperset(keys):
+            extra = sorted(set(keys) - self.names)[0]
+            declared = ", ".join(sorted(self.names)) or "none"
+            raise InvalidInput(
+                f"unexpected variable {extra!r} (declared: {declared})", details={"variable": extra}
+            )
+        if not self.required.issubset(keys):
+            missing = sorted(self.required - set(keys))[0]
+            raise InvalidInput(f"missing variable {missing!r}", details={"variable": missing})
+        checks = self.checks
+        for name, value in given.items():
+            check = checks[name]
+            if check is not None and not check(value):
+                want = self.declared[name].type
+                raise InvalidInput(
+                    f"variable {name!r} must be {want}, got {type(value).__name__}",
+                    details={"variable": name, "expected": want},
+                )
+        if self.defaults:
+            return {**self.defaults, **given}
+        return dict(given)
+
+    def samples(self) -> dict[str, Any]:
+        """Plausible values for a trial render when a version is created."""
+        return {
+            n: (v.default if not v.required and v.default is not None else SAMPLES[v.type])
+            for n, v in self.declared.items()
+        }
+
+
+def parse_text(name: str, var: Variable | None, text: str) -> Any:
+    """A command-line value as the declared type (``--var age=3`` gives the integer 3)."""
+    kind = var.type if var is not None else "string"
+    try:
+        if kind == "string":
+            return text
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+        if kind == "boolean":
+            lowered = text.lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(text)
+            return lowered in {"true", "1", "yes"}
+        value = json.loads(text)
+    except ValueError as e:
+        raise InvalidInput(
+            f"variable {name!r}: {text[:80]!r} is not a valid {kind}", details={"variable": name}
+        ) from e
+    return value
