@@ -31,6 +31,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PermissionDenied": ("llmloop.errors", "PermissionDenied"),
     "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
+    "prompts": ("llmloop.sdk.prompts", "prompts"),
+    "span": ("llmloop.observe.tracer", "span"),
+    "trace": ("llmloop.observe.tracer", "trace"),
+    "current_span": ("llmloop.observe.tracer", "current_span"),
+    "flush_traces": ("llmloop.observe.tracer", "flush"),
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -47,8 +52,11 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
+    from llmloop.observe.tracer import current_span, span, trace
+    from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
+    from llmloop.sdk.prompts import prompts
     from llmloop.sdk.run import active_run, get_run, start_run
 
 

@@ -170,13 +170,13 @@ def _span(row: SpanRow) -> Span:
         span_id=row.span_id,
         parent_span_id=row.parent_span_id,
         name=row.name,
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         start_time=row.start_time,
         end_time=row.end_time,
-        status_code=row.status_code,  # type: ignore[arg-type]
+        status_code=row.status_code,
         status_message=row.status_message,
         attributes=row.attributes or {},
-        events=row.events or [],  # type: ignore[arg-type]
+        events=row.events or [],
         duration_ms=(row.end_time - row.start_time) * 1000.0,
     )
 
@@ -199,7 +199,9 @@ def get_trace(ctx: Context, *, trace_id: str) -> Trace:
         spans = [
             _span(sp)
             for sp in s.scalars(
-                select(SpanRow).where(SpanRow.trace_id == trace_id).order_by(SpanRow.start_time, SpanRow.span_id)
+                select(SpanRow)
+                .where(SpanRow.trace_id == trace_id)
+                .order_by(SpanRow.start_time, SpanRow.span_id)
             )
         ]
         return _trace(row, project, spans)

@@ -18,17 +18,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmloop.observe import semconv
 from llmloop.observe.schemas import SpanEvent, SpanKind, SpanRecord
-from llmloop.observe.writer import SpanWriter
+from llmloop.observe.writer import SpanWriter, flush_all
+
+if TYPE_CHECKING:
+    from llmloop.context import Context
 
 MAX_ATTRIBUTE_CHARS = 16_384
 F = TypeVar("F", bound=Callable[..., Any])
 
 _current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("llmloop_span", default=None)
 _writer: SpanWriter | None = None
+_ctx_writers: dict[str, SpanWriter] = {}
 _writer_lock = threading.Lock()
 _ids = random.SystemRandom()
 
@@ -68,6 +72,13 @@ def get_writer() -> SpanWriter:
     global _writer
     with _writer_lock:
         if _writer is None:
+            # The last flush may run at interpreter exit, after threading has shut down, when a module
+            # that registers a thread exit hook can no longer be imported: fsspec (the artifact store
+            # inside a Context) imports concurrent.futures.thread. Load it while that is still allowed.
+            import concurrent.futures.thread  # noqa: F401
+
+            import llmloop.context
+            import llmloop.observe.service  # noqa: F401
             from llmloop.config import get_settings
 
             _writer = SpanWriter(_store_sink, interval_s=get_settings().flush_interval_s)
@@ -82,9 +93,23 @@ def set_writer(writer: SpanWriter | None) -> SpanWriter | None:
         return previous
 
 
+def writer_for(ctx: Context) -> SpanWriter:
+    """A writer bound to one store (a server's Context), shared by everything that traces into it."""
+    with _writer_lock:
+        writer = _ctx_writers.get(ctx.db.url)
+        if writer is None:
+            from llmloop.observe import service
+
+            writer = SpanWriter(
+                lambda batch: service.record_spans(ctx, spans=batch), interval_s=ctx.settings.flush_interval_s
+            )
+            _ctx_writers[ctx.db.url] = writer
+        return writer
+
+
 def flush() -> None:
-    """Write every finished span now."""
-    get_writer().flush()
+    """Write every finished span now, from every writer in this process."""
+    flush_all()
 
 
 class Span:

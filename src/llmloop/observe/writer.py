@@ -125,6 +125,18 @@ class SpanWriter:
             _live.discard(self)
 
 
+def flush_all() -> None:
+    """Flush every live writer; raises the first failure after trying them all."""
+    errors: list[BaseException] = []
+    for writer in list(_live):
+        try:
+            writer.flush()
+        except BaseException as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
 @atexit.register
 def _flush_all_at_exit() -> None:
     for writer in list(_live):

@@ -6,7 +6,7 @@ directly — the same mean pooling and L2 normalisation sentence-transformers ap
 model — because importing sentence-transformers costs seconds more and adds nothing here.
 
 A single query is encoded on one thread: on a small shared machine, several OpenMP threads
-spinning over a 10-token input were measured 10–20× slower than one.
+spinning over a 10-token input were measured 10 to 20 times slower than one.
 """
 
 from __future__ import annotations

@@ -50,17 +50,29 @@ class CompiledPrompt:
         self.checker = VariableChecker(variables)
         self.params: dict[str, Any] = params.model_dump(exclude_none=True)
         if messages is not None:
-            self.parts = [(m.role, compile_template(m.content, where=f"messages[{i}]")) for i, m in enumerate(messages)]
+            self.parts = [
+                (m.role, compile_template(m.content, where=f"messages[{i}]")) for i, m in enumerate(messages)
+            ]
         else:
             self.parts = [("user", compile_template(template or "", where="template"))]
-        self.lead = next((i for i, (role, _) in enumerate(self.parts) if role not in {"system", "developer"}), 0)
+        self.lead = next(
+            (i for i, (role, _) in enumerate(self.parts) if role not in {"system", "developer"}), 0
+        )
         self.few_shot = few_shot
         self.selector = Selector(few_shot, embedder=embedder) if few_shot is not None else None
-        self.example_parts: list[tuple[str, CompiledTemplate]] = [
-            (m.role, compile_template(m.content, where=f"few_shot.messages[{i}]"))
-            for i, m in enumerate(few_shot.messages or [])
-        ] if few_shot is not None else []
+        self.example_parts: list[tuple[str, CompiledTemplate]] = (
+            [
+                (m.role, compile_template(m.content, where=f"few_shot.messages[{i}]"))
+                for i, m in enumerate(few_shot.messages or [])
+            ]
+            if few_shot is not None
+            else []
+        )
         self._validate()
+
+    @property
+    def variable_names(self) -> frozenset[str]:
+        return self.checker.names
 
     # -- validation -------------------------------------------------------------------------
     def _validate(self) -> None:
@@ -118,7 +130,9 @@ class CompiledPrompt:
             # other failures depend on real values (an index into an empty sample list, …)
 
     # -- rendering ---------------------------------------------------------------------------
-    def _messages(self, values: dict[str, Any], examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    def _messages(
+        self, values: dict[str, Any], examples: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, str]]:
         if self.few_shot is not None:
             values = {**values, self.few_shot.variable: [dict(e) for e in examples]}
         out = [{"role": role, "content": part.render(values)} for role, part in self.parts]
@@ -160,13 +174,17 @@ class CompiledPrompt:
         tokens: int | None = None
         fs = self.few_shot
         if self.selector is not None and fs is not None:
-            ranked = self.selector.select(values, source=example_source, cache_dir=cache_dir or default_cache_dir())
+            ranked = self.selector.select(
+                values, source=example_source, cache_dir=cache_dir or default_cache_dir()
+            )
             window = context_window or fs.context_window
             if fs.max_tokens is not None or window is not None:
                 count = count_tokens or approx_tokens
 
                 def measure(exs: Sequence[Mapping[str, Any]]) -> int:
-                    return sum(count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in self._messages(values, exs))
+                    return sum(
+                        count(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in self._messages(values, exs)
+                    )
 
                 n, tokens = fit_budget(
                     ranked,

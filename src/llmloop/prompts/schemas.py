@@ -195,7 +195,9 @@ class RenderedPrompt(BaseModel):
 
     ref: str
     kind: Literal["chat", "text"]
-    messages: list[dict[str, str]] = Field(description="OpenAI-style messages (a text prompt is one user message).")
+    messages: list[dict[str, str]] = Field(
+        description="OpenAI-style messages (a text prompt is one user message)."
+    )
     text: str | None = Field(None, description="The rendered text of a text prompt.")
     params: dict[str, Any] = Field(default_factory=dict)
     examples: list[dict[str, Any]] = Field(default_factory=list, description="Few-shot examples used.")

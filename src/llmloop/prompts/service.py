@@ -99,7 +99,9 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
     with ctx.db.session() as s:
         pid = project_id(s, spec.project, create=True)
         prompt = s.scalar(
-            select(PromptRow).where(PromptRow.project_id == pid, PromptRow.name == spec.name).with_for_update()
+            select(PromptRow)
+            .where(PromptRow.project_id == pid, PromptRow.name == spec.name)
+            .with_for_update()
         )
         if prompt is None:
             prompt = PromptRow(
@@ -116,7 +118,9 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
         else:
             latest = _version_row(s, prompt, prompt.latest_version)
             if latest is not None and latest.content_hash == digest:
-                return _to_version(latest, project=spec.project, name=spec.name, aliases=_aliases(s, pid, spec.name))
+                return _to_version(
+                    latest, project=spec.project, name=spec.name, aliases=_aliases(s, pid, spec.name)
+                )
         prompt.latest_version += 1
         prompt.updated_at = t
         row = PromptVersionRow(
@@ -137,7 +141,9 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
 
 def _version_row(s: Session, prompt: PromptRow, version: int) -> PromptVersionRow | None:
     return s.scalar(
-        select(PromptVersionRow).where(PromptVersionRow.prompt_id == prompt.id, PromptVersionRow.version == version)
+        select(PromptVersionRow).where(
+            PromptVersionRow.prompt_id == prompt.id, PromptVersionRow.version == version
+        )
     )
 
 
@@ -156,9 +162,7 @@ def _prompt(s: Session, ctx: Context, project: str, name: str) -> tuple[str, Pro
 
 def _resolve(s: Session, ctx: Context, project: str, ref: Ref) -> PromptVersion:
     pid, prompt = _prompt(s, ctx, project, ref.name)
-    number = resolve_version(
-        s, ref, project_id=pid, kind=KIND, latest=lambda: prompt.latest_version or None
-    )
+    number = resolve_version(s, ref, project_id=pid, kind=KIND, latest=lambda: prompt.latest_version or None)
     row = _version_row(s, prompt, number)
     if row is None:
         raise NotFound(f"prompt {ref.name!r} has no version {number}", details={"ref": str(ref)})
@@ -176,7 +180,9 @@ def list_prompts(ctx: Context, *, project: str) -> PromptPage:
     ctx.require("prompts:read", project)
     with ctx.db.session() as s:
         pid = project_id(s, project)
-        prompts = list(s.scalars(select(PromptRow).where(PromptRow.project_id == pid).order_by(PromptRow.name)))
+        prompts = list(
+            s.scalars(select(PromptRow).where(PromptRow.project_id == pid).order_by(PromptRow.name))
+        )
         aliases: dict[str, dict[str, int]] = {}
         for a in s.scalars(select(AliasRow).where(AliasRow.project_id == pid, AliasRow.kind == KIND)):
             aliases.setdefault(a.name, {})[a.alias] = a.version

@@ -20,6 +20,7 @@ which keeps a two-message render in the tens of microseconds.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import math
@@ -49,10 +50,12 @@ MAX_RENDER_SECONDS = 2.0
 
 _SAFE_TYPES = (str, int, float, bool, list, tuple, dict, type(None), LoopContext)
 _SAFE_FILTERS = (
-    "abs batch capitalize center count d default dictsort e escape first float groupby indent int items "
-    "join last length list lower map max min reject rejectattr replace reverse round safe select "
-    "selectattr slice sort string striptags sum title tojson trim truncate unique upper wordcount wordwrap"
-).split()
+    *("abs", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first"),
+    *("float", "groupby", "indent", "int", "items", "join", "last", "length", "list", "lower", "map", "max"),
+    *("min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice"),
+    *("sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper"),
+    *("wordcount", "wordwrap"),
+)
 _ITER_FILTER = "llmloop_bounded_iter"
 _PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
@@ -69,7 +72,9 @@ class _Budget:
         self.deadline = time.perf_counter() + MAX_RENDER_SECONDS
 
 
-_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("llmloop_render_budget", default=None)
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "llmloop_render_budget", default=None
+)
 _last_token: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "llmloop_last_token", default=None
 )
@@ -178,9 +183,11 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
             and super().is_safe_callable(obj)
         )
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if not __self.is_safe_callable(__obj):
-            raise SecurityError(f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed")
+            raise SecurityError(
+                f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed"
+            )
         owner = getattr(__obj, "__self__", None)
         _check_size(_estimate(getattr(__obj, "__name__", ""), owner, args, kwargs), "a string method result")
         result = __context.call(__obj, *args, **kwargs)
@@ -196,9 +203,13 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
                 if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
                     _check_size(len(seq) * n, f"{type(seq).__name__} * {n}")
         elif operator == "**":
-            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
-                if right * math.log2(abs(left)) > MAX_POWER_BITS:
-                    raise RenderLimitError(f"{left} ** {right} is too large a number")
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and abs(left) > 1
+                and right * math.log2(abs(left)) > MAX_POWER_BITS
+            ):
+                raise RenderLimitError(f"{left} ** {right} is too large a number")
         elif operator == "+":
             if _sized(left) and _sized(right):
                 _check_size(len(left) + len(right), "a concatenation")
@@ -279,7 +290,15 @@ class CompiledTemplate:
             raise _runtime_error(e, self) from None
 
 
-_SIMPLE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Const)
+_SIMPLE_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Const,
+)
 
 
 def compile_template(source: str, *, where: str) -> CompiledTemplate:
@@ -385,10 +404,8 @@ def _template_line(tb: Any, template: Any) -> int | None:
     line = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            try:
+            with contextlib.suppress(Exception):  # debug info missing: keep the last line we know
                 line = template.get_corresponding_lineno(tb.tb_lineno)
-            except Exception:  # debug info missing: keep the last line we know
-                pass
         tb = tb.tb_next
     return line
 
@@ -408,4 +425,3 @@ def _runtime_error(e: Exception, part: CompiledTemplate) -> InvalidInput:
     return InvalidInput(
         f"{part.where} line {line}: {what}", details={"where": part.where, "line": line, "reason": reason}
     )
-
