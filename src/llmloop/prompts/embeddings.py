@@ -75,8 +75,13 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
-        self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        self._model = AutoModel.from_pretrained(str(self.path)).eval()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+            self._model = AutoModel.from_pretrained(str(self.path)).eval()
+        except (OSError, ValueError) as e:
+            raise Unavailable(
+                f"cannot load the embedding model from {self.path}: {e}", details={"path": str(self.path)}
+            ) from e
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         import torch

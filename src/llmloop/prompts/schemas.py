@@ -25,7 +25,7 @@ class Message(BaseModel):
 
 
 class Variable(BaseModel):
-    """A declared template variable. Giving a ``default`` makes it optional."""
+    """A declared template variable. A non-null ``default`` makes it optional (so does ``required: false``)."""
 
     model_config = _CONFIG
 
@@ -36,7 +36,7 @@ class Variable(BaseModel):
 
     @model_validator(mode="after")
     def _default_means_optional(self) -> Variable:
-        if "default" in self.model_fields_set:
+        if self.default is not None:
             self.required = False
         return self
 

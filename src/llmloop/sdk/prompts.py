@@ -182,7 +182,7 @@ class Prompt:
 
 
 class Prompts:
-    """The ``ll.prompts`` namespace."""
+    """The verbs behind ``ll.prompts`` (``ll.prompts.create`` is ``api.create``)."""
 
     def create(
         self,
@@ -233,4 +233,7 @@ class Prompts:
         return backend().diff(project or get_settings().default_project, a, b)
 
 
-prompts = Prompts()
+api = Prompts()
+
+# ``ll.prompts`` is the package ``llmloop.prompts`` (see its docstring), which forwards to ``api``.
+from llmloop import prompts  # noqa: E402

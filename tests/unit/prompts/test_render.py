@@ -106,6 +106,18 @@ def test_schema_rejects_half_specified_prompts() -> None:
         FewShot(strategy="semantic", examples=EXAMPLES)
 
 
+def test_required_survives_a_round_trip_through_json() -> None:
+    spec = PromptCreate.model_validate({"name": "p", "template": "{{ a }}{{ b }}", "variables": CHAT["variables"]})
+    again = PromptCreate.model_validate_json(spec.model_dump_json())
+    assert {n: v.required for n, v in again.variables.items()} == {
+        "agency": True,
+        "name": True,
+        "age": True,
+        "tags": True,
+        "budget": False,
+    }
+
+
 def test_parse_text_follows_declared_types() -> None:
     spec = PromptCreate.model_validate({"name": "p", "template": "x", "variables": CHAT["variables"]})
     v = spec.variables
