@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str]] = {
 __all__ = sorted([*_LAZY, "__version__"])
 
 if TYPE_CHECKING:
+    import llmloop.prompts as prompts
     from llmloop.config import get_settings
     from llmloop.errors import (
         Conflict,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
-    from llmloop.sdk.prompts import prompts
     from llmloop.sdk.run import active_run, get_run, start_run
 
 

@@ -62,16 +62,31 @@ def _validation_error(e: ValidationError, where: str) -> InvalidInput:
     "--file", "-f", "file_", type=click.Path(path_type=Path), help="YAML or JSON prompt definition."
 )
 @click.option("--template", "-t", default=None, help="A text template, instead of a file.")
+@click.option("--declare", "-d", multiple=True, help="Declare a variable: NAME or NAME:TYPE (repeatable).")
 @click.option("--message", "-m", default=None, help="Commit message of this version.")
 @project_option
 @json_option
 def create_prompt(
-    name: str, file_: Path | None, template: str | None, message: str | None, project: str | None, json_: bool
+    name: str,
+    file_: Path | None,
+    template: str | None,
+    declare: tuple[str, ...],
+    message: str | None,
+    project: str | None,
+    json_: bool,
 ) -> None:
     """Make a new version of NAME from a file (messages or template, variables, params, few_shot)."""
     if (file_ is None) == (template is None):
         raise click.UsageError("give either --file or --template")
     data: dict[str, Any] = _load_file(file_) if file_ is not None else {"template": template}
+    variables = data.setdefault("variables", {})
+    if not isinstance(variables, dict):
+        raise InvalidInput(
+            f"{file_}: variables must be a mapping", details={"file": str(file_), "key": "variables"}
+        )
+    for item in declare:
+        var, _, kind = item.partition(":")
+        variables[var] = kind or "string"
     data.update(name=name, project=_project(project or data.get("project")))
     if message is not None:
         data["message"] = message

@@ -18,7 +18,9 @@ from typing import Any
 _SDK = ("create", "get", "list", "versions", "set_alias", "delete_alias", "diff")
 _FORWARD = {
     "Prompt": "llmloop.sdk.prompts",
-    **dict.fromkeys(("Chain", "PromptStep", "FunctionStep", "json_output", "regex_output"), "llmloop.prompts.chains"),
+    **dict.fromkeys(
+        ("Chain", "PromptStep", "FunctionStep", "json_output", "regex_output"), "llmloop.prompts.chains"
+    ),
     "ParseFailed": "llmloop.prompts.chains",
 }
 

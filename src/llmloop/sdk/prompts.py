@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import llmloop.prompts as prompts  # ``ll.prompts``: the package, whose SDK verbs forward to ``api``
 from llmloop.config import Settings, get_settings
 from llmloop.prompts.fewshot import ExampleSource, TokenCounter
 from llmloop.prompts.render import compile_version
@@ -29,6 +30,8 @@ from llmloop.prompts.schemas import (
     RenderedPrompt,
     RenderRequest,
 )
+
+__all__ = ["Backend", "LocalBackend", "Prompt", "Prompts", "RemoteBackend", "api", "backend", "prompts"]
 
 
 class Backend(Protocol):
@@ -234,6 +237,3 @@ class Prompts:
 
 
 api = Prompts()
-
-# ``ll.prompts`` is the package ``llmloop.prompts`` (see its docstring), which forwards to ``api``.
-from llmloop import prompts  # noqa: E402

@@ -35,7 +35,9 @@ def record(trace_id: str, *, parent: str | None = None, start: float = 100.0, **
 
 
 def test_spans_nest_and_the_trace_summarises_them(ctx: Any) -> None:
-    with ll.span("request", attributes={semconv.USER_ID: "u-1", semconv.SESSION_ID: "s-9"}, project="obs") as root:
+    with ll.span(
+        "request", attributes={semconv.USER_ID: "u-1", semconv.SESSION_ID: "s-9"}, project="obs"
+    ) as root:
         with ll.span("retrieve") as retrieve, ll.span("embed") as embed:
             embed.set_attribute("n", 3)
         with ll.span("llm", kind="client") as llm:
@@ -62,7 +64,9 @@ def test_spans_nest_and_the_trace_summarises_them(ctx: Any) -> None:
     assert (trace.input_tokens, trace.output_tokens) == (12, 5)
     bad = by_name["postprocess"]
     assert bad.status_code == "error" and bad.status_message == "ValueError: bad answer"
-    assert bad.events[0].name == "exception" and bad.events[0].attributes[semconv.EXCEPTION_TYPE] == "ValueError"
+    assert (
+        bad.events[0].name == "exception" and bad.events[0].attributes[semconv.EXCEPTION_TYPE] == "ValueError"
+    )
     assert all(s.start_time >= trace.start_time and s.end_time <= trace.end_time + 1e-6 for s in trace.spans)
     assert len(root.trace_id) == 32 and len(root.span_id) == 16
 
@@ -147,7 +151,9 @@ def test_full_queue_drops_and_counts_instead_of_blocking(ctx: Any) -> None:
 def test_recording_is_idempotent_and_folds_batches(ctx: Any) -> None:
     tid = new_trace_id()
     root_id = new_span_id()
-    child = record(tid, parent=root_id, start=101.0, name="child", attributes={semconv.GEN_AI_USAGE_INPUT_TOKENS: 4})
+    child = record(
+        tid, parent=root_id, start=101.0, name="child", attributes={semconv.GEN_AI_USAGE_INPUT_TOKENS: 4}
+    )
     assert service.record_spans(ctx, spans=[child, child]) == 1
     first = service.get_trace(ctx, trace_id=tid)
     assert (first.name, first.root_span_id, first.span_count) == ("child", None, 1)
@@ -184,7 +190,9 @@ def test_list_traces_filters_and_pages(ctx: Any) -> None:
     assert ids(min_duration_ms=350) == [1005.0, 1004.0]
     assert ids(since=1002.0, until=1004.0) == [1003.0, 1002.0]
     page = service.list_traces(ctx, query=TraceSearch(project="obs", limit=4))
-    rest = service.list_traces(ctx, query=TraceSearch(project="obs", limit=4, page_token=page.next_page_token))
+    rest = service.list_traces(
+        ctx, query=TraceSearch(project="obs", limit=4, page_token=page.next_page_token)
+    )
     assert len(page.items) == 4 and len(rest.items) == 2 and rest.next_page_token is None
     assert {t.project for t in service.list_traces(ctx, query=TraceSearch()).items} == {"obs", "other"}
 
@@ -201,12 +209,7 @@ def test_bad_spans_and_unknown_traces(ctx: Any) -> None:
 
 
 def test_spans_are_flushed_at_interpreter_exit(isolated_home: Path) -> None:
-    code = (
-        "import llmloop as ll\n"
-        "with ll.span('at-exit', project='obs') as s:\n"
-        "    pass\n"
-        "print(s.trace_id)\n"
-    )
+    code = "import llmloop as ll\nwith ll.span('at-exit', project='obs') as s:\n    pass\nprint(s.trace_id)\n"
     env = {**os.environ, "LLMLOOP_HOME": str(isolated_home), "LLMLOOP_FLUSH_INTERVAL_S": "60"}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(ll.__file__).parents[1]), env.get("PYTHONPATH", "")])
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

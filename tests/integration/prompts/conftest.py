@@ -59,7 +59,9 @@ def tiny_chat() -> Callable[..., str]:
     model = LlamaForCausalLM(config).eval()
 
     def generate(messages: list[dict[str, str]], **params: Any) -> str:
-        enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        enc = tok.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         with torch.inference_mode():
             out = model.generate(
                 **enc,

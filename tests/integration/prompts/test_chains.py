@@ -60,8 +60,15 @@ def test_prompt_then_function_on_a_tiny_model(ctx: Any, suggest: Any, tiny_chat:
     assert result.state["draft"] == tiny_chat(suggest.render(traveller="a family", month="May"), max_tokens=6)
 
     trace, spans = spans_by_name(result.trace_id, ctx)
-    root, draft, measure, call = (spans[n][0] for n in ("chain plan-trip", "step draft", "step measure", "chat tiny-llama"))
-    assert (trace.name, trace.span_count, trace.status, trace.model) == ("chain plan-trip", 4, "ok", "tiny-llama")
+    root, draft, measure, call = (
+        spans[n][0] for n in ("chain plan-trip", "step draft", "step measure", "chat tiny-llama")
+    )
+    assert (trace.name, trace.span_count, trace.status, trace.model) == (
+        "chain plan-trip",
+        4,
+        "ok",
+        "tiny-llama",
+    )
     assert draft.parent_span_id == root.span_id and measure.parent_span_id == root.span_id
     assert call.parent_span_id == draft.span_id and call.kind == "client"
     assert call.attributes[semconv.GEN_AI_REQUEST_MODEL] == "tiny-llama"
@@ -105,15 +112,19 @@ def test_parse_failure_retries_with_repair(ctx: Any, suggest: Any, tiny_chat: Ca
     assert spans["step city"][0].attributes[semconv.LLMLOOP_ATTEMPT] == 2
 
 
-def test_unparseable_answers_fail_after_the_retries(ctx: Any, suggest: Any, tiny_chat: Callable[..., str]) -> None:
+def test_unparseable_answers_fail_after_the_retries(
+    ctx: Any, suggest: Any, tiny_chat: Callable[..., str]
+) -> None:
     chain = Chain(
         "strict",
         [PromptStep("plan", suggest, parse=json_output({"type": "object", "required": ["city"]}), retries=2)],
         generate=tiny_chat,
     )
-    with ll.span("caller", project="default") as outer:
-        with pytest.raises(ParseFailed, match="after 3 attempts") as err:
-            chain.run(traveller="a retiree", month="March")
+    with (
+        ll.span("caller", project="default") as outer,
+        pytest.raises(ParseFailed, match="after 3 attempts") as err,
+    ):
+        chain.run(traveller="a retiree", month="March")
     assert err.value.details == {"step": "plan", "attempts": 3}
     trace, spans = spans_by_name(outer.trace_id, ctx)
     assert len(spans["chat tiny-llama"]) == 3

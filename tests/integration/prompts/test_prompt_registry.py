@@ -52,7 +52,9 @@ def test_versions_aliases_and_rendering(ctx: Any) -> None:
     prod = service.get_prompt_version(ctx, project="travel", ref="recommend@production")
     assert (prod.version, prod.aliases, prod.params.temperature) == (1, ["production"], 0.2)
     assert service.get_prompt_version(ctx, project="travel", ref="recommend").version == 2
-    assert service.get_prompt_version(ctx, project="travel", ref="recommend@1").content_hash == v1.content_hash
+    assert (
+        service.get_prompt_version(ctx, project="travel", ref="recommend@1").content_hash == v1.content_hash
+    )
 
     rendered = service.render_prompt(
         ctx,
@@ -91,7 +93,11 @@ def test_diff_names_changed_fields(ctx: Any) -> None:
     messages[0]["content"] = "You are {{ agency }}'s friendly travel assistant."
     create(ctx, messages=messages, params={"temperature": 0.7, "max_tokens": 64})
     diff = service.diff_prompt_versions(ctx, project="travel", a="recommend@1", b="2")
-    assert (diff.from_ref, diff.to_ref, diff.changed) == ("recommend@1", "recommend@2", ["messages", "params"])
+    assert (diff.from_ref, diff.to_ref, diff.changed) == (
+        "recommend@1",
+        "recommend@2",
+        ["messages", "params"],
+    )
     assert "-  content: You are {{ agency }}'s travel assistant." in diff.diff
     assert "+  content: You are {{ agency }}'s friendly travel assistant." in diff.diff
     assert "+  temperature: 0.7" in diff.diff and "-  temperature: 0.2" in diff.diff
@@ -104,12 +110,18 @@ def test_diff_names_changed_fields(ctx: Any) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"messages": [{"role": "user", "content": "{{ ''.__class__.__mro__ }}"}]}, "'__mro__' is not allowed"),
+        (
+            {"messages": [{"role": "user", "content": "{{ ''.__class__.__mro__ }}"}]},
+            "'__mro__' is not allowed",
+        ),
         ({"messages": [{"role": "user", "content": "{{ cycler.__init__.__globals__ }}"}]}, "not allowed"),
         ({"messages": [{"role": "user", "content": "{% for i in range(10**9) %}x{% endfor %}"}]}, "range"),
         ({"messages": [{"role": "user", "content": "{{ 'x' * 10**9 }}"}]}, "render limit"),
         ({"messages": [{"role": "user", "content": "ok\n{{ interest + }}"}]}, "line 2, column"),
-        ({"messages": [{"role": "user", "content": "{{ destination }}"}]}, "'destination', which is not declared"),
+        (
+            {"messages": [{"role": "user", "content": "{{ destination }}"}]},
+            "'destination', which is not declared",
+        ),
         ({"name": "bad name!"}, "invalid prompt name"),
     ],
 )
@@ -143,7 +155,9 @@ def test_viewers_read_but_do_not_write(ctx: Any) -> None:
     viewer = ctx.as_actor(Actor(id="vera", roles={"travel": "viewer"}))
     assert service.get_prompt_version(viewer, project="travel", ref="recommend").version == 1
     with pytest.raises(PermissionDenied, match="prompts:write"):
-        service.create_prompt_version(viewer, spec=PromptCreate.model_validate({**RECOMMEND, "message": "x2"}))
+        service.create_prompt_version(
+            viewer, spec=PromptCreate.model_validate({**RECOMMEND, "message": "x2"})
+        )
     with pytest.raises(PermissionDenied):
         service.set_prompt_alias(viewer, project="travel", name="recommend", alias="production", version=1)
     outsider = replace(viewer, actor=Actor(id="olga", roles={"other": "admin"}))

@@ -31,7 +31,10 @@ def compile_spec(**kw: Any) -> CompiledPrompt:
 CHAT = {
     "messages": [
         {"role": "system", "content": "You help {{ agency }} customers."},
-        {"role": "user", "content": "{{ name }} ({{ age }}) likes {{ tags|join(', ') }}. Budget {{ budget }}."},
+        {
+            "role": "user",
+            "content": "{{ name }} ({{ age }}) likes {{ tags|join(', ') }}. Budget {{ budget }}.",
+        },
     ],
     "variables": {
         "agency": "string",
@@ -57,7 +60,11 @@ def test_render_returns_openai_messages_with_defaults_filled() -> None:
     ("values", "variable", "message"),
     [
         ({"agency": "A", "name": "N", "tags": []}, "age", "missing variable 'age'"),
-        ({"agency": "A", "name": "N", "age": 3, "tags": [], "colour": "red"}, "colour", "unexpected variable"),
+        (
+            {"agency": "A", "name": "N", "age": 3, "tags": [], "colour": "red"},
+            "colour",
+            "unexpected variable",
+        ),
         ({"agency": "A", "name": "N", "age": "3", "tags": []}, "age", "must be integer, got str"),
         ({"agency": "A", "name": "N", "age": True, "tags": []}, "age", "must be integer, got bool"),
         ({"agency": "A", "name": "N", "age": 3, "tags": "sea"}, "tags", "must be list, got str"),
@@ -81,7 +88,10 @@ def test_text_prompt_renders_text_and_one_user_message() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"template": "Hi {{ nmae }}", "variables": {"name": "string"}}, "uses variable 'nmae', which is not declared"),
+        (
+            {"template": "Hi {{ nmae }}", "variables": {"name": "string"}},
+            "uses variable 'nmae', which is not declared",
+        ),
         ({"template": "{{ 'x' * 10**9 }}"}, "render limit"),
         ({"template": "{% for i in range(10**7) %}{% endfor %}"}, "range"),
         ({"template": "{{ ''.__class__ }}"}, "not allowed"),
@@ -97,7 +107,9 @@ def test_schema_rejects_half_specified_prompts() -> None:
     with pytest.raises(ValueError, match="either messages"):
         PromptCreate(name="p")
     with pytest.raises(ValueError, match="either messages"):
-        PromptCreate.model_validate({"name": "p", "template": "a", "messages": [{"role": "user", "content": "b"}]})
+        PromptCreate.model_validate(
+            {"name": "p", "template": "a", "messages": [{"role": "user", "content": "b"}]}
+        )
     with pytest.raises(ValueError, match="temperature"):
         PromptParams.model_validate({"temperature": 5})
     with pytest.raises(ValueError, match="Extra inputs"):
@@ -107,7 +119,9 @@ def test_schema_rejects_half_specified_prompts() -> None:
 
 
 def test_required_survives_a_round_trip_through_json() -> None:
-    spec = PromptCreate.model_validate({"name": "p", "template": "{{ a }}{{ b }}", "variables": CHAT["variables"]})
+    spec = PromptCreate.model_validate(
+        {"name": "p", "template": "{{ a }}{{ b }}", "variables": CHAT["variables"]}
+    )
     again = PromptCreate.model_validate_json(spec.model_dump_json())
     assert {n: v.required for n, v in again.variables.items()} == {
         "agency": True,
@@ -141,7 +155,10 @@ FEW_SHOT_CHAT = {
 def few_shot(**kw: Any) -> dict[str, Any]:
     return {
         "examples": EXAMPLES,
-        "messages": [{"role": "user", "content": "{{ input }}"}, {"role": "assistant", "content": "{{ output }}"}],
+        "messages": [
+            {"role": "user", "content": "{{ input }}"},
+            {"role": "assistant", "content": "{{ output }}"},
+        ],
         **kw,
     }
 

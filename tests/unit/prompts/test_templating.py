@@ -23,7 +23,10 @@ def test_plain_and_structured_templates_render_like_jinja() -> None:
         cities=[{"name": "rome", "country": "IT"}, {"name": "lyon", "country": "FR"}],
     )
     assert out == "1. ROME (IT); 2. LYON (FR)"
-    assert render("{{ ', '.join(xs) }} {{ xs|length }} {{ 'a b'.split()|join('-') }}", xs=["a", "b"]) == "a, b 2 a-b"
+    assert (
+        render("{{ ', '.join(xs) }} {{ xs|length }} {{ 'a b'.split()|join('-') }}", xs=["a", "b"])
+        == "a, b 2 a-b"
+    )
     assert render("line\n{{ x }}\n", x=1) == "line\n1\n"  # trailing newline kept
 
 
@@ -97,7 +100,10 @@ def test_python_internals_and_mutation_are_out_of_reach(source: str, message: st
         ("{{ 'x' * 10**9 }}", "str \\* 1000000000"),
         ("{{ [1] * 10**8 }}", "list \\* 100000000"),
         ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "iterations"),
-        ("{% for a in range(5000) %}{% for b in range(10) %}{{ 'y' * 100 }}{% endfor %}{% endfor %}", "output"),
+        (
+            "{% for a in range(5000) %}{% for b in range(10) %}{{ 'y' * 100 }}{% endfor %}{% endfor %}",
+            "output",
+        ),
         ("{{ 2 ** 100000 }}", "too large a number"),
         ("{{ 'x'|center(10**9) }}", "\\|center"),
         ("{{ 'x'.ljust(10**9) }}", "string method"),
