@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "prompts",
         "Prompt registry: versioned templates, aliases, diffs, rendering.",
     ),
+    "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

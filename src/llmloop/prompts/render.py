@@ -55,6 +55,10 @@ class CompiledPrompt:
             ]
         else:
             self.parts = [("user", compile_template(template or "", where="template"))]
+        fast = [(role, part.fast) for role, part in self.parts]
+        self._fast = (
+            [(r, f) for r, f in fast if f is not None] if all(f is not None for _, f in fast) else None
+        )
         self.lead = next(
             (i for i, (role, _) in enumerate(self.parts) if role not in {"system", "developer"}), 0
         )
@@ -149,6 +153,11 @@ class CompiledPrompt:
         """OpenAI-style messages; a text prompt is one user message."""
         if self.selector is None:
             values = self.checker.check(variables)
+            if self._fast is not None:
+                try:
+                    return [{"role": role, "content": fmt.format_map(values)} for role, fmt in self._fast]
+                except KeyError:
+                    pass  # an optional variable without a value: the template path names it
             return [{"role": role, "content": part.render(values)} for role, part in self.parts]
         return self.format(variables).messages
 

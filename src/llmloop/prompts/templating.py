@@ -260,14 +260,14 @@ class CompiledTemplate:
     names: frozenset[str]
     simple: bool
     parts: tuple[tuple[bool, str], ...] | None  # text and {{ name }} only: (is_variable, text or name)
+    fast: str | None  # those parts as a str.format_map pattern: format(v, "") is str(v), as Jinja prints
 
     def render(self, variables: dict[str, Any]) -> str:
-        if self.parts is not None and self.names.issubset(variables):
-            return "".join(
-                (v if type(v) is str else str(v)) if is_var else text
-                for is_var, text in self.parts
-                for v in ((variables[text] if is_var else None),)
-            )
+        if self.fast is not None:
+            try:
+                return self.fast.format_map(variables)
+            except KeyError:
+                pass  # a missing name: Jinja below raises the clear error
         tmpl = self.template
         try:
             if self.simple:
@@ -321,8 +321,14 @@ def compile_template(source: str, *, where: str) -> CompiledTemplate:
         _last_token.reset(token)
     names = frozenset(find_undeclared_variables(tree)) - set(ENV.globals)
     simple = all(isinstance(n, _SIMPLE_NODES) for n in tree.find_all(nodes.Node))
+    parts = _plain_parts(tree)
+    fast = None
+    if parts is not None:
+        fast = "".join(
+            f"{{{text}}}" if is_var else text.replace("{", "{{").replace("}", "}}") for is_var, text in parts
+        )
     return CompiledTemplate(
-        where=where, source=source, template=template, names=names, simple=simple, parts=_plain_parts(tree)
+        where=where, source=source, template=template, names=names, simple=simple, parts=parts, fast=fast
     )
 
 

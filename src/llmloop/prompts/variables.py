@@ -7,30 +7,24 @@ run on the render hot path; an error always names the variable.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmloop.errors import InvalidInput
 from llmloop.prompts.schemas import Variable, VarType
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-CHECKS: dict[VarType, Callable[[Any], bool] | None] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": _is_int,
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "list": lambda v: isinstance(v, (list, tuple)),
-    "object": lambda v: isinstance(v, Mapping),
+# accepted types per declared type; bool is an int in Python but never an integer or number here
+TYPES: dict[VarType, tuple[type, ...] | None] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list, tuple),
+    "object": (Mapping,),
     "any": None,
 }
+NO_BOOL = frozenset({"integer", "number"})
+_STR = frozenset({str})
 
 SAMPLES: dict[VarType, Any] = {
     "string": "x",
@@ -51,10 +45,24 @@ class VariableChecker:
         self.names = frozenset(declared)
         self.required = frozenset(n for n, v in declared.items() if v.required)
         self.defaults = {n: v.default for n, v in declared.items() if not v.required}
-        self.checks = {n: CHECKS[v.type] for n, v in declared.items()}
+        self.types = {n: TYPES[v.type] for n, v in declared.items()}
+        self.only_strings = all(v.type == "string" for v in declared.values())
+        self.no_bool = frozenset(n for n, v in declared.items() if v.type in NO_BOOL)
 
     def check(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The values to render with; a plain dict passed in may be returned as is (callers never mutate it)."""
         keys = given.keys()
+        if keys != self.names:  # exactly the declared names is the common case: one comparison
+            self._check_names(keys)
+        if self.only_strings and set(map(type, given.values())) <= _STR:
+            pass  # the common case, checked at C speed
+        else:
+            self._check_types(given)
+        if self.defaults:
+            return {**self.defaults, **given}
+        return given if type(given) is dict else dict(given)
+
+    def _check_names(self, keys: Iterable[str]) -> None:
         if not self.names.issuperset(keys):
             extra = sorted(set(keys) - self.names)[0]
             declared = ", ".join(sorted(self.names)) or "none"
@@ -64,18 +72,19 @@ class VariableChecker:
         if not self.required.issubset(keys):
             missing = sorted(self.required - set(keys))[0]
             raise InvalidInput(f"missing variable {missing!r}", details={"variable": missing})
-        checks = self.checks
+
+    def _check_types(self, given: Mapping[str, Any]) -> None:
+        types = self.types
         for name, value in given.items():
-            check = checks[name]
-            if check is not None and not check(value):
+            allowed = types[name]
+            if allowed is not None and (
+                not isinstance(value, allowed) or (type(value) is bool and name in self.no_bool)
+            ):
                 want = self.declared[name].type
                 raise InvalidInput(
                     f"variable {name!r} must be {want}, got {type(value).__name__}",
                     details={"variable": name, "expected": want},
                 )
-        if self.defaults:
-            return {**self.defaults, **given}
-        return dict(given)
 
     def samples(self) -> dict[str, Any]:
         """Plausible values for a trial render when a version is created."""
