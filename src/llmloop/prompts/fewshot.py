@@ -30,7 +30,6 @@ from typing import Any
 from llmloop.errors import InvalidInput, Unavailable
 from llmloop.prompts.embeddings import Embedder, default_embedder
 from llmloop.prompts.schemas import FewShot
-from llmloop.prompts.vectors import load_or_build
 
 DEFAULT_K = 3
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -109,11 +108,16 @@ class Selector:
 
     def index(self, embedder: Embedder, *, source: ExampleSource | None = None, cache_dir: Path) -> Any:
         """The example set's vector index (built on first use, then cached in memory and on disk)."""
+        from llmloop.prompts.vectors import load_or_build  # numpy only for semantic selection
+
         examples = self.example_set(source)
         key = self.config.key
-        texts = [_text_of(row, key, i) for i, row in enumerate(examples.rows)]
         return load_or_build(
-            content_key=f"{examples.key}\0{key}", texts=texts, embedder=embedder, cache_dir=cache_dir
+            content_key=f"{examples.key}\0{key}",
+            rows=len(examples.rows),
+            texts=lambda: [_text_of(row, key, i) for i, row in enumerate(examples.rows)],
+            embedder=embedder,
+            cache_dir=cache_dir,
         )
 
 

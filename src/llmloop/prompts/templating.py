@@ -9,8 +9,8 @@ rendering one must never reach Python internals or take the process down:
 - no globals but a bounded ``range``; a short list of filters, each checked for the size of
   what it returns; ``str.format`` is off (its width specs could build huge strings);
 - ``*``, ``**``, ``+`` and ``%`` are checked *before* they run, so ``'x' * 10**9`` fails
-  without allocating; every ``{% for %}`` counts its iterations against one budget per
-  render, so nested loops stop at ``MAX_ITERATIONS``; output is capped at
+  without allocating; every ``{% for %}`` iteration and every call counts against one budget
+  per render, so nested loops and recursive macros stop at ``MAX_ITERATIONS``; output is capped at
   ``MAX_OUTPUT_CHARS``.
 
 Errors are ``InvalidInput`` naming the template part and the line (and column, for syntax
@@ -85,15 +85,20 @@ def _check_size(n: int, what: str) -> None:
         raise RenderLimitError(f"{what} would be {n:,} items long; the limit is {MAX_OUTPUT_CHARS:,}")
 
 
+def _tick(budget: _Budget | None) -> None:
+    """Count one loop iteration or call against the render's budget."""
+    if budget is not None:
+        budget.iterations += 1
+        if budget.iterations > MAX_ITERATIONS:
+            raise RenderLimitError(f"loops and calls ran more than {MAX_ITERATIONS:,} times in one render")
+        if time.perf_counter() > budget.deadline:
+            raise RenderLimitError(f"rendering took longer than {MAX_RENDER_SECONDS} s")
+
+
 def _bounded_iter(value: Any) -> Iterator[Any]:
     budget = _budget.get()
     for item in value:
-        if budget is not None:
-            budget.iterations += 1
-            if budget.iterations > MAX_ITERATIONS:
-                raise RenderLimitError(f"loops ran more than {MAX_ITERATIONS:,} iterations in one render")
-            if time.perf_counter() > budget.deadline:
-                raise RenderLimitError(f"rendering took longer than {MAX_RENDER_SECONDS} s")
+        _tick(budget)
         yield item
 
 
@@ -188,6 +193,7 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
             raise SecurityError(
                 f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed"
             )
+        _tick(_budget.get())  # macros can recurse without any loop: count calls too
         owner = getattr(__obj, "__self__", None)
         _check_size(_estimate(getattr(__obj, "__name__", ""), owner, args, kwargs), "a string method result")
         result = __context.call(__obj, *args, **kwargs)

@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,19 +51,22 @@ def index_name(model_id: str, content_key: str) -> str:
 
 
 def load_or_build(
-    *, content_key: str, texts: Sequence[str], embedder: Embedder, cache_dir: Path
+    *, content_key: str, rows: int, texts: Callable[[], Sequence[str]], embedder: Embedder, cache_dir: Path
 ) -> VectorIndex:
-    """The index of ``texts`` from memory, else from disk, else built (once) and cached."""
+    """The index of ``rows`` texts from memory, else from disk, else built (once) and cached.
+
+    ``texts`` is called only to build, so a query never walks the example set.
+    """
     name = index_name(embedder.model_id, content_key)
     with _lock:
         cached = _memory.get(name)
-        if cached is not None and len(cached) == len(texts):
+        if cached is not None and len(cached) == rows:
             _memory.move_to_end(name)
             return cached
         path = cache_dir / f"{name}.npy"
-        index = _read(path, len(texts))
+        index = _read(path, rows)
         if index is None:
-            index = VectorIndex(embedder.encode(list(texts)))
+            index = VectorIndex(embedder.encode(list(texts())))
             _write(path, index.matrix)
         _memory[name] = index
         while len(_memory) > _MEMORY_LIMIT:

@@ -93,10 +93,10 @@ class LocalBackend:
 
 
 class RemoteBackend:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
         from llmloop.sdk.remote import RemoteClient
 
-        self.client = RemoteClient(settings)
+        self.client = client or RemoteClient(settings)
 
     def _json(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         kwargs: dict[str, Any] = {"params": {k: v for k, v in params.items() if v is not None}}

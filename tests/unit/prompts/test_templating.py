@@ -84,13 +84,22 @@ def test_private_names_are_refused_at_compile_time(source: str) -> None:
         ("{{ d.pop('a') }}", "blocked by the template sandbox"),
         ("{{ d.update({'a': 2}) }}", "blocked by the template sandbox"),
         ("{{ lipsum() }}", "'lipsum' is undefined"),
+        ("{{ x[key] }}", "blocked by the template sandbox"),
+        ("{{ (x|list)[0][key] }}", "blocked by the template sandbox"),
         ("{{ obj.parent.parent }}", "blocked by the template sandbox"),
         ("{{ obj.read_text() }}", "blocked by the template sandbox"),
     ],
 )
 def test_python_internals_and_mutation_are_out_of_reach(source: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):  # only plain data has attributes in a template
-        render(source, x="s", d={"a": 1}, obj=Path("/etc/hostname"))
+        render(source, x="s", d={"a": 1}, obj=Path("/etc/hostname"), key="__class__")
+
+
+def test_filters_reaching_for_private_attributes_get_nothing() -> None:
+    assert render("{{ xs|map(attribute='__class__')|list }}", xs=["a"]) == "[Undefined]"
+    assert render("{{ xs|groupby('__class__') }}", xs=["a"]) == "[(Undefined, ['a'])]"
+    with pytest.raises(InvalidInput, match="blocked by the template sandbox"):
+        render("{{ xs|selectattr('__class__')|list }}", xs=["a"])
 
 
 @pytest.mark.parametrize(
@@ -99,7 +108,7 @@ def test_python_internals_and_mutation_are_out_of_reach(source: str, message: st
         ("{% for i in range(10**9) %}{% endfor %}", "range\\(\\) of 1,000,000,000 items"),
         ("{{ 'x' * 10**9 }}", "str \\* 1000000000"),
         ("{{ [1] * 10**8 }}", "list \\* 100000000"),
-        ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "iterations"),
+        ("{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}", "100,000 times"),
         (
             "{% for a in range(5000) %}{% for b in range(10) %}{{ 'y' * 100 }}{% endfor %}{% endfor %}",
             "output",
@@ -111,6 +120,10 @@ def test_python_internals_and_mutation_are_out_of_reach(source: str, message: st
         ("{{ '%999999999d'|format(1) }}", "width or precision"),
         ("{{ ('ab' * 1000)|replace('a', 'x' * 10000) }}", "\\|replace"),
         ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "recursion"),
+        (
+            "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+            "times|longer",
+        ),
     ],
 )
 def test_runaway_loops_and_output_bombs_stop_fast(source: str, message: str) -> None:
