@@ -23,24 +23,12 @@ from llmloop.config import reset_settings
 POSTGRES_URL = os.environ.get("LLMLOOP_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("LLMLOOP_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("LLMLOOP_TEST_REQUIRE_SERVICES") == "1"
-_ENV_KEYS = (
-    "LLMLOOP_HOME",
-    "LLMLOOP_DATABASE_URL",
-    "LLMLOOP_ARTIFACTS_URL",
-    "LLMLOOP_SERVER_URL",
-    "LLMLOOP_API_KEY",
-    "LLMLOOP_EXECUTOR",
-    "LLMLOOP_DEFAULT_PROJECT",
-    "LLMLOOP_ENCRYPTION_KEY",
-)
+_ENV_KEYS = ("LLMLOOP_HOME", "LLMLOOP_DATABASE_URL", "LLMLOOP_ARTIFACTS_URL", "LLMLOOP_SERVER_URL",
+             "LLMLOOP_API_KEY", "LLMLOOP_EXECUTOR", "LLMLOOP_DEFAULT_PROJECT", "LLMLOOP_ENCRYPTION_KEY")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    pg = (
-        f"on ({POSTGRES_URL})"
-        if POSTGRES_URL
-        else "OFF: POSTGRESQL TESTS ARE SKIPPED (set LLMLOOP_TEST_POSTGRES_URL)"
-    )
+    pg = f"on ({POSTGRES_URL})" if POSTGRES_URL else "OFF: POSTGRESQL TESTS ARE SKIPPED (set LLMLOOP_TEST_POSTGRES_URL)"
     rd = f"on ({REDIS_URL})" if REDIS_URL else "OFF: REDIS TESTS ARE SKIPPED (set LLMLOOP_TEST_REDIS_URL)"
     return [f"sqlite {sqlite3.sqlite_version}", f"postgres {pg}", f"redis {rd}"]
 

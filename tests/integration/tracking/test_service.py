@@ -40,12 +40,8 @@ def test_nan_and_inf_round_trip(ctx: Any) -> None:
 
 def test_latest_metric_is_highest_step_even_when_logged_out_of_order(ctx: Any) -> None:
     rid = _run(ctx)
-    service.log_batch(
-        ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="acc", value=0.9, step=10, timestamp=1)])
-    )
-    service.log_batch(
-        ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="acc", value=0.1, step=2, timestamp=2)])
-    )
+    service.log_batch(ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="acc", value=0.9, step=10, timestamp=1)]))
+    service.log_batch(ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="acc", value=0.1, step=2, timestamp=2)]))
     assert service.get_run(ctx, run_id=rid).metrics["acc"] == 0.9
 
 
@@ -60,13 +56,8 @@ def test_params_are_immutable(ctx: Any) -> None:
 def test_bad_input_leaves_store_unchanged(ctx: Any) -> None:
     rid = _run(ctx)
     with pytest.raises(InvalidInput, match="too long"):
-        service.log_batch(
-            ctx,
-            run_id=rid,
-            batch=RunBatch(
-                params={"p": "x" * 9000}, metrics=[MetricPoint(key="m", value=1, step=0, timestamp=0)]
-            ),
-        )
+        service.log_batch(ctx, run_id=rid, batch=RunBatch(params={"p": "x" * 9000},
+                          metrics=[MetricPoint(key="m", value=1, step=0, timestamp=0)]))
     with pytest.raises(ValueError, match="number"):
         MetricPoint(key="m", value="abc", step=0, timestamp=0)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="project"):
@@ -79,9 +70,7 @@ def test_ended_run_refuses_metrics(ctx: Any) -> None:
     rid = _run(ctx)
     service.end_run(ctx, run_id=rid, status="finished")
     with pytest.raises(Conflict, match="ended"):
-        service.log_batch(
-            ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="m", value=1, step=0, timestamp=0)])
-        )
+        service.log_batch(ctx, run_id=rid, batch=RunBatch(metrics=[MetricPoint(key="m", value=1, step=0, timestamp=0)]))
 
 
 def test_unknown_run_is_not_found(ctx: Any) -> None:
@@ -93,26 +82,16 @@ def test_nested_runs_and_search(ctx: Any) -> None:
     parent = _run(ctx, name="sweep", kind="sweep")
     for i, lr in enumerate([0.1, 0.01, 0.001]):
         child = _run(ctx, name=f"trial-{i}", parent_id=parent, params={"lr": lr})
-        service.log_batch(
-            ctx,
-            run_id=child,
-            batch=RunBatch(
-                metrics=[MetricPoint(key="loss", value=lr * 10, step=0, timestamp=0)], end_status="finished"
-            ),
-        )
-    page = service.search_runs(
-        ctx, query=RunSearch(project="p", filter="metrics.loss < 0.5", order_by=["metrics.loss ASC"])
-    )
+        service.log_batch(ctx, run_id=child, batch=RunBatch(
+            metrics=[MetricPoint(key="loss", value=lr * 10, step=0, timestamp=0)], end_status="finished"))
+    page = service.search_runs(ctx, query=RunSearch(project="p", filter="metrics.loss < 0.5", order_by=["metrics.loss ASC"]))
     assert [r.name for r in page.items] == ["trial-2", "trial-1"]
-    page = service.search_runs(
-        ctx, query=RunSearch(project="p", filter="params.lr = '0.1' and status = 'finished'")
-    )
+    page = service.search_runs(ctx, query=RunSearch(project="p", filter="params.lr = '0.1' and status = 'finished'"))
     assert [r.name for r in page.items] == ["trial-0"]
     children = service.search_runs(ctx, query=RunSearch(project="p", parent_id=parent, limit=2))
     assert len(children.items) == 2 and children.next_page_token
-    rest = service.search_runs(
-        ctx, query=RunSearch(project="p", parent_id=parent, limit=2, page_token=children.next_page_token)
-    )
+    rest = service.search_runs(ctx, query=RunSearch(project="p", parent_id=parent, limit=2,
+                                                    page_token=children.next_page_token))
     assert len(rest.items) == 1 and rest.next_page_token is None
     with pytest.raises(InvalidInput, match="cannot parse filter"):
         service.search_runs(ctx, query=RunSearch(filter="metrics.loss << 1"))
