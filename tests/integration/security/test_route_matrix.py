@@ -19,6 +19,9 @@ from security_fixtures import PROJECT, Team, add_key, add_user
 from llmloop.context import Context
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
+from llmloop.prompts import service as prompts_service
+from llmloop.prompts.schemas import PromptCreate
+from llmloop.server.api.prompts import set_model_resolver
 from llmloop.server.app import create_app
 from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
 from llmloop.tracking import service
@@ -48,7 +51,17 @@ EXAMPLES: dict[str, Body | bytes] = {
     "keys-create_key": lambda: {"name": "matrix"},
     "auth-login": lambda: {"username": "target", "password": "correct horse"},
     "secrets-set_secret": lambda: {"value": "sk-matrix"},
+    "prompts-create_prompt_version": lambda: {
+        "project": PROJECT,
+        "name": "y",
+        "template": "hi {{ who }}",
+        "variables": {"who": {"type": "string"}},
+    },
+    "prompts-render_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
+    "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
 }
+# the path value every area's seeded object is reached by (see _seed)
+SEEDED = "x"
 # allowed calls that may legitimately find nothing (someone else's key, an already revoked role)
 MAY_BE_ABSENT = {"keys-revoke_key", "users-revoke_role", "secrets-delete_secret"}
 
@@ -100,10 +113,32 @@ def _fill(path: str, values: dict[str, str]) -> str:
                 return "target"
             if path.startswith("/api/v1/secrets"):
                 return "openai"
-            return "a.txt"
+            if path.startswith("/api/v1/runs"):
+                return "a.txt"
+            return SEEDED
         return values.get(name, "x")
 
     return re.sub(r"\{([^}]+)\}", one, path)
+
+
+def _seed(ctx: Context) -> None:
+    """One object named SEEDED (two versions, where versioned) in PROJECT for every area with routes on it."""
+    for text in ("hi {{ who }}", "hello {{ who }}"):
+        prompts_service.create_prompt_version(
+            ctx,
+            spec=PromptCreate(
+                project=PROJECT, name=SEEDED, template=text, variables={"who": {"type": "string"}}
+            ),
+        )
+    prompts_service.set_prompt_alias(ctx, project=PROJECT, name=SEEDED, alias="staging", version=1)
+
+
+def _query(path: str) -> dict[str, str]:
+    """Every route is asked about PROJECT; routes without a ``project`` parameter ignore it."""
+    query = {"project": PROJECT}
+    if path.endswith("/diff"):
+        query.update({"from": "1", "to": "2"})
+    return query
 
 
 def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> None:
@@ -115,8 +150,10 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
     add_user(ctx, "target", {PROJECT: "viewer"})
     add_user(ctx, "keyowner", {PROJECT: "viewer"})
     users.set_password(ctx, user="target", password="correct horse")
-    values = {"run_id": run, "key": "loss", "project": PROJECT}
+    values = {"run_id": run, "key": "loss", "project": PROJECT, "ref": SEEDED, "alias": "staging"}
+    _seed(ctx)
     app = create_app(ctx)
+    set_model_resolver(app, lambda model: lambda messages, **params: "a canned answer")
     client = TestClient(app)
     failures: list[str] = []
     checked = 0
@@ -130,7 +167,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
                     path_values["key"] = add_key(ctx, "keyowner")[:12]
                 url = _fill(route.path, path_values)
                 example = EXAMPLES.get(op)
-                kwargs: dict[str, Any] = {"headers": team.headers(caller)}
+                kwargs: dict[str, Any] = {"headers": team.headers(caller), "params": _query(route.path)}
                 if isinstance(example, bytes):
                     kwargs["content"] = example
                     kwargs["headers"]["content-type"] = "application/octet-stream"
