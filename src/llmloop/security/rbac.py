@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, str] = {
     "artifacts:read": "viewer",
     "artifacts:write": "member",
     "store:verify": "admin",
+    "evaluations:read": "viewer",
+    "evaluations:write": "member",
 }
 
 
