@@ -121,7 +121,7 @@ def score_examples(
         if result.score is not None and matrix.shape[0] > 0:
             ci = bootstrap_ci(
                 matrix,
-                bm.metric.corpus_from_mean_stats,
+                bm.metric.corpus_from_stats,
                 n_resamples=bootstrap.n_resamples,
                 confidence=bootstrap.confidence,
                 seed=bootstrap.seed,

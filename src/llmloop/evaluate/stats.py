@@ -11,8 +11,8 @@ between-example variance that dominates LLM evaluations and makes small real gai
 * ``sign_flip_test``: the paired permutation test on per-example differences (exact for n <= 16).
 * ``wilcoxon_p``: the Wilcoxon signed-rank test via SciPy, when SciPy is installed.
 
-Values are per-example *statistics* (n x k) and a corpus function from mean statistics
-(see ``metrics.base``); for averaged metrics k = 1 and the corpus function is the identity.
+Values are per-example *statistics* (n x k) and a corpus function of their sums over a sample of
+n examples (see ``metrics.base``); for averaged metrics k = 1 and the corpus function is sum / n.
 Resampling is seeded and vectorised in chunks, so 2,000 resamples of 10,000 examples take well
 under a second and the same seed always gives the same interval.
 """
@@ -30,12 +30,12 @@ import numpy.typing as npt
 from llmloop.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float64]
-Corpus = Callable[[FloatArray], FloatArray]
+Corpus = Callable[[FloatArray, int], FloatArray]
 _CHUNK_CELLS = 4_000_000
 
 
-def _identity(mean_stats: FloatArray) -> FloatArray:
-    return mean_stats[:, 0]
+def _mean(sums: FloatArray, n: int) -> FloatArray:
+    return sums[:, 0] / n
 
 
 def _as_matrix(values: Sequence[float] | Sequence[Sequence[float]] | FloatArray) -> FloatArray:
@@ -80,7 +80,7 @@ def _resampled(stats: Sequence[FloatArray], corpus: Corpus, n_resamples: int, se
         size = min(chunk, n_resamples - done)
         idx = rng.integers(0, n, size=(size, n))
         for out, s in zip(outs, stats, strict=True):
-            out.append(corpus(s[idx].mean(axis=1)))
+            out.append(corpus(s[idx].sum(axis=1), n))
         done += size
     return [np.concatenate(o) for o in outs]
 
@@ -106,8 +106,8 @@ def bootstrap_ci(
     stats = _as_matrix(values)
     n = stats.shape[0]
     _check(n, confidence, n_resamples)
-    fn = corpus or _identity
-    estimate = float(fn(stats.mean(axis=0, keepdims=True))[0])
+    fn = corpus or _mean
+    estimate = float(fn(stats.sum(axis=0, keepdims=True), n)[0])
     if n == 1:
         return Interval(estimate, estimate, estimate, confidence, 1)
     (scores,) = _resampled([stats], fn, n_resamples, seed)
@@ -131,8 +131,8 @@ def paired_bootstrap(
         raise InvalidInput(f"paired statistics need the same examples: {sa.shape[0]} vs {sb.shape[0]}")
     n = sa.shape[0]
     _check(n, confidence, n_resamples)
-    fn = corpus or _identity
-    delta = float(fn(sb.mean(axis=0, keepdims=True))[0] - fn(sa.mean(axis=0, keepdims=True))[0])
+    fn = corpus or _mean
+    delta = float(fn(sb.sum(axis=0, keepdims=True), n)[0] - fn(sa.sum(axis=0, keepdims=True), n)[0])
     if n == 1:
         return PairedComparison(delta, delta, delta, 1.0, confidence, 1)
     ra, rb = _resampled([sa, sb], fn, n_resamples, seed)

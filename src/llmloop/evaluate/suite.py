@@ -199,9 +199,15 @@ class Suite(_Strict):
         p = Path(relative).expanduser()
         return p if p.is_absolute() or self.base_dir is None else Path(self.base_dir) / p
 
+    def public_dict(self) -> dict[str, Any]:
+        """The suite as JSON; option values that are Python objects (a judge callable) become their repr."""
+        body: dict[str, Any] = self.model_dump(mode="json", exclude={"base_dir"}, fallback=repr)
+        return body
+
     def sha256(self) -> str:
         """Identity of what the suite measures (everything but its location and description)."""
-        body = self.model_dump(mode="json", exclude={"base_dir", "description"})
+        body = self.public_dict()
+        body.pop("description", None)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

@@ -5,10 +5,11 @@ Every metric (built-in, task metric, plugin) is a ``Metric`` subclass constructe
 
 Why per-example *statistics* and not only per-example scores: some corpus scores are not the mean of
 sentence scores (corpus BLEU sums n-gram counts over the corpus; perplexity pools token log-likelihoods).
-A metric therefore reports, per example, a small vector of statistics whose mean over any subset of
-examples determines the corpus score of that subset (``corpus_from_mean_stats``). Bootstrap confidence
-intervals and paired tests resample those vectors, so the interval is around the number the report
-shows, not around a look-alike. For plain averaged metrics the statistic is the score itself.
+A metric therefore reports, per example, a small vector of statistics whose sum over any sample of
+n examples determines the corpus score of that sample (``corpus_from_stats(sums, n)``). Bootstrap
+confidence intervals and paired tests resample those vectors, so the interval is around the number
+the report shows, not around a look-alike. Sums, not means: BLEU's smoothing depends on absolute
+counts. For plain averaged metrics the statistic is the score itself and the corpus is sum / n.
 """
 
 from __future__ import annotations
@@ -130,9 +131,9 @@ class Metric(ABC):
     def compute(self, inputs: MetricInputs) -> MetricResult:
         """Score every example and the corpus."""
 
-    def corpus_from_mean_stats(self, mean_stats: FloatArray) -> FloatArray:
-        """Corpus score(s) from mean statistics, shape (B, k) -> (B,). Default: the mean score."""
-        return mean_stats[:, 0]
+    def corpus_from_stats(self, sums: FloatArray, n: int) -> FloatArray:
+        """Corpus score(s) from statistics summed over samples of n examples, (B, k) -> (B,). Default: the mean."""
+        return sums[:, 0] / n
 
     def check_inputs(self, inputs: MetricInputs) -> None:
         if self.requires_references and inputs.references is None:

@@ -94,8 +94,8 @@ class Bleu(Metric):
             higher_is_better=True,
         )
 
-    def corpus_from_mean_stats(self, mean_stats: FloatArray) -> FloatArray:
-        return bleu_from_stats(mean_stats, effective_order=False)
+    def corpus_from_stats(self, sums: FloatArray, n: int) -> FloatArray:
+        return bleu_from_stats(sums, effective_order=False)
 
 
 class Chrf(Metric):
@@ -135,6 +135,6 @@ class Chrf(Metric):
             higher_is_better=True,
         )
 
-    def corpus_from_mean_stats(self, mean_stats: FloatArray) -> FloatArray:
+    def corpus_from_stats(self, sums: FloatArray, n: int) -> FloatArray:
         chrf = self._sacrebleu()
-        return np.array([chrf._compute_score_from_stats(list(row)).score for row in mean_stats], dtype=float)
+        return np.array([chrf._compute_score_from_stats(list(row)).score for row in sums], dtype=float)

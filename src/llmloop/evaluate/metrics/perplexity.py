@@ -114,7 +114,7 @@ class Perplexity(Metric):
             higher_is_better=False,
         )
 
-    def corpus_from_mean_stats(self, mean_stats: FloatArray) -> FloatArray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out: FloatArray = np.exp(mean_stats[:, 0] / mean_stats[:, 1])
+    def corpus_from_stats(self, sums: FloatArray, n: int) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out: FloatArray = np.exp(sums[:, 0] / sums[:, 1])
         return out
