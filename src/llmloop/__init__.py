@@ -24,6 +24,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "get_settings": ("llmloop.config", "get_settings"),
+    "metrics": ("llmloop.sdk.metrics", "metrics"),
+    "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
     "InvalidInput": ("llmloop.errors", "InvalidInput"),
     "NotFound": ("llmloop.errors", "NotFound"),
@@ -46,9 +48,11 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "evaluations",
     "get_client",
     "get_run",
     "get_settings",
+    "metrics",
     "search_runs",
     "start_run",
 ]
@@ -65,6 +69,7 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
+    from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run

@@ -15,8 +15,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmloop.evaluate.schemas import Comparison, Evaluation, MetricDelta, PairComparison
 from llmloop.evaluate.results import ExampleTable
+from llmloop.evaluate.schemas import Comparison, Evaluation, MetricDelta, PairComparison
 
 PLOTS = ("metrics.png", "deltas.png", "distributions.png")
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmloop.evaluate.suite import GateSpec
+
 EvaluationStatus = Literal["running", "completed", "failed"]
 
 
@@ -90,6 +92,19 @@ class CompareRequest(BaseModel):
     n_resamples: int = Field(2000, ge=100, le=100000)
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 0
+    report: bool = Field(
+        False, description="Also write the Markdown/HTML report and store it as run artifacts."
+    )
+
+
+class GateCheckRequest(BaseModel):
+    """Check gate rules against stored evaluations (no generation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[str | GateSpec] = Field(min_length=1)
+    candidate: str = Field(description="Candidate evaluation id.")
+    baseline: str | None = Field(None, description="Baseline evaluation id, for comparative rules.")
 
 
 class MetricDelta(_Frozen):

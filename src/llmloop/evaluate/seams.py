@@ -252,7 +252,7 @@ def _inline_messages(prompt: PromptSource, row: EvalRow) -> Messages:
     ]
 
 
-def _bare_messages(row: EvalRow) -> Messages:
+def bare_messages(row: EvalRow) -> Messages:
     if row.messages is not None:
         return list(row.messages)
     for f in PROMPT_FIELDS:
@@ -311,7 +311,7 @@ def _row_renderer(
     ctx: Context, prompt: PromptSource | None, *, project: str
 ) -> Callable[[EvalRow], Messages]:
     if prompt is None:
-        return _bare_messages
+        return bare_messages
     if prompt.ref is not None:
         return _registry_renderer(ctx, project=project, ref=prompt.ref)
     return lambda row: _inline_messages(prompt, row)

@@ -45,6 +45,7 @@ BUILTINS: dict[str, str] = {
     "token_cost": "llmloop.evaluate.metrics.usage:TokenCost",
     "llm_judge": "llmloop.evaluate.metrics.judged:LlmJudge",
     "travel_recommendation_correctness": "llmloop.evaluate.metrics.task:TravelRecommendationCorrectness",
+    "travel_constraint_satisfaction": "llmloop.evaluate.metrics.task:TravelConstraintSatisfaction",
 }
 
 MetricFactory = Callable[..., Metric]

@@ -84,12 +84,12 @@ class TaskMetric(Metric):
                     refs = inputs.references[i]
                     kwargs[p] = refs[0] if p == "reference" else refs
             try:
-                scores.append(_as_score(self.name, self.score_one(pred, **kwargs)))
-            except InvalidInput:
-                raise
-            except Exception as e:  # a scorer bug or odd row must not sink the whole evaluation
+                value = self.score_one(pred, **kwargs)
+            except Exception as e:  # one odd row (or a scorer bug on it) must not sink the whole evaluation
                 scores.append(None)
-                errors.append(f"example {i}: {type(e).__name__}: {e}")
+                errors.append(f"example {i}: {type(e).__name__}: {getattr(e, 'message', None) or e}")
+                continue
+            scores.append(_as_score(self.name, value))
         if errors and len(errors) == n:
             raise InvalidInput(
                 f"task metric {self.name!r} failed on every example; first: {errors[0]}",
@@ -145,22 +145,35 @@ def task_metric(
     return decorate
 
 
-class TravelRecommendationCorrectness(TaskMetric):
-    """1 when the recommended destination meets every stated wish (travel example's rule-based ground truth)."""
+class _TravelMetric(TaskMetric):
+    """A scorer of the travel example (``llmloop.examples.travel.scoring``), imported when first used."""
 
-    name = "travel_recommendation_correctness"
     parameters = ("metadata",)
+    scorer_name: ClassVar[str] = ""
 
     def __init__(self) -> None:
         try:  # the travel example is optional; import by name so this module loads without it
             scoring = importlib.import_module("llmloop.examples.travel.scoring")
         except ImportError as e:
             raise Unavailable(
-                "travel_recommendation_correctness needs the travel example "
-                "(llmloop.examples.travel.scoring), which is not installed here",
+                f"{self.name} needs the travel example (llmloop.examples.travel.scoring), which is not installed here",
                 details={"metric": self.name},
             ) from e
-        self._scorer = scoring.recommendation_correct
+        self._scorer = getattr(scoring, self.scorer_name)
 
     def score_one(self, prediction: str, **kwargs: Any) -> Any:
         return self._scorer(prediction, kwargs["metadata"])
+
+
+class TravelRecommendationCorrectness(_TravelMetric):
+    """1 when the recommended destination meets every stated wish (the travel example's rule-based ground truth)."""
+
+    name = "travel_recommendation_correctness"
+    scorer_name = "recommendation_correct"
+
+
+class TravelConstraintSatisfaction(_TravelMetric):
+    """Fraction of the traveller's stated constraints the recommended destination meets (partial credit)."""
+
+    name = "travel_constraint_satisfaction"
+    scorer_name = "constraint_satisfaction"
