@@ -44,6 +44,8 @@ BUILTINS: dict[str, str] = {
     "output_tokens": "llmloop.evaluate.metrics.usage:OutputTokens",
     "token_cost": "llmloop.evaluate.metrics.usage:TokenCost",
     "llm_judge": "llmloop.evaluate.metrics.judged:LlmJudge",
+    "instruction_following": "llmloop.evaluate.metrics.instructions:InstructionFollowing",
+    "instruction_answer": "llmloop.evaluate.metrics.instructions:InstructionAnswer",
     "travel_recommendation_correctness": "llmloop.evaluate.metrics.task:TravelRecommendationCorrectness",
     "travel_constraint_satisfaction": "llmloop.evaluate.metrics.task:TravelConstraintSatisfaction",
 }
