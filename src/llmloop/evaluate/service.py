@@ -235,7 +235,7 @@ def _complete(
             "input": prompt,
             "output": o.text,
             "reference": row.reference,
-            "meta": row.metadata,
+            "metadata": row.metadata,  # the column (attribute: meta)
             "scores": {k: _finite(v) for k, v in scores[i].items()},
             "stats": stats[i] or None,
             "latency_ms": _finite(o.latency_ms),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from llmloop.errors import InvalidInput
-from llmloop.evaluate.metrics.bleu import Bleu
 from llmloop.evaluate.metrics.base import MetricInputs
+from llmloop.evaluate.metrics.bleu import Bleu
 from llmloop.evaluate.stats import (
     bootstrap_ci,
     paired_bootstrap,

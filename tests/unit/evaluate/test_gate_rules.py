@@ -24,7 +24,13 @@ def test_parse_absolute_rules() -> None:
 
 def test_parse_comparative_rules() -> None:
     r = parse_rule("rougeL not worse than champion by more than 0.01 (95% CI)")
-    assert (r.kind, r.metric, r.value, r.baseline, r.confidence) == ("not_worse", "rougeL", 0.01, "champion", 0.95)
+    assert (r.kind, r.metric, r.value, r.baseline, r.confidence) == (
+        "not_worse",
+        "rougeL",
+        0.01,
+        "champion",
+        0.95,
+    )
     assert parse_rule("bleu is not worse than models:travel@champion by more than 0.5").confidence == 0.95
     b = parse_rule("task_accuracy better than baseline (90% CI)")
     assert (b.kind, b.confidence) == ("better", 0.9)

@@ -32,7 +32,16 @@ def test_parse_score_good_and_messy(text: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "I cannot grade this.", "Score: 9", "Score: 0", "The answer mentions 1999 events.", '{"score": "great"}', "NaN"],
+    [
+        "",
+        "   ",
+        "I cannot grade this.",
+        "Score: 9",
+        "Score: 0",
+        "The answer mentions 1999 events.",
+        '{"score": "great"}',
+        "NaN",
+    ],
 )
 def test_parse_score_garbage_is_none(text: str) -> None:
     assert parse_score(text, low=1, high=5) is None
@@ -74,7 +83,10 @@ def test_grade_counts_garbage_and_judge_errors_without_crashing() -> None:
 
 def test_llm_judge_metric_rescales_to_fractions() -> None:
     def judge(batch: list[Any], **params: Any) -> list[str]:
-        return ["Score: 5" if "Paris" in m[0]["content"] else "Score: 1" if "Rome" in m[0]["content"] else "??" for m in batch]
+        return [
+            "Score: 5" if "Paris" in m[0]["content"] else "Score: 1" if "Rome" in m[0]["content"] else "??"
+            for m in batch
+        ]
 
     r = ll.metrics.compute("llm_judge", predictions=["Paris", "Rome", "x"], inputs=["q"] * 3, judge=judge)
     assert r.per_example == [1.0, 0.0, None]
@@ -88,7 +100,12 @@ def test_rubric_placeholders_are_filled_without_format_injection() -> None:
         seen.extend(m[0]["content"] for m in batch)
         return ["Score: 3"] * len(batch)
 
-    grade(judge, inputs=["Q {0} {x}"], predictions=["A {prediction}"], rubric="q={input} a={prediction} r={reference} /{max}")
+    grade(
+        judge,
+        inputs=["Q {0} {x}"],
+        predictions=["A {prediction}"],
+        rubric="q={input} a={prediction} r={reference} /{max}",
+    )
     assert seen == ["q=Q {0} {x} a=A {prediction} r= /5"]
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import llmloop as ll
 from llmloop.errors import InvalidInput, Unavailable
@@ -45,7 +45,9 @@ def test_task_metric_decorator_registers_by_name_and_reads_metadata() -> None:
 
     with ll.metrics.register("mentions_city", mentions_city):
         r = ll.metrics.compute(
-            "mentions_city", predictions=["Go to Rome", "Stay home"], metadata=[{"city": "Rome"}, {"city": "Oslo"}]
+            "mentions_city",
+            predictions=["Go to Rome", "Stay home"],
+            metadata=[{"city": "Rome"}, {"city": "Oslo"}],
         )
         assert r.per_example == [1.0, 0.0]
         assert "mentions_city" in ll.metrics.list()
@@ -84,7 +86,10 @@ def test_task_metric_signature_and_return_type_are_checked() -> None:
     with pytest.raises(InvalidInput, match="unknown parameter 'row'"):
         ll.metrics.register("bad_sig", lambda prediction, row: 1.0)
 
-    with ll.metrics.register("bad_type", lambda prediction: "yes"), pytest.raises(InvalidInput, match="returned str"):
+    with (
+        ll.metrics.register("bad_type", lambda prediction: "yes"),
+        pytest.raises(InvalidInput, match="returned str"),
+    ):
         ll.metrics.compute("bad_type", predictions=["x"])
 
 

@@ -19,7 +19,13 @@ PREDS = [
     "",
     "Paris is the capital of France .",
 ]
-REFS = ["the cat is on the mat", "hello there general kenobi", "b c", "something", "The capital of France is Paris."]
+REFS = [
+    "the cat is on the mat",
+    "hello there general kenobi",
+    "b c",
+    "something",
+    "The capital of France is Paris.",
+]
 
 
 def test_bleu_matches_sacrebleu_corpus_and_sentence_scores() -> None:
@@ -33,7 +39,13 @@ def test_bleu_matches_sacrebleu_corpus_and_sentence_scores() -> None:
 
 
 def test_bleu_with_several_references_matches_sacrebleu() -> None:
-    refs = [["the cat is on the mat", "a cat sat on a mat"], ["hi there"], ["b c", "a"], ["x"], ["Paris is the capital of France."]]
+    refs = [
+        ["the cat is on the mat", "a cat sat on a mat"],
+        ["hi there"],
+        ["b c", "a"],
+        ["x"],
+        ["Paris is the capital of France."],
+    ]
     r = ll.metrics.compute("bleu", predictions=PREDS, references=refs)
     streams = [[rs[j] if j < len(rs) else None for rs in refs] for j in range(2)]
     assert r.score == pytest.approx(sacrebleu.corpus_bleu(PREDS, streams).score, abs=1e-9)
@@ -55,7 +67,20 @@ def test_rouge_hand_computed_values() -> None:
 
 def test_rouge_equals_rouge_score_on_random_texts_and_takes_best_reference() -> None:
     rng = random.Random(7)
-    words = "the a trip beach hike museum summer family quiet city old town".split()
+    words = [
+        "the",
+        "a",
+        "trip",
+        "beach",
+        "hike",
+        "museum",
+        "summer",
+        "family",
+        "quiet",
+        "city",
+        "old",
+        "town",
+    ]
     preds = [" ".join(rng.choices(words, k=rng.randint(0, 30))) for _ in range(150)]
     refs = [[" ".join(rng.choices(words, k=rng.randint(1, 30))) for _ in range(2)] for _ in range(150)]
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])
@@ -83,13 +108,17 @@ def test_exact_match_and_token_f1_normalise_like_squad() -> None:
     )
     assert em.per_example == [1.0, 0.0, 1.0, 0.0]
     assert em.score == 0.5
-    f1 = ll.metrics.compute("token_f1", predictions=["Paris, France", "the big red bus"], references=["Paris", "a red bus"])
+    f1 = ll.metrics.compute(
+        "token_f1", predictions=["Paris, France", "the big red bus"], references=["Paris", "a red bus"]
+    )
     # "paris france" vs "paris": P=1/2, R=1 -> 2/3; "big red bus" vs "red bus": P=2/3, R=1 -> 0.8
     assert f1.per_example == pytest.approx([2 / 3, 0.8])
 
 
 def test_regex_json_and_schema_validity() -> None:
-    one_word = ll.metrics.compute("regex", predictions=["Paris", " Paris \n", "Paris, France"], pattern=r"\w+")
+    one_word = ll.metrics.compute(
+        "regex", predictions=["Paris", " Paris \n", "Paris, France"], pattern=r"\w+"
+    )
     assert one_word.per_example == [1.0, 1.0, 0.0]
     search = ll.metrics.compute("regex", predictions=["answer: 42", "none"], pattern=r"\d+", mode="search")
     assert search.per_example == [1.0, 0.0]
@@ -98,7 +127,9 @@ def test_regex_json_and_schema_validity() -> None:
     fenced = ll.metrics.compute("json_valid", predictions=['```json\n{"x": 1}\n```'], allow_code_fence=True)
     assert fenced.per_example == [1.0]
     schema = {"type": "object", "required": ["x"], "properties": {"x": {"type": "integer"}}}
-    r = ll.metrics.compute("json_schema", predictions=['{"x": 1}', '{"x": "1"}', '{"y": 1}', "not json"], schema=schema)
+    r = ll.metrics.compute(
+        "json_schema", predictions=['{"x": 1}', '{"x": "1"}', '{"y": 1}', "not json"], schema=schema
+    )
     assert r.per_example == [1.0, 0.0, 0.0, 0.0]
     assert r.details["invalid_json"] == 1
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from llmloop.config import reset_settings
 from llmloop.context import local_context
-from llmloop.errors import InvalidInput, NotFound
+from llmloop.errors import InvalidInput, NotFound, Unavailable
 from llmloop.evaluate.generation import Completion, generate_all
 from llmloop.evaluate.seams import load_generator, load_rows, read_jsonl, render_prompts, row_from_record
 from llmloop.evaluate.suite import FieldMap, parse_suite
@@ -30,7 +29,9 @@ def test_bad_jsonl_lines_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_row_fields_ids_references_and_messages() -> None:
-    row = row_from_record({"question": "q?", "answer": ["a", "b"], "metadata": {"k": 1}}, FieldMap(), where="x", index=0)
+    row = row_from_record(
+        {"question": "q?", "answer": ["a", "b"], "metadata": {"k": 1}}, FieldMap(), where="x", index=0
+    )
     assert row.reference == ["a", "b"] and row.metadata == {"k": 1} and row.variables == {"question": "q?"}
     assert len(row.id) == 16  # content hash: stable across runs and file orders
     same = row_from_record({"answer": ["a", "b"], "question": "q?"}, FieldMap(), where="x", index=5)
@@ -41,14 +42,20 @@ def test_row_fields_ids_references_and_messages() -> None:
         where="x",
         index=0,
     )
-    assert chat.id == "7" and chat.messages == [{"role": "user", "content": "hi"}] and chat.reference == ["hello"]
+    assert (
+        chat.id == "7"
+        and chat.messages == [{"role": "user", "content": "hi"}]
+        and chat.reference == ["hello"]
+    )
     with pytest.raises(InvalidInput, match="reference must be a string"):
         row_from_record({"reference": 3}, FieldMap(), where="x", index=0)
 
 
 def _suite(tmp_path: Path, rows: list[str], **extra: Any) -> Any:
     (tmp_path / "d.jsonl").write_text("\n".join(rows) + "\n")
-    return parse_suite({"name": "s", "dataset": "d.jsonl", "metrics": ["exact_match"], **extra}, base_dir=tmp_path)
+    return parse_suite(
+        {"name": "s", "dataset": "d.jsonl", "metrics": ["exact_match"], **extra}, base_dir=tmp_path
+    )
 
 
 def test_inline_template_few_shot_and_duplicate_ids(tmp_path: Path) -> None:
@@ -90,15 +97,20 @@ def test_without_a_prompt_rows_need_messages_or_a_prompt_field(tmp_path: Path) -
     assert render_prompts(ctx, suite, rows[:1], project="p") == [[{"role": "user", "content": "hi"}]]
 
 
-def test_registered_references_need_their_service(tmp_path: Path) -> None:
-    """Until the datasets/prompts/models services are installed, a reference says what is missing."""
+def test_registered_references_go_through_their_service(tmp_path: Path) -> None:
+    """Without the datasets/prompts/models services a reference says which service is missing; with them,
+    an unknown name is NotFound. Either way nothing is guessed."""
     import importlib.util
 
     ctx = local_context()
-    if importlib.util.find_spec("llmloop.registry") is None:
-        with pytest.raises(Exception, match="model registry|not found"):
-            load_generator(ctx, "travel@1", project="p")
-    reset_settings()
+    expected: tuple[type[Exception], ...] = (
+        (Unavailable,) if importlib.util.find_spec("llmloop.registry") is None else (NotFound, Unavailable)
+    )
+    with pytest.raises(expected, match=r"model registry|not found|no model"):
+        load_generator(ctx, "models:travel@1", project="p")
+    suite = parse_suite({"name": "s", "dataset": {"ref": "travel-eval"}, "metrics": ["bleu"]})
+    with pytest.raises((Unavailable, NotFound), match=r"datasets|not found"):
+        load_rows(ctx, suite.dataset, project="p")
 
 
 def test_py_model_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,5 +162,10 @@ def test_wrong_answer_counts_and_types_become_errors() -> None:
 
 def test_progress_is_reported_per_batch() -> None:
     seen: list[tuple[int, int]] = []
-    generate_all(lambda b, **p: ["x"] * len(b), [_prompt("a")] * 5, batch_size=2, progress=lambda d, t: seen.append((d, t)))
+    generate_all(
+        lambda b, **p: ["x"] * len(b),
+        [_prompt("a")] * 5,
+        batch_size=2,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert seen == [(2, 5), (4, 5), (5, 5)]

@@ -30,7 +30,12 @@ def test_shipped_suites_load_and_their_gates_parse() -> None:
 
 
 def test_shorthands(tmp_path: Path) -> None:
-    s = load_suite(_write(tmp_path, "name: s\ndataset: items.jsonl\nprompt: qa@2\nmetrics: [bleu, {metric: regex, key: fmt, options: {pattern: x}}]\ngates: [bleu >= 1]\n"))
+    s = load_suite(
+        _write(
+            tmp_path,
+            "name: s\ndataset: items.jsonl\nprompt: qa@2\nmetrics: [bleu, {metric: regex, key: fmt, options: {pattern: x}}]\ngates: [bleu >= 1]\n",
+        )
+    )
     assert s.dataset.path == "items.jsonl" and s.prompt is not None and s.prompt.ref == "qa@2"
     assert [m.name for m in s.metrics] == ["bleu", "fmt"]
     assert s.gates[0].rule == "bleu >= 1" and s.gates[0].required
@@ -38,8 +43,12 @@ def test_shorthands(tmp_path: Path) -> None:
 
 
 def test_sha_ignores_location_and_description_but_not_content(tmp_path: Path) -> None:
-    a = parse_suite({"name": "s", "dataset": "a.jsonl", "metrics": ["bleu"], "description": "x"}, base_dir=tmp_path)
-    b = parse_suite({"name": "s", "dataset": "a.jsonl", "metrics": ["bleu"], "description": "y"}, base_dir=tmp_path / "z")
+    a = parse_suite(
+        {"name": "s", "dataset": "a.jsonl", "metrics": ["bleu"], "description": "x"}, base_dir=tmp_path
+    )
+    b = parse_suite(
+        {"name": "s", "dataset": "a.jsonl", "metrics": ["bleu"], "description": "y"}, base_dir=tmp_path / "z"
+    )
     c = parse_suite({"name": "s", "dataset": "a.jsonl", "metrics": ["chrf"]})
     assert a.sha256() == b.sha256() != c.sha256()
 
@@ -47,10 +56,30 @@ def test_sha_ignores_location_and_description_but_not_content(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("body", "message", "key", "suggestion"),
     [
-        ("name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneraton: {}\n", "unknown key 'generaton'", "generaton", "generation"),
-        ("name: s\ndataset: a.jsonl\nmetrics: [{metric: bleu, optons: {}}]\n", "unknown key 'metrics[0].optons'", "metrics[0].optons", "metrics[0].options"),
-        ("name: s\ndataset: {path: a.jsonl, fields: {referenc: x}}\nmetrics: [bleu]\n", "dataset.fields.referenc", "dataset.fields.referenc", "dataset.fields.reference"),
-        ("name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneration: {batch_sise: 2}\n", "generation.batch_sise", "generation.batch_sise", "generation.batch_size"),
+        (
+            "name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneraton: {}\n",
+            "unknown key 'generaton'",
+            "generaton",
+            "generation",
+        ),
+        (
+            "name: s\ndataset: a.jsonl\nmetrics: [{metric: bleu, optons: {}}]\n",
+            "unknown key 'metrics[0].optons'",
+            "metrics[0].optons",
+            "metrics[0].options",
+        ),
+        (
+            "name: s\ndataset: {path: a.jsonl, fields: {referenc: x}}\nmetrics: [bleu]\n",
+            "dataset.fields.referenc",
+            "dataset.fields.referenc",
+            "dataset.fields.reference",
+        ),
+        (
+            "name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneration: {batch_sise: 2}\n",
+            "generation.batch_sise",
+            "generation.batch_sise",
+            "generation.batch_size",
+        ),
     ],
 )
 def test_unknown_keys_name_the_path_and_the_closest_key(
@@ -69,8 +98,14 @@ def test_unknown_keys_name_the_path_and_the_closest_key(
         ("name: s\ndataset: {path: a.jsonl, ref: b}\nmetrics: [bleu]\n", "exactly one of 'ref'"),
         ("name: s\ndataset: a.jsonl\nmetrics: []\n", "metrics"),
         ("name: s\ndataset: a.jsonl\nmetrics: [bleu, bleu]\n", "appears twice"),
-        ("name: s\ndataset: a.jsonl\nmetrics: [bleu]\nprompt: {template: x, messages: []}\n", "exactly one of 'ref', 'template'"),
-        ("name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneration: {batch_size: 0}\n", "generation.batch_size"),
+        (
+            "name: s\ndataset: a.jsonl\nmetrics: [bleu]\nprompt: {template: x, messages: []}\n",
+            "exactly one of 'ref', 'template'",
+        ),
+        (
+            "name: s\ndataset: a.jsonl\nmetrics: [bleu]\ngeneration: {batch_size: 0}\n",
+            "generation.batch_size",
+        ),
         ("- just\n- a list\n", "mapping of keys"),
         ("name: s\n  bad: indentation\n", "not valid YAML"),
     ],
