@@ -20,11 +20,12 @@ failure, so a typo can never pass or fail a release silently.
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
@@ -426,3 +427,34 @@ def gates_for_promotion(
         project=project,
         allow_missing_baseline=True,
     )
+
+
+def promotion_gate(
+    suite: Suite | str | Path, *, baseline_alias: str | None = "champion"
+) -> Callable[[Context, Any], Any]:
+    """A gate for ``llmloop.registry.service.promote_model(..., gates=[...])``.
+
+    The registry calls ``gate(ctx, candidate_version)``; this evaluates ``NAME@VERSION`` on the suite,
+    compares it with ``NAME@<baseline_alias>`` (skipped before the alias exists) and answers with the
+    registry's ``GateResult``: passed, a one-line message, and the full verdict in ``details``.
+    """
+    loaded = load_suite(suite) if isinstance(suite, (str, Path)) else suite
+
+    def gate(ctx: Context, candidate: Any) -> Any:
+        schemas = importlib.import_module("llmloop.registry.schemas")
+        baseline = f"{candidate.name}@{baseline_alias}" if baseline_alias else None
+        if baseline is not None and baseline_alias in getattr(candidate, "aliases", []):
+            baseline = None  # already the champion: nothing to compare with but itself
+        verdict = gates_for_promotion(
+            ctx, candidate.ref, suite=loaded, baseline_ref=baseline, project=candidate.project
+        )
+        failed = [r.rule for r in verdict.results if r.required and r.status == "fail"]
+        message = "all required gates passed" if verdict.passed else "failed: " + "; ".join(failed)
+        return schemas.GateResult(
+            name=f"eval suite {verdict.suite}",
+            passed=verdict.passed,
+            message=message,
+            details=verdict.model_dump(mode="json"),
+        )
+
+    return gate

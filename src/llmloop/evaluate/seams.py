@@ -19,14 +19,16 @@ import importlib
 import json
 import random
 import string
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, LlmloopError, NotFound, Unavailable
-from llmloop.evaluate.generation import Generator, Messages
+from llmloop.evaluate.generation import Completion, Generator, Messages
 from llmloop.evaluate.suite import DatasetSource, FewShot, FieldMap, PromptSource, Suite
 
 REFERENCE_FIELDS = ("reference", "references", "answer", "completion", "output", "target")
@@ -365,17 +367,55 @@ def _import_path(spec: str) -> Any:
 
 
 def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
-    """SEAM (models, issue 5): a registered model version served through its engine."""
+    """SEAM (models, issue 5): a registered model version served through the engine interface.
+
+    The reference is resolved once, at the start, and pinned to ``NAME@VERSION``, so an alias moving
+    mid-run (``champion``) cannot mix two models in one evaluation. A batch is sent as concurrent
+    chat requests: the engines batch concurrent requests themselves (the transformers engine's
+    continuous batcher shares every forward pass), and each answer keeps its own latency and usage.
+    ``generation.extra.engine`` picks an engine other than the version's default.
+    """
     registry = _service("llmloop.registry.service", "model references", "model registry")
-    engines = _service("llmloop.engines", "model references", "engines")
-    version = registry.get_model_version(ctx, project=project, ref=ref)
-    engine = engines.load_engine(version)
+    inference = _service("llmloop.registry.inference", "model references", "model registry")
+    engine_api = _service("llmloop.engines.base", "model references", "engines")
+    version = registry.get_model_version(ctx, ref=ref, project=project)
+    pinned = f"{version.name}@{version.version}"
 
-    def generate(batch: list[Messages], /, **params: Any) -> Sequence[Any]:
-        result: Sequence[Any] = engine.generate(batch, **params)
-        return result
+    def generate(batch: list[Messages], /, **params: Any) -> Sequence[Completion]:
+        engine = params.get("engine")
+        request_fields = {
+            "max_tokens": params.get("max_new_tokens"),
+            "temperature": params.get("temperature"),
+            "top_p": params.get("top_p"),
+            "stop": params.get("stop") or None,
+            "seed": params.get("seed"),
+        }
 
-    return LoadedModel(ref=ref, generate=generate, version_id=str(getattr(version, "id", "")) or None)
+        def one(messages: Messages) -> Completion:
+            start = time.perf_counter()
+            try:
+                request = engine_api.ChatRequest(
+                    messages=messages, **{k: v for k, v in request_fields.items() if v is not None}
+                )
+                result = inference.chat(ctx, model=pinned, request=request, engine=engine, project=project)
+            except LlmloopError as e:
+                return Completion(
+                    "",
+                    error=f"{type(e).__name__}: {e.message}",
+                    latency_ms=(time.perf_counter() - start) * 1000,
+                )
+            usage = result.usage
+            return Completion(
+                result.choices[0].message.content,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                latency_ms=(time.perf_counter() - start) * 1000,
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, len(batch)), thread_name_prefix="llmloop-eval") as pool:
+            return list(pool.map(one, batch))
+
+    return LoadedModel(ref=pinned, generate=generate, version_id=str(version.id), info={"requested": ref})
 
 
 def load_generator(ctx: Context, model: str | Generator, *, project: str | None = None) -> LoadedModel:

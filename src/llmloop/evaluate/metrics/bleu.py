@@ -1,15 +1,22 @@
 """BLEU and chrF from sacrebleu, on sacrebleu's 0-100 scale.
 
 Both are corpus metrics: the corpus score pools n-gram (or character n-gram) counts over all
-examples, so it is not the mean of sentence scores. We ask sacrebleu once for the per-segment
-statistics (the same ones its own paired bootstrap uses), then derive the corpus score, the
-sentence scores and every bootstrap resample from them. Sentence BLEU uses sacrebleu's
+examples, so it is not the mean of sentence scores. We compute the per-segment statistics once
+(the same ones sacrebleu's own paired bootstrap uses), then derive the corpus score, the sentence
+scores and every bootstrap resample from them. Sentence BLEU uses sacrebleu's
 ``effective_order=True`` (what ``sentence_bleu`` does); the corpus score uses the standard setting.
-The vectorised BLEU formula below is checked against ``corpus_score``/``sentence_score`` in tests.
+
+BLEU's segment statistics use sacrebleu's tokenizer and its counting rules (clipped n-gram matches
+against the per-n-gram maximum over references, closest reference length, ties to the shorter),
+with n-grams counted by ``Counter(zip(...))`` instead of sacrebleu's tuple-slicing loop: the same
+numbers about three times faster, which is most of what makes scoring thousands of examples a second
+possible. Tests check the statistics against ``_extract_corpus_statistics`` and the scores against
+``corpus_score``/``sentence_score``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -19,6 +26,37 @@ from llmloop.evaluate.metrics.base import FloatArray, Metric, MetricInputs, Metr
 
 MAX_ORDER = 4
 _LOG_FLOOR = -9999999999.0  # sacrebleu.utils.my_log for log(0)
+
+
+def _ngrams(tokens: list[str], n: int) -> Counter[tuple[str, ...]]:
+    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))
+
+
+def _closest_length(hyp_len: int, ref_lens: list[int]) -> int:
+    """sacrebleu's rule: the reference length closest to the hypothesis, the shorter one on a tie."""
+    return min(ref_lens, key=lambda r: (abs(hyp_len - r), r))
+
+
+def bleu_segment_stats(bleu: Any, predictions: list[str], references: list[list[str]]) -> list[list[float]]:
+    """[hyp_len, ref_len, correct x4, total x4] per segment, exactly as sacrebleu counts them."""
+    prep = bleu._preprocess_segment
+    stats: list[list[float]] = []
+    for pred, refs in zip(predictions, references, strict=True):
+        ref_tokens = [prep(r).split() for r in refs]
+        hyp = prep(pred).split()
+        correct: list[float] = []
+        total: list[float] = []
+        for n in range(1, MAX_ORDER + 1):
+            hyp_counts = _ngrams(hyp, n)
+            ref_max = _ngrams(ref_tokens[0], n)
+            for toks in ref_tokens[1:]:
+                ref_max |= _ngrams(toks, n)
+            total.append(sum(hyp_counts.values()))
+            correct.append(sum((hyp_counts & ref_max).values()))
+        stats.append([len(hyp), _closest_length(len(hyp), [len(t) for t in ref_tokens]), *correct, *total])
+    counts = {len(refs) for refs in references}
+    bleu.num_refs = counts.pop() if len(counts) == 1 else -1  # what sacrebleu records for its signature
+    return stats
 
 
 def _ref_streams(references: list[list[str]]) -> list[list[str | None]]:
@@ -81,7 +119,7 @@ class Bleu(Metric):
         if not inputs.predictions:
             return MetricResult(self.name, None, [], {"unscored": 0}, stats=[])
         bleu = self._sacrebleu()
-        raw = bleu._extract_corpus_statistics(inputs.predictions, _ref_streams(inputs.references))
+        raw = bleu_segment_stats(bleu, inputs.predictions, inputs.references)
         stats = np.asarray(raw, dtype=np.float64)
         sentence = bleu_from_stats(stats, effective_order=True)
         corpus = bleu_from_stats(stats.sum(axis=0, keepdims=True), effective_order=False)[0]
@@ -90,7 +128,7 @@ class Bleu(Metric):
             score=float(corpus),
             per_example=[float(s) for s in sentence],
             details={"signature": str(bleu.get_signature()), "unscored": 0},
-            stats=stats.tolist(),
+            stats=raw,
             higher_is_better=True,
         )
 

@@ -1,16 +1,18 @@
 """ROUGE-1, ROUGE-2 and ROUGE-L F-measure from rouge-score, as fractions 0-1.
 
-Tokenization and n-gram scoring are rouge-score's own functions. The longest common subsequence
-is computed with the bit-parallel algorithm (Allison & Dix 1986, Hyyrö 2004) instead of
-rouge-score's Python DP table: the same length, about ten times faster on sentence-length texts,
-which is what lets an evaluation score thousands of examples a second. A test checks it against
-rouge-score's ``_score_lcs`` on many random pairs. With several references an example takes the
-best F-measure, like ``RougeScorer.score_multi``. The corpus score is the mean F-measure.
+Tokenization is rouge-score's own tokenizer (done once per text and shared by rouge1/2/L). The
+scoring follows rouge-score's formulas, with two faster equivalents: n-grams are counted with
+``Counter(zip(...))``, and the longest common subsequence uses the bit-parallel algorithm (Allison &
+Dix 1986, Hyyrö 2004) instead of rouge-score's Python DP table, about ten times faster on
+sentence-length texts. Tests check every score against ``RougeScorer`` on many random pairs. With
+several references an example takes the best F-measure, like ``RougeScorer.score_multi``. The corpus
+score is the mean F-measure.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections import Counter
+from typing import ClassVar
 
 from llmloop.evaluate.metrics.base import Metric, MetricInputs, MetricResult
 
@@ -81,10 +83,11 @@ class _RougeN(_Rouge):
     n: ClassVar[int] = 1
 
     def _score(self, pred: list[str], target: list[str]) -> float:
-        from rouge_score.rouge_scorer import _create_ngrams, _score_ngrams
-
-        score: Any = _score_ngrams(_create_ngrams(target, self.n), _create_ngrams(pred, self.n))
-        return float(score.fmeasure)
+        n = self.n
+        p = Counter(zip(*(pred[i:] for i in range(n)), strict=False))
+        t = Counter(zip(*(target[i:] for i in range(n)), strict=False))
+        overlap = sum((p & t).values())
+        return _fmeasure(overlap, max(len(pred) - n + 1, 0), max(len(target) - n + 1, 0))
 
 
 class Rouge1(_RougeN):
