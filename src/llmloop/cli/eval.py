@@ -165,6 +165,12 @@ def _print_comparison(c: Comparison) -> None:
         print_table(
             ["metric", "baseline", "candidate", "delta", "95% CI", "p", "wins/losses/ties", "verdict"], rows
         )
+        if pair.pairwise:
+            p = pair.pairwise
+            click.echo(
+                f"pairwise judge (both orders): candidate {p['wins_b']} wins, baseline {p['wins_a']}, "
+                f"ties {p['ties']} ({p['inconsistent']} position-inconsistent, {p['unparsed']} unparsed)"
+            )
     if c.report_path:
         click.echo(f"\nreport: {Path(c.report_path) / 'report.html'}")
         click.echo(f"        {Path(c.report_path) / 'report.md'}  (artifacts of run {c.report_run_id})")
@@ -176,15 +182,27 @@ def _print_comparison(c: Comparison) -> None:
 @click.option("--resamples", default=2000, show_default=True, type=click.IntRange(100, 100000))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Only print the comparison.")
+@click.option("--judge", default=None, help="Also judge the answers pairwise (both orders) with this model.")
 @json_option
 def compare_cmd(
-    evaluation_ids: tuple[str, ...], out: Path | None, resamples: int, seed: int, no_report: bool, json_: bool
+    evaluation_ids: tuple[str, ...],
+    out: Path | None,
+    resamples: int,
+    seed: int,
+    no_report: bool,
+    judge: str | None,
+    json_: bool,
 ) -> None:
     """Compare evaluations; the first is the baseline. Prints deltas with 95% CIs and where the report is."""
     if len(evaluation_ids) < 2:
         raise click.UsageError("compare needs at least two evaluation ids")
     c = ev.compare(
-        list(evaluation_ids), n_resamples=resamples, seed=seed, report=not no_report, report_dir=out
+        list(evaluation_ids),
+        n_resamples=resamples,
+        seed=seed,
+        report=not no_report,
+        report_dir=out,
+        judge=judge,
     )
     if json_:
         print_json(c)

@@ -22,9 +22,12 @@ import numpy as np
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, LlmloopError
+from llmloop.evaluate.generation import Generator
+from llmloop.evaluate.judge import judge_pairwise
 from llmloop.evaluate.metrics.registry import get_metric
 from llmloop.evaluate.results import ExampleTable, example_table
 from llmloop.evaluate.schemas import Comparison, ExampleDiff, MetricAggregate, MetricDelta, PairComparison
+from llmloop.evaluate.seams import load_generator
 from llmloop.evaluate.stats import Corpus, paired_bootstrap, sign_flip_test, wilcoxon_p, win_loss
 from llmloop.tracking import service as tracking
 from llmloop.tracking.schemas import RunCreate
@@ -170,7 +173,24 @@ def _top(
     ]
 
 
-def compare_pair(base: ExampleTable, cand: ExampleTable, settings: CompareSettings) -> PairComparison:
+def _pairwise(
+    judge: Generator, base: ExampleTable, cand: ExampleTable, ia: Sequence[int], ib: Sequence[int]
+) -> dict[str, Any]:
+    """Judge baseline against candidate on the paired examples, in both orders (see ``judge.judge_pairwise``)."""
+    result = judge_pairwise(
+        judge,
+        inputs=[base.inputs[i] for i in ia],
+        answers_a=[base.outputs[i] or "" for i in ia],
+        answers_b=[cand.outputs[j] or "" for j in ib],
+    )
+    out = result.to_dict()
+    out["candidate_win_rate"] = None if result.win_rate_a is None else 1.0 - result.win_rate_a
+    return out
+
+
+def compare_pair(
+    base: ExampleTable, cand: ExampleTable, settings: CompareSettings, *, judge: Generator | None = None
+) -> PairComparison:
     ia, ib = paired_indices(base, cand)
     if not ia:
         raise InvalidInput(
@@ -196,6 +216,7 @@ def compare_pair(base: ExampleTable, cand: ExampleTable, settings: CompareSettin
         metrics=[metric_delta(base, cand, k, ia, ib, settings) for k in keys],
         top_wins=_top(base, cand, primary, ia, ib, wins=True),
         top_losses=_top(base, cand, primary, ia, ib, wins=False),
+        pairwise=_pairwise(judge, base, cand, ia, ib) if judge is not None else None,
     )
 
 
@@ -216,16 +237,21 @@ def compare_evaluations(
     settings: CompareSettings | None = None,
     report_dir: Path | None = None,
     write: bool = True,
+    judge: str | Generator | None = None,
 ) -> Comparison:
     """Compare evaluations (the first is the baseline); with ``write``, also the report and its artifacts.
 
     The report goes to ``report_dir`` (default ``$LLMLOOP_HOME/reports/compare-<ids>``) and is
-    stored as artifacts of a tracking run of kind ``eval-compare`` in the baseline's project.
+    stored as artifacts of a tracking run of kind ``eval-compare`` in the baseline's project. With
+    ``judge`` (a model reference or callable), each pair is also judged pairwise in both orders.
     """
     settings = settings or CompareSettings()
     tables = load_tables(ctx, ids)
     base = tables[0]
-    pairs = [compare_pair(base, cand, settings) for cand in tables[1:]]
+    judge_fn = (
+        load_generator(ctx, judge, project=base.evaluation.project).generate if judge is not None else None
+    )
+    pairs = [compare_pair(base, cand, settings, judge=judge_fn) for cand in tables[1:]]
     comparison = Comparison(
         evaluation_ids=[t.evaluation.id for t in tables], suite=base.evaluation.suite, pairs=pairs
     )

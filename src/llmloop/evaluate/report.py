@@ -14,6 +14,7 @@ import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from llmloop.evaluate.results import ExampleTable
 from llmloop.evaluate.schemas import Comparison, Evaluation, MetricDelta, PairComparison
@@ -150,6 +151,14 @@ DELTA_HEADERS = [
 ]
 
 
+def _pairwise_line(p: dict[str, Any]) -> str:
+    return (
+        f"Pairwise judge (both orders): candidate wins {p['wins_b']}, baseline wins {p['wins_a']}, ties {p['ties']} "
+        f"({p['inconsistent']} position-inconsistent), unparsed {p['unparsed']}; candidate win rate "
+        f"{_fmt(p.get('candidate_win_rate'), 3)}, first-position rate {_fmt(p.get('first_position_rate'), 3)}."
+    )
+
+
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     def cell(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", " ")
@@ -205,6 +214,8 @@ def markdown(comparison: Comparison, evaluations: Sequence[Evaluation]) -> str:
             _md_table(DELTA_HEADERS, [_delta_row(d) for d in pair.metrics]),
             "",
         ]
+        if pair.pairwise:
+            out += [_pairwise_line(pair.pairwise), ""]
         for title, diffs in (
             ("Where the candidate wins", pair.top_wins),
             ("Where the candidate loses", pair.top_losses),
@@ -261,6 +272,8 @@ def html_page(comparison: Comparison, evaluations: Sequence[Evaluation], folder:
             f"{esc(pair.baseline_model)} ({esc(pair.baseline_id[:6])})</h2><p>{pair.n_paired} paired examples.</p>"
         )
         parts.append(_html_table(DELTA_HEADERS, [_delta_row(d) for d in pair.metrics]))
+        if pair.pairwise:
+            parts.append(f"<p>{html.escape(_pairwise_line(pair.pairwise))}</p>")
         for title, diffs in (
             ("Where the candidate wins", pair.top_wins),
             ("Where the candidate loses", pair.top_losses),

@@ -154,6 +154,10 @@ class PairComparison(_Frozen):
     metrics: list[MetricDelta]
     top_wins: list[ExampleDiff]
     top_losses: list[ExampleDiff]
+    pairwise: dict[str, Any] | None = Field(
+        None,
+        description="LLM-judge pairwise verdicts over both orders (a = baseline, b = candidate), when a judge was given.",
+    )
 
 
 class Comparison(_Frozen):

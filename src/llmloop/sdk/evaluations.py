@@ -156,13 +156,19 @@ def compare(
     seed: int = 0,
     report: bool = True,
     report_dir: str | Path | None = None,
+    judge: str | Generator | None = None,
 ) -> Comparison:
-    """Compare evaluations (the first is the baseline); with ``report``, write the Markdown/HTML report."""
+    """Compare evaluations (the first is the baseline); with ``report``, write the Markdown/HTML report.
+
+    With ``judge`` (a model reference or callable), answers are also judged pairwise in both orders.
+    """
     request = CompareRequest(
         ids=[str(i) for i in ids], n_resamples=n_resamples, confidence=confidence, seed=seed, report=report
     )
     remote = _remote()
     if remote is not None:
+        if judge is not None:
+            raise Unavailable("pairwise judging runs the judge in this process; unset LLMLOOP_SERVER_URL")
         return Comparison.model_validate(
             remote._call("POST", "/evaluations/compare", content=request.model_dump_json())
         )
@@ -174,6 +180,7 @@ def compare(
         settings=CompareSettings(n_resamples, confidence, seed),
         report_dir=Path(report_dir) if report_dir is not None else None,
         write=report,
+        judge=judge,
     )
 
 

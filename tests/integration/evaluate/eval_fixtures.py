@@ -66,4 +66,23 @@ def strong(batch, **params: Any):
 
 def broken(batch, **params: Any):
     raise RuntimeError("weights missing")
+
+def grader(batch, **params: Any):
+    # judge: 5 for a real answer, 1 for "I do not know", garbage for anything else
+    out = []
+    for m in batch:
+        text = m[-1]["content"].split("Assistant's answer:")[1].split("Rate the answer")[0]
+        out.append("Score: 5" if "answer " in text else "Score: 1" if "do not know" in text else "hmm")
+    return out
+
+def pair_judge(batch, **params: Any):
+    # pairwise judge: prefers a real answer; when both or neither are real it always says A (position bias)
+    out = []
+    for m in batch:
+        text = m[-1]["content"]
+        a = text.split("Answer A:")[1].split("Answer B:")[0]
+        b = text.split("Answer B:")[1].split("Which answer")[0]
+        real_a, real_b = "answer " in a, "answer " in b
+        out.append("Winner: B" if real_b and not real_a else "Winner: A")
+    return out
 """

@@ -125,3 +125,27 @@ def test_gate_suite_and_the_promotion_hook(ctx: Any, tmp_path: Path, model_modul
     )
     assert first_promotion.passed and first_promotion.baseline_evaluation_id is None
     assert first_promotion.results[1].status == "skipped"
+
+
+def test_a_suite_with_an_llm_judge_and_a_pairwise_judged_comparison(
+    ctx: Any, tmp_path: Path, model_module: str
+) -> None:
+    suite_path = write_suite(tmp_path / "j")
+    text = suite_path.read_text().replace(
+        "  - latency\n",
+        f"  - latency\n  - {{metric: llm_judge, key: judged, options: {{judge: 'py:{model_module}:grader'}}}}\n",
+    )
+    suite_path.write_text(text)
+    suite = load_suite(suite_path)
+    weak = service.run_suite(ctx, suite=suite, model=f"py:{model_module}:weak")
+    strong = service.run_suite(ctx, suite=suite, model=f"py:{model_module}:strong")
+    judged = weak.metrics["judged"]
+    assert judged.score == pytest.approx(0.5) and judged.details["unparsed"] == 0
+    c = compare_evaluations(ctx, ids=[weak.id, strong.id], write=False, judge=f"py:{model_module}:pair_judge")
+    pw = c.pairs[0].pairwise
+    assert pw is not None
+    # strong alone is right on the 18 odd items below 36, weak alone on 36 and 38; on the other 20
+    # (both right or both wrong) the biased judge says "A" in both orders -> position-inconsistent ties
+    assert (pw["wins_b"], pw["wins_a"], pw["ties"], pw["inconsistent"]) == (18, 2, 20, 20)
+    assert pw["candidate_win_rate"] == pytest.approx((18 + 10) / 40)
+    assert pw["first_position_rate"] > 0.5

@@ -165,3 +165,23 @@ def test_latency_tokens_and_cost() -> None:
     )
     assert cost.per_example == [pytest.approx(1.5), None]
     assert cost.details["total"] == pytest.approx(1.5)
+
+
+def test_bleu_segment_statistics_equal_sacrebleus_own() -> None:
+    from sacrebleu.metrics.bleu import BLEU
+
+    from llmloop.evaluate.metrics.bleu import _ref_streams, bleu_segment_stats
+
+    rng = random.Random(11)
+    words = ["a", "b", "c", "d", "e", ".", ",", "!", "?", "the", "A", "B", "3.5", "x-y"]
+    for lowercase in (False, True):
+        bleu = BLEU(force=True, lowercase=lowercase)
+        for _ in range(200):
+            preds = [" ".join(rng.choices(words, k=rng.randint(0, 15))) for _ in range(4)]
+            refs = [
+                [" ".join(rng.choices(words, k=rng.randint(0, 15))) for _ in range(rng.randint(1, 3))]
+                for _ in range(4)
+            ]
+            assert bleu_segment_stats(bleu, preds, refs) == bleu._extract_corpus_statistics(
+                preds, _ref_streams(refs)
+            )
