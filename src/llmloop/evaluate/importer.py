@@ -48,7 +48,7 @@ def suite_from_jsonl(
         template = "{" + input_field + "}"
     fields = FieldMap(id=id_field, reference=reference_field)
     records = read_jsonl(src)
-    rows = [row_from_record(r, fields, where=f"{src}:{i + 1}", index=i) for i, r in enumerate(records)]
+    rows = [row_from_record(r, fields, where=f"{src}:{i + 1}") for i, r in enumerate(records)]
     with_refs = sum(r.reference is not None for r in rows)
     chosen = metrics or (list(DEFAULT_REFERENCE_METRICS) if with_refs == len(rows) else [])
     if not chosen:

@@ -1,9 +1,9 @@
 """The three places evaluation meets other services, one function each, importing them lazily.
 
-* ``load_rows``: a suite's dataset (a registered dataset version, via the datasets service, or a
-  local JSONL file) → ``EvalRow`` list.
-* ``render_prompts``: rows + the suite's prompt (a registered prompt version, via the prompts
-  service, or an inline template / message list) → chat messages per row.
+* ``resolve_dataset`` / ``load_rows``: a suite's dataset (a registered dataset version, via the
+  datasets service, or a local JSONL file), pinned to ``NAME@VERSION`` → ``EvalRow`` list.
+* ``resolve_prompt`` / ``render_prompts``: rows + the suite's prompt (a registered prompt version,
+  via the prompts service, or an inline template / message list) → chat messages per row.
 * ``load_generator``: a model reference (via the model registry and its engine), a ``py:`` import
   path, or any callable ``generate(batch_of_messages, **params) -> list[str]`` → a generator.
 
@@ -102,7 +102,7 @@ def _content_id(variables: Mapping[str, Any], messages: Messages | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str, index: int) -> EvalRow:
+def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) -> EvalRow:
     """A dataset record → EvalRow; the id is the record's id field, else a hash of its content."""
     if not isinstance(record, Mapping):
         raise InvalidInput(f"{where}: a row must be a JSON object", details={"where": where})
@@ -128,6 +128,8 @@ def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str, 
     skip = {fields.id, fields.metadata, fields.messages, ref_field}
     variables = {k: v for k, v in record.items() if k not in skip}
     raw_id = record.get(fields.id)
+    if raw_id is None and isinstance(metadata, dict):  # registered datasets keep extra fields in metadata
+        raw_id = metadata.get(fields.id)
     row_id = str(raw_id) if raw_id is not None else _content_id(variables, messages)
     return EvalRow(id=row_id, variables=variables, reference=reference, metadata=metadata, messages=messages)
 
@@ -168,16 +170,34 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A reference pinned to one version (``NAME@VERSION`` and the registry id), or a local path."""
+
+    ref: str
+    version_id: str | None = None
+
+
+def resolve_dataset(ctx: Context, source: DatasetSource | FewShot, *, project: str) -> Resolved:
+    """SEAM (datasets, issue 4): pin a dataset reference to ``NAME@VERSION`` before reading it."""
+    if source.path is not None:
+        return Resolved(source.path)
+    assert source.ref is not None
+    data = _service("llmloop.data.service", "dataset references", "datasets")
+    version = data.get_version(ctx, ref=source.ref, project=project)
+    return Resolved(str(version.ref), str(version.id))
+
+
 def _records_from_registry(
     ctx: Context, *, project: str, ref: str, split: str | None
 ) -> Iterable[Mapping[str, Any]]:
-    """SEAM (datasets, issue 4): rows of a registered dataset version as dicts."""
+    """SEAM (datasets, issue 4): rows of a registered dataset version as dicts (metadata as stored)."""
     data = _service("llmloop.data.service", "dataset references", "datasets")
-    reader = getattr(data, "read_rows", None)
-    if reader is None:
-        raise Unavailable("the datasets service has no read_rows(ctx, project=, ref=, split=) yet")
-    rows: Iterable[Mapping[str, Any]] = reader(ctx, project=project, ref=ref, split=split)
-    return rows
+    version = data.get_version(ctx, ref=ref, project=project)
+    for batch in data.iter_batches(ctx, version, split=split):
+        for record in batch.to_pylist():
+            record.pop("split", None)
+            yield record
 
 
 def load_rows(
@@ -197,21 +217,18 @@ def load_rows(
     for i, record in enumerate(records):
         if limit is not None and i >= limit:
             break
-        rows.append(row_from_record(record, source.fields, where=f"{where} row {i + 1}", index=i))
+        rows.append(row_from_record(record, source.fields, where=f"{where} row {i + 1}"))
     if not rows:
         raise InvalidInput(f"{where}: no rows to evaluate", details={"where": where})
     return _dedupe_ids(rows)
 
 
-def rows_sha256(rows: Sequence[EvalRow]) -> str:
-    """Identity of the evaluated data, so a stored evaluation is reused only for the same rows."""
+def inputs_sha256(rows: Sequence[EvalRow], prompts: Sequence[Messages]) -> str:
+    """Identity of what the model is asked and scored against (rows and rendered prompts), so a stored
+    evaluation is reused only when data and prompt are exactly the same."""
     h = hashlib.sha256()
-    for r in rows:
-        h.update(
-            json.dumps(
-                [r.id, r.variables, r.reference, r.metadata, r.messages], sort_keys=True, default=str
-            ).encode()
-        )
+    for r, p in zip(rows, prompts, strict=True):
+        h.update(json.dumps([r.id, r.reference, r.metadata, p], sort_keys=True, default=str).encode())
         h.update(b"\n")
     return h.hexdigest()
 
@@ -276,6 +293,15 @@ def _with_shots(messages: Messages, shots: Sequence[tuple[Messages, str]]) -> Me
         shot_turns.extend(m for m in turns if m["role"] not in ("system", "developer"))
         shot_turns.append({"role": "assistant", "content": answer})
     return [*messages[:head], *shot_turns, *messages[head:]]
+
+
+def resolve_prompt(ctx: Context, prompt: PromptSource | None, *, project: str) -> Resolved | None:
+    """SEAM (prompts, issue 6): pin a prompt reference to ``NAME@VERSION`` before rendering with it."""
+    if prompt is None or prompt.ref is None:
+        return None
+    service = _service("llmloop.prompts.service", "prompt references", "prompts")
+    version = service.get_prompt_version(ctx, project=project, ref=prompt.ref)
+    return Resolved(f"{version.name}@{version.version}", str(version.id))
 
 
 def prompt_renderer(ctx: Context, *, project: str, ref: str) -> Callable[[Mapping[str, Any]], Messages]:

@@ -29,11 +29,14 @@ from llmloop.evaluate.schemas import (
 from llmloop.evaluate.scoring import BuiltMetric, build_metrics, check_references, score_examples
 from llmloop.evaluate.seams import (
     EvalRow,
+    Resolved,
+    inputs_sha256,
     load_generator,
     load_rows,
     prompt_renderer,
     render_prompts,
-    rows_sha256,
+    resolve_dataset,
+    resolve_prompt,
 )
 from llmloop.evaluate.suite import MetricSpec, Suite
 from llmloop.store.lineage import Edge, add_edge
@@ -78,6 +81,8 @@ class Prepared:
     rows: list[EvalRow]
     prompts: list[list[dict[str, str]]]
     rows_sha256: str
+    dataset: Resolved
+    prompt: Resolved | None
 
 
 def prepare_suite(
@@ -87,12 +92,24 @@ def prepare_suite(
     proj = _project(ctx, suite, project)
     ctx.require("evaluations:write", proj)
     metrics = build_metrics(suite.metrics, prepare=lambda spec: _prepare_options(ctx, spec, proj))
-    rows = load_rows(ctx, suite.dataset, project=proj, base=suite)
+    dataset = resolve_dataset(ctx, suite.dataset, project=proj)
+    prompt = resolve_prompt(ctx, suite.prompt, project=proj)
+    pinned = suite.model_copy(
+        update={
+            "dataset": suite.dataset.model_copy(update={"ref": dataset.ref})
+            if suite.dataset.ref
+            else suite.dataset,
+            "prompt": suite.prompt.model_copy(update={"ref": prompt.ref})
+            if suite.prompt and prompt
+            else suite.prompt,
+        }
+    )
+    rows = load_rows(ctx, pinned.dataset, project=proj, base=pinned)
     if limit is not None:
         rows = rows[:limit]
     check_references(metrics, rows)
-    prompts = render_prompts(ctx, suite, rows, project=proj)
-    return Prepared(proj, suite, metrics, rows, prompts, rows_sha256(rows))
+    prompts = render_prompts(ctx, pinned, rows, project=proj)
+    return Prepared(proj, suite, metrics, rows, prompts, inputs_sha256(rows, prompts), dataset, prompt)
 
 
 def run_suite(
@@ -147,8 +164,8 @@ def run_suite(
 
 def _start(ctx: Context, prep: Prepared, *, model_ref: str, model_version: str | None) -> tuple[str, str]:
     suite = prep.suite
-    dataset_ref = suite.dataset.ref or suite.dataset.path
-    prompt_ref = suite.prompt.ref if suite.prompt is not None else None
+    dataset_ref = prep.dataset.ref
+    prompt_ref = prep.prompt.ref if prep.prompt is not None else None
     run = tracking.create_run(
         ctx,
         spec=RunCreate(
@@ -199,18 +216,20 @@ def _start(ctx: Context, prep: Prepared, *, model_ref: str, model_version: str |
             )
         )
         s.flush()
+        # upstream of the evaluation: its run and the exact versions it read (the services' own entity
+        # names and ids); the run gets the same inputs, so walking back from the run shows them too
         edges = [Edge("run", run.id, "produced", "evaluation", evaluation_id)]
-        if model_version:
-            edges.append(Edge("model_version", model_version, "evaluated_in", "evaluation", evaluation_id))
-        if suite.dataset.ref:
-            edges.append(
-                Edge("dataset_version", suite.dataset.ref, "evaluated_in", "evaluation", evaluation_id)
-            )
-        if prompt_ref:
-            edges.append(Edge("prompt_version", prompt_ref, "evaluated_in", "evaluation", evaluation_id))
+        inputs = [
+            ("model_version", model_version),
+            ("dataset_version", prep.dataset.version_id),
+            ("prompt_version", prep.prompt.version_id if prep.prompt else None),
+        ]
+        for kind, version_id in inputs:
+            if version_id:
+                edges.append(Edge(kind, version_id, "input_to", "evaluation", evaluation_id))
+                edges.append(Edge(kind, version_id, "input_to", "run", run.id))
         for edge in edges:
-            if len(edge.src_id) <= 64:
-                add_edge(s, edge)
+            add_edge(s, edge)
     return evaluation_id, run.id
 
 

@@ -30,17 +30,16 @@ def test_bad_jsonl_lines_name_file_and_line(tmp_path: Path) -> None:
 
 def test_row_fields_ids_references_and_messages() -> None:
     row = row_from_record(
-        {"question": "q?", "answer": ["a", "b"], "metadata": {"k": 1}}, FieldMap(), where="x", index=0
+        {"question": "q?", "answer": ["a", "b"], "metadata": {"k": 1}}, FieldMap(), where="x"
     )
     assert row.reference == ["a", "b"] and row.metadata == {"k": 1} and row.variables == {"question": "q?"}
     assert len(row.id) == 16  # content hash: stable across runs and file orders
-    same = row_from_record({"answer": ["a", "b"], "question": "q?"}, FieldMap(), where="x", index=5)
+    same = row_from_record({"answer": ["a", "b"], "question": "q?"}, FieldMap(), where="x")
     assert same.id == row.id
     chat = row_from_record(
         {"id": 7, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
         FieldMap(),
         where="x",
-        index=0,
     )
     assert (
         chat.id == "7"
@@ -48,7 +47,7 @@ def test_row_fields_ids_references_and_messages() -> None:
         and chat.reference == ["hello"]
     )
     with pytest.raises(InvalidInput, match="reference must be a string"):
-        row_from_record({"reference": 3}, FieldMap(), where="x", index=0)
+        row_from_record({"reference": 3}, FieldMap(), where="x")
 
 
 def _suite(tmp_path: Path, rows: list[str], **extra: Any) -> Any:
