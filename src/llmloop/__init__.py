@@ -24,6 +24,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "get_settings": ("llmloop.config", "get_settings"),
+    "metrics": ("llmloop.sdk.metrics", "metrics"),
+    "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
     "InvalidInput": ("llmloop.errors", "InvalidInput"),
     "NotFound": ("llmloop.errors", "NotFound"),
@@ -51,9 +53,11 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "evaluations",
     "get_client",
     "get_run",
     "get_settings",
+    "metrics",
     "search_runs",
     "start_run",
 ]
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
     )
     from llmloop.observe.tracer import current_span, span, trace
     from llmloop.observe.tracer import flush as flush_traces
+    from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run

@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, str] = {
     "prompts:write": "member",
     "traces:read": "viewer",
     "traces:write": "member",
+    "evaluations:read": "viewer",
+    "evaluations:write": "member",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from llmloop import __version__
 from llmloop.context import Context, local_context
 from llmloop.security.rbac import PUBLIC
-from llmloop.server.api import audit, auth, keys, prompts, runs, secrets, store, users
+from llmloop.server.api import audit, auth, evaluations, keys, prompts, runs, secrets, store, users
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
@@ -22,6 +22,7 @@ API_ROUTERS = [
     audit.router,
     secrets.router,
     prompts.router,
+    evaluations.router,
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,10 +18,12 @@ from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_key, add_user
 
 from llmloop.context import Context
-from llmloop.security import users
-from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
+from llmloop.evaluate import service as eval_service
+from llmloop.evaluate.suite import load_suite
 from llmloop.prompts import service as prompts_service
 from llmloop.prompts.schemas import PromptCreate
+from llmloop.security import users
+from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
 from llmloop.server.api.prompts import set_model_resolver
 from llmloop.server.app import create_app
 from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
@@ -121,8 +124,16 @@ def _fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", one, path)
 
 
-def _seed(ctx: Context) -> None:
-    """One object named SEEDED (two versions, where versioned) in PROJECT for every area with routes on it."""
+def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
+    """One object per area in PROJECT (named SEEDED, two versions where versioned); returns path values."""
+    (tmp_path / "qa.jsonl").write_text('{"input": "2+2?", "reference": "4"}\n')
+    (tmp_path / "suite.yaml").write_text("name: qa\ndataset: {path: qa.jsonl}\nmetrics: [exact_match]\n")
+    evaluation = eval_service.run_suite(
+        ctx,
+        suite=load_suite(tmp_path / "suite.yaml"),
+        model=lambda batch, **p: ["4"] * len(batch),
+        project=PROJECT,
+    )
     for text in ("hi {{ who }}", "hello {{ who }}"):
         prompts_service.create_prompt_version(
             ctx,
@@ -131,6 +142,7 @@ def _seed(ctx: Context) -> None:
             ),
         )
     prompts_service.set_prompt_alias(ctx, project=PROJECT, name=SEEDED, alias="staging", version=1)
+    return {"evaluation_id": evaluation.id}
 
 
 def _query(path: str) -> dict[str, str]:
@@ -141,7 +153,7 @@ def _query(path: str) -> dict[str, str]:
     return query
 
 
-def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> None:
+def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str, tmp_path: Path) -> None:
     run = service.create_run(ctx, spec=RunCreate(project=PROJECT)).id
     ctx.artifacts.put_bytes(b"a")
     service.record_artifact(
@@ -151,7 +163,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
     add_user(ctx, "keyowner", {PROJECT: "viewer"})
     users.set_password(ctx, user="target", password="correct horse")
     values = {"run_id": run, "key": "loss", "project": PROJECT, "ref": SEEDED, "alias": "staging"}
-    _seed(ctx)
+    values.update(_seed(ctx, tmp_path))
     app = create_app(ctx)
     set_model_resolver(app, lambda model: lambda messages, **params: "a canned answer")
     client = TestClient(app)
