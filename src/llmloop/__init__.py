@@ -32,6 +32,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PermissionDenied": ("llmloop.errors", "PermissionDenied"),
     "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
+    "prompts": ("llmloop.sdk.prompts", "prompts"),
+    "span": ("llmloop.observe.tracer", "span"),
+    "trace": ("llmloop.observe.tracer", "trace"),
+    "current_span": ("llmloop.observe.tracer", "current_span"),
+    "flush_traces": ("llmloop.observe.tracer", "flush"),
 }
 
 __all__ = [
@@ -54,6 +59,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    import llmloop.prompts as prompts
     from llmloop.config import get_settings
     from llmloop.errors import (
         Conflict,
@@ -65,6 +71,8 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
+    from llmloop.observe.tracer import current_span, span, trace
+    from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run

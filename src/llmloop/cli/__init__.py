@@ -17,6 +17,12 @@ from llmloop.errors import LlmloopError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
+    "prompts": (
+        "llmloop.cli.prompts",
+        "prompts",
+        "Prompt registry: versioned templates, aliases, diffs, rendering.",
+    ),
+    "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

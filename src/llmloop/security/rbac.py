@@ -23,6 +23,10 @@ PERMISSIONS: dict[str, str] = {
     "artifacts:read": "viewer",
     "artifacts:write": "member",
     "store:verify": "admin",
+    "prompts:read": "viewer",
+    "prompts:write": "member",
+    "traces:read": "viewer",
+    "traces:write": "member",
 }
 
 
