@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "trace": ("llmloop.observe.tracer", "trace"),
     "current_span": ("llmloop.observe.tracer", "current_span"),
     "flush_traces": ("llmloop.observe.tracer", "flush"),
+    "feedback": ("llmloop.sdk.feedback", "feedback"),
 }
 
 __all__ = [
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
+    from llmloop.sdk.feedback import feedback
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Prompt registry: versioned templates, aliases, diffs, rendering.",
     ),
     "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
+    "deploy": ("llmloop.cli.deploy", "deploy", "Deployments: create, list, show, rollback."),
+    "feedback": ("llmloop.cli.feedback", "feedback", "Human feedback on traces: add, list, export."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

@@ -27,6 +27,10 @@ PERMISSIONS: dict[str, str] = {
     "prompts:write": "member",
     "traces:read": "viewer",
     "traces:write": "member",
+    "deployments:read": "viewer",
+    "deployments:write": "maintainer",
+    "feedback:read": "viewer",
+    "feedback:write": "member",
 }
 
 

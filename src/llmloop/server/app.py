@@ -7,10 +7,11 @@ from fastapi.routing import APIRoute
 
 from llmloop import __version__
 from llmloop.context import Context, local_context
-from llmloop.server.api import prompts, runs, store
+from llmloop.server import gateway
+from llmloop.server.api import deployments, feedback, prompts, runs, store, traces
 from llmloop.server.errors import install_error_handlers
 
-API_ROUTERS = [runs.router, store.router, prompts.router]
+API_ROUTERS = [runs.router, store.router, prompts.router, deployments.router, traces.router, feedback.router]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -38,4 +39,5 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    app.include_router(gateway.router)
     return app

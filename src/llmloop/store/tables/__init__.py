@@ -3,7 +3,7 @@
 Rows never leave the service layer: services convert them to the Pydantic schemas users read.
 """
 
-from llmloop.store.tables import core, prompts, traces, tracking
+from llmloop.store.tables import core, deployments, prompts, traces, tracking
 from llmloop.store.tables.base import Base
 
-__all__ = ["Base", "core", "prompts", "traces", "tracking"]
+__all__ = ["Base", "core", "deployments", "prompts", "traces", "tracking"]
