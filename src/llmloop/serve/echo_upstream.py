@@ -177,7 +177,13 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{port}"
         self.server = uvicorn.Server(
             uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off"
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="error",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=1,
             )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
