@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from tests.integration.gateway.conftest import deploy, flush_for
 
 from llmloop.observe import semconv
-from tests.integration.gateway.conftest import deploy, flush_for
 
 
 def _client(gw: Any) -> openai.OpenAI:
