@@ -10,6 +10,7 @@ returned. Spans are only queued here: the batched writer stores them off the req
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncGenerator
@@ -23,6 +24,7 @@ from llmloop.observe.tracer import Span, new_trace_id, writer_for
 from llmloop.observe.writer import SpanWriter
 from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
+from llmloop.serve.limits import Admission, RateLimits, limiter_for
 from llmloop.serve.routing import plan_attempts
 from llmloop.serve.schemas import DeploymentSpec, TargetSpec
 from llmloop.serve.settings import GatewaySettings, cost_usd, gateway_settings
@@ -57,6 +59,7 @@ class Call:
     body: dict[str, Any]
     root: Span
     user: str | None
+    api_key: str | None = None
     started: float = field(default_factory=time.perf_counter)
     route: Route | None = None
     target: TargetSpec | None = None
@@ -112,6 +115,12 @@ class Gateway:
         self._routes: dict[str, tuple[float, Route]] = {}
         self._targets: dict[str, Target] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.limiter = limiter_for(self.settings.redis_url)
+        self.admission = Admission(self.settings.max_in_flight, self.settings.max_queue)
+        self.key_limits = RateLimits(
+            requests_per_minute=self.settings.key_requests_per_minute,
+            tokens_per_minute=self.settings.key_tokens_per_minute,
+        )
 
     # -- routing -----------------------------------------------------------------------------------
     def _lookup(self, model: str) -> Route:
@@ -161,7 +170,13 @@ class Gateway:
         )
 
     def begin(
-        self, endpoint: Endpoint, body: dict[str, Any], *, user: str | None, session: str | None
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        *,
+        user: str | None,
+        session: str | None,
+        api_key: str | None = None,
     ) -> Call:
         """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens."""
         model = body.get("model")
@@ -183,7 +198,7 @@ class Gateway:
                 semconv.GEN_AI_INPUT_MESSAGES: _recorded_input(endpoint, body),
             },
         )
-        return Call(endpoint=endpoint, body=body, root=root, user=user)
+        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key)
 
     def fail(self, call: Call, err: BaseException) -> None:
         call.root.record_exception(err)
@@ -229,11 +244,38 @@ class Gateway:
                 }
             )
         call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
+        for key, limits in self._limit_keys(call):
+            await self.limiter.admit(key, limits)
         if route.spec.shadow:
-            task = asyncio.get_running_loop().create_task(self._mirror(call, route.spec))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._spawn(self._mirror(call, route.spec))
         return attempts
+
+    def _limit_keys(self, call: Call) -> list[tuple[str, RateLimits]]:
+        assert call.route is not None
+        keys = [(f"deployment:{call.route.project}/{call.route.model}", call.route.spec.limits)]
+        if call.api_key:
+            digest = hashlib.sha256(call.api_key.encode()).hexdigest()[:16]
+            keys.append((f"key:{digest}", self.key_limits))
+        return keys
+
+    def _spend(self, call: Call, usage: tuple[int, int]) -> None:
+        """Charge the call's tokens to its budgets, off the response path."""
+        if call.route is None or sum(usage) == 0:
+            return
+        keys = self._limit_keys(call)
+        if all(limits.tokens_per_minute is None for _, limits in keys):
+            return
+
+        async def charge() -> None:
+            for key, limits in keys:
+                await self.limiter.spend(key, limits, sum(usage))
+
+        self._spawn(charge())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _attempt_span(self, call: Call, ts: TargetSpec, n: int) -> Span:
         return self._span(
@@ -288,6 +330,7 @@ class Gateway:
             text, reasons = _text(out)
             self._record_answer(call, out.get("model"), text, reasons, usage)
             self._finish(call)
+            self._spend(call, usage)
             return out
         raise _exhausted(last)
 
@@ -357,6 +400,7 @@ class Gateway:
             self._close_attempt(sp, {"model": model}, usage) if sp.status_code != "error" else sp.end()
             self._record_answer(call, model, "".join(text), reasons, usage)
             self._finish(call)
+            self._spend(call, usage)
 
     async def _mirror(self, call: Call, spec: DeploymentSpec) -> None:
         """Send the same request to each shadow target; record what it answered, return nothing."""

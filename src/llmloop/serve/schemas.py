@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmloop.observe.schemas import Trace
+from llmloop.serve.limits import RateLimits
 
 _CONFIG = ConfigDict(extra="forbid", from_attributes=True)
 Policy = Literal["single", "weighted"]
@@ -54,6 +55,9 @@ class DeploymentSpec(BaseModel):
         description="Tried in order when the chosen target errs or times out.",
     )
     timeout_s: float = Field(60.0, gt=0, le=3600)
+    limits: RateLimits = Field(
+        default_factory=RateLimits, description="Requests/tokens per minute for the deployment."
+    )
 
     @model_validator(mode="after")
     def _weights(self) -> DeploymentSpec:

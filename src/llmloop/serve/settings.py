@@ -18,6 +18,11 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Larger request bodies answer 413.")
     max_in_flight: int = Field(256, ge=1, description="Requests served at once; more wait in the queue.")
     max_queue: int = Field(1024, ge=0, description="Requests waiting beyond max_in_flight; more answer 503.")
+    key_requests_per_minute: int | None = Field(None, ge=1, description="Per API key; none = unlimited.")
+    key_tokens_per_minute: int | None = Field(None, ge=1, description="Per API key; none = unlimited.")
+    redis_url: str | None = Field(
+        None, description="Share rate-limit counters between processes through Redis."
+    )
     route_cache_s: float = Field(1.0, ge=0, description="How long a deployment lookup is reused.")
 
 

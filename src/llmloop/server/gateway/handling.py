@@ -4,6 +4,7 @@ it (queue bound, rate limits), open the trace, and answer in OpenAI's shape with
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import Request
@@ -63,8 +64,16 @@ async def handle(request: Request, endpoint: Endpoint, schema: type[BaseModel]) 
     except LlmloopError as e:
         return openai_error(e)
     user = body.get("user") if isinstance(body.get("user"), str) else request.headers.get(USER_HEADER)
-    call = gw.begin(endpoint, body, user=user, session=request.headers.get(SESSION_HEADER))
+    auth = request.headers.get("authorization", "")
+    api_key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    call = gw.begin(endpoint, body, user=user, session=request.headers.get(SESSION_HEADER), api_key=api_key)
     headers = {TRACE_HEADER: call.trace_id}
+    try:
+        await gw.admission.enter()
+    except LlmloopError as e:
+        gw.fail(call, e)
+        return openai_error(e, trace_id=call.trace_id)
+    streaming = False
     try:
         if body.get("stream") and endpoint != "embeddings":
             chunks = gw.stream(call)
@@ -72,8 +81,9 @@ async def handle(request: Request, endpoint: Endpoint, schema: type[BaseModel]) 
                 first: dict[str, Any] | None = await anext(chunks)
             except StopAsyncIteration:
                 first = None
+            streaming = True
             return StreamingResponse(
-                sse(first, chunks),
+                _released(gw, sse(first, chunks)),
                 media_type="text/event-stream",
                 headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
             )
@@ -82,4 +92,17 @@ async def handle(request: Request, endpoint: Endpoint, schema: type[BaseModel]) 
         if call.root.status_code != "error":
             gw.fail(call, e)
         return openai_error(e, trace_id=call.trace_id)
+    finally:
+        if not streaming:
+            gw.admission.leave()
     return JSONResponse(out, headers=headers)
+
+
+async def _released(gw: Gateway, events: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    """The stream's events; its admission slot is freed when the stream ends or the client leaves."""
+    try:
+        async for e in events:
+            yield e
+    finally:
+        gw.admission.leave()
+        await events.aclose()

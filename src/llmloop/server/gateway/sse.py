@@ -7,7 +7,7 @@ A failure after the first chunk cannot change the status line any more, so it is
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from llmloop.errors import LlmloopError
@@ -21,7 +21,10 @@ def event(data: Any) -> bytes:
 DONE = b"data: [DONE]\n\n"
 
 
-async def sse(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def sse(
+    first: dict[str, Any] | None, rest: AsyncGenerator[dict[str, Any], None]
+) -> AsyncGenerator[bytes, None]:
+    """The events of a stream; closing it (the client left) closes ``rest``, which stops the target."""
     try:
         if first is not None:
             yield event(first)
@@ -33,4 +36,6 @@ async def sse(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]])
     except Exception as e:  # the client gets an error event instead of a cut stream
         yield event(error_body(500, f"internal error: {type(e).__name__}", code="internal_error"))
         return
+    finally:
+        await rest.aclose()
     yield DONE
