@@ -32,8 +32,8 @@ class TooLarge(InvalidInput):
     http_status = 413
 
 
-async def read_body(request: Request, limit: int, schema: type[BaseModel]) -> dict[str, Any]:
-    """The JSON body, at most ``limit`` bytes, checked against ``schema`` (unknown keys pass through)."""
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit`` bytes rather than after buffering it all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"request body over {limit} bytes", details={"limit": limit})
@@ -42,8 +42,14 @@ async def read_body(request: Request, limit: int, schema: type[BaseModel]) -> di
         buf += piece
         if len(buf) > limit:
             raise TooLarge(f"request body over {limit} bytes", details={"limit": limit})
+    return bytes(buf)
+
+
+async def read_body(request: Request, limit: int, schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON body, at most ``limit`` bytes, checked against ``schema`` (unknown keys pass through)."""
+    raw = await read_raw(request, limit)
     try:
-        body = json.loads(bytes(buf))
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput(f"request body is not valid JSON: {e}", details={"field": "body"}) from None
     if not isinstance(body, dict):
