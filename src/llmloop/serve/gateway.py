@@ -25,6 +25,7 @@ from llmloop.observe.writer import SpanWriter
 from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
 from llmloop.serve.limits import Admission, RateLimits, limiter_for
+from llmloop.serve.metrics import GatewayMetrics
 from llmloop.serve.routing import plan_attempts
 from llmloop.serve.schemas import DeploymentSpec, TargetSpec
 from llmloop.serve.settings import GatewaySettings, cost_usd, gateway_settings
@@ -63,6 +64,9 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     route: Route | None = None
     target: TargetSpec | None = None
+    ttft_s: float | None = None
+    usage: tuple[int, int] = (0, 0)
+    in_flight: str | None = None
 
     @property
     def trace_id(self) -> str:
@@ -115,8 +119,10 @@ class Gateway:
         self._routes: dict[str, tuple[float, Route]] = {}
         self._targets: dict[str, Target] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self.metrics = GatewayMetrics()
         self.limiter = limiter_for(self.settings.redis_url)
         self.admission = Admission(self.settings.max_in_flight, self.settings.max_queue)
+        self.metrics.queue_depth.set_function(lambda: self.admission.waiting)
         self.key_limits = RateLimits(
             requests_per_minute=self.settings.key_requests_per_minute,
             tokens_per_minute=self.settings.key_tokens_per_minute,
@@ -203,12 +209,38 @@ class Gateway:
     def fail(self, call: Call, err: BaseException) -> None:
         call.root.record_exception(err)
         self._finish(call)
+        self.count_error(call, err.code if isinstance(err, LlmloopError) else "internal_error")
 
     def _finish(self, call: Call) -> None:
-        call.root.set_attribute(LATENCY_MS, (time.perf_counter() - call.started) * 1000.0)
+        elapsed = time.perf_counter() - call.started
+        call.root.set_attribute(LATENCY_MS, elapsed * 1000.0)
         if call.root.status_code == "unset":
             call.root.set_status("ok")
         call.root.end()
+        m = self.metrics
+        dep = self._label(call)
+        if call.in_flight:
+            m.in_flight.labels(call.in_flight).dec()
+        status = "error" if call.root.status_code == "error" else "ok"
+        m.requests.labels(dep, call.endpoint, status).inc()
+        m.latency.labels(dep).observe(elapsed)
+        if call.ttft_s is not None:
+            m.ttft.labels(dep).observe(call.ttft_s)
+        if call.usage[0]:
+            m.tokens.labels(dep, "input").inc(call.usage[0])
+        if call.usage[1]:
+            m.tokens.labels(dep, "output").inc(call.usage[1])
+
+    @staticmethod
+    def _label(call: Call) -> str:
+        """The deployment label: bounded by what exists, never the raw name a client sent."""
+        if call.route is None or (call.route.deployment is None and call.target is None):
+            return "_unrouted"
+        return call.route.deployment or call.route.model
+
+    def count_error(self, call: Call, code: str) -> None:
+        dep = self._label(call)
+        self.metrics.errors.labels(dep, code).inc()
 
     def _record_answer(
         self, call: Call, model: Any, text: str, reasons: list[str], usage: tuple[int, int]
@@ -221,6 +253,7 @@ class Gateway:
             root.set_attribute(
                 semconv.GEN_AI_OUTPUT_MESSAGES, [{"role": "assistant", "content": text[:MAX_RECORDED_CHARS]}]
             )
+        call.usage = usage
         models = tuple(
             m
             for m in (call.target.model if call.target else None, model, call.body.get("model"))
@@ -246,6 +279,9 @@ class Gateway:
         call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
         for key, limits in self._limit_keys(call):
             await self.limiter.admit(key, limits)
+        if route.deployment is not None:
+            call.in_flight = route.deployment
+            self.metrics.in_flight.labels(route.deployment).inc()
         if route.spec.shadow:
             self._spawn(self._mirror(call, route.spec))
         return attempts
@@ -367,7 +403,8 @@ class Gateway:
             break
         else:
             raise _exhausted(last)
-        ttft = (time.perf_counter() - call.started) * 1000.0
+        call.ttft_s = time.perf_counter() - call.started
+        ttft = call.ttft_s * 1000.0
         call.root.set_attribute(TTFT_MS, ttft)
         sp.add_event("first_token", {TTFT_MS: ttft})
         text: list[str] = []
@@ -394,6 +431,7 @@ class Gateway:
         except BaseException as e:  # includes the client going away (GeneratorExit / cancellation)
             sp.record_exception(e)
             call.root.record_exception(e)
+            self.count_error(call, e.code if isinstance(e, LlmloopError) else type(e).__name__)
             raise
         finally:
             await chunks.aclose()

@@ -272,3 +272,37 @@ async def test_async_client_streaming_and_not(gw: Any, echo: tuple[str, Any]) ->
         assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices]) == "echo: a s"
         with pytest.raises(openai.NotFoundError):
             await client.completions.create(model="missing", prompt="x")
+
+
+def test_prometheus_metrics(gw: Any, upstream_deployment: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = _client(gw)
+    client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "a b"}])
+    list(
+        client.chat.completions.create(
+            model="assistant", messages=[{"role": "user", "content": "c"}], stream=True
+        )
+    )
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="unknown-xyz", messages=[{"role": "user", "content": "x"}])
+    r = gw.get("/metrics")
+    assert r.status_code == 200
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(r.text)
+        for s in fam.samples
+    }
+    ok = (("deployment", "assistant"), ("endpoint", "chat/completions"), ("status", "ok"))
+    assert samples[("llmloop_gateway_requests_total", ok)] == 2
+    assert (
+        samples[("llmloop_gateway_errors_total", (("code", "not_found"), ("deployment", "_unrouted")))] == 1
+    )
+    assert samples[("llmloop_gateway_time_to_first_token_seconds_count", (("deployment", "assistant"),))] == 1
+    assert samples[("llmloop_gateway_request_seconds_count", (("deployment", "assistant"),))] == 2
+    assert (
+        samples[("llmloop_gateway_tokens_total", (("deployment", "assistant"), ("kind", "output")))] == 3 + 2
+    )
+    assert samples[("llmloop_gateway_queue_depth", ())] == 0
+    assert samples[("llmloop_gateway_in_flight", (("deployment", "assistant"),))] == 0
+    assert "unknown-xyz" not in r.text
