@@ -24,6 +24,7 @@ from llmloop.observe.tracer import Span, new_trace_id, writer_for
 from llmloop.observe.writer import SpanWriter
 from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
+from llmloop.serve.guardrails import Decisions, check_input, check_output
 from llmloop.serve.limits import Admission, RateLimits, limiter_for
 from llmloop.serve.metrics import GatewayMetrics
 from llmloop.serve.routing import plan_attempts
@@ -67,6 +68,7 @@ class Call:
     ttft_s: float | None = None
     usage: tuple[int, int] = (0, 0)
     in_flight: str | None = None
+    guard: Decisions | None = None
 
     @property
     def trace_id(self) -> str:
@@ -282,9 +284,46 @@ class Gateway:
         if route.deployment is not None:
             call.in_flight = route.deployment
             self.metrics.in_flight.labels(route.deployment).inc()
+        if route.spec.guardrails.active:
+            self._guard_input(call)
         if route.spec.shadow:
             self._spawn(self._mirror(call, route.spec))
         return attempts
+
+    def _guard_input(self, call: Call) -> None:
+        assert call.route is not None
+        spec = call.route.spec.guardrails
+        sp = self._span(call, "guardrails input")
+        decisions = Decisions()
+        try:
+            call.body, decisions = check_input(spec, call.body)
+        except LlmloopError as e:
+            sp.set_attribute("llmloop.guardrail.refused", str(e.details.get("guardrail", "")))
+            sp.record_exception(e)
+            raise
+        finally:
+            _record_decisions(sp, decisions, spec.fail_closed)
+            sp.end()
+        call.guard = decisions
+        if spec.pii != "off":  # the trace keeps the redacted prompt, not the original
+            call.root.set_attribute(semconv.GEN_AI_INPUT_MESSAGES, _recorded_input(call.endpoint, call.body))
+        call.root.set_attribute("llmloop.guardrail.injection_score", decisions.injection_score)
+
+    def _guard_output(self, call: Call, out: dict[str, Any]) -> dict[str, Any]:
+        assert call.route is not None
+        spec = call.route.spec.guardrails
+        if spec.output_json_schema is None and not (spec.pii == "redact" and spec.pii_output):
+            return out
+        sp = self._span(call, "guardrails output")
+        decisions = Decisions()
+        try:
+            return check_output(spec, out, decisions)
+        except LlmloopError as e:
+            sp.record_exception(e)
+            raise
+        finally:
+            _record_decisions(sp, decisions, spec.fail_closed)
+            sp.end()
 
     def _limit_keys(self, call: Call) -> list[tuple[str, RateLimits]]:
         assert call.route is not None
@@ -363,6 +402,12 @@ class Gateway:
             call.target = ts
             usage = _usage(out)
             self._close_attempt(sp, out, usage)
+            if call.route.spec.guardrails.active:
+                try:
+                    out = self._guard_output(call, out)
+                except LlmloopError:
+                    call.usage = usage
+                    raise
             text, reasons = _text(out)
             self._record_answer(call, out.get("model"), text, reasons, usage)
             self._finish(call)
@@ -475,6 +520,12 @@ class Gateway:
         """Wait for shadow calls still running (at shutdown and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _record_decisions(sp: Span, decisions: Decisions, fail_closed: bool) -> None:
+    sp.set_attribute("llmloop.guardrail.fail_closed", fail_closed)
+    for name, attrs in decisions.events:
+        sp.add_event(name, attrs)
 
 
 def _exhausted(last: BaseException | None) -> LlmloopError:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmloop.observe.schemas import Trace
+from llmloop.serve.guardrails import GuardrailSpec
 from llmloop.serve.limits import RateLimits
 
 _CONFIG = ConfigDict(extra="forbid", from_attributes=True)
@@ -55,6 +56,7 @@ class DeploymentSpec(BaseModel):
         description="Tried in order when the chosen target errs or times out.",
     )
     timeout_s: float = Field(60.0, gt=0, le=3600)
+    guardrails: GuardrailSpec = Field(default_factory=GuardrailSpec)
     limits: RateLimits = Field(
         default_factory=RateLimits, description="Requests/tokens per minute for the deployment."
     )
