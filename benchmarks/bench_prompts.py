@@ -33,10 +33,40 @@ RESULTS = Path(__file__).parent / "results"
 TARGET_RENDERS_PER_S = 50_000
 TARGET_QUERY_MS = 30.0
 
-PLACES = "Lisbon Rome Kyoto Reykjavik Cusco Marrakesh Hanoi Bergen Tbilisi Oaxaca Hobart Zanzibar".split()
-THINGS = "beaches hiking museums street-food wine skiing diving festivals architecture markets".split()
-WHO = "a family with toddlers|a retired couple|two students|a solo traveller|friends on a budget".split("|")
-MONTHS = "January March May July September November".split()
+PLACES = [
+    "Lisbon",
+    "Rome",
+    "Kyoto",
+    "Reykjavik",
+    "Cusco",
+    "Marrakesh",
+    "Hanoi",
+    "Bergen",
+    "Tbilisi",
+    "Oaxaca",
+    "Hobart",
+    "Zanzibar",
+]
+THINGS = [
+    "beaches",
+    "hiking",
+    "museums",
+    "street-food",
+    "wine",
+    "skiing",
+    "diving",
+    "festivals",
+    "architecture",
+    "markets",
+]
+WHO = [
+    "a family with toddlers",
+    "a retired couple",
+    "two students",
+    "a solo traveller",
+    "friends on a budget",
+]
+MONTHS = ["January", "March", "May", "July", "September", "November"]
 
 
 def compile_spec(data: dict[str, Any]) -> CompiledPrompt:
@@ -55,8 +85,14 @@ def bench_render(rounds: int = 5, n: int = 50_000) -> dict[str, Any]:
     prompt = compile_spec(
         {
             "messages": [
-                {"role": "system", "content": "You are {{ agency }}'s travel assistant. Answer in {{ language }}."},
-                {"role": "user", "content": "I am {{ who }} and like {{ interest }}. Where should I go in {{ month }}?"},
+                {
+                    "role": "system",
+                    "content": "You are {{ agency }}'s travel assistant. Answer in {{ language }}.",
+                },
+                {
+                    "role": "user",
+                    "content": "I am {{ who }} and like {{ interest }}. Where should I go in {{ month }}?",
+                },
             ],
             "variables": {k: "string" for k in ("agency", "language", "who", "interest", "month")},
         }
@@ -198,7 +234,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"render: {render['renders_per_s_best']:,}/s", flush=True)
     with tempfile.TemporaryDirectory(prefix="llmloop-bench-") as tmp:
         semantic = bench_semantic(args.examples, args.queries, Path(tmp))
-    print(f"semantic: p50 {semantic['query_ms_p50']} ms, index build {semantic['index_build_s']} s", flush=True)
+    print(
+        f"semantic: p50 {semantic['query_ms_p50']} ms, index build {semantic['index_build_s']} s", flush=True
+    )
     result = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}",
         "load_before": load_before,

@@ -116,3 +116,32 @@ def test_otlp_json_and_bad_bodies(served: tuple[str, Any]) -> None:
     wrong = {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz", "spanId": sid}]}]}]}
     assert httpx.post(f"{base}/v1/traces", json=wrong).status_code == 400
     assert httpx.get(f"{base}/api/v1/health").status_code == 200
+
+
+def test_root_span_names_the_trace_model_even_when_stored_after_its_children(gw: Any) -> None:
+    from llmloop.observe.schemas import SpanRecord
+    from llmloop.observe.service import get_trace, record_spans
+
+    ctx = gw.app.state.ctx
+    tid = "12" * 16
+    child = SpanRecord(
+        trace_id=tid,
+        span_id="34" * 8,
+        parent_span_id="56" * 8,
+        name="chat upstream-model",
+        start_time=2.0,
+        end_time=3.0,
+        attributes={"gen_ai.request.model": "upstream-model"},
+    )
+    root = SpanRecord(
+        trace_id=tid,
+        span_id="56" * 8,
+        name="gateway chat",
+        start_time=1.0,
+        end_time=4.0,
+        attributes={"gen_ai.request.model": "public-name"},
+    )
+    record_spans(ctx, spans=[child])
+    record_spans(ctx, spans=[root])
+    trace = get_trace(ctx, trace_id=tid)
+    assert (trace.model, trace.name, trace.span_count) == ("public-name", "gateway chat", 2)
