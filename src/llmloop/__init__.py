@@ -52,11 +52,17 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "current_span",
+    "feedback",
+    "flush_traces",
     "get_client",
     "get_run",
     "get_settings",
+    "prompts",
     "search_runs",
+    "span",
     "start_run",
+    "trace",
 ]
 
 if TYPE_CHECKING:
