@@ -100,3 +100,26 @@ def test_live_gateway_with_openai_client_feedback_and_export(live_server: Any, t
     assert row["messages"][0]["content"] == "what is 2+2"
     pair = json.loads((tmp_path / "p.jsonl").read_text())
     assert pair["chosen"][0]["content"] == "4" and pair["rejected"][0]["content"] == "echo: what is 2+2"
+
+
+@pytest.mark.slow
+def test_clean_shutdown_loses_no_trace(live_server: Any) -> None:
+    """uvicorn re-raises SIGTERM (skipping atexit); the app's shutdown still writes every queued span."""
+    import sqlite3
+
+    with ServerThread(EchoUpstream().app, free_port()) as up:
+        spec = {"targets": [{"model": "e", "upstream": f"{up.url}/v1"}]}
+        assert (
+            httpx.post(f"{live_server.url}/api/v1/deployments", json={"name": "d", "spec": spec}).status_code
+            == 201
+        )
+        with httpx.Client(base_url=live_server.url) as http:
+            for i in range(40):
+                body = {"model": "d", "messages": [{"role": "user", "content": f"m{i}"}]}
+                assert http.post("/v1/chat/completions", json=body).status_code == 200
+        live_server.proc.terminate()
+        live_server.proc.wait(timeout=30)
+    db = sqlite3.connect(Path(live_server.env["LLMLOOP_HOME"]) / "llmloop.db")
+    rows = db.execute("SELECT count(*), sum(span_count) FROM traces WHERE name = 'gateway chat'").fetchone()
+    db.close()
+    assert tuple(rows) == (40, 120)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from llmloop.observe.writer import flush_all
 from llmloop.server.gateway import chat, completions, embeddings, models, otlp
 from llmloop.server.gateway.handling import get_gateway
 
@@ -12,7 +19,27 @@ v1 = APIRouter(prefix="/v1")
 for _r in (chat.router, completions.router, embeddings.router, models.router, otlp.router):
     v1.include_router(_r)
 
-router = APIRouter()
+log = logging.getLogger("llmloop.server")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """On shutdown, finish shadow calls and write every queued span.
+
+    uvicorn re-raises SIGTERM after a graceful shutdown, which ends the process without running
+    ``atexit`` hooks, so the writers' exit flush cannot be relied on under ``llmloop serve``.
+    """
+    yield
+    gw = getattr(app.state, "gateway", None)
+    if gw is not None:
+        await gw.drain()
+    try:
+        await asyncio.to_thread(flush_all)
+    except Exception as e:  # shutdown goes on; say what was lost
+        log.warning("spans lost at shutdown: %s", e)
+
+
+router = APIRouter(lifespan=_lifespan)
 router.include_router(v1)
 
 
