@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmloop.context import Context
 from llmloop.errors import LlmloopError, NotFound, RateLimited, Unavailable
@@ -26,11 +26,13 @@ from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
 from llmloop.serve.guardrails import Decisions, check_input, check_output
 from llmloop.serve.limits import Admission, RateLimits, limiter_for
-from llmloop.serve.metrics import GatewayMetrics
 from llmloop.serve.routing import plan_attempts
 from llmloop.serve.schemas import DeploymentSpec, TargetSpec
 from llmloop.serve.settings import GatewaySettings, cost_usd, gateway_settings
 from llmloop.serve.targets import Endpoint, Target, UpstreamTarget
+
+if TYPE_CHECKING:
+    from llmloop.serve.metrics import GatewayMetrics
 
 OPERATION = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
 MAX_RECORDED_CHARS = 16_384
@@ -121,7 +123,9 @@ class Gateway:
         self._routes: dict[str, tuple[float, Route]] = {}
         self._targets: dict[str, Target] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self.metrics = GatewayMetrics()
+        from llmloop.serve.metrics import GatewayMetrics  # prometheus-client: the 'serve' extra
+
+        self.metrics: GatewayMetrics = GatewayMetrics()
         self.limiter = limiter_for(self.settings.redis_url)
         self.admission = Admission(self.settings.max_in_flight, self.settings.max_queue)
         self.metrics.queue_depth.set_function(lambda: self.admission.waiting)
