@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, str] = {
     "artifacts:read": "viewer",
     "artifacts:write": "member",
     "store:verify": "admin",
+    "datasets:read": "viewer",
+    "datasets:write": "member",
 }
 
 
