@@ -23,6 +23,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "active_run": ("llmloop.sdk.run", "active_run"),
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "get_client": ("llmloop.sdk.client", "get_client"),
+    "datasets": ("llmloop.sdk.datasets", "datasets"),
     "get_settings": ("llmloop.config", "get_settings"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
     "InvalidInput": ("llmloop.errors", "InvalidInput"),
@@ -46,6 +47,7 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "datasets",
     "get_client",
     "get_run",
     "get_settings",
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     )
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
+    from llmloop.sdk.datasets import datasets
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 
 

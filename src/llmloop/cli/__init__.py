@@ -17,6 +17,7 @@ from llmloop.errors import LlmloopError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
+    "data": ("llmloop.cli.data", "data", "Datasets: add, list, show, diff, split, redact, export."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

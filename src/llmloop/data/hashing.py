@@ -144,11 +144,10 @@ def chat_key_mask(offsets: np.ndarray, roles: pa.Array) -> tuple[np.ndarray, np.
 
 
 def full_text(batch: pa.RecordBatch, kind: Kind) -> pa.Array:
-    """Every text field of a row joined by newlines (metadata excluded)."""
+    """Every text field of a row joined by newlines (for chat: the message contents; metadata excluded)."""
     if kind == "chat":
-        offsets, roles, contents = message_texts(batch.column("messages"))
-        msgs = pc.binary_join_element_wise(roles, contents, ": ")
-        return _join_lists(offsets, msgs, "\n")
+        offsets, _, contents = message_texts(batch.column("messages"))
+        return _join_lists(offsets, contents, "\n")
     cols = [batch.column(f) for f in FIELDS[kind]]
     return cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\n")
 

@@ -21,6 +21,8 @@ from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
+from llmloop.errors import InvalidInput
+
 Kind = Literal["text", "prompt_completion", "chat", "preference", "eval"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 FIELDS: dict[Kind, tuple[str, ...]] = {
@@ -110,6 +112,17 @@ def apply_mapping(rec: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, 
             if dst in out and dst != src:
                 raise RowError(f"--map {src}={dst}: the record already has a field {dst!r}", field=dst)
             out[dst] = out.pop(src)
+    return out
+
+
+def parse_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["question=prompt", …]`` (the ``--map`` syntax) as a dict."""
+    out: dict[str, str] = {}
+    for item in items:
+        src, sep, dst = item.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise InvalidInput(f"invalid mapping {item!r}: expected SOURCE=TARGET", details={"field": "map"})
+        out[src.strip()] = dst.strip()
     return out
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmloop.data.kinds import Kind
 from llmloop.data.pii import KINDS as PII_KINDS
+from llmloop.errors import InvalidInput
 
 PiiPolicy = Literal["warn", "block"]
 Format = Literal["jsonl", "json", "csv", "parquet", "hf"]
@@ -15,6 +16,20 @@ ExportFormat = Literal["jsonl", "parquet", "csv", "hf"]
 
 _CONFIG = ConfigDict(extra="forbid", from_attributes=True)
 _FROZEN = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], **values: Any) -> M:
+    """Build a schema from code (SDK, CLI, a route's own values): bad values are InvalidInput, not a crash."""
+    try:
+        return model(**values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or model.__name__
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise InvalidInput(f"{where}: {msg}", details={"field": where}) from e
 
 
 def pii_zero() -> dict[str, int]:

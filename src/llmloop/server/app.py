@@ -7,10 +7,10 @@ from fastapi.routing import APIRoute
 
 from llmloop import __version__
 from llmloop.context import Context, local_context
-from llmloop.server.api import runs, store
+from llmloop.server.api import datasets, runs, store
 from llmloop.server.errors import install_error_handlers
 
-API_ROUTERS = [runs.router, store.router]
+API_ROUTERS = [runs.router, store.router, datasets.router]
 
 
 def _operation_id(route: APIRoute) -> str:
