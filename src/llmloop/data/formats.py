@@ -401,6 +401,8 @@ def iter_csv(fh: io.RawIOBase, max_field: int, display: str, delimiter: str = ",
         msg = str(e)
         if "unexpected end of data" in msg or "field larger" in msg:
             msg = "a quoted field starting on this line is never closed (broken quote)"
+        elif "expected after" in msg:
+            msg = "a quoted field is followed by more text before the next separator (broken quote)"
         raise InvalidInput(f"{display}:{start}: {msg}", details={"file": display, "line": start}) from e
     except UnicodeDecodeError as e:
         raise InvalidInput(
@@ -408,7 +410,7 @@ def iter_csv(fh: io.RawIOBase, max_field: int, display: str, delimiter: str = ",
         ) from e
 
 
-def iter_parquet(fh: io.RawIOBase, display: str, batch_rows: int) -> Iterator[Item]:
+def iter_parquet(fh: Any, display: str, batch_rows: int) -> Iterator[Item]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

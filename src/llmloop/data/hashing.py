@@ -2,9 +2,10 @@
 
 Each row gets three hashes:
 
-- ``row``  (16 bytes): sha256 of the row's canonical encoding, truncated. Same row, same hash, whatever
-  file, format, key order or batch it came from. The version's content hash is sha256 over the kind,
-  the column names and every row hash in order, so it can be computed while streaming.
+- ``row``  (16 bytes): sha256 of the row's canonical encoding (its data, not its split label), truncated.
+  Same row, same hash, whatever file, format, key order or batch it came from. The version's content
+  hash covers the kind, the column names, every row hash in order and the split labels, and is
+  computed while streaming.
 - ``key``  (uint64): hash of the *normalised* key text: the first field (text, prompt, input) or, for
   chat, every message but a final assistant turn. Splits are assigned by it, so near-identical prompts land in the same split, and a diff
   calls a row "changed" when its key survives but the rest differs.
@@ -67,6 +68,9 @@ def list_parts(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return offsets - offsets[0], values
 
 
+_SEP = pa.scalar(b"\x1f", pa.large_binary())
+
+
 def _join_lists(offsets: np.ndarray, values: pa.Array, sep: str) -> pa.Array:
     lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values)
     return pc.binary_join(
@@ -82,8 +86,11 @@ def message_texts(messages: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
 
 
 def canonical_encoding(batch: pa.RecordBatch) -> pa.Array:
+    """The row's data (kind fields and metadata); the split label is not part of what a row *is*."""
     parts: list[pa.Array] = []
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if name == "split":
+            continue
         if name == "messages":
             offsets, roles, contents = message_texts(col)
             msgs = pc.binary_join_element_wise(_escape(roles), _escape(contents), "\x1d")
@@ -172,20 +179,24 @@ def row_hashes(batch: pa.RecordBatch, kind: Kind) -> RowHashes:
     else:
         norms = [normalise(batch.column(f)) for f in FIELDS[kind]]
         key_text = norms[0]  # text, prompt or input: the first field of every kind but chat
-        near_text = norms[0] if len(norms) == 1 else pc.binary_join_element_wise(*norms, "\x1f")
+        near_text = norms[0] if len(norms) == 1 else pc.binary_join_element_wise(*norms, _SEP)
     key = np.frombuffer(_digests(key_text, 8), dtype="<u8")
     near = key if kind == "text" else np.frombuffer(_digests(near_text, 8), dtype="<u8")
     return RowHashes(row=row, key=key, near=near)
 
 
 class ContentHasher:
-    """sha256 over the kind, the column names and each row hash in order: the version's identity."""
+    """The version's identity: sha256 over the kind, the columns, every row hash in order and, for a
+    split version, every row's split label (so a split child differs from its parent)."""
 
     def __init__(self, kind: Kind, columns: list[str]) -> None:
-        self._h = hashlib.sha256(f"llmloop-dataset-v1\x1f{kind}\x1f{','.join(columns)}\x1f".encode())
+        self._rows = hashlib.sha256(f"llmloop-dataset-v1\x1f{kind}\x1f{','.join(columns)}\x1f".encode())
+        self._splits = hashlib.sha256()
 
-    def update(self, hashes: RowHashes) -> None:
-        self._h.update(hashes.row.tobytes())
+    def update(self, hashes: RowHashes, batch: pa.RecordBatch) -> None:
+        self._rows.update(hashes.row.tobytes())
+        if "split" in batch.schema.names:
+            self._splits.update("\x1e".join(batch.column("split").to_pylist()).encode() + b"\x1e")
 
     def hexdigest(self) -> str:
-        return self._h.hexdigest()
+        return hashlib.sha256(self._rows.digest() + self._splits.digest()).hexdigest()

@@ -132,7 +132,7 @@ class CanonicalSink:
         if batch.num_rows == 0:
             return
         hashes = row_hashes(batch, self.kind)
-        self._hasher.update(hashes)
+        self._hasher.update(hashes, batch)
         self._profiler.update(batch, hashes)
         self._pending.append(batch)
         self._pending_index.append(index_batch(hashes))
@@ -225,6 +225,10 @@ def _fast_batch(batch: pa.RecordBatch, kind: Kind, names: list[str], schema: pa.
             col = col.combine_chunks()
         if col.null_count:
             raise FastPathRejected(f"null or missing {name}")
+        try:
+            col.validate(full=True)  # the JSON reader does not check UTF-8 inside strings
+        except pa.ArrowInvalid as e:
+            raise FastPathRejected(f"invalid {name}: {e}") from e
         if pa.types.is_list(col.type):
             lengths = pc.list_value_length(col)
             if len(col) and pc.min(lengths).as_py() < 1:
@@ -303,18 +307,21 @@ def _records(
             yield source.display, "row", line, rec, err
         return
     for f in source.files:
+        if source.format == "parquet":  # Parquet needs random access: the file itself, not a stream
+            with f.fs.open(f.path, "rb") as fh:
+                for line, rec, err in formats.iter_parquet(fh, f.display, opts.batch_rows):
+                    yield f.display, "row", line, rec, err
+            tracker(f.size or 0)
+            continue
         with formats.open_binary(f, tracker) as fh:
             if source.format == "jsonl":
                 items = formats.iter_jsonl(fh, opts.max_line_bytes)
             elif source.format == "json":
                 items = formats.iter_json_array(fh, opts.max_line_bytes, f.display)
-            elif source.format == "csv":
-                items = formats.iter_csv(fh, opts.max_line_bytes, f.display, f.delimiter)
             else:
-                items = formats.iter_parquet(fh, f.display, opts.batch_rows)
-            unit = "row" if source.format == "parquet" else "line"
+                items = formats.iter_csv(fh, opts.max_line_bytes, f.display, f.delimiter)
             for line, rec, err in items:
-                yield f.display, unit, line, rec, err
+                yield f.display, "line", line, rec, err
 
 
 def _ingest_records(

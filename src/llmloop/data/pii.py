@@ -142,13 +142,14 @@ def _ip_ok(m: re.Match[str]) -> bool:
     return addr.version == 4 or sum(ch.isalnum() for ch in text) >= 4
 
 
-_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+# Shapes that are never phone numbers: dates, and the SSN layout (a valid SSN is a national_id already).
+_NOT_PHONE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{3}-\d{2}-\d{4}")
 
 
 def _phone_ok(m: re.Match[str]) -> bool:
     text = m.group()
     digits = sum(ch.isdigit() for ch in text)
-    if not 7 <= digits <= 15 or _DATE.fullmatch(text):
+    if not 7 <= digits <= 15 or _NOT_PHONE.fullmatch(text):
         return False
     if text.startswith("+") or "(" in text:
         return True
