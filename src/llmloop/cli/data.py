@@ -49,7 +49,14 @@ def _progress(label: str) -> Iterator[ProgressFn | None]:
         yield update
 
 
-def _warn_pii(v: DatasetVersion) -> None:
+def _warnings(v: DatasetVersion) -> None:
+    """What a person should know about a new version, on stderr (so ``--json`` output stays clean)."""
+    if v.invalid_rows:
+        skipped = v.options.get("skipped")
+        first = skipped[0] if isinstance(skipped, list) and skipped else ""
+        click.echo(
+            f"warning: skipped {v.invalid_rows} invalid rows (--skip-invalid); first: {first}", err=True
+        )
     if v.pii_total:
         found = ", ".join(f"{n} {k}" for k, n in v.profile.pii.items() if n)
         click.echo(
@@ -58,17 +65,15 @@ def _warn_pii(v: DatasetVersion) -> None:
         )
 
 
-def _report(handle: DatasetHandle, verb: str) -> None:
+def _report(handle: DatasetHandle, verb: str, json_: bool) -> None:
     v = handle.info
-    if handle.created:
+    if json_:
+        print_json({"created": handle.created, "version": v})
+    elif handle.created:
         click.echo(f"{verb} {v.ref}: {v.rows} rows, {v.kind}, content {v.content_hash[:12]}")
     else:
         click.echo(f"{v.ref} already holds this content: nothing new added")
-    if v.invalid_rows:
-        skipped = v.options.get("skipped")
-        first = skipped[0] if isinstance(skipped, list) and skipped else ""
-        click.echo(f"skipped {v.invalid_rows} invalid rows (--skip-invalid); first: {first}", err=True)
-    _warn_pii(v)
+    _warnings(v)
 
 
 @data.command("add")
@@ -119,10 +124,7 @@ def add(
             description=description,
             progress=progress,
         )
-    if json_:
-        print_json({"created": handle.created, "version": handle.info})
-        return
-    _report(handle, "added")
+    _report(handle, "added", json_)
 
 
 @data.command("list")
@@ -150,13 +152,14 @@ def list_(project: str | None, json_: bool) -> None:
 
 def _print_profile(p: Profile) -> None:
     click.echo(f"rows {p.rows}  invalid {p.invalid_rows}  empty {p.empty_rows}  tokenizer {p.tokenizer}")
+    short = {"credit_card": "card", "national_id": "nat. id"}
     print_table(
-        ["field", "values", "empty", "tokens p50", "p90", "p99", "max", *[k for k in p.pii]],
+        ["field", "values", "empty", "p50", "p90", "p99", "max", *[short.get(k, k) for k in p.pii]],
         [
             [name, f.values, f.empty, f.tokens.p50, f.tokens.p90, f.tokens.p99, f.tokens.max, *f.pii.values()]
             for name, f in p.fields.items()
         ],
-        title="fields (token lengths, PII findings)",
+        title="fields: token lengths and PII findings",
     )
     d = p.duplicates
     click.echo(
@@ -277,10 +280,7 @@ def redact(ref: str, kinds: str | None, project: str | None, json_: bool) -> Non
     handle = datasets.redact(
         ref, kinds=[k.strip() for k in kinds.split(",")] if kinds else None, project=project
     )
-    if json_:
-        print_json({"created": handle.created, "version": handle.info})
-        return
-    _report(handle, f"redacted {ref} →")
+    _report(handle, f"redacted {ref} →", json_)
 
 
 @data.command("dedup")
@@ -293,10 +293,7 @@ def redact(ref: str, kinds: str | None, project: str | None, json_: bool) -> Non
 def dedup(ref: str, near: bool, project: str | None, json_: bool) -> None:
     """A child version keeping the first row of each duplicate group."""
     handle = datasets.dedup(ref, near=near, project=project)
-    if json_:
-        print_json({"created": handle.created, "version": handle.info})
-        return
-    _report(handle, f"deduplicated {ref} →")
+    _report(handle, f"deduplicated {ref} →", json_)
 
 
 @data.command("alias")

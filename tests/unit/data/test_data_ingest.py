@@ -58,8 +58,10 @@ def test_parquet_and_hf_dirs_give_the_same_version_as_jsonl(tmp_path: Path) -> N
 def test_hf_dataset_dict_keeps_its_splits(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     dd = datasets.DatasetDict(
-        {"train": datasets.Dataset.from_list([{"text": "a"}, {"text": "b"}]),
-         "test": datasets.Dataset.from_list([{"text": "a"}])}
+        {
+            "train": datasets.Dataset.from_list([{"text": "a"}, {"text": "b"}]),
+            "test": datasets.Dataset.from_list([{"text": "a"}]),
+        }
     )
     dd.save_to_disk(str(tmp_path / "dd"))
     result = run(tmp_path / "dd", tmp_path)
@@ -69,10 +71,16 @@ def test_hf_dataset_dict_keeps_its_splits(tmp_path: Path) -> None:
 
 
 def test_same_rows_in_any_format_or_key_order_hash_the_same(tmp_path: Path) -> None:
-    (tmp_path / "a.jsonl").write_text('{"prompt": "p1", "completion": "c1"}\n{"completion": "c2", "prompt": "p2"}\n')
-    (tmp_path / "b.json").write_text('[ {"prompt":"p1","completion":"c1"},\n  {"prompt":"p2","completion":"c2"} ]')
+    (tmp_path / "a.jsonl").write_text(
+        '{"prompt": "p1", "completion": "c1"}\n{"completion": "c2", "prompt": "p2"}\n'
+    )
+    (tmp_path / "b.json").write_text(
+        '[ {"prompt":"p1","completion":"c1"},\n  {"prompt":"p2","completion":"c2"} ]'
+    )
     (tmp_path / "c.csv").write_text("completion,prompt\nc1,p1\nc2,p2\n")
-    (tmp_path / "d.jsonl").write_text('{"prompt": "p2", "completion": "c2"}\n{"prompt": "p1", "completion": "c1"}\n')
+    (tmp_path / "d.jsonl").write_text(
+        '{"prompt": "p2", "completion": "c2"}\n{"prompt": "p1", "completion": "c1"}\n'
+    )
     hashes = [run(tmp_path / n, tmp_path).content_hash for n in ("a.jsonl", "b.json", "c.csv", "d.jsonl")]
     assert hashes[0] == hashes[1] == hashes[2]
     assert hashes[3] != hashes[0]  # order is part of a version's content
@@ -128,7 +136,10 @@ def test_bad_input_is_a_clear_error_naming_file_and_line(tmp_path: Path, name: s
 def test_skip_invalid_counts_and_keeps_going(tmp_path: Path) -> None:
     result = run(FIXTURES / "malformed.jsonl", tmp_path, skip_invalid=True)
     assert (result.rows, result.invalid_rows) == (3, 1)
-    assert result.skipped[0].endswith("malformed.jsonl:3: malformed JSON: unexpected character") or ":3:" in result.skipped[0]
+    assert (
+        result.skipped[0].endswith("malformed.jsonl:3: malformed JSON: unexpected character")
+        or ":3:" in result.skipped[0]
+    )
 
 
 def test_broken_quote_is_fatal_even_when_skipping(tmp_path: Path) -> None:

@@ -30,8 +30,11 @@ POSITIVES = [
     ("secret", "gh ghp_" + "a1B2" * 9, "ghp_" + "a1B2" * 9),
     ("secret", "hf hf_" + "Ab3dE" * 7, "hf_" + "Ab3dE" * 7),
     ("secret", "token Zx8Kq2Lm9Pw4Rt7Yv3Nb6Hc1Df5", "Zx8Kq2Lm9Pw4Rt7Yv3Nb6Hc1Df5"),
-    ("secret", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
-     "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"),
+    (
+        "secret",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+    ),
 ]
 
 NEGATIVES = [

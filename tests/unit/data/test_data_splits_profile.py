@@ -55,7 +55,11 @@ def test_leakage_counts_rows_of_a_later_split_seen_in_an_earlier_one() -> None:
     row = np.array([1, 2, 1, 3, 4], dtype=np.uint64)
     key = np.array([10, 20, 10, 20, 30], dtype=np.uint64)
     pairs = {(p.a, p.b): (p.exact, p.key) for p in leakage(labels, row, key)}
-    assert pairs == {("train", "validation"): (0, 0), ("train", "test"): (1, 2), ("validation", "test"): (0, 0)}
+    assert pairs == {
+        ("train", "validation"): (0, 0),
+        ("train", "test"): (1, 2),
+        ("validation", "test"): (0, 0),
+    }
 
 
 def test_whitespace_tokens_match_str_split() -> None:
@@ -101,7 +105,11 @@ def test_profile_of_chat_rows() -> None:
     assert prof.duplicates.near_rows == 1 and prof.duplicates.examples == [[0, 3]]
     assert prof.chat is not None
     assert prof.chat.role_counts == {"assistant": 4, "system": 2, "user": 4}
-    assert (prof.chat.rows_with_system, prof.chat.rows_without_user, prof.chat.rows_ending_with_assistant) == (2, 0, 4)
+    assert (
+        prof.chat.rows_with_system,
+        prof.chat.rows_without_user,
+        prof.chat.rows_ending_with_assistant,
+    ) == (2, 0, 4)
     assert prof.fields["messages.assistant"].empty == 1
     assert prof.fields["messages.user"].pii["email"] == 1 and prof.pii["email"] == 1
     assert prof.fields["messages.user"].tokens.max == 4
