@@ -6,10 +6,10 @@ Each row gets three hashes:
   Same row, same hash, whatever file, format, key order or batch it came from. The version's content
   hash covers the kind, the column names, every row hash in order and the split labels, and is
   computed while streaming.
-- ``key``  (uint64): hash of the *normalised* key text: the first field (text, prompt, input) or, for
+- ``key``  (uint64, xxh3-64): hash of the *normalised* key text: the first field (text, prompt, input) or, for
   chat, every message but a final assistant turn. Splits are assigned by it, so near-identical prompts land in the same split, and a diff
   calls a row "changed" when its key survives but the rest differs.
-- ``near`` (uint64): hash of the normalised text of all fields, for near-duplicate counts.
+- ``near`` (uint64, xxh3-64): hash of the normalised text of all fields, for near-duplicate counts.
 
 Normalised text: ASCII letters lower-cased, ASCII whitespace and punctuation dropped.
 
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from llmloop.data.kinds import FIELDS, Kind
 
-_SPECIAL = "[\\\\\x1d\x1e\x1f]"
 _ESCAPES = (("\\", "\\\\"), ("\x1d", "\\x1d"), ("\x1e", "\\x1e"), ("\x1f", "\\x1f"))
 NULL = "\\N"
 
@@ -48,10 +48,20 @@ class RowHashes:
 
 
 def _escape(arr: pa.Array) -> pa.Array:
-    if len(arr) and pc.any(pc.match_substring_regex(arr, _SPECIAL)).as_py():
+    if len(arr) and _has_special(arr):
         for old, new in _ESCAPES:
             arr = pc.replace_substring(arr, old, new)
     return arr
+
+
+def _has_special(arr: pa.Array) -> bool:
+    """Whether any value holds a byte that needs escaping (memchr-fast searches of the data buffer)."""
+    offsets, _ = string_parts(arr)
+    data = arr.buffers()[2]
+    if data is None or offsets[-1] == offsets[0]:
+        return False
+    raw = data[int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    return any(ch in raw for ch in (b"\\", b"\x1d", b"\x1e", b"\x1f"))
 
 
 def _escape_nullable(arr: pa.Array) -> pa.Array:
@@ -162,9 +172,15 @@ def full_text(batch: pa.RecordBatch, kind: Kind) -> pa.Array:
 def _digests(arr: pa.Array, size: int) -> bytes:
     if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
         arr = arr.cast(pa.binary())
-    values = arr.to_pylist()
     sha = hashlib.sha256
-    return b"".join([sha(v).digest()[:size] for v in values])
+    return b"".join([sha(v).digest()[:size] for v in arr.to_pylist()])
+
+
+def _hash64(arr: pa.Array) -> np.ndarray:
+    """xxh3-64 of each value: a well-mixed 64-bit hash, four times cheaper than sha256 here."""
+    x = xxhash.xxh3_64_intdigest
+    values = arr.to_pylist()
+    return np.fromiter((x(v) for v in values), dtype=np.uint64, count=len(values))
 
 
 def row_hashes(batch: pa.RecordBatch, kind: Kind) -> RowHashes:
@@ -180,8 +196,8 @@ def row_hashes(batch: pa.RecordBatch, kind: Kind) -> RowHashes:
         norms = [normalise(batch.column(f)) for f in FIELDS[kind]]
         key_text = norms[0]  # text, prompt or input: the first field of every kind but chat
         near_text = norms[0] if len(norms) == 1 else pc.binary_join_element_wise(*norms, _SEP)
-    key = np.frombuffer(_digests(key_text, 8), dtype="<u8")
-    near = key if kind == "text" else np.frombuffer(_digests(near_text, 8), dtype="<u8")
+    key = _hash64(key_text)
+    near = key if kind == "text" else _hash64(near_text)
     return RowHashes(row=row, key=key, near=near)
 
 
