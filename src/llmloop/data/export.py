@@ -17,6 +17,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from llmloop.context import Context
+from llmloop.data import transforms, versions
+from llmloop.data.kinds import arrow_schema
 from llmloop.data.schemas import ExportFormat
 from llmloop.data.transforms import export_records
 from llmloop.errors import Unavailable
@@ -86,3 +89,21 @@ def to_hf(table: pa.Table) -> Any:
 def _write_hf(table: pa.Table, dest: Path) -> Path:
     to_hf(table).save_to_disk(str(dest))
     return dest
+
+
+def export_version(
+    ctx: Context,
+    *,
+    ref: str,
+    dest: str | Path,
+    fmt: ExportFormat = "jsonl",
+    split: str | None = None,
+    project: str | None = None,
+) -> Path:
+    """Write a version's rows to ``dest``; re-adding a JSONL export gives the same version back."""
+    version = versions.get_version(ctx, ref=ref, project=project)
+    schema = arrow_schema(version.kind, with_split=bool(version.splits) and split is None)
+    batches = versions.iter_batches(ctx, version, split=split)
+    if split is not None:
+        batches = (transforms.without_split(b, version.kind) for b in batches)
+    return write_export(batches, schema, dest, fmt)

@@ -137,16 +137,12 @@ def resolve_source(path: str, *, fmt: str | None = None, display: str | None = N
 
 
 class CountingReader(io.RawIOBase):
-    """A raw stream that reports progress and enforces the longest line the fast reader may see."""
+    """A raw stream that reports how many bytes were read (for progress bars)."""
 
-    def __init__(self, fh: BinaryIO, on_bytes: Callable[[int], None] | None, max_line: int | None = None):
+    def __init__(self, fh: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
         self._fh = fh
         self._on_bytes = on_bytes
-        self._max_line = max_line
         self.bytes = 0
-        self.newlines = 0
-        self.since_newline = 0
-        self.last_byte = b""
 
     def readable(self) -> bool:
         return True
@@ -157,39 +153,20 @@ class CountingReader(io.RawIOBase):
         buf[:n] = data
         if n:
             self.bytes += n
-            self.last_byte = data[-1:]
-            if self._max_line is not None:
-                count = data.count(b"\n")
-                self.newlines += count
-                self.since_newline = n - 1 - data.rfind(b"\n") if count else self.since_newline + n
-                if self.since_newline > self._max_line:
-                    raise LineTooLong(self.newlines + 1)
             if self._on_bytes is not None:
                 self._on_bytes(n)
         return n
 
-    @property
-    def lines(self) -> int:
-        return self.newlines + (1 if self.bytes and self.last_byte != b"\n" else 0)
-
-
-class LineTooLong(Exception):
-    def __init__(self, line: int) -> None:
-        super().__init__(f"line {line} is too long")
-        self.line = line
-
 
 @contextlib.contextmanager
-def open_binary(
-    f: SourceFile, on_bytes: Callable[[int], None] | None = None, max_line: int | None = None
-) -> Iterator[CountingReader]:
+def open_binary(f: SourceFile, on_bytes: Callable[[int], None] | None = None) -> Iterator[CountingReader]:
     """The file's (decompressed) bytes through a CountingReader."""
     from fsspec.core import OpenFile
 
     try:
         opened = OpenFile(f.fs, f.path, mode="rb", compression=f.compression)
         with opened as fh:
-            yield CountingReader(fh, on_bytes, max_line)
+            yield CountingReader(fh, on_bytes)
     except FileNotFoundError as e:
         raise InvalidInput(f"file not found: {f.display}", details={"file": f.display}) from e
 

@@ -40,7 +40,8 @@ from llmloop.data.kinds import (
     detect_kind,
 )
 from llmloop.data.profile import Profiler
-from llmloop.data.schemas import Profile
+from llmloop.data.schemas import DatasetAdd, Profile
+from llmloop.data.settings import data_settings
 from llmloop.errors import InvalidInput
 
 Progress = Callable[[int, int | None], None]
@@ -52,7 +53,7 @@ INDEX_SCHEMA = pa.schema(
     ]
 )
 INGEST_VERSION = 1  # bump when canonical rows change: it retires every stored source fingerprint
-FAST_BLOCK = 8 << 20
+FAST_CHUNK = 8 << 20  # bytes of whole lines the Arrow reader parses at a time
 COMPRESSION = "snappy"  # twice as fast as zstd to write; storage is cheaper than ingest time
 _ROLES = pa.array(sorted(ROLES), pa.string())
 
@@ -250,6 +251,26 @@ def _fast_batch(batch: pa.RecordBatch, kind: Kind, names: list[str], schema: pa.
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
+def _line_chunks(raw: formats.CountingReader, size: int, max_line: int) -> Iterator[bytes]:
+    """Whole lines, about ``size`` bytes at a time: the Arrow reader parses one chunk, never the file.
+
+    (Arrow's own streaming reader reads ahead without bound, so a large file would sit in memory.)
+    """
+    carry = b""
+    while data := raw.read(size):
+        buf = carry + data if carry else data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            carry = buf
+        else:
+            yield buf[: cut + 1]
+            carry = buf[cut + 1 :]
+        if len(carry) > max_line:
+            raise FastPathRejected("a line longer than the limit")
+    if carry:
+        yield carry
+
+
 def _ingest_fast(
     source: formats.Source, opts: IngestOptions, kind: Kind, workdir: Path, tracker: _Tracker
 ) -> IngestResult:
@@ -261,35 +282,24 @@ def _ingest_fast(
     explicit = pa.schema(
         [pa.field(n, schema.field(f).type) for n, f in zip(names, FIELDS[kind], strict=True)]
     )
-    read_options = pj.ReadOptions(
-        use_threads=False, block_size=min(FAST_BLOCK, max(opts.max_line_bytes, 1 << 16))
-    )
     parse_options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="error")
-    rejected = (
-        formats.LineTooLong,
-        pa.ArrowException,
-        UnicodeDecodeError,
-    )  # what the reader says of bad input
     sink = CanonicalSink(kind, schema, workdir, opts)
     try:
         for f in source.files:
-            with formats.open_binary(f, tracker, max_line=opts.max_line_bytes) as raw:
-                rows = 0
-                try:
-                    batches = iter(pj.open_json(raw, read_options=read_options, parse_options=parse_options))
-                except rejected as e:
-                    raise FastPathRejected(str(e)) from e
-                while True:
+            with formats.open_binary(f, tracker) as raw:
+                for chunk in _line_chunks(raw, FAST_CHUNK, opts.max_line_bytes):
+                    read_options = pj.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
                     try:
-                        batch = next(batches)
-                    except StopIteration:
-                        break
-                    except rejected as e:
+                        table = pj.read_json(
+                            pa.BufferReader(chunk), read_options=read_options, parse_options=parse_options
+                        )
+                    except (pa.ArrowException, UnicodeDecodeError) as e:  # what the reader says of bad input
                         raise FastPathRejected(str(e)) from e
-                    rows += batch.num_rows
-                    sink.write(_fast_batch(batch, kind, names, schema))
-                if rows != raw.lines:
-                    raise FastPathRejected("blank lines, or several objects on one line")
+                    lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+                    if table.num_rows != lines:
+                        raise FastPathRejected("blank lines, or several objects on one line")
+                    for batch in table.to_batches():
+                        sink.write(_fast_batch(batch, kind, names, schema))
         if sink.rows == 0:
             raise FastPathRejected("no rows")
         return sink.close(invalid_rows=0, skipped=[], fast_path=True)
@@ -379,3 +389,22 @@ def _ingest_records(
         if sink is not None:
             sink.abort()
         raise
+
+
+def ingest_options(spec: DatasetAdd | None = None) -> IngestOptions:
+    """Options from ``LLMLOOP_DATA_*`` settings, and from an add request when there is one."""
+    settings = data_settings()
+    opts = IngestOptions(
+        max_line_bytes=settings.max_line_bytes,
+        batch_rows=settings.batch_rows,
+        row_group_rows=settings.row_group_rows,
+        ngram_rows=settings.ngram_sample_rows,
+    )
+    if spec is not None:
+        opts.kind, opts.mapping, opts.skip_invalid, opts.tokenizer = (
+            spec.kind,
+            dict(spec.mapping),
+            spec.skip_invalid,
+            spec.tokenizer,
+        )
+    return opts

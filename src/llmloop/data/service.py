@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from llmloop.context import Context
-from llmloop.data import formats, storage, transforms, versions
-from llmloop.data.export import write_export
-from llmloop.data.ingest import INGEST_VERSION, IngestOptions, IngestResult, Progress, ingest, ingest_batches
-from llmloop.data.kinds import FIELDS, Kind, arrow_schema
-from llmloop.data.pii import KINDS as PII_KINDS
+from llmloop.data import derive, export, formats, storage, versions
+from llmloop.data.ingest import INGEST_VERSION, IngestOptions, Progress, ingest, ingest_options
 from llmloop.data.schemas import (
     Dataset,
     DatasetAdd,
@@ -33,15 +27,12 @@ from llmloop.data.schemas import (
     DatasetShow,
     DatasetVersion,
     DiffExamples,
-    ExportFormat,
     LeakagePair,
     PiiPolicy,
     Profile,
-    SplitResult,
-    SplitSpec,
 )
 from llmloop.data.settings import data_settings
-from llmloop.data.splits import assign, cross_leakage
+from llmloop.data.splits import cross_leakage
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
 from llmloop.refs import validate_name
 from llmloop.store.aliases import aliases_of, set_alias
@@ -51,23 +42,14 @@ from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.datasets import DatasetRow, DatasetVersionRow
 from llmloop.store.tables.tracking import RunRow
 
-
-def _options(spec: DatasetAdd | None = None) -> IngestOptions:
-    settings = data_settings()
-    opts = IngestOptions(
-        max_line_bytes=settings.max_line_bytes,
-        batch_rows=settings.batch_rows,
-        row_group_rows=settings.row_group_rows,
-        ngram_rows=settings.ngram_sample_rows,
-    )
-    if spec is not None:
-        opts.kind, opts.mapping, opts.skip_invalid, opts.tokenizer = (
-            spec.kind,
-            dict(spec.mapping),
-            spec.skip_invalid,
-            spec.tokenizer,
-        )
-    return opts
+# Read, derive and export live in their own modules; they are part of this service's surface.
+get_version = versions.get_version
+iter_batches = versions.iter_batches
+read_table = versions.read_table
+redact_version = derive.redact_version
+dedup_version = derive.dedup_version
+split_version = derive.split_version
+export_version = export.export_version
 
 
 def _fingerprint(source: formats.Source, opts: IngestOptions) -> str | None:
@@ -105,19 +87,12 @@ def _enforce_pii(profile: Profile, policy: PiiPolicy, where: str) -> None:
     )
 
 
-def _store(ctx: Context, project: str, name: str, result: IngestResult) -> tuple[Any, Any]:
-    """Put the version's files in the artifact store unless identical content is already a version."""
-    if versions.by_content(ctx, project, name, result.content_hash):
-        return None, None
-    return storage.put(ctx, project, result.data_path), storage.put(ctx, project, result.index_path)
-
-
 def add_version(ctx: Context, *, spec: DatasetAdd, progress: Progress | None = None) -> DatasetAddResult:
     """Ingest ``spec.path`` as a new version of ``spec.name`` (or find the version it already is)."""
     validate_name(spec.name, what="dataset name")
     validate_name(spec.project, what="project")
     ctx.require("datasets:write", spec.project)
-    opts = _options(spec)
+    opts = ingest_options(spec)
     source = formats.resolve_source(spec.path, fmt=spec.format, display=spec.display_name)
     fingerprint = _fingerprint(source, opts)
     if fingerprint is not None:
@@ -128,7 +103,7 @@ def add_version(ctx: Context, *, spec: DatasetAdd, progress: Progress | None = N
     with storage.workdir(ctx) as work:
         result = ingest(source, opts, work, progress)
         _enforce_pii(result.profile, spec.pii, source.display)
-        data, index = _store(ctx, spec.project, spec.name, result)
+        data, index = versions.store_files(ctx, spec.project, spec.name, result)
         options: dict[str, Any] = {
             "mapping": spec.mapping,
             "skip_invalid": spec.skip_invalid,
@@ -149,20 +124,6 @@ def add_version(ctx: Context, *, spec: DatasetAdd, progress: Progress | None = N
             description=spec.description,
             fingerprint=fingerprint,
         )
-
-
-def _project(ctx: Context, project: str | None) -> str:
-    name = project or ctx.settings.default_project
-    validate_name(name, what="project")
-    return name
-
-
-def get_version(ctx: Context, *, ref: str, project: str | None = None) -> DatasetVersion:
-    project = _project(ctx, project)
-    ctx.require("datasets:read", project)
-    with ctx.db.session() as s:
-        ds, row = versions.resolve(s, project, ref)
-        return versions.to_version(s, row, ds, project)
 
 
 def _dataset(s: Any, ds: DatasetRow, project: str) -> Dataset:
@@ -205,7 +166,7 @@ def show_dataset(ctx: Context, *, ref: str, project: str | None = None) -> Datas
     """A dataset, its versions (newest first) and one version in full: ``NAME`` shows the latest."""
     from sqlalchemy import select
 
-    project = _project(ctx, project)
+    project = versions.project_or_default(ctx, project)
     ctx.require("datasets:read", project)
     with ctx.db.session() as s:
         ds, row = versions.resolve(s, project, ref)
@@ -223,7 +184,7 @@ def show_dataset(ctx: Context, *, ref: str, project: str | None = None) -> Datas
 
 def alias_version(ctx: Context, *, ref: str, alias: str, project: str | None = None) -> DatasetVersion:
     """Point ``NAME@alias`` at the version ``ref`` names."""
-    project = _project(ctx, project)
+    project = versions.project_or_default(ctx, project)
     ctx.require("datasets:write", project)
     with ctx.db.session() as s:
         ds, row = versions.resolve(s, project, ref)
@@ -241,37 +202,19 @@ def alias_version(ctx: Context, *, ref: str, alias: str, project: str | None = N
 
 def record_use(ctx: Context, *, ref: str, run_id: str, project: str | None = None) -> None:
     """A lineage edge from the version to a run that reads it."""
-    version = get_version(ctx, ref=ref, project=project)
+    version = versions.get_version(ctx, ref=ref, project=project)
     with ctx.db.session() as s:
         if s.get(RunRow, run_id) is None:
             raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
         add_edge(s, Edge(versions.ENTITY, version.id, "input_to", "run", run_id))
 
 
-def iter_batches(
-    ctx: Context, version: DatasetVersion, *, split: str | None = None, batch_rows: int = 8192
-) -> Iterator[pa.RecordBatch]:
-    """The version's canonical rows (one split of them when asked), a batch at a time."""
-    if split is not None and split not in (version.splits or {}):
-        raise NotFound(
-            f"{version.ref} has no split {split!r}; it has {sorted(version.splits or {}) or 'none'}",
-            details={"ref": version.ref, "split": split},
-        )
-    for batch in storage.iter_batches(ctx, version.project, version.data_sha256, batch_rows=batch_rows):
-        if split is not None:
-            batch = batch.filter(pc.equal(batch.column("split"), split))
-        if batch.num_rows:
-            yield batch
-
-
-def read_table(ctx: Context, version: DatasetVersion, *, split: str | None = None) -> pa.Table:
-    schema = arrow_schema(version.kind, with_split=bool(version.splits))
-    return pa.Table.from_batches(list(iter_batches(ctx, version, split=split)), schema=schema)
-
-
 def diff_versions(ctx: Context, *, a: str, b: str, project: str | None = None) -> DatasetDiff:
     """Rows added, removed and changed from ``a`` to ``b``, compared by row hash; "changed" = same key."""
-    va, vb = get_version(ctx, ref=a, project=project), get_version(ctx, ref=b, project=project)
+    va, vb = (
+        versions.get_version(ctx, ref=a, project=project),
+        versions.get_version(ctx, ref=b, project=project),
+    )
     row_a, key_a, _ = storage.read_index(ctx, va.project, va.index_sha256)
     row_b, key_b, _ = storage.read_index(ctx, vb.project, vb.index_sha256)
     only_a = ~np.isin(row_a, row_b)
@@ -305,189 +248,13 @@ def diff_versions(ctx: Context, *, a: str, b: str, project: str | None = None) -
 
 def check_leakage(ctx: Context, *, a: str, b: str, project: str | None = None) -> LeakagePair:
     """Rows of ``b`` that also appear in ``a`` (e.g. an eval set against a training set)."""
-    va, vb = get_version(ctx, ref=a, project=project), get_version(ctx, ref=b, project=project)
+    va, vb = (
+        versions.get_version(ctx, ref=a, project=project),
+        versions.get_version(ctx, ref=b, project=project),
+    )
     row_a, key_a, _ = storage.read_index(ctx, va.project, va.index_sha256)
     row_b, key_b, _ = storage.read_index(ctx, vb.project, vb.index_sha256)
     return cross_leakage(va.ref, row_a, key_a, vb.ref, row_b, key_b)
-
-
-def _derive(
-    ctx: Context,
-    parent: DatasetVersion,
-    *,
-    name: str,
-    batches: Iterator[pa.RecordBatch],
-    kind: Kind,
-    with_split: bool,
-    relation: str,
-    options: dict[str, Any],
-) -> DatasetAddResult:
-    """Write a child version of ``parent`` from transformed batches and register it with its lineage."""
-    validate_name(name, what="dataset name")
-    with storage.workdir(ctx) as work:
-        result = ingest_batches(batches, kind, arrow_schema(kind, with_split=with_split), work, _options())
-        if result.rows == 0:
-            raise InvalidInput(
-                f"{relation} version of {parent.ref} would have no rows", details={"ref": parent.ref}
-            )
-        data, index = _store(ctx, parent.project, name, result)
-        return versions.register(
-            ctx,
-            project=parent.project,
-            name=name,
-            result=result,
-            data=data,
-            index=index,
-            source=parent.ref,
-            fmt="derived",
-            options=options,
-            parent_id=parent.id,
-            relation=relation,
-        )
-
-
-def redact_version(
-    ctx: Context, *, ref: str, project: str | None = None, kinds: list[str] | None = None
-) -> DatasetAddResult:
-    """A child version with every PII finding replaced by its placeholder (``<EMAIL>``…)."""
-    parent = get_version(ctx, ref=ref, project=project)
-    ctx.require("datasets:write", parent.project)
-    bad = sorted(set(kinds or []) - set(PII_KINDS))
-    if bad:
-        raise InvalidInput(
-            f"unknown PII kind {bad[0]!r}; known: {', '.join(PII_KINDS)}", details={"field": "kinds"}
-        )
-    batches = (transforms.redact_batch(b, kinds) for b in iter_batches(ctx, parent))
-    return _derive(
-        ctx,
-        parent,
-        name=parent.name,
-        batches=batches,
-        kind=parent.kind,
-        with_split=bool(parent.splits),
-        relation="redacted",
-        options={"kinds": kinds or list(PII_KINDS)},
-    )
-
-
-def dedup_version(
-    ctx: Context, *, ref: str, project: str | None = None, near: bool = False
-) -> DatasetAddResult:
-    """A child version keeping the first of each group of exact (or, with ``near``, normalised) duplicates."""
-    parent = get_version(ctx, ref=ref, project=project)
-    ctx.require("datasets:write", parent.project)
-    row64, _, near_hash = storage.read_index(ctx, parent.project, parent.index_sha256)
-    hashes = near_hash if near else row64
-    keep = np.zeros(len(hashes), dtype=bool)
-    keep[np.unique(hashes, return_index=True)[1]] = True
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        start = 0
-        for batch in iter_batches(ctx, parent):
-            yield batch.filter(pa.array(keep[start : start + batch.num_rows]))
-            start += batch.num_rows
-
-    return _derive(
-        ctx,
-        parent,
-        name=parent.name,
-        batches=batches(),
-        kind=parent.kind,
-        with_split=bool(parent.splits),
-        relation="deduplicated",
-        options={"near": near},
-    )
-
-
-def _strata(ctx: Context, parent: DatasetVersion, column: str) -> np.ndarray:
-    field, _, key = column.partition(".")
-    names = [*FIELDS[parent.kind], "metadata", "split"]
-    if field not in names or (field == "metadata") != bool(key) or field == "messages":
-        raise InvalidInput(
-            f"cannot stratify by {column!r}: use a text field ({', '.join(FIELDS[parent.kind])}) or metadata.KEY",
-            details={"field": "stratify"},
-        )
-    values: list[str] = []
-    for batch in iter_batches(ctx, parent):
-        for v in batch.column(field).to_pylist():
-            if field == "metadata":
-                v = json.loads(v).get(key) if v is not None else None
-            values.append("" if v is None else str(v))
-    return np.array(values, dtype=object)
-
-
-def split_version(ctx: Context, *, ref: str, spec: SplitSpec, project: str | None = None) -> SplitResult:
-    """Assign every row to a split by its seeded key hash; one child version with a ``split`` column,
-    or one version per split in datasets named ``NAME-SPLIT``."""
-    parent = get_version(ctx, ref=ref, project=project)
-    ctx.require("datasets:write", parent.project)
-    _, key, _ = storage.read_index(ctx, parent.project, parent.index_sha256)
-    strata = _strata(ctx, parent, spec.stratify) if spec.stratify else None
-    names = np.array(list(spec.fractions), dtype=object)
-    labels = names[assign(key, spec.fractions, spec.seed, strata)]
-    counts = {str(n): int((labels == n).sum()) for n in names}
-    options = spec.model_dump(mode="json")
-
-    def batches(only: str | None = None) -> Iterator[pa.RecordBatch]:
-        start = 0
-        for batch in iter_batches(ctx, parent):
-            part = labels[start : start + batch.num_rows]
-            start += batch.num_rows
-            if only is None:
-                yield transforms.with_split(batch, parent.kind, part)
-            else:
-                yield transforms.without_split(batch.filter(pa.array(part == only)), parent.kind)
-
-    made: list[DatasetVersion] = []
-    if spec.into == "column":
-        made.append(
-            _derive(
-                ctx,
-                parent,
-                name=parent.name,
-                batches=batches(),
-                kind=parent.kind,
-                with_split=True,
-                relation="split",
-                options=options,
-            ).version
-        )
-        leakage = made[0].profile.leakage or []
-    else:
-        for split in counts:
-            if counts[split]:
-                made.append(
-                    _derive(
-                        ctx,
-                        parent,
-                        name=f"{parent.name}-{split}",
-                        batches=batches(split),
-                        kind=parent.kind,
-                        with_split=False,
-                        relation="split",
-                        options={**options, "split": split},
-                    ).version
-                )
-        leakage = []
-    return SplitResult(versions=made, counts=counts, leakage=leakage)
-
-
-def export_version(
-    ctx: Context,
-    *,
-    ref: str,
-    dest: str | Path,
-    fmt: ExportFormat = "jsonl",
-    split: str | None = None,
-    project: str | None = None,
-) -> Path:
-    """Write a version's rows to ``dest``; re-adding a JSONL export gives the same version back."""
-    version = get_version(ctx, ref=ref, project=project)
-    schema = arrow_schema(version.kind, with_split=bool(version.splits) and split is None)
-    batches = iter_batches(ctx, version, split=split)
-    if split is not None:
-        batches = (transforms.without_split(b, version.kind) for b in batches)
-    return write_export(batches, schema, dest, fmt)
 
 
 def _confine(path: str, root: Path | None) -> Path:

@@ -1,4 +1,4 @@
-"""Version records: finding a dataset version by reference, and registering a new one in one transaction.
+"""Version records: finding a dataset version by reference, reading its rows, registering a new one.
 
 Registration runs after the version's files are in the artifact store, and writes the dataset (if
 new), the version, its source fingerprint and its lineage edge in one transaction. Two writers that
@@ -9,16 +9,21 @@ never registered twice (a unique content hash per dataset).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
+from llmloop.data import storage
 from llmloop.data.ingest import IngestResult
+from llmloop.data.kinds import arrow_schema
 from llmloop.data.schemas import DatasetAddResult, DatasetVersion, DatasetVersionSummary, Profile
 from llmloop.errors import Conflict, NotFound
-from llmloop.refs import parse_ref
+from llmloop.refs import parse_ref, validate_name
 from llmloop.store.aliases import aliases_of, resolve_version
 from llmloop.store.artifacts import Blob
 from llmloop.store.lineage import Edge, add_edge
@@ -213,3 +218,48 @@ def register(
             if attempt == 4:
                 raise
     raise AssertionError("unreachable")
+
+
+def project_or_default(ctx: Context, project: str | None) -> str:
+    name = project or ctx.settings.default_project
+    validate_name(name, what="project")
+    return name
+
+
+def get_version(ctx: Context, *, ref: str, project: str | None = None) -> DatasetVersion:
+    """The version ``NAME``, ``NAME@V`` or ``NAME@ALIAS`` names, with its profile."""
+    project = project_or_default(ctx, project)
+    ctx.require("datasets:read", project)
+    with ctx.db.session() as s:
+        ds, row = resolve(s, project, ref)
+        return to_version(s, row, ds, project)
+
+
+def iter_batches(
+    ctx: Context, version: DatasetVersion, *, split: str | None = None, batch_rows: int = 8192
+) -> Iterator[pa.RecordBatch]:
+    """The version's canonical rows (one split of them when asked), a batch at a time."""
+    if split is not None and split not in (version.splits or {}):
+        raise NotFound(
+            f"{version.ref} has no split {split!r}; it has {sorted(version.splits or {}) or 'none'}",
+            details={"ref": version.ref, "split": split},
+        )
+    for batch in storage.iter_batches(ctx, version.project, version.data_sha256, batch_rows=batch_rows):
+        if split is not None:
+            batch = batch.filter(pc.equal(batch.column("split"), split))
+        if batch.num_rows:
+            yield batch
+
+
+def read_table(ctx: Context, version: DatasetVersion, *, split: str | None = None) -> pa.Table:
+    schema = arrow_schema(version.kind, with_split=bool(version.splits))
+    return pa.Table.from_batches(list(iter_batches(ctx, version, split=split)), schema=schema)
+
+
+def store_files(
+    ctx: Context, project: str, name: str, result: IngestResult
+) -> tuple[Blob | None, Blob | None]:
+    """Put a version's files in the artifact store, unless identical content is already a version."""
+    if by_content(ctx, project, name, result.content_hash):
+        return None, None
+    return storage.put(ctx, project, result.data_path), storage.put(ctx, project, result.index_path)

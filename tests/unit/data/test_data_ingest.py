@@ -151,15 +151,15 @@ def test_huge_line_is_refused_without_being_held(tmp_path: Path) -> None:
     path = tmp_path / "huge.jsonl"
     with path.open("w") as fh:
         fh.write('{"text": "ok"}\n{"text": "')
-        for _ in range(24):
-            fh.write("x" * (1 << 20))  # a 24 MiB line
+        for _ in range(64):
+            fh.write("x" * (1 << 20))  # a 64 MiB line
         fh.write('"}\n{"text": "after"}\n')
     tracemalloc.start()
     with pytest.raises(InvalidInput, match=r"huge.jsonl:2: line is longer than the limit of 1048576 bytes"):
         run(path, tmp_path, max_line_bytes=1 << 20)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 8 << 20, f"peak {peak} bytes: the long line was buffered"
+    assert peak < 32 << 20, f"peak {peak} bytes: the long line was buffered"
     result = run(path, tmp_path, max_line_bytes=1 << 20, skip_invalid=True)
     assert (result.rows, result.invalid_rows) == (2, 1)
 
