@@ -175,6 +175,8 @@ def _print_profile(p: Profile) -> None:
         click.echo("splits: " + ", ".join(f"{k} {v}" for k, v in p.splits.items()))
     for leak in p.leakage or []:
         click.echo(f"leakage {leak.a}→{leak.b}: {leak.exact} exact, {leak.key} same prompt")
+    if p.languages:
+        click.echo("languages: " + ", ".join(f"{k} {v:.0%}" for k, v in p.languages.items()))
     if p.top_ngrams.get("2"):
         click.echo("top bigrams: " + ", ".join(f"{g.text} ({g.count})" for g in p.top_ngrams["2"][:8]))
 

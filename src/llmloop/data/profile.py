@@ -5,7 +5,7 @@ whitespace splits tokens) or from a given Hugging Face tokenizer; PII candidates
 RE2 pass (``pii.PREFILTER``) and only those rows are scanned in Python; duplicates are counted from
 the 8-byte row and near hashes kept per row (16 bytes a row in memory). Top n-grams are read from a
 sample: the rows with the smallest near hashes, which is uniform and the same whatever the order or
-batching of the file.
+batching of the file. The language guess (py3langid, when installed) reads 200 rows of that sample.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from llmloop.errors import InvalidInput, Unavailable
 CAP = 1 << 16
 HIST_BINS = 30
 NGRAM_TOP = 15
+LANGUAGE_ROWS = 200
+LANGUAGE_CHARS = 300
 _WORD = re.compile(r"\w+")
 
 TokenCounter = Callable[[pa.Array], np.ndarray]
@@ -350,6 +352,18 @@ class Profiler:
             for n, counter in ((1, uni), (2, bi), (3, tri))
         }
 
+    def _languages(self) -> dict[str, float] | None:
+        """Share of each language in (a part of) the n-gram sample, when py3langid is installed."""
+        try:
+            import py3langid
+        except ImportError:
+            return None
+        texts = [t[:LANGUAGE_CHARS] for t in self._sample_text[:LANGUAGE_ROWS] if t.strip()]
+        if not texts:
+            return None
+        counts = Counter(str(py3langid.classify(t)[0]) for t in texts)
+        return {lang: round(n / len(texts), 3) for lang, n in counts.most_common(5)}
+
     def result(self, *, invalid_rows: int = 0) -> Profile:
         from llmloop.data.splits import leakage
 
@@ -384,6 +398,7 @@ class Profiler:
             chat=chat,
             top_ngrams=self._ngrams(),
             ngram_sample_rows=len(self._sample_text),
+            languages=self._languages(),
             pii=totals,
             splits=splits,
             leakage=leaks,

@@ -120,6 +120,7 @@ class Profile(BaseModel):
     chat: ChatProfile | None = None
     top_ngrams: dict[str, list[NGram]] = Field(default_factory=dict)
     ngram_sample_rows: int = 0
+    languages: dict[str, float] | None = Field(None, description="Language shares in a sample (py3langid).")
     pii: dict[str, int] = Field(default_factory=pii_zero, description="Findings per PII kind, all fields.")
     splits: dict[str, int] | None = None
     leakage: list[LeakagePair] | None = None

@@ -125,3 +125,16 @@ def test_near_duplicates_differ_only_in_case_and_punctuation() -> None:
     assert len(set(h.row64.tolist())) == 3
     assert h.near[0] == h.near[1] != h.near[2]
     assert h.key[0] == h.key[1] == h.key[2]  # same prompt: the same split, and a "change" in a diff
+
+
+def test_language_guess_reads_the_sample() -> None:
+    b = RowBuilder("text")
+    texts = ["Where can I go skiing in March on a small budget?"] * 3 + [
+        "Où puis-je faire du ski en mars avec un petit budget ?"
+    ]
+    for i, t in enumerate(texts):
+        b.add({"text": f"{t} ({i})"})
+    batch = b.flush()
+    p = Profiler("text")
+    p.update(batch, row_hashes(batch, "text"))
+    assert p.result().languages == {"en": 0.75, "fr": 0.25}
