@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from llmloop.context import Context
 from llmloop.data import derive, export, formats, storage, versions
@@ -126,9 +128,7 @@ def add_version(ctx: Context, *, spec: DatasetAdd, progress: Progress | None = N
         )
 
 
-def _dataset(s: Any, ds: DatasetRow, project: str) -> Dataset:
-    from sqlalchemy import func, select
-
+def _dataset(s: Session, ds: DatasetRow, project: str) -> Dataset:
     count, latest = s.execute(
         select(func.count(), func.max(DatasetVersionRow.version)).where(DatasetVersionRow.dataset_id == ds.id)
     ).one()
@@ -145,8 +145,6 @@ def _dataset(s: Any, ds: DatasetRow, project: str) -> Dataset:
 
 def list_datasets(ctx: Context, *, project: str | None = None) -> list[Dataset]:
     """Datasets of one project, or of every project the actor may read."""
-    from sqlalchemy import select
-
     with ctx.db.session() as s:
         projects = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if project is not None:
@@ -164,8 +162,6 @@ def list_datasets(ctx: Context, *, project: str | None = None) -> list[Dataset]:
 
 def show_dataset(ctx: Context, *, ref: str, project: str | None = None) -> DatasetShow:
     """A dataset, its versions (newest first) and one version in full: ``NAME`` shows the latest."""
-    from sqlalchemy import select
-
     project = versions.project_or_default(ctx, project)
     ctx.require("datasets:read", project)
     with ctx.db.session() as s:
