@@ -79,6 +79,12 @@ def _format_of(name: str) -> tuple[str | None, str | None, str]:
     return EXTENSIONS.get(ext), compression, "\t" if ext == ".tsv" else ","
 
 
+def data_suffix(name: str) -> str:
+    """The format and compression suffixes of a file name (``.jsonl.gz``), and nothing else from it."""
+    suffixes = [x.lower() for x in PurePosixPath(name).suffixes[-2:]]
+    return "".join(x for x in suffixes if x in EXTENSIONS or x in COMPRESSIONS)
+
+
 def resolve_source(path: str, *, fmt: str | None = None, display: str | None = None) -> Source:
     """The files behind a path, glob, folder or fsspec URL, and the one format they share."""
     import fsspec

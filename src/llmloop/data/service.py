@@ -37,6 +37,7 @@ from llmloop.data.settings import data_settings
 from llmloop.data.splits import cross_leakage
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
 from llmloop.refs import validate_name
+from llmloop.security import audit
 from llmloop.store.aliases import aliases_of, set_alias
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.store.projects import project_id
@@ -184,7 +185,7 @@ def alias_version(ctx: Context, *, ref: str, alias: str, project: str | None = N
     ctx.require("datasets:write", project)
     with ctx.db.session() as s:
         ds, row = versions.resolve(s, project, ref)
-        set_alias(
+        before = set_alias(
             s,
             project_id=ds.project_id,
             kind=versions.ALIAS_KIND,
@@ -193,7 +194,17 @@ def alias_version(ctx: Context, *, ref: str, alias: str, project: str | None = N
             version=row.version,
         )
         s.flush()
-        return versions.to_version(s, row, ds, project)
+        result = versions.to_version(s, row, ds, project)
+        audit.record(
+            s,
+            ctx,
+            "datasets.alias",
+            f"dataset:{ds.name}@{alias}",
+            {"version": before},
+            {"version": row.version},
+            project=project,
+        )
+        return result
 
 
 def record_use(ctx: Context, *, ref: str, run_id: str, project: str | None = None) -> None:
@@ -203,6 +214,9 @@ def record_use(ctx: Context, *, ref: str, run_id: str, project: str | None = Non
         if s.get(RunRow, run_id) is None:
             raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
         add_edge(s, Edge(versions.ENTITY, version.id, "input_to", "run", run_id))
+        audit.record(
+            s, ctx, "datasets.use", f"dataset:{version.ref}", after={"run": run_id}, project=version.project
+        )
 
 
 def diff_versions(ctx: Context, *, a: str, b: str, project: str | None = None) -> DatasetDiff:

@@ -1,10 +1,13 @@
 """Every byte of a dataset goes to and comes from the artifact store through these few functions.
 
-They take the project so that encryption at rest (a per-project key, ``security/crypto.py``) can be
-slotted in here and nowhere else: ``put`` is where bytes would be sealed, ``local_copy`` where they
-would be opened. Reads copy the blob to a private temp file (verified against its hash on the way,
-so corruption raises ``DataCorrupted``) because Parquet needs random access; the copy is deleted as
-soon as the reader is done with it.
+Encryption at rest happens below them: ``ctx.artifacts`` is the ``EncryptedArtifactStore``
+(``security/encrypted_artifacts.py``), which seals new blobs with AES-256-GCM while
+``LLMLOOP_ENCRYPT_ARTIFACTS`` is set and opens them on read, so dataset files are encrypted like
+every other artifact. The functions take the project so that a per-project key (issue 4, item 7:
+"optional per project") can be slotted in here and nowhere else. Reads copy the blob to a private
+temp file (decrypted and verified against its hash on the way, so corruption raises
+``DataCorrupted`` and a missing key ``Unavailable``) because Parquet needs random access; the copy
+is deleted as soon as the reader is done with it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Version records: finding a dataset version by reference, reading its rows, registering a new one.
 
 Registration runs after the version's files are in the artifact store, and writes the dataset (if
-new), the version, its source fingerprint and its lineage edge in one transaction. Two writers that
+new), the version, its source fingerprint, its lineage edge and its audit event in one transaction. Two writers that
 race for the same version number or dataset name see ``Conflict`` and retry; the same content is
 never registered twice (a unique content hash per dataset).
 """
@@ -24,6 +24,7 @@ from llmloop.data.kinds import arrow_schema
 from llmloop.data.schemas import DatasetAddResult, DatasetVersion, DatasetVersionSummary, Profile
 from llmloop.errors import Conflict, NotFound
 from llmloop.refs import parse_ref, validate_name
+from llmloop.security import audit
 from llmloop.store.aliases import aliases_of, resolve_version
 from llmloop.store.artifacts import Blob
 from llmloop.store.lineage import Edge, add_edge
@@ -213,6 +214,16 @@ def register(
                 if fingerprint is not None and s.get(DatasetSourceRow, (ds.id, fingerprint)) is None:
                     s.add(DatasetSourceRow(dataset_id=ds.id, fingerprint=fingerprint, version_id=row.id))
                 version = to_version(s, row, ds, project)
+                if created:
+                    after = {
+                        "content_hash": row.content_hash,
+                        "rows": row.rows,
+                        "parent": version.parent,
+                        "relation": relation,
+                    }
+                    audit.record(
+                        s, ctx, "datasets.add", f"dataset:{version.ref}", after=after, project=project
+                    )
             return DatasetAddResult(created=created, version=version)
         except Conflict:
             if attempt == 4:

@@ -23,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from llmloop.context import Context
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import validate_name
+from llmloop.security import audit
+from llmloop.security.rbac import require_or_hide
 from llmloop.store.artifacts import safe_relpath
 from llmloop.store.projects import project_id, project_name
 from llmloop.store.tables.base import now
@@ -107,6 +109,7 @@ def create_run(ctx: Context, *, spec: RunCreate) -> Run:
             s.execute(insert(ParamRow), [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()])
         if tags:
             s.execute(insert(TagRow), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+        audit.record(s, ctx, "runs.create", f"run:{run_id}", after={"name": name}, project=spec.project)
     return Run(
         id=run_id,
         project=spec.project,
@@ -120,6 +123,14 @@ def create_run(ctx: Context, *, spec: RunCreate) -> Run:
         env=spec.env,
         created_by=ctx.actor.id,
     )
+
+
+def _run_not_found(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+
+
+def _project_not_found(project: str) -> NotFound:
+    return NotFound(f"project {project!r} not found", details={"project": project})
 
 
 def _run_project(conn: Connection, run_id: str) -> tuple[str, str, str]:
@@ -195,7 +206,7 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
     ]
     with ctx.db.connect() as conn:
         status, project, _ = _run_project(conn, run_id)
-        ctx.require("runs:write", project)
+        require_or_hide(ctx.actor, "runs:write", project, _run_not_found(run_id))
         if status != "running" and (rows or params):
             raise Conflict(
                 f"run {run_id} has ended ({status}); it takes no more metrics or params",
@@ -207,9 +218,20 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
         _upsert_kv(conn, ParamRow, run_id, params, immutable=True)
         _upsert_kv(conn, TagRow, run_id, tags, immutable=False)
         values: dict[str, Any] = {"heartbeat_at": now()}
-        if batch.end_status is not None and status == "running":
+        ending = batch.end_status is not None and status == "running"
+        if ending:
             values.update(status=batch.end_status, end_time=values["heartbeat_at"])
         conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+        if ending:  # audited once per run, never per metric batch
+            audit.record(
+                conn,
+                ctx,
+                "runs.end",
+                f"run:{run_id}",
+                {"status": status},
+                {"status": batch.end_status},
+                project=project,
+            )
 
 
 def end_run(ctx: Context, *, run_id: str, status: RunStatus = "finished") -> Run:
@@ -354,7 +376,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
         projects = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if query.project is not None:
             pid = project_id(s, query.project)
-            ctx.require("runs:read", query.project)
+            require_or_hide(ctx.actor, "runs:read", query.project, _project_not_found(query.project))
             where.append(RunRow.project_id == pid)
         else:
             readable = [pid for pid, name in projects.items() if ctx.actor.can("runs:read", name)]
@@ -374,7 +396,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
 def count_runs(ctx: Context, *, project: str) -> int:
     with ctx.db.session() as s:
         pid = project_id(s, project)
-        ctx.require("runs:read", project)
+        require_or_hide(ctx.actor, "runs:read", project, _project_not_found(project))
         return int(s.scalar(select(func.count()).select_from(RunRow).where(RunRow.project_id == pid)) or 0)
 
 
@@ -394,7 +416,7 @@ def record_artifact(ctx: Context, *, run_id: str, name: str, sha256: str, size: 
     rel = safe_relpath(name)
     with ctx.db.connect() as conn:
         _, project, _ = _run_project(conn, run_id)
-        ctx.require("artifacts:write", project)
+        require_or_hide(ctx.actor, "artifacts:write", project, _run_not_found(run_id))
         conn.execute(
             delete(RunArtifactRow).where(RunArtifactRow.run_id == run_id, RunArtifactRow.path == rel)
         )

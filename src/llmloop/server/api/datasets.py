@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmloop.data import service, storage
+from llmloop.data import formats, service, storage
 from llmloop.data.kinds import Kind, parse_mapping
 from llmloop.data.schemas import (
     Dataset,
@@ -37,6 +37,7 @@ from llmloop.data.schemas import (
 )
 from llmloop.errors import InvalidInput
 from llmloop.refs import validate_name
+from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -108,27 +109,35 @@ def _status(response: Response, result: DatasetAddResult) -> DatasetAddResult:
     return result
 
 
-@router.get("", response_model=DatasetList)
+@router.get("", response_model=DatasetList, openapi_extra=permission("datasets:read"))
 def list_datasets(ctx: CtxDep, project: str | None = None) -> DatasetList:
     return DatasetList(items=service.list_datasets(ctx, project=project))
 
 
-@router.get("/{name}", response_model=DatasetShow)
+@router.get("/{name}", response_model=DatasetShow, openapi_extra=permission("datasets:read"))
 def show_dataset(ctx: CtxDep, name: str, project: str | None = None, version: str = "latest") -> DatasetShow:
     return service.show_dataset(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.get("/{name}/versions/{version}", response_model=DatasetVersion)
+@router.get(
+    "/{name}/versions/{version}", response_model=DatasetVersion, openapi_extra=permission("datasets:read")
+)
 def get_version(ctx: CtxDep, name: str, version: str, project: str | None = None) -> DatasetVersion:
     return service.get_version(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.get("/{name}/versions/{version}/profile", response_model=Profile)
+@router.get(
+    "/{name}/versions/{version}/profile", response_model=Profile, openapi_extra=permission("datasets:read")
+)
 def get_profile(ctx: CtxDep, name: str, version: str, project: str | None = None) -> Profile:
     return service.get_version(ctx, ref=ref_of(name, version), project=project).profile
 
 
-@router.get("/{name}/versions/{version}/profile.png", response_class=Response)
+@router.get(
+    "/{name}/versions/{version}/profile.png",
+    response_class=Response,
+    openapi_extra=permission("datasets:read"),
+)
 def profile_png(
     ctx: CtxDep, name: str, version: str, project: str | None = None, field: str | None = None
 ) -> Response:
@@ -139,7 +148,7 @@ def profile_png(
     return Response(token_histograms(v, field), media_type="image/png")
 
 
-@router.get("/{name}/versions/{version}/rows", response_model=Rows)
+@router.get("/{name}/versions/{version}/rows", response_model=Rows, openapi_extra=permission("datasets:read"))
 def get_rows(
     ctx: CtxDep,
     name: str,
@@ -165,7 +174,7 @@ def get_rows(
     return Rows(items=items, offset=offset, total=total)
 
 
-@router.get("/{name}/versions/{version}/data")
+@router.get("/{name}/versions/{version}/data", openapi_extra=permission("datasets:read"))
 def download_data(ctx: CtxDep, name: str, version: str, project: str | None = None) -> StreamingResponse:
     """The version's canonical Parquet file, streamed and verified against its hash."""
     v = service.get_version(ctx, ref=ref_of(name, version), project=project)
@@ -182,7 +191,12 @@ def download_data(ctx: CtxDep, name: str, version: str, project: str | None = No
     )
 
 
-@router.post("/{name}/versions", response_model=DatasetAddResult, status_code=201)
+@router.post(
+    "/{name}/versions",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
 async def upload_version(
     ctx: CtxDep,
     name: str,
@@ -201,8 +215,8 @@ async def upload_version(
     validate_name(name, what="dataset name")
     ctx.require("datasets:write", project)
     base = PurePosixPath(filename.replace("\\", "/")).name
-    if not base or base.startswith("."):
-        raise InvalidInput(f"invalid filename {filename!r}", details={"field": "filename"})
+    if not base or base.startswith(".") or len(base) > 255 or any(ord(c) < 32 for c in base):
+        raise InvalidInput(f"invalid filename {filename[:80]!r}", details={"field": "filename"})
     spec = validated(
         DatasetAdd,
         name=name,
@@ -217,7 +231,7 @@ async def upload_version(
         display_name=base,
     )
     fd, tmp = tempfile.mkstemp(
-        dir=storage.scratch_dir(ctx), prefix="upload-", suffix="".join(PurePosixPath(base).suffixes[-2:])
+        dir=storage.scratch_dir(ctx), prefix="upload-", suffix=formats.data_suffix(base)
     )
     try:
         with os.fdopen(fd, "wb") as out:
@@ -229,7 +243,12 @@ async def upload_version(
     return _status(response, result)
 
 
-@router.post("/{name}/versions/import", response_model=DatasetAddResult, status_code=201)
+@router.post(
+    "/{name}/versions/import",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
 def import_version(
     ctx: CtxDep, name: str, body: DatasetImport, response: Response, project: str = "default"
 ) -> DatasetAddResult:
@@ -238,7 +257,12 @@ def import_version(
     return _status(response, service.import_version(ctx, spec=spec))
 
 
-@router.post("/{name}/versions/{version}/redact", response_model=DatasetAddResult, status_code=201)
+@router.post(
+    "/{name}/versions/{version}/redact",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
 def redact_version(
     ctx: CtxDep, name: str, version: str, body: RedactRequest, response: Response, project: str | None = None
 ) -> DatasetAddResult:
@@ -246,7 +270,12 @@ def redact_version(
     return _status(response, result)
 
 
-@router.post("/{name}/versions/{version}/dedup", response_model=DatasetAddResult, status_code=201)
+@router.post(
+    "/{name}/versions/{version}/dedup",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
 def dedup_version(
     ctx: CtxDep, name: str, version: str, body: DedupRequest, response: Response, project: str | None = None
 ) -> DatasetAddResult:
@@ -255,31 +284,38 @@ def dedup_version(
     )
 
 
-@router.post("/{name}/versions/{version}/split", response_model=SplitResult, status_code=201)
+@router.post(
+    "/{name}/versions/{version}/split",
+    response_model=SplitResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
 def split_version(
     ctx: CtxDep, name: str, version: str, spec: SplitSpec, project: str | None = None
 ) -> SplitResult:
     return service.split_version(ctx, ref=ref_of(name, version), spec=spec, project=project)
 
 
-@router.post("/{name}/versions/{version}/uses", status_code=204)
+@router.post("/{name}/versions/{version}/uses", status_code=204, openapi_extra=permission("datasets:write"))
 def record_use(ctx: CtxDep, name: str, version: str, body: UseRequest, project: str | None = None) -> None:
     service.record_use(ctx, ref=ref_of(name, version), run_id=body.run_id, project=project)
 
 
-@router.put("/{name}/aliases/{alias}", response_model=DatasetVersion)
+@router.put(
+    "/{name}/aliases/{alias}", response_model=DatasetVersion, openapi_extra=permission("datasets:write")
+)
 def set_alias(
     ctx: CtxDep, name: str, alias: str, body: AliasRequest, project: str | None = None
 ) -> DatasetVersion:
     return service.alias_version(ctx, ref=ref_of(name, body.version), alias=alias, project=project)
 
 
-@router.get("/{name}/diff", response_model=DatasetDiff)
+@router.get("/{name}/diff", response_model=DatasetDiff, openapi_extra=permission("datasets:read"))
 def diff_versions(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> DatasetDiff:
     """Rows added/removed/changed from version ``a`` to ``b`` (numbers, aliases, or full NAME@V refs)."""
     return service.diff_versions(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)
 
 
-@router.get("/{name}/leakage", response_model=LeakagePair)
+@router.get("/{name}/leakage", response_model=LeakagePair, openapi_extra=permission("datasets:read"))
 def leakage(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> LeakagePair:
     return service.check_leakage(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)
