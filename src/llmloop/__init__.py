@@ -25,6 +25,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_client": ("llmloop.sdk.client", "get_client"),
     "datasets": ("llmloop.sdk.datasets", "datasets"),
     "get_settings": ("llmloop.config", "get_settings"),
+    "metrics": ("llmloop.sdk.metrics", "metrics"),
+    "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
     "InvalidInput": ("llmloop.errors", "InvalidInput"),
     "NotFound": ("llmloop.errors", "NotFound"),
@@ -33,6 +35,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PermissionDenied": ("llmloop.errors", "PermissionDenied"),
     "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
+    "prompts": ("llmloop.sdk.prompts", "prompts"),
+    "span": ("llmloop.observe.tracer", "span"),
+    "trace": ("llmloop.observe.tracer", "trace"),
+    "current_span": ("llmloop.observe.tracer", "current_span"),
+    "flush_traces": ("llmloop.observe.tracer", "flush"),
+    "feedback": ("llmloop.sdk.feedback", "feedback"),
 }
 
 __all__ = [
@@ -47,15 +55,24 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "current_span",
     "datasets",
+    "evaluations",
+    "feedback",
+    "flush_traces",
     "get_client",
     "get_run",
     "get_settings",
+    "metrics",
+    "prompts",
     "search_runs",
+    "span",
     "start_run",
+    "trace",
 ]
 
 if TYPE_CHECKING:
+    import llmloop.prompts as prompts
     from llmloop.config import get_settings
     from llmloop.errors import (
         Conflict,
@@ -67,9 +84,13 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
+    from llmloop.observe.tracer import current_span, span, trace
+    from llmloop.observe.tracer import flush as flush_traces
+    from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.datasets import datasets
+    from llmloop.sdk.feedback import feedback
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 
 

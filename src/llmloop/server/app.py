@@ -8,7 +8,22 @@ from fastapi.routing import APIRoute
 from llmloop import __version__
 from llmloop.context import Context, local_context
 from llmloop.security.rbac import PUBLIC
-from llmloop.server.api import audit, auth, datasets, keys, runs, secrets, store, users
+from llmloop.server import gateway
+from llmloop.server.api import (
+    audit,
+    auth,
+    datasets,
+    deployments,
+    evaluations,
+    feedback,
+    keys,
+    prompts,
+    runs,
+    secrets,
+    store,
+    traces,
+    users,
+)
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
@@ -21,6 +36,11 @@ API_ROUTERS = [
     keys.router,
     audit.router,
     secrets.router,
+    prompts.router,
+    evaluations.router,
+    deployments.router,
+    traces.router,
+    feedback.router,
     datasets.router,
 ]
 
@@ -52,4 +72,5 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    app.include_router(gateway.router)
     return app
