@@ -42,8 +42,8 @@ MLFLOW_VERSION = "3.17.2"
 WORKLOADS = HERE / "workloads"
 
 # Sizes: ours runs long enough to time, MLflow (tens to thousands of times slower) short
-# enough to wait for. MLflow's local phase times 300 runs and tops the searched experiment
-# up to 1,000 untimed, through its client API (3 calls a run instead of 5).
+# enough to wait for. MLflow's local phase times 150 runs and tops the searched experiment
+# up to 1,000 untimed, through its client API (2 calls a run instead of 5).
 LLMLOOP_CFG = {
     "local": {"single_n": 50_000, "batch_size": 1000, "batches": 50, "runs_n": 1000, "search_repeat": 7},
     "http": {"single_n": 50_000, "batch_size": 1000, "batches": 50, "runs_n": 300, "search_repeat": 7},
@@ -53,11 +53,11 @@ MLFLOW_CFG = {
         "single_n": 150,
         "batch_size": 1000,
         "batches": 5,
-        "runs_n": 300,
+        "runs_n": 150,
         "seed_to": 1000,
         "search_repeat": 3,
     },
-    "http": {"single_n": 60, "batch_size": 1000, "batches": 3, "runs_n": 30, "search_repeat": 3},
+    "http": {"single_n": 40, "batch_size": 1000, "batches": 2, "runs_n": 15, "search_repeat": 3},
 }
 SEARCH_PROJECT = "search"  # the local phase fills it with 1,000 runs; both phases search it
 # uvicorn's fast HTTP parser and event loop, in both environments, so both servers run the same stack

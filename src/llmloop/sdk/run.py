@@ -21,8 +21,15 @@ from llmloop.errors import InvalidInput
 from llmloop.sdk.client import Client, get_client
 from llmloop.tracking.buffer import MetricBuffer
 from llmloop.tracking.environment import capture_environment
-from llmloop.tracking.schemas import MetricPoint, Run, RunArtifact, RunCreate, metric_value
-from llmloop.tracking.service import _check_key, _param_value
+from llmloop.tracking.schemas import (
+    MetricPoint,
+    Run,
+    RunArtifact,
+    RunCreate,
+    check_key,
+    metric_value,
+    param_value,
+)
 
 _now = time.time
 
@@ -44,16 +51,16 @@ class ActiveRun:
         self.log_params({key: value})
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self._buffer.add_params({_check_key(k, "param"): _param_value(k, v) for k, v in params.items()})
+        self._buffer.add_params({check_key(k, "param"): param_value(k, v) for k, v in params.items()})
 
     def set_tag(self, key: str, value: str) -> None:
-        self._buffer.add_tags({_check_key(key, "tag"): str(value)})
+        self._buffer.add_tags({check_key(key, "tag"): str(value)})
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Buffer one point; ``step`` defaults to one more than this key's last step."""
         last = self._step.get(key)
         if last is None:  # a key is checked once, the first time it is logged
-            _check_key(key, "metric")
+            check_key(key, "metric")
             last = -1
         if step is None:
             step = last + 1

@@ -160,3 +160,30 @@ def metric_value(value: Any, key: str = "") -> float:
             f"metric {key!r} value must be a number, got {type(value).__name__}",
             details={"field": "metrics", "key": key},
         ) from e
+
+
+def check_key(key: str, what: str) -> str:
+    """``key`` if it can name a metric, param or tag (``what``), else InvalidInput."""
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key) > MAX_KEY
+        or "\n" in key
+        or "\r" in key
+        or "\x00" in key
+    ):
+        raise InvalidInput(
+            f"invalid {what} key {str(key)[:80]!r}: 1-{MAX_KEY} characters, no newlines",
+            details={"field": what, "key": str(key)[:80]},
+        )
+    return key
+
+
+def param_value(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_PARAM:
+        raise InvalidInput(
+            f"param {key!r} is too long ({len(text)} characters, max {MAX_PARAM})",
+            details={"field": "params", "key": key},
+        )
+    return text

@@ -55,8 +55,6 @@ from llmloop.store.tables.tracking import (
 )
 from llmloop.tracking import bulk, search
 from llmloop.tracking.schemas import (
-    MAX_KEY,
-    MAX_PARAM,
     MetricPoint,
     Run,
     RunArtifact,
@@ -65,6 +63,8 @@ from llmloop.tracking.schemas import (
     RunPage,
     RunSearch,
     RunStatus,
+    check_key,
+    param_value,
 )
 
 HOST = socket.gethostname()
@@ -127,37 +127,11 @@ _RUNS = TypeAdapter(list[Run])
 _POINTS = TypeAdapter(list[MetricPoint])
 
 
-def _check_key(key: str, what: str) -> str:
-    if (
-        not isinstance(key, str)
-        or not key
-        or len(key) > MAX_KEY
-        or "\n" in key
-        or "\r" in key
-        or "\x00" in key
-    ):
-        raise InvalidInput(
-            f"invalid {what} key {str(key)[:80]!r}: 1-{MAX_KEY} characters, no newlines",
-            details={"field": what, "key": str(key)[:80]},
-        )
-    return key
-
-
-def _param_value(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM:
-        raise InvalidInput(
-            f"param {key!r} is too long ({len(text)} characters, max {MAX_PARAM})",
-            details={"field": "params", "key": key},
-        )
-    return text
-
-
 def create_run(ctx: Context, *, spec: RunCreate) -> Run:
     validate_name(spec.project, what="project")
     ctx.require("runs:write", spec.project)
-    params = {_check_key(k, "param"): _param_value(k, v) for k, v in spec.params.items()}
-    tags = {_check_key(k, "tag"): v for k, v in spec.tags.items()}
+    params = {check_key(k, "param"): param_value(k, v) for k, v in spec.params.items()}
+    tags = {check_key(k, "tag"): v for k, v in spec.tags.items()}
     run_id = uuid.uuid4().hex
     t = now()
     name = spec.name or f"run-{run_id[:8]}"
@@ -240,7 +214,7 @@ def _metric_rows(run_id: str, batch: RunBatch) -> list[bulk.MetricTuple]:
     ]
     rows += [(run_id, m.key, _stored(m.value), m.step, m.timestamp) for m in batch.metrics]
     for key in {r[1] for r in rows}:
-        _check_key(key, "metric")
+        check_key(key, "metric")
     return rows
 
 
@@ -303,8 +277,8 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
     at once instead of upgrading a read lock later, and tells in the same statement
     whether the run is still running.
     """
-    params = {_check_key(k, "param"): _param_value(k, v) for k, v in batch.params.items()}
-    tags = {_check_key(k, "tag"): str(v) for k, v in batch.tags.items()}
+    params = {check_key(k, "param"): param_value(k, v) for k, v in batch.params.items()}
+    tags = {check_key(k, "tag"): str(v) for k, v in batch.tags.items()}
     rows = _metric_rows(run_id, batch)
     t = now()
     with ctx.db.connect() as conn:
