@@ -31,7 +31,10 @@ class Context:
 
 @functools.lru_cache(maxsize=8)
 def _artifact_store(url: str) -> ArtifactStore:
-    return ArtifactStore(url)
+    # reads plain and encrypted blobs alike; encrypts new ones when LLMLOOP_ENCRYPT_ARTIFACTS is set
+    from llmloop.security.encrypted_artifacts import EncryptedArtifactStore
+
+    return EncryptedArtifactStore(url)
 
 
 def local_context(settings: Settings | None = None) -> Context:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from llmloop.errors import InvalidInput
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Ref:
 
 
 def validate_name(name: str, *, what: str = "name") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid {what} {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
             details={"field": what, "value": str(name)[:200]},
@@ -39,7 +39,7 @@ def validate_name(name: str, *, what: str = "name") -> str:
 
 
 def validate_alias(alias: str) -> str:
-    if not ALIAS_RE.match(alias):
+    if not ALIAS_RE.fullmatch(alias):
         raise InvalidInput(
             f"invalid alias {alias!r}: use a letter then letters, digits, '.', '_' or '-' (max 64)",
             details={"field": "alias", "value": alias[:200]},

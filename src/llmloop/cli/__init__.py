@@ -22,6 +22,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),
     "serve": ("llmloop.cli.server", "server", "Alias of 'server'."),
     "quickstart": ("llmloop.cli.quickstart", "quickstart", "Run the quickstart loop on the embedded store."),
+    "admin": ("llmloop.cli.admin", "admin", "Set up authentication: admin init."),
+    "keys": ("llmloop.cli.keys", "keys", "API keys: create, list, revoke; rotate the master key."),
+    "users": ("llmloop.cli.users", "users", "Users and roles: create, list, grant, revoke."),
+    "audit": ("llmloop.cli.audit", "audit", "Audit log: verify the chain, list events."),
+    "privacy": ("llmloop.cli.privacy", "privacy", "Retention, purge, erase a user's data."),
+    "secrets": ("llmloop.cli.secrets", "secrets", "Upstream secrets, stored encrypted."),
 }
 
 

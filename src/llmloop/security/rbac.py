@@ -2,6 +2,10 @@
 
 Roles are ranked; a permission names the least role that grants it. Actors carry a role
 per project (``"*"`` for every project). The local single-user mode is an admin everywhere.
+
+An API key acts with its owner's roles, optionally capped (``max_role``: a read-only key
+is a viewer wherever its owner is anything more). A gateway-only key has no roles at all
+and may only invoke the deployments it names, so a leaked gateway key cannot read data.
 """
 
 from __future__ import annotations
@@ -23,17 +27,36 @@ PERMISSIONS: dict[str, str] = {
     "artifacts:read": "viewer",
     "artifacts:write": "member",
     "store:verify": "admin",
+    # security: identities, keys, audit, secrets, privacy (checked on "*" unless a project is named)
+    "deployments:invoke": "member",
+    "users:read": "admin",
+    "users:write": "admin",
+    "keys:admin": "admin",
+    "audit:read": "admin",
+    "secrets:read": "admin",
+    "secrets:write": "admin",
+    "privacy:admin": "admin",
 }
+
+# Route declarations that are not permissions (see llmloop.server.auth):
+PUBLIC = "public"  # anyone, no credentials needed (health, login)
+AUTHENTICATED = "authenticated"  # any signed-in identity except a gateway-only key (own profile, own keys)
 
 
 @dataclass(frozen=True)
 class Actor:
     id: str
-    kind: str = "user"  # user | service_account | api_key | local
+    kind: str = "user"  # user | service_account | local
     roles: dict[str, str] = field(default_factory=dict)
+    max_role: str | None = None  # cap from the credential's scope (a read-only key)
+    deployments: frozenset[str] | None = None  # set only for gateway-only keys
+    via: str = "local"  # where the request came from, for the audit log
 
     def role_in(self, project: str) -> str | None:
-        return self.roles.get(project) or self.roles.get("*")
+        role = self.roles.get(project) or self.roles.get("*")
+        if role is not None and self.max_role is not None and RANK[role] > RANK[self.max_role]:
+            return self.max_role
+        return role
 
     def can(self, permission: str, project: str) -> bool:
         needed = PERMISSIONS.get(permission)
@@ -42,6 +65,18 @@ class Actor:
         role = self.role_in(project)
         return role is not None and RANK[role] >= RANK[needed]
 
+    def can_anywhere(self, permission: str) -> bool:
+        """Whether some project grants ``permission``: the coarse check made before a route runs."""
+        if self.deployments is not None:
+            return permission == "deployments:invoke"
+        return any(self.can(permission, project) for project in self.roles)
+
+    def can_invoke(self, deployment: str, project: str) -> bool:
+        """Gateway calls: a gateway-only key names its deployments; others need the role."""
+        if self.deployments is not None:
+            return deployment in self.deployments
+        return self.can("deployments:invoke", project)
+
 
 LOCAL_ADMIN = Actor(id="local", kind="local", roles={"*": "admin"})
 
@@ -49,3 +84,11 @@ LOCAL_ADMIN = Actor(id="local", kind="local", roles={"*": "admin"})
 def require(actor: Actor, permission: str, project: str) -> None:
     if not actor.can(permission, project):
         raise PermissionDenied(f"{actor.id} may not {permission} in project {project!r}")
+
+
+def require_or_hide(actor: Actor, permission: str, project: str, hidden: Exception) -> None:
+    """Like ``require``, but an actor with no role at all in ``project`` gets ``hidden`` (a NotFound),
+    so probing another project's names or ids cannot tell "exists" from "absent"."""
+    if actor.role_in(project) is None:
+        raise hidden
+    require(actor, permission, project)

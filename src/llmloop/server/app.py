@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from llmloop import __version__
 from llmloop.context import Context, local_context
-from llmloop.server.api import runs, store
+from llmloop.security.rbac import PUBLIC
+from llmloop.server.api import audit, auth, keys, runs, secrets, store, users
+from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
+from llmloop.server.security import install_security
 
-API_ROUTERS = [runs.router, store.router]
+API_ROUTERS = [
+    runs.router,
+    store.router,
+    auth.router,
+    users.router,
+    keys.router,
+    audit.router,
+    secrets.router,
+]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -26,14 +37,16 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         docs_url="/api/v1/docs",
         redoc_url=None,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(authorize)],  # every route, including ones added later (server/auth.py)
     )
     app.state.ctx = ctx or local_context()
     install_error_handlers(app)
+    install_security(app)
     api = APIRouter(prefix="/api/v1")
     for router in API_ROUTERS:
         api.include_router(router)
 
-    @api.get("/health", tags=["health"])
+    @api.get("/health", tags=["health"], openapi_extra=permission(PUBLIC))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -1,4 +1,4 @@
-"""Request dependencies: the Context every route hands to its service."""
+"""Request dependencies: the Context every route hands to its service, acting as the caller."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from llmloop.context import Context
+from llmloop.server.auth import request_actor
 
 
-async def get_ctx(request: Request) -> Context:
-    """``async`` because it does no I/O: FastAPI runs a plain ``def`` dependency on its thread pool,
-    a thread hand-off per request that costs more than the lookup."""
+def get_ctx(request: Request) -> Context:
+    """The app's Context as the authenticated caller, so every service check sees who is asking."""
     ctx: Context = request.app.state.ctx
-    return ctx
+    return ctx.as_actor(request_actor(request))
 
 
 CtxDep = Annotated[Context, Depends(get_ctx)]

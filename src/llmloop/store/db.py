@@ -79,6 +79,8 @@ def translate_db_errors(url: str) -> Iterator[None]:
         raise Conflict(f"conflicts with existing data: {_first_line(e.orig)}") from e
     except exc.OperationalError as e:
         raise Unavailable(f"database {mask_url(url)} is unavailable: {_first_line(e.orig)}") from e
+    except exc.DataError as e:  # a value the column cannot hold (NUL byte, too long on PostgreSQL)
+        raise InvalidInput(f"value rejected by the database: {_first_line(e.orig)}") from e
 
 
 def _first_line(err: object) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from llmloop.errors import NotFound
 from llmloop.refs import validate_name
 from llmloop.store.tables.core import ProjectRow
-
-_cache: dict[tuple[int, str], str] = {}
 
 
 def project_id(session: Session, name: str, *, create: bool = False) -> str:
@@ -22,10 +20,18 @@ def project_id(session: Session, name: str, *, create: bool = False) -> str:
         return pid
     if not create:
         raise NotFound(f"project {name!r} not found", details={"project": name})
-    pid = uuid.uuid4().hex
-    session.add(ProjectRow(id=pid, name=name, description="", settings={}))
-    session.flush()
-    return pid
+    new_id = uuid.uuid4().hex
+    try:
+        with (
+            session.begin_nested()
+        ):  # a savepoint: losing a creation race must not spoil the caller's transaction
+            session.add(ProjectRow(id=new_id, name=name, description="", settings={}))
+    except exc.IntegrityError:
+        pid = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+        if pid is None:
+            raise
+        return pid
+    return new_id
 
 
 def project_name(session: Session, pid: str) -> str:

@@ -85,8 +85,8 @@ class RunCreate(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     env: dict[str, Any] = Field(default_factory=dict)
-    host: str | None = None
-    pid: int | None = None
+    host: str | None = Field(None, max_length=256)
+    pid: int | None = Field(None, ge=0)
 
 
 class RunBatch(BaseModel):

@@ -41,6 +41,8 @@ from sqlalchemy.orm import Session
 from llmloop.context import Context
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import validate_name
+from llmloop.security import audit
+from llmloop.security.rbac import require_or_hide
 from llmloop.store.artifacts import safe_relpath
 from llmloop.store.projects import project_id, project_name
 from llmloop.store.tables.base import now
@@ -165,6 +167,7 @@ def create_run(ctx: Context, *, spec: RunCreate) -> Run:
             )
         if tags:
             conn.execute(_INSERT_TAGS, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+        audit.record(conn, ctx, "runs.create", f"run:{run_id}", after={"name": name}, project=spec.project)
     _remember(ctx, ("project", spec.project), pid)  # only once committed
     _remember(ctx, ("run", run_id), spec.project)
     return Run(
@@ -189,13 +192,21 @@ def _remember(ctx: Context, key: tuple[str, str], value: str) -> None:
     memo[key] = value
 
 
+def _run_not_found(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+
+
+def _project_not_found(project: str) -> NotFound:
+    return NotFound(f"project {project!r} not found", details={"project": project})
+
+
 def _run_project(ctx: Context, conn: Connection, run_id: str) -> str:
     """The name of the run's project (runs never move, so it is remembered)."""
     name = ctx.db.memo.get(("run", run_id))
     if name is None:
         name = conn.scalar(_RUN_PROJECT_NAME, {"rid": run_id})
         if name is None:
-            raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+            raise _run_not_found(run_id)
         _remember(ctx, ("run", run_id), name)
     return name
 
@@ -282,7 +293,8 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
     rows = _metric_rows(run_id, batch)
     t = now()
     with ctx.db.connect() as conn:
-        ctx.require("runs:write", _run_project(ctx, conn, run_id))
+        project = _run_project(ctx, conn, run_id)
+        require_or_hide(ctx.actor, "runs:write", project, _run_not_found(run_id))
         if batch.end_status is not None:
             running = conn.execute(_END, {"rid": run_id, "t": t, "st": batch.end_status}).rowcount
         else:
@@ -290,7 +302,7 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
         if not running:
             status = conn.scalar(_RUN_STATUS, {"rid": run_id})
             if status is None:  # deleted since its project was remembered
-                raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+                raise _run_not_found(run_id)
             if rows or params:
                 raise Conflict(
                     f"run {run_id} has ended ({status}); it takes no more metrics or params",
@@ -303,6 +315,16 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
             _add_params(conn, run_id, params)
         if tags:
             _set_tags(conn, run_id, tags)
+        if batch.end_status is not None and running:  # audited once per run, never per metric batch
+            audit.record(
+                conn,
+                ctx,
+                "runs.end",
+                f"run:{run_id}",
+                {"status": "running"},
+                {"status": batch.end_status},
+                project=project,
+            )
 
 
 def end_run(ctx: Context, *, run_id: str, status: RunStatus = "finished") -> Run:
@@ -442,7 +464,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
         projects = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if query.project is not None:
             pid = project_id(s, query.project)
-            ctx.require("runs:read", query.project)
+            require_or_hide(ctx.actor, "runs:read", query.project, _project_not_found(query.project))
             where.append(RunRow.project_id == pid)
         else:
             readable = [pid for pid, name in projects.items() if ctx.actor.can("runs:read", name)]
@@ -466,7 +488,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
 def count_runs(ctx: Context, *, project: str) -> int:
     with ctx.db.session() as s:
         pid = project_id(s, project)
-        ctx.require("runs:read", project)
+        require_or_hide(ctx.actor, "runs:read", project, _project_not_found(project))
         return int(s.scalar(select(func.count()).select_from(RunRow).where(RunRow.project_id == pid)) or 0)
 
 
@@ -485,7 +507,7 @@ def record_artifact(ctx: Context, *, run_id: str, name: str, sha256: str, size: 
     """Attach an already-stored blob to a run (used after a streamed upload)."""
     rel = safe_relpath(name)
     with ctx.db.connect() as conn:
-        ctx.require("artifacts:write", _run_project(ctx, conn, run_id))
+        require_or_hide(ctx.actor, "artifacts:write", _run_project(ctx, conn, run_id), _run_not_found(run_id))
         conn.execute(
             delete(RunArtifactRow).where(RunArtifactRow.run_id == run_id, RunArtifactRow.path == rel)
         )

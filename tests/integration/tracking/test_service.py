@@ -131,3 +131,16 @@ def test_artifacts_are_content_addressed_and_verified(ctx: Any, tmp_path: Any) -
     with pytest.raises(InvalidInput, match="inside its root"):
         service.log_artifact(ctx, run_id=rid, path=f, name="../../escape.bin")
     assert {x.path for x in service.get_run(ctx, run_id=rid).artifacts} == {"ckpt/model.bin", "copy.bin"}
+
+
+def test_concurrent_first_writes_to_a_new_project(ctx: Any) -> None:
+    """Threads racing to create the same project all succeed, and one project exists afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmloop.store.projects import list_projects
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(lambda i: _run(ctx, project="racy", name=f"r{i}"), range(8)))
+    assert len(set(ids)) == 8
+    with ctx.db.session() as s:
+        assert list_projects(s).count("racy") == 1

@@ -23,7 +23,9 @@ def test_parse_ref(text: str, ref: Ref) -> None:
     assert str(parse_ref(text)) == text
 
 
-@pytest.mark.parametrize("bad", ["", "@3", "a@", "a@0", "../x", "a/b", "a@b@c", "a@-x", "x" * 200])
+@pytest.mark.parametrize(
+    "bad", ["", "@3", "a@", "a@0", "../x", "a/b", "a@b@c", "a@-x", "x" * 200, "p\n", "a@b\n"]
+)
 def test_parse_ref_rejects(bad: str) -> None:
     with pytest.raises(InvalidInput):
         parse_ref(bad)

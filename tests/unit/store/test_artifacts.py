@@ -74,3 +74,16 @@ def test_safe_relpath_rejects_escapes(bad: str) -> None:
 
 def test_safe_relpath_normalises() -> None:
     assert safe_relpath("ckpt/./model.bin") == "ckpt/model.bin"
+
+
+def test_non_local_fsspec_backend_round_trip() -> None:
+    """Any fsspec URL works: the remote code path (stage, then move) on fsspec's in-memory filesystem."""
+    import uuid
+
+    store = ArtifactStore(f"memory://llmloop-{uuid.uuid4().hex}")
+    assert not store.is_local
+    blob = store.put_bytes(b"remote bytes")
+    assert store.put_bytes(b"remote bytes") == blob
+    assert store.read_bytes(blob.sha256) == b"remote bytes"
+    assert store.verify().ok and store.verify().checked == 1
+    assert not [p for p in store.fs.find(store.root) if p.endswith(".part")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/store", tags=["store"])
@@ -17,7 +18,7 @@ class VerifyResult(BaseModel):
     corrupted: list[str]
 
 
-@router.post("/verify", response_model=VerifyResult)
+@router.post("/verify", response_model=VerifyResult, openapi_extra=permission("store:verify"))
 def verify_store(ctx: CtxDep) -> VerifyResult:
     """Re-hash every artifact; damage is reported in a 200, not raised."""
     ctx.require("store:verify", "*")

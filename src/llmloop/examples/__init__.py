@@ -1,0 +1,1 @@
+"""Running examples that ship inside the package, so the quickstart and the docs work offline."""

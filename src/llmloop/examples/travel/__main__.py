@@ -1,0 +1,5 @@
+import sys
+
+from llmloop.examples.travel import main
+
+sys.exit(main())

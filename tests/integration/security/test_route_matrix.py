@@ -1,0 +1,159 @@
+"""Every route of ``create_app()`` by every kind of caller: allowed or denied as its declaration says.
+
+Routes added later by other areas are walked too: each must declare ``x-llmloop-permission``
+(the first test fails otherwise) and is then exercised with placeholder parameters. Known
+routes get real examples so "allowed" means a 2xx, not just "not 401/403".
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from security_fixtures import *  # noqa: F403  (fixtures and helpers)
+from security_fixtures import PROJECT, Team, add_key, add_user
+
+from llmloop.context import Context
+from llmloop.security import users
+from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
+from llmloop.server.app import create_app
+from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
+from llmloop.tracking import service
+from llmloop.tracking.schemas import RunCreate
+
+CALLERS = ("nokey", "gateway", "viewer", "readonly", "member", "maintainer", "admin")
+LEVEL = {
+    "viewer": "viewer",
+    "readonly": "viewer",
+    "member": "member",
+    "maintainer": "maintainer",
+    "admin": "admin",
+}
+# rules the service adds on top of the route declaration
+SERVICE_DENIES = {("keys-create_key", "readonly")}
+Body = Callable[[], dict[str, Any]]
+EXAMPLES: dict[str, Body | bytes] = {
+    "runs-create_run": lambda: {"project": PROJECT},
+    "runs-search_runs": lambda: {"project": PROJECT},
+    "runs-log_batch": lambda: {"tags": {"t": "1"}},
+    "runs-upload_artifact": b"artifact bytes",
+    "users-create_user": lambda: {
+        "name": f"u{uuid.uuid4().hex[:8]}",
+        "roles": [{"project": PROJECT, "role": "viewer"}],
+    },
+    "users-grant_role": lambda: {"role": "viewer"},
+    "keys-create_key": lambda: {"name": "matrix"},
+    "auth-login": lambda: {"username": "target", "password": "correct horse"},
+    "secrets-set_secret": lambda: {"value": "sk-matrix"},
+}
+# allowed calls that may legitimately find nothing (someone else's key, an already revoked role)
+MAY_BE_ABSENT = {"keys-revoke_key", "users-revoke_role", "secrets-delete_secret"}
+
+
+def _routes(app: Any) -> list[Any]:
+    return api_routes(app)
+
+
+def _declared(route: Any) -> str:
+    return str((route.openapi_extra or {}).get(PERMISSION_KEY))
+
+
+def test_every_route_declares_a_known_permission_and_runs_authorize(ctx: Context) -> None:
+    app = create_app(ctx)
+    routes = _routes(app)
+    assert len(routes) >= 20
+    missing = [
+        f"{sorted(r.methods)} {r.path}" for r in routes if PERMISSION_KEY not in (r.openapi_extra or {})
+    ]
+    assert not missing, f"routes without openapi_extra=permission(...): {missing}"
+    for r in routes:
+        assert _declared(r) in PERMISSIONS or _declared(r) in (PUBLIC, AUTHENTICATED), r.path
+        assert any(d.call is authorize for d in r.dependant.dependencies), f"{r.path} does not run authorize"
+    schema = app.openapi()
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            assert PERMISSION_KEY in op, f"{method} {path} has no {PERMISSION_KEY} in OpenAPI"
+
+
+def _expected(permission: str, caller: str, op: str) -> str:
+    if permission == PUBLIC:
+        return "allow"
+    if caller == "nokey":
+        return "401"
+    if caller == "gateway":
+        return "allow" if permission == "deployments:invoke" else "403"
+    if (op, caller) in SERVICE_DENIES:
+        return "403"
+    if permission == AUTHENTICATED:
+        return "allow"
+    return "allow" if RANK[LEVEL[caller]] >= RANK[PERMISSIONS[permission]] else "403"
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1).split(":")[0]
+        if name == "name":
+            if path.startswith("/api/v1/users"):
+                return "target"
+            if path.startswith("/api/v1/secrets"):
+                return "openai"
+            return "a.txt"
+        return values.get(name, "x")
+
+    return re.sub(r"\{([^}]+)\}", one, path)
+
+
+def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> None:
+    run = service.create_run(ctx, spec=RunCreate(project=PROJECT)).id
+    ctx.artifacts.put_bytes(b"a")
+    service.record_artifact(
+        ctx, run_id=run, name="a.txt", sha256=ctx.artifacts.put_bytes(b"a").sha256, size=1
+    )
+    add_user(ctx, "target", {PROJECT: "viewer"})
+    add_user(ctx, "keyowner", {PROJECT: "viewer"})
+    users.set_password(ctx, user="target", password="correct horse")
+    values = {"run_id": run, "key": "loss", "project": PROJECT}
+    app = create_app(ctx)
+    client = TestClient(app)
+    failures: list[str] = []
+    checked = 0
+    for route in _routes(app):
+        permission = _declared(route)
+        op = route.unique_id
+        for method in sorted(route.methods - {"HEAD"}):
+            for caller in CALLERS:
+                path_values = dict(values)
+                if route.path.startswith("/api/v1/keys/"):
+                    path_values["key"] = add_key(ctx, "keyowner")[:12]
+                url = _fill(route.path, path_values)
+                example = EXAMPLES.get(op)
+                kwargs: dict[str, Any] = {"headers": team.headers(caller)}
+                if isinstance(example, bytes):
+                    kwargs["content"] = example
+                    kwargs["headers"]["content-type"] = "application/octet-stream"
+                elif example is not None:
+                    kwargs["json"] = example()
+                elif method in ("POST", "PUT", "PATCH"):
+                    kwargs["json"] = {}
+                client.cookies.clear()
+                resp = client.request(method, url, **kwargs)
+                checked += 1
+                want = _expected(permission, caller, op)
+                got = resp.status_code
+                if want == "401":
+                    ok = got == 401
+                elif want == "403":
+                    ok = got in (403, 404)
+                else:
+                    ok = got not in (401, 403) and got < 500
+                    if op in EXAMPLES or method == "GET":
+                        ok = ok and (got < 400 or (op in MAY_BE_ABSENT and got == 404))
+                if not ok:
+                    failures.append(
+                        f"{method} {route.path} [{permission}] as {caller}: want {want}, got {got} {resp.text[:120]}"
+                    )
+    assert not failures, "\n".join(failures)
+    assert checked >= 20 * len(CALLERS)
