@@ -229,21 +229,25 @@ def _metric_rows(run_id: str, batch: RunBatch) -> list[bulk.MetricTuple]:
     return rows
 
 
-_latest_stmts: dict[str, Any] = {}
+_upserts: dict[tuple[str, str], Any] = {}  # (dialect, purpose) -> statement
 _STEP_TIME = operator.itemgetter(3, 4)
+
+
+def _dialect_insert(conn: Connection, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for SQLite or PostgreSQL."""
+    from sqlalchemy.dialects import postgresql, sqlite  # here: importing them costs ~50 ms
+
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _upsert_latest(conn: Connection, rows: list[bulk.MetricTuple]) -> None:
     # The last row per key in (step, timestamp) order; the sort is stable, so of equal points
     # the one logged last wins, and nearly free on the usual already-ordered series.
     latest = {r[1]: r for r in sorted(rows, key=_STEP_TIME)}
-    dialect = conn.dialect.name
-    stmt = _latest_stmts.get(dialect)
+    stmt = _upserts.get((conn.dialect.name, "latest"))
     if stmt is None:
-        from sqlalchemy.dialects import postgresql, sqlite  # here: importing them costs ~50 ms
-
-        ins: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LatestMetricRow)
-        stmt = _latest_stmts[dialect] = ins.on_conflict_do_update(
+        ins = _dialect_insert(conn, LatestMetricRow)
+        stmt = _upserts[(conn.dialect.name, "latest")] = ins.on_conflict_do_update(
             index_elements=[LatestMetricRow.run_id, LatestMetricRow.key],
             set_={
                 "value": ins.excluded.value,
@@ -260,7 +264,25 @@ def _upsert_latest(conn: Connection, rows: list[bulk.MetricTuple]) -> None:
 
 
 def _add_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
-    """Params are immutable: logging the same value again is fine, another value is a Conflict."""
+    """Params are immutable: logging the same value again is fine, another value is a Conflict.
+
+    Where the driver can, new params are inserted first (``ON CONFLICT DO NOTHING RETURNING``)
+    and only keys that were there already are read back and compared: one statement, not two,
+    in the usual case of params logged once.
+    """
+    rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()]
+    if conn.dialect.insert_executemany_returning:
+        stmt = _upserts.get((conn.dialect.name, "params"))
+        if stmt is None:
+            ins = _dialect_insert(conn, ParamRow)
+            stmt = _upserts[(conn.dialect.name, "params")] = ins.on_conflict_do_nothing(
+                index_elements=[ParamRow.run_id, ParamRow.key]
+            ).returning(ParamRow.key)
+        inserted = set(conn.execute(stmt, rows).scalars())
+        params = {k: v for k, v in params.items() if k not in inserted}
+        rows = []
+        if not params:
+            return
     existing: dict[str, str] = dict(
         conn.execute(_EXISTING_PARAMS, {"rid": run_id, "keys": list(params)}).all()
     )
@@ -271,7 +293,7 @@ def _add_params(conn: Connection, run_id: str, params: dict[str, str]) -> None:
             f"param {k!r} was already logged with another value ({existing[k]!r}); params are immutable",
             details={"key": k},
         )
-    new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in existing]
+    new = [r for r in rows if r["key"] not in existing]
     if new:
         conn.execute(_INSERT_PARAMS, new)
 

@@ -171,3 +171,14 @@ def test_api_takes_compact_points_and_refuses_non_numbers(api: Any) -> None:
         assert r.json()["error"]["code"] == "invalid_input"
     items = api.get(f"/api/v1/runs/{rid}/metrics/m").json()["items"]
     assert [(p["step"], p["value"]) for p in items] == [(0, 1.5), (1, "-Infinity")]
+
+
+def test_a_changed_param_refuses_the_whole_batch(ctx: Any) -> None:
+    rid = service.create_run(ctx, spec=RunCreate(project="buf", params={"lr": 0.1})).id
+    service.log_batch(ctx, run_id=rid, batch=RunBatch(params={"lr": 0.1, "bs": 8}))  # same value again: fine
+    with pytest.raises(Conflict, match="'lr' was already logged"):
+        service.log_batch(
+            ctx, run_id=rid, batch=RunBatch(params={"new": 1, "lr": 0.2}, points=[("m", 1.0, 0, 1.0)])
+        )
+    run = service.get_run(ctx, run_id=rid)
+    assert run.params == {"lr": "0.1", "bs": "8"} and run.metrics == {}
