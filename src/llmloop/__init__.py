@@ -24,6 +24,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "get_settings": ("llmloop.config", "get_settings"),
+    "metrics": ("llmloop.sdk.metrics", "metrics"),
+    "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
     "InvalidInput": ("llmloop.errors", "InvalidInput"),
     "NotFound": ("llmloop.errors", "NotFound"),
@@ -32,6 +34,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PermissionDenied": ("llmloop.errors", "PermissionDenied"),
     "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
+    "prompts": ("llmloop.sdk.prompts", "prompts"),
+    "span": ("llmloop.observe.tracer", "span"),
+    "trace": ("llmloop.observe.tracer", "trace"),
+    "current_span": ("llmloop.observe.tracer", "current_span"),
+    "flush_traces": ("llmloop.observe.tracer", "flush"),
 }
 
 __all__ = [
@@ -46,14 +53,17 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "evaluations",
     "get_client",
     "get_run",
     "get_settings",
+    "metrics",
     "search_runs",
     "start_run",
 ]
 
 if TYPE_CHECKING:
+    import llmloop.prompts as prompts
     from llmloop.config import get_settings
     from llmloop.errors import (
         Conflict,
@@ -65,6 +75,9 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
+    from llmloop.observe.tracer import current_span, span, trace
+    from llmloop.observe.tracer import flush as flush_traces
+    from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run

@@ -17,6 +17,9 @@ from llmloop.errors import LlmloopError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
+    "prompts": ("llmloop.cli.prompts", "prompts", "Prompt registry: versions, aliases, diffs, render."),
+    "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
+    "eval": ("llmloop.cli.eval", "eval_", "Evaluate, compare with confidence intervals, gate promotions."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

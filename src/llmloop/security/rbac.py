@@ -36,6 +36,12 @@ PERMISSIONS: dict[str, str] = {
     "secrets:read": "admin",
     "secrets:write": "admin",
     "privacy:admin": "admin",
+    "prompts:read": "viewer",
+    "prompts:write": "member",
+    "traces:read": "viewer",
+    "traces:write": "member",
+    "evaluations:read": "viewer",
+    "evaluations:write": "member",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 from llmloop import __version__
 from llmloop.context import Context, local_context
 from llmloop.security.rbac import PUBLIC
-from llmloop.server.api import audit, auth, keys, runs, secrets, store, users
+from llmloop.server.api import audit, auth, evaluations, keys, prompts, runs, secrets, store, users
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
@@ -21,6 +21,8 @@ API_ROUTERS = [
     keys.router,
     audit.router,
     secrets.router,
+    prompts.router,
+    evaluations.router,
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,8 +18,13 @@ from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_key, add_user
 
 from llmloop.context import Context
+from llmloop.evaluate import service as eval_service
+from llmloop.evaluate.suite import load_suite
+from llmloop.prompts import service as prompts_service
+from llmloop.prompts.schemas import PromptCreate
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
+from llmloop.server.api.prompts import set_model_resolver
 from llmloop.server.app import create_app
 from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
 from llmloop.tracking import service
@@ -48,7 +54,17 @@ EXAMPLES: dict[str, Body | bytes] = {
     "keys-create_key": lambda: {"name": "matrix"},
     "auth-login": lambda: {"username": "target", "password": "correct horse"},
     "secrets-set_secret": lambda: {"value": "sk-matrix"},
+    "prompts-create_prompt_version": lambda: {
+        "project": PROJECT,
+        "name": "y",
+        "template": "hi {{ who }}",
+        "variables": {"who": {"type": "string"}},
+    },
+    "prompts-render_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
+    "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
 }
+# the path value every area's seeded object is reached by (see _seed)
+SEEDED = "x"
 # allowed calls that may legitimately find nothing (someone else's key, an already revoked role)
 MAY_BE_ABSENT = {"keys-revoke_key", "users-revoke_role", "secrets-delete_secret"}
 
@@ -100,13 +116,44 @@ def _fill(path: str, values: dict[str, str]) -> str:
                 return "target"
             if path.startswith("/api/v1/secrets"):
                 return "openai"
-            return "a.txt"
+            if path.startswith("/api/v1/runs"):
+                return "a.txt"
+            return SEEDED
         return values.get(name, "x")
 
     return re.sub(r"\{([^}]+)\}", one, path)
 
 
-def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> None:
+def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
+    """One object per area in PROJECT (named SEEDED, two versions where versioned); returns path values."""
+    (tmp_path / "qa.jsonl").write_text('{"input": "2+2?", "reference": "4"}\n')
+    (tmp_path / "suite.yaml").write_text("name: qa\ndataset: {path: qa.jsonl}\nmetrics: [exact_match]\n")
+    evaluation = eval_service.run_suite(
+        ctx,
+        suite=load_suite(tmp_path / "suite.yaml"),
+        model=lambda batch, **p: ["4"] * len(batch),
+        project=PROJECT,
+    )
+    for text in ("hi {{ who }}", "hello {{ who }}"):
+        prompts_service.create_prompt_version(
+            ctx,
+            spec=PromptCreate(
+                project=PROJECT, name=SEEDED, template=text, variables={"who": {"type": "string"}}
+            ),
+        )
+    prompts_service.set_prompt_alias(ctx, project=PROJECT, name=SEEDED, alias="staging", version=1)
+    return {"evaluation_id": evaluation.id}
+
+
+def _query(path: str) -> dict[str, str]:
+    """Every route is asked about PROJECT; routes without a ``project`` parameter ignore it."""
+    query = {"project": PROJECT}
+    if path.endswith("/diff"):
+        query.update({"from": "1", "to": "2"})
+    return query
+
+
+def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str, tmp_path: Path) -> None:
     run = service.create_run(ctx, spec=RunCreate(project=PROJECT)).id
     ctx.artifacts.put_bytes(b"a")
     service.record_artifact(
@@ -115,8 +162,10 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
     add_user(ctx, "target", {PROJECT: "viewer"})
     add_user(ctx, "keyowner", {PROJECT: "viewer"})
     users.set_password(ctx, user="target", password="correct horse")
-    values = {"run_id": run, "key": "loss", "project": PROJECT}
+    values = {"run_id": run, "key": "loss", "project": PROJECT, "ref": SEEDED, "alias": "staging"}
+    values.update(_seed(ctx, tmp_path))
     app = create_app(ctx)
+    set_model_resolver(app, lambda model: lambda messages, **params: "a canned answer")
     client = TestClient(app)
     failures: list[str] = []
     checked = 0
@@ -130,7 +179,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str) -> No
                     path_values["key"] = add_key(ctx, "keyowner")[:12]
                 url = _fill(route.path, path_values)
                 example = EXAMPLES.get(op)
-                kwargs: dict[str, Any] = {"headers": team.headers(caller)}
+                kwargs: dict[str, Any] = {"headers": team.headers(caller), "params": _query(route.path)}
                 if isinstance(example, bytes):
                     kwargs["content"] = example
                     kwargs["headers"]["content-type"] = "application/octet-stream"

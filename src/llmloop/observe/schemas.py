@@ -1,0 +1,101 @@
+"""The tracing contract: what writers send (``SpanRecord``) and what readers get (``Trace``, ``Span``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SpanKind = Literal["internal", "server", "client", "producer", "consumer"]
+StatusCode = Literal["unset", "ok", "error"]
+TRACE_ID = r"^[0-9a-f]{32}$"
+SPAN_ID = r"^[0-9a-f]{16}$"
+
+_CONFIG = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class SpanEvent(BaseModel):
+    model_config = _CONFIG
+
+    name: str = Field(min_length=1, max_length=256)
+    time: float
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SpanRecord(BaseModel):
+    """One finished span on its way to the store (from the tracer, or OTLP ingest later)."""
+
+    model_config = _CONFIG
+
+    trace_id: str = Field(pattern=TRACE_ID)
+    span_id: str = Field(pattern=SPAN_ID)
+    parent_span_id: str | None = Field(None, pattern=SPAN_ID)
+    project: str = "default"
+    name: str = Field(min_length=1, max_length=256)
+    kind: SpanKind = "internal"
+    start_time: float = Field(description="Epoch seconds.")
+    end_time: float = Field(description="Epoch seconds.")
+    status_code: StatusCode = "unset"
+    status_message: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[SpanEvent] = Field(default_factory=list)
+
+
+class Span(BaseModel):
+    model_config = _CONFIG
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None = None
+    name: str
+    kind: SpanKind
+    start_time: float
+    end_time: float
+    status_code: StatusCode
+    status_message: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[SpanEvent] = Field(default_factory=list)
+    duration_ms: float
+
+
+class Trace(BaseModel):
+    model_config = _CONFIG
+
+    trace_id: str
+    project: str
+    name: str
+    root_span_id: str | None = None
+    start_time: float
+    end_time: float
+    status: Literal["ok", "error"]
+    span_count: int
+    error_count: int
+    model: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: float
+    spans: list[Span] = Field(default_factory=list, description="Filled by get, empty in lists.")
+
+
+class TracePage(BaseModel):
+    model_config = _CONFIG
+
+    items: list[Trace]
+    next_page_token: str | None = None
+
+
+class TraceSearch(BaseModel):
+    model_config = _CONFIG
+
+    project: str | None = None
+    since: float | None = Field(None, description="Traces starting at or after this epoch second.")
+    until: float | None = Field(None, description="Traces starting before this epoch second.")
+    model: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    status: Literal["ok", "error"] | None = None
+    min_duration_ms: float | None = Field(None, ge=0)
+    limit: int = Field(100, ge=1, le=10000)
+    page_token: str | None = None

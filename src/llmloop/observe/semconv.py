@@ -1,0 +1,34 @@
+"""Attribute names: the OpenTelemetry GenAI semantic conventions, plus the few llmloop adds.
+
+Spans carry these names so any OpenTelemetry tool reads llmloop's traces and llmloop reads
+traces that OpenLLMetry / OpenInference instrumentations send. Usage attributes belong on
+the span of the model call itself, so summing them over a trace counts each token once.
+"""
+
+from __future__ import annotations
+
+GEN_AI_SYSTEM = "gen_ai.system"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+
+USER_ID = "user.id"
+SESSION_ID = "session.id"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+
+LLMLOOP_PROMPT = "llmloop.prompt.ref"
+LLMLOOP_CHAIN = "llmloop.chain.name"
+LLMLOOP_STEP = "llmloop.chain.step"
+LLMLOOP_ATTEMPT = "llmloop.chain.attempt"
+LLMLOOP_INPUT = "llmloop.input"
+LLMLOOP_OUTPUT = "llmloop.output"

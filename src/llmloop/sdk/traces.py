@@ -1,0 +1,36 @@
+"""Reading traces from Python and the CLI: the embedded store, or ``/api/v1/traces`` on a server.
+
+Writing spans is ``ll.span`` / ``ll.trace`` (``llmloop.observe.tracer``); this module reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmloop.config import get_settings
+from llmloop.observe.schemas import Trace, TracePage, TraceSearch
+
+
+def list_traces(query: TraceSearch) -> TracePage:
+    settings = get_settings()
+    if settings.server_url:
+        from llmloop.sdk.remote import RemoteClient
+
+        params: dict[str, Any] = query.model_dump(exclude_none=True)
+        return TracePage.model_validate(RemoteClient(settings)._call("GET", "/traces", params=params))
+    from llmloop.context import local_context
+    from llmloop.observe import service
+
+    return service.list_traces(local_context(settings), query=query)
+
+
+def get_trace(trace_id: str) -> Trace:
+    settings = get_settings()
+    if settings.server_url:
+        from llmloop.sdk.remote import RemoteClient
+
+        return Trace.model_validate(RemoteClient(settings)._call("GET", f"/traces/{trace_id}"))
+    from llmloop.context import local_context
+    from llmloop.observe import service
+
+    return service.get_trace(local_context(settings), trace_id=trace_id)
