@@ -1,9 +1,11 @@
 """``make bench``: run every ``benchmarks/bench_<name>.py`` (or those named by ``--only``).
 
-Each module exposes ``main() -> dict`` (see ``_report.py`` for its shape); this writes
-``benchmarks/results/<name>.json`` and ``<name>.md`` and prints the Markdown table. One
-failing benchmark does not stop the others; the exit status says whether all ran, and with
-``--check`` also whether every target was met.
+Each module exposes ``main()``. When it returns the ``_report`` shape (a dict with ``rows``),
+this writes ``benchmarks/results/<name>.json`` and ``<name>.md`` and prints the table; a
+module that writes its own results (returning anything else; an int is its exit status) is
+run as is and its ``<name>.md`` printed. A ``main(argv)`` gets ``[]``: its defaults, not
+this script's arguments. One failing benchmark does not stop the others; the exit status
+says whether all ran, and with ``--check`` also whether every target was met.
 
     python benchmarks/run.py                 # all
     python benchmarks/run.py --only tracking # one (repeatable)
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 import time
 import traceback
@@ -29,12 +32,13 @@ def discover() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
 
 
-def run_one(name: str) -> dict[str, object]:
-    module = importlib.import_module(f"bench_{name}")
+def run_one(name: str) -> object:
+    main = importlib.import_module(f"bench_{name}").main
     t0 = time.perf_counter()
-    result = module.main()
-    result["duration_s"] = time.perf_counter() - t0
-    result["machine"] = _report.machine()
+    result = main([]) if inspect.signature(main).parameters else main()
+    if isinstance(result, dict) and "rows" in result:
+        result["duration_s"] = time.perf_counter() - t0
+        result["machine"] = _report.machine()
     return result
 
 
@@ -61,14 +65,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", file=sys.stderr, flush=True)
         try:
             result = run_one(name)
-        except Exception:
+        except (Exception, SystemExit):
             traceback.print_exc()
             failed.append(name)
+            continue
+        if not (isinstance(result, dict) and "rows" in result):  # wrote its own results
+            if isinstance(result, int) and result != 0:
+                failed.append(name)
+            own = _report.RESULTS / f"{name}.md"
+            if own.exists():
+                print(own.read_text())
             continue
         js, md = _report.write(name, result)
         print(md.read_text())
         print(f"wrote {js} and {md}", file=sys.stderr)
-        rows = [r.to_dict() if isinstance(r, _report.Row) else r for r in result["rows"]]  # type: ignore[attr-defined]
+        rows = [r.to_dict() if isinstance(r, _report.Row) else r for r in result["rows"]]
         missed += [f"{name}: {r['metric']}" for r in rows if r["met"] is False]
     if failed:
         print(f"error: benchmarks failed: {', '.join(failed)}", file=sys.stderr)
