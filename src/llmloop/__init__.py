@@ -39,6 +39,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "trace": ("llmloop.observe.tracer", "trace"),
     "current_span": ("llmloop.observe.tracer", "current_span"),
     "flush_traces": ("llmloop.observe.tracer", "flush"),
+    "feedback": ("llmloop.sdk.feedback", "feedback"),
 }
 
 __all__ = [
@@ -53,13 +54,19 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "current_span",
     "evaluations",
+    "feedback",
+    "flush_traces",
     "get_client",
     "get_run",
     "get_settings",
     "metrics",
+    "prompts",
     "search_runs",
+    "span",
     "start_run",
+    "trace",
 ]
 
 if TYPE_CHECKING:
@@ -80,6 +87,7 @@ if TYPE_CHECKING:
     from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
+    from llmloop.sdk.feedback import feedback
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 
 

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "prompts": ("llmloop.cli.prompts", "prompts", "Prompt registry: versions, aliases, diffs, render."),
     "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "eval": ("llmloop.cli.eval", "eval_", "Evaluate, compare with confidence intervals, gate promotions."),
+    "deploy": ("llmloop.cli.deploy", "deploy", "Deployments: create, list, show, rollback."),
+    "feedback": ("llmloop.cli.feedback", "feedback", "Human feedback on traces: add, list, export."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

@@ -132,7 +132,12 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
                     "status": case((x.status == "error", "error"), else_=t.status),
                     "root_span_id": func.coalesce(x.root_span_id, t.root_span_id),
                     "name": case((x.root_span_id.is_not(None), x.name), else_=t.name),
-                    "model": func.coalesce(t.model, x.model),
+                    # the root span names the trace's model when it carries one, even if its children
+                    # (say a gateway's upstream call, with the upstream's model name) were stored first
+                    "model": case(
+                        (x.root_span_id.is_not(None) & x.model.is_not(None), x.model),
+                        else_=func.coalesce(t.model, x.model),
+                    ),
                     "user_id": func.coalesce(t.user_id, x.user_id),
                     "session_id": func.coalesce(t.session_id, x.session_id),
                     "input_tokens": t.input_tokens + x.input_tokens,

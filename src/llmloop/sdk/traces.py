@@ -5,10 +5,13 @@ Writing spans is ``ll.span`` / ``ll.trace`` (``llmloop.observe.tracer``); this m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmloop.config import get_settings
-from llmloop.observe.schemas import Trace, TracePage, TraceSearch
+from llmloop.observe.schemas import TracePage, TraceSearch
+
+if TYPE_CHECKING:
+    from llmloop.serve.schemas import TraceDetail
 
 
 def list_traces(query: TraceSearch) -> TracePage:
@@ -24,13 +27,16 @@ def list_traces(query: TraceSearch) -> TracePage:
     return service.list_traces(local_context(settings), query=query)
 
 
-def get_trace(trace_id: str) -> Trace:
+def get_trace(trace_id: str) -> TraceDetail:
+    """The trace with its spans and the feedback given on it."""
+    from llmloop.serve.schemas import TraceDetail
+
     settings = get_settings()
     if settings.server_url:
         from llmloop.sdk.remote import RemoteClient
 
-        return Trace.model_validate(RemoteClient(settings)._call("GET", f"/traces/{trace_id}"))
+        return TraceDetail.model_validate(RemoteClient(settings)._call("GET", f"/traces/{trace_id}"))
     from llmloop.context import local_context
-    from llmloop.observe import service
+    from llmloop.serve.feedback import get_trace_detail
 
-    return service.get_trace(local_context(settings), trace_id=trace_id)
+    return get_trace_detail(local_context(settings), trace_id=trace_id)

@@ -42,6 +42,10 @@ PERMISSIONS: dict[str, str] = {
     "traces:write": "member",
     "evaluations:read": "viewer",
     "evaluations:write": "member",
+    "deployments:read": "viewer",
+    "deployments:write": "maintainer",
+    "feedback:read": "viewer",
+    "feedback:write": "member",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -8,7 +8,21 @@ from fastapi.routing import APIRoute
 from llmloop import __version__
 from llmloop.context import Context, local_context
 from llmloop.security.rbac import PUBLIC
-from llmloop.server.api import audit, auth, evaluations, keys, prompts, runs, secrets, store, users
+from llmloop.server import gateway
+from llmloop.server.api import (
+    audit,
+    auth,
+    deployments,
+    evaluations,
+    feedback,
+    keys,
+    prompts,
+    runs,
+    secrets,
+    store,
+    traces,
+    users,
+)
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
@@ -23,6 +37,9 @@ API_ROUTERS = [
     secrets.router,
     prompts.router,
     evaluations.router,
+    deployments.router,
+    traces.router,
+    feedback.router,
 ]
 
 
@@ -53,4 +70,5 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    app.include_router(gateway.router)
     return app

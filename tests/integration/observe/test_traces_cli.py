@@ -27,7 +27,8 @@ def test_list_and_show(cli: Any, ctx: Any) -> None:
     ]
     assert json.loads(cli("traces", "list", "--status", "ok", "--json").stdout)["items"] == []
     shown = cli("traces", "show", root.trace_id, "--json")
-    assert json.loads(shown.stdout) == service.get_trace(ctx, trace_id=root.trace_id).model_dump(mode="json")
+    stored = service.get_trace(ctx, trace_id=root.trace_id).model_dump(mode="json")
+    assert json.loads(shown.stdout) == {**stored, "feedback": []}  # `traces show` adds the trace's feedback
     tree = cli("traces", "show", root.trace_id).stdout.splitlines()
     assert tree[2].startswith("  - plan") and tree[3].startswith("    - search") and tree[4].endswith(" !")
     bad = cli("traces", "list", "--since", "yesterday")

@@ -20,10 +20,14 @@ from security_fixtures import PROJECT, Team, add_key, add_user
 from llmloop.context import Context
 from llmloop.evaluate import service as eval_service
 from llmloop.evaluate.suite import load_suite
+from llmloop.observe import service as trace_service
+from llmloop.observe.schemas import SpanRecord
 from llmloop.prompts import service as prompts_service
 from llmloop.prompts.schemas import PromptCreate
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
+from llmloop.serve import service as deploy_service
+from llmloop.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
 from llmloop.server.api.prompts import set_model_resolver
 from llmloop.server.app import create_app
 from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
@@ -62,11 +66,12 @@ EXAMPLES: dict[str, Body | bytes] = {
     },
     "prompts-render_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
     "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
+    "deployments-rollback_deployment": lambda: {"project": PROJECT},
 }
 # the path value every area's seeded object is reached by (see _seed)
 SEEDED = "x"
 # allowed calls that may legitimately find nothing (someone else's key, an already revoked role)
-MAY_BE_ABSENT = {"keys-revoke_key", "users-revoke_role", "secrets-delete_secret"}
+MAY_BE_ABSENT = {"keys-revoke_key", "users-revoke_role", "secrets-delete_secret", "gateway-get_model"}
 
 
 def _routes(app: Any) -> list[Any]:
@@ -142,7 +147,21 @@ def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
             ),
         )
     prompts_service.set_prompt_alias(ctx, project=PROJECT, name=SEEDED, alias="staging", version=1)
-    return {"evaluation_id": evaluation.id}
+    for model in ("m1", "m2"):
+        deploy_service.create_deployment(
+            ctx,
+            spec=DeploymentCreate(
+                name=SEEDED,
+                project=PROJECT,
+                spec=DeploymentSpec(targets=[TargetSpec(model=model, upstream="http://127.0.0.1:9/v1")]),
+            ),
+        )
+    trace_id = uuid.uuid4().hex
+    span = SpanRecord(
+        trace_id=trace_id, span_id=trace_id[:16], project=PROJECT, name="seed", start_time=1.0, end_time=2.0
+    )
+    trace_service.record_spans(ctx, spans=[span])
+    return {"evaluation_id": evaluation.id, "trace_id": trace_id}
 
 
 def _query(path: str) -> dict[str, str]:

@@ -1,0 +1,173 @@
+"""``llmloop deploy create|list|show|rollback``: deployments on the embedded store or a server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.config import get_settings
+from llmloop.errors import InvalidInput
+from llmloop.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
+
+
+def _remote(method: str, path: str, **kwargs: Any) -> Any:
+    settings = get_settings()
+    if not settings.server_url:
+        return None
+    from llmloop.sdk.remote import RemoteClient
+
+    return RemoteClient(settings)._call(method, path, **kwargs)
+
+
+def _local() -> Any:
+    from llmloop.context import local_context
+
+    return local_context()
+
+
+def _spec(
+    spec: str | None, model: str | None, upstream: str | None, timeout_s: float | None
+) -> DeploymentSpec:
+    if spec is not None:
+        text = Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise InvalidInput(f"--spec is not valid JSON: {e}", details={"flag": "--spec"}) from None
+        if timeout_s is not None:
+            data["timeout_s"] = timeout_s
+        return DeploymentSpec.model_validate(data)
+    if model is None:
+        raise InvalidInput("give --model (and optionally --upstream) or --spec", details={"flag": "--model"})
+    single: dict[str, Any] = {"targets": [{"model": model, "upstream": upstream}]}
+    if timeout_s is not None:
+        single["timeout_s"] = timeout_s
+    return DeploymentSpec.model_validate(single)
+
+
+def _show(d: Deployment, json_: bool) -> None:
+    if json_:
+        print_json(d)
+        return
+    click.echo(
+        f"deployment {d.name}  revision {d.revision}/{d.latest_revision}  project={d.project}  policy={d.spec.policy}"
+    )
+    for t in d.spec.targets:
+        click.echo(f"  target   {t.label}  weight={t.weight:g}")
+    for t in d.spec.fallbacks:
+        click.echo(f"  fallback {t.label}")
+    for t in d.spec.shadow:
+        click.echo(f"  shadow   {t.label}")
+
+
+@click.group()
+def deploy() -> None:
+    """Deployments: a public model name routed to models or upstreams, with immutable revisions."""
+
+
+@deploy.command("create")
+@click.argument("name")
+@click.option("--model", default=None, help="Model reference (or the upstream's model name).")
+@click.option("--upstream", default=None, help="Base URL of an OpenAI-compatible API, e.g. http://host/v1.")
+@click.option(
+    "--spec", default=None, help="Whole spec as JSON, or @FILE: policy, targets, shadow, fallbacks."
+)
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Per-target timeout in seconds.")
+@click.option("--project", "-p", default=None)
+@click.option("--message", "-m", default="", help="Why this revision.")
+@json_option
+def create_cmd(
+    name: str,
+    model: str | None,
+    upstream: str | None,
+    spec: str | None,
+    timeout_s: float | None,
+    project: str | None,
+    message: str,
+    json_: bool,
+) -> None:
+    """Write a new revision of NAME (the first creates it)."""
+    body = DeploymentCreate(
+        name=name, project=project, spec=_spec(spec, model, upstream, timeout_s), message=message
+    )
+    remote = _remote("POST", "/deployments", content=body.model_dump_json())
+    if remote is not None:
+        d = Deployment.model_validate(remote)
+    else:
+        from llmloop.serve.service import create_deployment
+
+        d = create_deployment(_local(), spec=body)
+    _show(d, json_)
+
+
+@deploy.command("list")
+@click.option("--project", "-p", default=None)
+@json_option
+def list_cmd(project: str | None, json_: bool) -> None:
+    """Deployments at their latest revision."""
+    params = {"project": project} if project else {}
+    remote = _remote("GET", "/deployments", params=params)
+    if remote is not None:
+        page = DeploymentPage.model_validate(remote)
+    else:
+        from llmloop.serve.service import list_deployments
+
+        page = list_deployments(_local(), project=project)
+    if json_:
+        print_json(page)
+        return
+    rows = [
+        [
+            d.name,
+            d.revision,
+            d.spec.policy,
+            ", ".join(t.label for t in d.spec.targets),
+            fmt_time(d.created_at),
+        ]
+        for d in page.items
+    ]
+    print_table(["name", "revision", "policy", "targets", "updated"], rows)
+
+
+@deploy.command("show")
+@click.argument("name")
+@click.option("--revision", type=click.IntRange(1), default=None)
+@click.option("--project", "-p", default=None)
+@json_option
+def show_cmd(name: str, revision: int | None, project: str | None, json_: bool) -> None:
+    """One deployment (latest revision unless --revision)."""
+    params: dict[str, Any] = {
+        k: v for k, v in {"project": project, "revision": revision}.items() if v is not None
+    }
+    remote = _remote("GET", f"/deployments/{name}", params=params)
+    if remote is not None:
+        d = Deployment.model_validate(remote)
+    else:
+        from llmloop.serve.service import get_deployment
+
+        d = get_deployment(_local(), name=name, project=project, revision=revision)
+    _show(d, json_)
+
+
+@deploy.command("rollback")
+@click.argument("name")
+@click.option(
+    "--to", "to_revision", type=click.IntRange(1), default=None, help="Default: the previous revision."
+)
+@click.option("--project", "-p", default=None)
+@json_option
+def rollback_cmd(name: str, to_revision: int | None, project: str | None, json_: bool) -> None:
+    """A new revision of NAME copying an older one."""
+    body = json.dumps({"to_revision": to_revision, "project": project})
+    remote = _remote("POST", f"/deployments/{name}/rollback", content=body)
+    if remote is not None:
+        d = Deployment.model_validate(remote)
+    else:
+        from llmloop.serve.service import rollback_deployment
+
+        d = rollback_deployment(_local(), name=name, project=project, to_revision=to_revision)
+    _show(d, json_)

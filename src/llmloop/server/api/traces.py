@@ -1,0 +1,50 @@
+"""/api/v1/traces: query traces (time, model, user, status, latency) and read one with spans and feedback."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from llmloop.observe import service
+from llmloop.observe.schemas import TracePage, TraceSearch
+from llmloop.serve.feedback import get_trace_detail
+from llmloop.serve.schemas import TraceDetail
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+
+router = APIRouter(prefix="/traces", tags=["traces"])
+
+
+@router.get("", response_model=TracePage, openapi_extra=permission("traces:read"))
+def list_traces(
+    ctx: CtxDep,
+    project: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    model: str | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    status: str | None = Query(None, pattern="^(ok|error)$"),
+    min_duration_ms: float | None = Query(None, ge=0),
+    limit: int = Query(100, ge=1, le=10000),
+    page_token: str | None = None,
+) -> TracePage:
+    query = TraceSearch.model_validate(
+        {
+            "project": project,
+            "since": since,
+            "until": until,
+            "model": model,
+            "user_id": user_id,
+            "session_id": session_id,
+            "status": status,
+            "min_duration_ms": min_duration_ms,
+            "limit": limit,
+            "page_token": page_token,
+        }
+    )
+    return service.list_traces(ctx, query=query)
+
+
+@router.get("/{trace_id}", response_model=TraceDetail, openapi_extra=permission("traces:read"))
+def get_trace(ctx: CtxDep, trace_id: str) -> TraceDetail:
+    return get_trace_detail(ctx, trace_id=trace_id)

@@ -1,0 +1,56 @@
+"""``POST /v1/traces``: OTLP/HTTP ingest (protobuf or JSON). Spans are queued on the server's batched
+writer and stored within one flush interval; the exporter gets its answer without waiting for the store."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from llmloop.errors import InvalidInput, LlmloopError
+from llmloop.observe.tracer import writer_for
+from llmloop.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
+from llmloop.server.auth import permission
+from llmloop.server.gateway.handling import get_gateway, read_raw
+
+router = APIRouter(tags=["gateway"])
+PROJECT_HEADER = "x-llmloop-project"
+
+
+def _status_error(err: LlmloopError, protobuf: bool) -> Response:
+    if protobuf:  # OTLP answers errors as google.rpc.Status; the message is what exporters log
+        from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+
+        body = Status(code=3, message=err.message).SerializeToString()
+        return Response(body, status_code=err.http_status, media_type="application/x-protobuf")
+    return JSONResponse({"code": 3, "message": err.message}, status_code=err.http_status)
+
+
+@router.post("/traces", response_model=None, openapi_extra=permission("traces:write"))
+async def ingest_traces(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    limit = get_gateway(request).settings.max_body_bytes
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    protobuf = ctype != "application/json"
+    project = request.headers.get(PROJECT_HEADER) or ctx.settings.default_project
+    try:
+        raw = decompress(await read_raw(request, limit), request.headers.get("content-encoding"), limit)
+        if protobuf:
+            spans = spans_from_protobuf(raw, project=project)
+        else:
+            try:
+                doc = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise InvalidInput(f"body is not valid JSON: {e}", details={"field": "body"}) from None
+            spans = spans_from_json(doc, project=project)
+        for name in {s.project for s in spans}:
+            ctx.require("traces:write", name)
+    except LlmloopError as e:
+        return _status_error(e, protobuf)
+    writer = writer_for(ctx)
+    for sp in spans:
+        writer.submit(sp)
+    if protobuf:
+        return Response(protobuf_response(), media_type="application/x-protobuf")
+    return JSONResponse({})
