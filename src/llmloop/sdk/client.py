@@ -24,12 +24,28 @@ class Client(Protocol):
     def download_artifact(self, run_id: str, name: str, dest: Path) -> Path: ...
 
 
+_last: tuple[Settings, Client] | None = None
+
+
 def get_client(settings: Settings | None = None) -> Client:
+    """The client for ``settings`` (default: the current ones), reused while they stay the same.
+
+    Reuse matters: a remote client holds a pooled HTTP connection, and building one per
+    ``start_run`` or search cost more than the request itself.
+    """
+    global _last
     settings = settings or get_settings()
+    last = _last
+    if last is not None and last[0] is settings:
+        return last[1]
+    client: Client
     if settings.server_url:
         from llmloop.sdk.remote import RemoteClient
 
-        return RemoteClient(settings)
-    from llmloop.sdk.local import LocalClient
+        client = RemoteClient(settings)
+    else:
+        from llmloop.sdk.local import LocalClient
 
-    return LocalClient(settings)
+        client = LocalClient(settings)
+    _last = (settings, client)
+    return client

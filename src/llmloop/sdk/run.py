@@ -3,22 +3,35 @@
 Params, tags and metrics go through a ``MetricBuffer`` so logging costs microseconds;
 the run is written when it starts, then in batches, and ended (``finished`` or
 ``failed`` when an exception escapes the ``with`` block) in the same final batch.
+``log_metric`` checks its input with a few type tests, not a pydantic model: it runs once
+per training step and per metric.
 """
 
 from __future__ import annotations
 
 import contextvars
+import operator
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from llmloop.config import get_settings
+from llmloop.errors import InvalidInput
 from llmloop.sdk.client import Client, get_client
 from llmloop.tracking.buffer import MetricBuffer
 from llmloop.tracking.environment import capture_environment
-from llmloop.tracking.schemas import MetricPoint, Run, RunArtifact, RunCreate
-from llmloop.tracking.service import _check_key, _param_value
+from llmloop.tracking.schemas import (
+    MetricPoint,
+    Run,
+    RunArtifact,
+    RunCreate,
+    check_key,
+    metric_value,
+    param_value,
+)
+
+_now = time.time
 
 _active: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar("llmloop_active_run", default=None)
 
@@ -38,17 +51,25 @@ class ActiveRun:
         self.log_params({key: value})
 
     def log_params(self, params: dict[str, Any]) -> None:
-        self._buffer.add_params({_check_key(k, "param"): _param_value(k, v) for k, v in params.items()})
+        self._buffer.add_params({check_key(k, "param"): param_value(k, v) for k, v in params.items()})
 
     def set_tag(self, key: str, value: str) -> None:
-        self._buffer.add_tags({_check_key(key, "tag"): str(value)})
+        self._buffer.add_tags({check_key(key, "tag"): str(value)})
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Buffer one point; ``step`` defaults to one more than this key's last step."""
+        last = self._step.get(key)
+        if last is None:  # a key is checked once, the first time it is logged
+            check_key(key, "metric")
+            last = -1
         if step is None:
-            step = self._step.get(key, -1) + 1
+            step = last + 1
+        elif step.__class__ is not int or step < 0:
+            step = _check_step(key, step)
+        if value.__class__ is not float:
+            value = metric_value(value, key)
         self._step[key] = step
-        self._buffer.add_metric(MetricPoint(key=key, value=value, step=step, timestamp=time.time()))
+        self._buffer.add_point((key, value, step, _now()))
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         for k, v in metrics.items():
@@ -83,6 +104,20 @@ class ActiveRun:
             self.end("killed")
         else:
             self.end("failed" if exc_type is not None else "finished")
+
+
+def _check_step(key: str, step: Any) -> int:
+    """A step as an int >= 0; NumPy and other integer types are welcome, bools and floats are not."""
+    try:
+        value = -1 if isinstance(step, bool) else operator.index(step)
+    except TypeError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(
+            f"metric {key!r} step must be a whole number >= 0, got {step!r}",
+            details={"field": "step", "key": key},
+        )
+    return value
 
 
 def start_run(

@@ -34,6 +34,9 @@ class Database:
         self.engine = _create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Lookups that never change once made (a project's id, a run's project), kept so hot
+        # paths skip a query. Whatever deletes or renames such a thing must clear this.
+        self.memo: dict[tuple[str, str], str] = {}
         migrate(self.engine)
 
     @contextlib.contextmanager

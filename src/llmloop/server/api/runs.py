@@ -1,25 +1,44 @@
-"""/api/v1/runs: the tracking service over HTTP, same schemas as the SDK."""
+"""/api/v1/runs: the tracking service over HTTP, same schemas as the SDK.
+
+The busy routes return their model already serialised (``_json``): FastAPI would otherwise
+validate the returned model again, on a second trip through its thread pool, before
+serialising it, which costs more than a small request itself. ``response_model`` still
+documents them in OpenAPI.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
 from llmloop.store.artifacts import safe_relpath
 from llmloop.tracking import service
-from llmloop.tracking.schemas import Run, RunArtifact, RunBatch, RunCreate, RunPage, RunSearch
+from llmloop.tracking.schemas import (
+    MetricHistory,
+    Run,
+    RunArtifact,
+    RunBatch,
+    RunCreate,
+    RunPage,
+    RunSearch,
+)
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
+def _json(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` as JSON, NaN and ±inf as strings, serialised once by pydantic-core."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 @router.post("", response_model=Run, status_code=201, openapi_extra=permission("runs:write"))
-def create_run(ctx: CtxDep, spec: RunCreate) -> Run:
-    return service.create_run(ctx, spec=spec)
+def create_run(ctx: CtxDep, spec: RunCreate) -> Response:
+    return _json(service.create_run(ctx, spec=spec), 201)
 
 
 @router.get("", response_model=RunPage, openapi_extra=permission("runs:read"))
@@ -30,19 +49,19 @@ def list_runs(
     order_by: list[str] = Query(default_factory=list),
     limit: int = Query(100, ge=1, le=10000),
     page_token: str | None = None,
-) -> RunPage:
+) -> Response:
     query = RunSearch(project=project, filter=filter, order_by=order_by, limit=limit, page_token=page_token)
-    return service.search_runs(ctx, query=query)
+    return _json(service.search_runs(ctx, query=query))
 
 
 @router.post("/search", response_model=RunPage, openapi_extra=permission("runs:read"))
-def search_runs(ctx: CtxDep, query: RunSearch) -> RunPage:
-    return service.search_runs(ctx, query=query)
+def search_runs(ctx: CtxDep, query: RunSearch) -> Response:
+    return _json(service.search_runs(ctx, query=query))
 
 
 @router.get("/{run_id}", response_model=Run, openapi_extra=permission("runs:read"))
-def get_run(ctx: CtxDep, run_id: str) -> Run:
-    return service.get_run(ctx, run_id=run_id)
+def get_run(ctx: CtxDep, run_id: str) -> Response:
+    return _json(service.get_run(ctx, run_id=run_id))
 
 
 @router.post("/{run_id}/batch", status_code=204, openapi_extra=permission("runs:write"))
@@ -50,10 +69,11 @@ def log_batch(ctx: CtxDep, run_id: str, batch: RunBatch) -> None:
     service.log_batch(ctx, run_id=run_id, batch=batch)
 
 
-@router.get("/{run_id}/metrics/{key:path}", openapi_extra=permission("runs:read"))
-def metric_history(ctx: CtxDep, run_id: str, key: str) -> dict[str, Any]:
-    points = service.metric_history(ctx, run_id=run_id, key=key)
-    return {"items": [p.model_dump(mode="json") for p in points]}
+@router.get(
+    "/{run_id}/metrics/{key:path}", response_model=MetricHistory, openapi_extra=permission("runs:read")
+)
+def metric_history(ctx: CtxDep, run_id: str, key: str) -> Response:
+    return _json(MetricHistory(items=service.metric_history(ctx, run_id=run_id, key=key)))
 
 
 @router.put(
