@@ -1,0 +1,179 @@
+"""The base model: resolve what a config names to a local Hugging Face folder, then load it.
+
+``model.base`` is a local folder (anything with a ``config.json``) or a registry reference
+(``smollm2-135m-instruct``, ``travel-sft@champion``). The registry seam is ``_from_registry``,
+the one place training asks the models service for files; without that service a reference
+that is not a folder is a clear error. A version that carries a LoRA adapter (an SFT result
+that DPO continues from) is loaded and merged into its base, so the new adapter trains on top
+and "adapter disabled" is exactly the SFT model: DPO's reference without a second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmloop.context import Context
+from llmloop.errors import InvalidInput, NotFound, Unavailable
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    ref: str  # what the config named
+    path: Path  # local HF folder of the base weights and tokenizer
+    adapter_path: Path | None  # a PEFT adapter to merge first (a registered fine-tune)
+    entity_type: str  # lineage: model_version | model_dir
+    entity_id: str  # name@version, or a fingerprint of the folder
+    base_ref: str  # what a new version records as its base (registry ref or folder)
+
+
+def resolve_model(ctx: Context, ref: str, *, project: str, key: str = "model.base") -> ModelSource:
+    """A local folder as is; anything else through the models registry."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InvalidInput(
+                f"{key}: {path} is not a Hugging Face model folder (no config.json)",
+                details={"key": key, "path": str(path)},
+            )
+        adapter = path if (path / "adapter_config.json").is_file() and not _has_weights(path) else None
+        if adapter is not None:
+            raise InvalidInput(
+                f"{key}: {path} holds only a LoRA adapter; name its registered model version, or the base folder",
+                details={"key": key},
+            )
+        resolved = path.resolve()
+        return ModelSource(ref, resolved, None, "model_dir", folder_fingerprint(resolved), str(resolved))
+    if "/" in ref:
+        raise NotFound(f"{key}: model folder not found: {ref}", details={"key": key, "path": ref})
+    return _from_registry(ctx, ref, project=project, key=key)
+
+
+def _has_weights(path: Path) -> bool:
+    return any(path.glob("*.safetensors")) and not all(
+        p.name.startswith("adapter_") for p in path.glob("*.safetensors")
+    )
+
+
+def folder_fingerprint(path: Path) -> str:
+    """A 64-hex id for a model folder: its config plus each weight file's name and size."""
+    h = hashlib.sha256((path / "config.json").read_bytes())
+    for f in sorted(path.iterdir()):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".gguf"):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()
+
+
+def _from_registry(ctx: Context, ref: str, *, project: str, key: str) -> ModelSource:
+    """Seam to the models service: a reference → local base folder (+ adapter folder) for training.
+
+    Expects ``llmloop.registry.service.training_source(ctx, ref=..., project=...)`` returning an
+    object with ``base_dir`` (a transformers folder; GGUF already dequantised), ``adapter_dir``
+    (or None) and ``version_id`` (``name@version``). The lead points this at the
+    service's real function after merging; nothing else in training knows the registry.
+    """
+    try:
+        from llmloop.registry import service as registry  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as e:
+        raise Unavailable(
+            f"{key}: {ref!r} is a model reference, but the models registry is not installed here; "
+            "name a local Hugging Face folder instead",
+            details={"key": key, "ref": ref},
+        ) from e
+    fn = getattr(registry, "training_source", None)
+    if fn is None:
+        raise Unavailable(
+            f"{key}: the models registry has no training_source(); cannot load {ref!r}", details={"key": key}
+        )
+    try:
+        src: Any = fn(ctx, ref=ref, project=project)
+    except NotFound as e:
+        raise NotFound(f"{key}: {e.message}", details={**e.details, "key": key}) from e
+    adapter = Path(src.adapter_dir) if getattr(src, "adapter_dir", None) else None
+    # A new adapter trains on top of this version (its own adapter merged), so the version is the new base.
+    return ModelSource(
+        ref, Path(src.base_dir), adapter, "model_version", str(src.version_id), str(src.version_id)
+    )
+
+
+def read_model_config(source: ModelSource) -> dict[str, Any]:
+    try:
+        data = json.loads((source.path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InvalidInput(
+            f"cannot read {source.path / 'config.json'}: {e}", details={"path": str(source.path)}
+        ) from e
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            f"{source.path / 'config.json'} is not a JSON object", details={"path": str(source.path)}
+        )
+    return data
+
+
+def load_tokenizer(source: ModelSource) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source.path))
+    except (OSError, ValueError) as e:
+        raise InvalidInput(
+            f"cannot load the tokenizer from {source.path}: {e}", details={"path": str(source.path)}
+        ) from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(source: ModelSource, *, quantization: str = "none") -> Any:
+    """The base in fp32 (bf16 is autocast by the trainer), with a registered adapter merged in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if quantization == "4bit":
+        kwargs.update(_qlora_kwargs())
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(source.path), **kwargs)
+    except (OSError, ValueError) as e:
+        raise InvalidInput(
+            f"cannot load the model from {source.path}: {e}", details={"path": str(source.path)}
+        ) from e
+    if source.adapter_path is not None:
+        model = merge_adapter(model, source.adapter_path, ref=source.ref)
+    return model
+
+
+def merge_adapter(model: Any, adapter_path: Path, *, ref: str) -> Any:
+    from peft import PeftModel
+
+    try:
+        merged = PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise InvalidInput(
+            f"the adapter of {ref!r} does not fit its base model ({str(e).splitlines()[0][:200]})",
+            details={"ref": ref, "adapter": str(adapter_path)},
+        ) from e
+    return merged
+
+
+def _qlora_kwargs() -> dict[str, Any]:
+    """4-bit NF4 base weights for QLoRA; only CUDA with bitsandbytes can hold them."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
+        raise Unavailable(
+            "lora.quantization: 4bit (QLoRA) needs a CUDA GPU and bitsandbytes (pip install bitsandbytes)",
+            details={"key": "lora.quantization"},
+        )
+    from transformers import BitsAndBytesConfig
+
+    return {
+        "quantization_config": BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+    }
