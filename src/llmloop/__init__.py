@@ -22,6 +22,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_run": ("llmloop.sdk.run", "get_run"),
     "active_run": ("llmloop.sdk.run", "active_run"),
     "search_runs": ("llmloop.sdk.api", "search_runs"),
+    "train": ("llmloop.sdk.train", "train"),
+    "sweep": ("llmloop.sdk.train", "sweep"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "get_settings": ("llmloop.config", "get_settings"),
     "LlmloopError": ("llmloop.errors", "LlmloopError"),
@@ -51,6 +53,8 @@ __all__ = [
     "get_settings",
     "search_runs",
     "start_run",
+    "sweep",
+    "train",
 ]
 
 if TYPE_CHECKING:
@@ -68,6 +72,7 @@ if TYPE_CHECKING:
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
+    from llmloop.sdk.train import sweep, train
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),
     "serve": ("llmloop.cli.server", "server", "Alias of 'server'."),
     "quickstart": ("llmloop.cli.quickstart", "quickstart", "Run the quickstart loop on the embedded store."),
+    "train": (
+        "llmloop.cli.train",
+        "train",
+        "Fine-tune a model (SFT, DPO, distillation): train, --plan, --resume.",
+    ),
+    "sweep": ("llmloop.cli.sweep", "sweep", "Search training hyper-parameters with Optuna (local or Ray)."),
 }
 
 

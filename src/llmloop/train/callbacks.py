@@ -218,3 +218,26 @@ class ProgressCallback(TrainerCallback):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class ReportCallback(TrainerCallback):
+    """Feed each new value of a sweep's objective to its pruner; stop the trial when told to."""
+
+    def __init__(self, metric: str, report: Callable[[float, int], bool]) -> None:
+        self.metric = metric
+        self.report = report
+        self.pruned = False
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> TrainerControl:
+        value = (logs or {}).get(self.metric)
+        if finite(value) and not self.pruned and self.report(float(value), state.global_step):
+            self.pruned = True
+            control.should_training_stop = True
+        return control

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmloop.context import Context
 from llmloop.store.lineage import Edge, add_edge
@@ -101,7 +101,7 @@ class RunRecorder:
         return tracking.metric_history(self.ctx, run_id=self.id, key=key)
 
 
-def finite(value: Any) -> bool:
+def finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -3,7 +3,7 @@
 Rows never leave the service layer: services convert them to the Pydantic schemas users read.
 """
 
-from llmloop.store.tables import core, tracking
+from llmloop.store.tables import core, tracking, training
 from llmloop.store.tables.base import Base
 
-__all__ = ["Base", "core", "tracking"]
+__all__ = ["Base", "core", "tracking", "training"]

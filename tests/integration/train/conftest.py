@@ -1,15 +1,23 @@
-"""A tiny Llama (2 layers, hidden 64) with a small byte-level BPE tokenizer and a ChatML template, built locally.
+"""Fixtures for training tests: a tiny Llama built locally, small datasets, and one thread per process.
 
-Nothing is downloaded: the tokenizer is trained in a second on the rows the tests use, so a
-training step takes milliseconds and the chat template behaves like SmolLM2's.
+The tiny model (2 layers, hidden 64, a 300-token byte-level BPE tokenizer trained on the test
+rows, a ChatML chat template like SmolLM2's) is built once per session; nothing is downloaded.
+Torch uses one thread: on a busy 2-core machine a second OpenMP thread makes each step ~30x slower.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -21,7 +29,7 @@ WORDS = ["red", "green", "blue", "sun", "rain", "snow", "beach", "hill", "city",
 
 
 def qa_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Short chats: 'Which is warm: X or Y?' -> the warm one. Learnable in a few steps by a tiny model."""
+    """Short chats: 'Pick one: X or Y?' -> X. Learnable in a few steps by a tiny model."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
@@ -93,3 +101,54 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    write_jsonl(folder / "train.jsonl", qa_rows(48))
+    write_jsonl(folder / "eval.jsonl", qa_rows(8, seed=7))
+    write_jsonl(folder / "preference.jsonl", preference_rows(24))
+    write_jsonl(folder / "prompts.jsonl", [{"prompt": r["prompt"]} for r in preference_rows(12, seed=3)])
+    return folder
+
+
+@pytest.fixture
+def tiny_config(tiny_model: Path, data_dir: Path) -> Callable[..., dict[str, Any]]:
+    """A training config (as a mapping) sized for milliseconds per step; keyword sections merge in."""
+
+    def make(**sections: Any) -> dict[str, Any]:
+        cfg: dict[str, Any] = {
+            "name": "tiny",
+            "model": {"base": str(tiny_model)},
+            "data": {"train": str(data_dir / "train.jsonl"), "eval": str(data_dir / "eval.jsonl")},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+            "training": {
+                "max_steps": 4,
+                "batch_size": 8,
+                "learning_rate": 1e-2,
+                "log_every": 1,
+                "max_seq_length": 64,
+                "bf16": False,
+            },
+        }
+        for key, value in sections.items():
+            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+                cfg[key] = {**cfg[key], **value}
+            else:
+                cfg[key] = value
+        return cfg
+
+    return make
