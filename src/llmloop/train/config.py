@@ -513,4 +513,7 @@ def to_yaml(cfg: TrainConfig) -> str:
     """The resolved config, every default spelled out: stored with the run and its checkpoints."""
     import yaml
 
-    return str(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    data = cfg.model_dump(mode="json")
+    if cfg.training.max_steps is not None:  # max_steps wins; writing both would not load again
+        del data["training"]["num_epochs"]
+    return str(yaml.safe_dump(data, sort_keys=False))

@@ -380,7 +380,7 @@ def _distilled_rows(
         project=prepared.project,
         teacher=teacher,
         prompts=prepared.prompts,
-        system_prompt=None,  # prompt_messages already put the system prompt in front
+        system_prompt=cfg.data.system_prompt,
         recorder=recorder,
         folder=folder / "distill",
     )
