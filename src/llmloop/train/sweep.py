@@ -81,7 +81,7 @@ def run_trial(
     sweep: Sweep,
     params: dict[str, Any],
     *,
-    number: int,
+    label: str,
     parent_run_id: str,
     report: Callable[[float, int], bool],
     threads: int | None = None,
@@ -90,12 +90,12 @@ def run_trial(
     from llmloop.train.callbacks import ReportCallback
 
     metric = sweep.config.objective.metric
-    cfg = sweep.trial_config(params, trial=number, threads=threads)
+    cfg = sweep.trial_config(params, trial=label, threads=threads)
     reporter = ReportCallback(metric, report)
     tags = {
         "sweep": sweep.config.name,
-        "trial": str(number),
-        "trial_params": json.dumps(params, sort_keys=True)[:2000],
+        "trial": label,
+        "trial_params": _params_key(params),
     }
     result = train(
         ctx, config=cfg, options=TrainOptions(callbacks=[reporter], parent_run_id=parent_run_id, tags=tags)
@@ -105,7 +105,7 @@ def run_trial(
     tracking.log_batch(ctx, run_id=result.run_id, batch=RunBatch(tags={"trial_state": state}))
     if value is None:
         raise InvalidInput(
-            f"objective metric {metric!r} was never logged by trial {number}; it logged: {', '.join(sorted(result.metrics))}",
+            f"objective metric {metric!r} was never logged by trial {label}; it logged: {', '.join(sorted(result.metrics))}",
             details={"key": "objective.metric"},
         )
     return TrialOutcome(result.run_id, float(value), reporter.pruned)
@@ -144,7 +144,7 @@ def optuna_objective(
             ctx,
             sweep,
             params,
-            number=trial.number,
+            label=str(trial.number),
             parent_run_id=parent_run_id,
             report=report,
             threads=threads,
@@ -167,6 +167,7 @@ def study_for(ctx: Context, sweep_id: str, sweep: Sweep, *, worker: int = 0) -> 
 
     from llmloop.train.study_store import study_storage
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     p = sweep.config.pruner
     pruner = (
         MedianPruner(n_startup_trials=p.n_startup_trials, n_warmup_steps=p.n_warmup_steps)
@@ -373,13 +374,14 @@ def summarise(
     from llmloop.train.sweep_plot import plot_study
 
     study = study_for(ctx, sweep_id, sweep)
+    runs_by_params = _trial_runs(ctx, sweep, project)
     trials = [
         TrialSummary(
             number=t.number,
             state=t.state.name,
             value=t.value if t.values else None,
             params=dict(t.params),
-            run_id=t.user_attrs.get("run_id"),
+            run_id=t.user_attrs.get("run_id") or runs_by_params.get(_params_key(t.params)),
         )
         for t in study.get_trials(deepcopy=False)
     ]
@@ -416,6 +418,21 @@ def summarise(
     )
 
 
+def _params_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)[:2000]
+
+
+def _trial_runs(ctx: Context, sweep: Sweep, project: str) -> dict[str, str]:
+    """Trial runs of this sweep by their params: how Ray trials (whose Optuna trial the searcher owns) find their run."""
+    from llmloop.tracking.schemas import RunSearch
+
+    name = sweep.config.name.replace("'", "")
+    page = tracking.search_runs(
+        ctx, query=RunSearch(project=project, filter=f"tags.sweep = '{name}' and kind = 'train'", limit=10000)
+    )
+    return {r.tags["trial_params"]: r.id for r in page.items if "trial_params" in r.tags}
+
+
 def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
     """Register the best trial's adapter (already stored with its run) as a model version."""
     from llmloop.train.model_source import resolve_model
@@ -432,7 +449,7 @@ def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
     weights = next((a for a in files if a.path.endswith(".safetensors")), None)
     if weights is None:
         raise NotFound(f"trial run {best.run_id} stored no weights", details={"run_id": best.run_id})
-    cfg = sweep.trial_config(best.params, trial=best.number)
+    cfg = sweep.trial_config(best.params, trial=str(best.number))
     source = resolve_model(ctx, cfg.model.base, project=result.project)
     output = StoredOutput(
         Path(run.tags.get("checkpoint_dir", ".")) / "final", prefix, [a.path for a in files], weights.sha256

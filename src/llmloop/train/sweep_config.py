@@ -132,7 +132,7 @@ class Sweep(BaseModel):
     train_raw: dict[str, Any]
     base_dir: str
 
-    def trial_config(self, params: dict[str, Any], *, trial: int, threads: int | None = None) -> TrainConfig:
+    def trial_config(self, params: dict[str, Any], *, trial: str, threads: int | None = None) -> TrainConfig:
         overrides: dict[str, Any] = {**self.config.overrides, **params}
         overrides["name"] = f"{self.config.name}-t{trial}"
         overrides["register_model"] = False
@@ -165,7 +165,7 @@ def load_sweep(path: str | Path) -> Sweep:
         k: (v.choices[0] if v.choices else v.low if v.type == "float" else int(v.low or 0))
         for k, v in cfg.space.items()
     }
-    trial_cfg = sweep.trial_config(sample, trial=0)
+    trial_cfg = sweep.trial_config(sample, trial="0")
     if (
         cfg.objective.metric.startswith("eval_")
         and trial_cfg.data.eval is None

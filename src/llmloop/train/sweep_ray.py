@@ -94,7 +94,9 @@ def run_ray(
             ),
         )
         grid = tuner.fit()
-        _attach_run_ids(ctx, sweep_id, sweep, grid)
+        if grid.errors and len(grid.errors) == len(grid):
+            first = str(grid.errors[0]).strip().splitlines()[-1][:500]
+            raise Unavailable(f"every Ray trial failed; the first: {first}", details={"sweep_id": sweep_id})
     finally:
         if started_here:
             ray.shutdown()
@@ -118,36 +120,14 @@ def _ray_trial(params: dict[str, Any], *, sweep_json: str, parent_run_id: str, t
             return True
         return False
 
-    number = (
-        int(tune.get_context().get_trial_id().rsplit("_", 1)[-1]) if tune.get_context().get_trial_id() else 0
-    )
+    label = str(tune.get_context().get_trial_id() or "ray").rsplit("_", 1)[-1]
     outcome = run_trial(
         local_context(),
         sweep,
         dict(params),
-        number=number,
+        label=label,
         parent_run_id=parent_run_id,
         report=report,
         threads=threads,
     )
     tune.report({metric: outcome.value, "run_id": outcome.run_id, "pruned": outcome.pruned})
-
-
-def _attach_run_ids(ctx: Context, sweep_id: str, sweep: Sweep, grid: Any) -> None:
-    """Ray's searcher, not the trial, owns the Optuna trial: find each by its params and record its run."""
-    from llmloop.train.sweep import study_for
-
-    study = study_for(ctx, sweep_id, sweep)
-    by_params = {}
-    for result in grid:
-        metrics = result.metrics or {}
-        if metrics.get("run_id"):
-            by_params[_key(result.config)] = str(metrics["run_id"])
-    for t in study.get_trials(deepcopy=False):
-        run_id = by_params.get(_key(t.params))
-        if run_id and "run_id" not in t.user_attrs:
-            study._storage.set_trial_user_attr(t._trial_id, "run_id", run_id)
-
-
-def _key(params: dict[str, Any]) -> str:
-    return repr(sorted((k, params[k]) for k in params))

@@ -173,5 +173,5 @@ def test_sweep_config_checks_space_keys(tmp_path: Path) -> None:
         load_sweep(f)
     f.write_text("name: s\ntrain: sft.yaml\nspace:\n  lora.r: {type: categorical, choices: [4, 8]}\n")
     sweep = load_sweep(f)
-    cfg = sweep.trial_config({"lora.r": 8}, trial=3)
+    cfg = sweep.trial_config({"lora.r": 8}, trial="3")
     assert cfg.lora.r == 8 and cfg.name == "s-t3" and cfg.register_model is False
