@@ -179,7 +179,8 @@ class TrainingSection(_Section):
     early_stopping_threshold: float = Field(0.0, ge=0.0, description="Smallest eval-loss drop that counts.")
     bf16: bool | Literal["auto"] = Field(
         "auto",
-        description="bfloat16 autocast; auto = on where the device supports it (this CPU: avx512_bf16).",
+        description="bfloat16 autocast; auto = on where the device supports it (this CPU: avx512_bf16), "
+        "and fp16 mixed precision on a CUDA GPU without bf16.",
     )
     gradient_checkpointing: bool = Field(
         False,

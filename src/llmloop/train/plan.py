@@ -74,10 +74,10 @@ def _row_tokens(tokenizer: Any, row: dict[str, Any]) -> int:
         return render(row["messages"])
     if "text" in row:
         return render(row["text"])
-    if "chosen" in row:  # DPO: chosen and rejected are both run through the model
+    if "chosen" in row:  # DPO: two sequences per row (counted in tokens_per_step); cut at the longer one
         p = row["prompt"]
         join = (lambda a: [*p, *a]) if isinstance(p, list) else (lambda a: f"{p}{a}")
-        return render(join(row["chosen"])) + render(join(row["rejected"]))
+        return max(render(join(row["chosen"])), render(join(row["rejected"])))
     p, c = row["prompt"], row.get("completion", "")
     return render([*p, *c] if isinstance(p, list) else f"{p}{c}")
 
@@ -230,7 +230,9 @@ def format_plan(plan: Plan) -> str:
         f"rows              {plan.rows_train:,} train, {plan.rows_eval:,} eval",
         f"effective batch   {plan.effective_batch} rows per optimizer step",
         f"tokens per row    ≈{plan.tokens_per_row:g} (sampled)",
-        f"tokens per step   ≈{plan.tokens_per_step:,} = effective batch x tokens per row",
+        f"tokens per step   ≈{plan.tokens_per_step:,} = effective batch x "
+        + ("2 sequences x " if plan.method == "dpo" else "")
+        + "tokens per row",
         f"steps             {plan.total_steps:,} ({plan.steps_per_epoch:,} per epoch)",
         f"memory            ≈{m.total_bytes / gib:.2f} GiB = weights {m.weights_bytes / gib:.2f} + optimizer "
         f"{m.training_state_bytes / gib:.2f} + activations {m.activations_bytes / gib:.2f} + logits "

@@ -284,6 +284,12 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
     tracking_cb = TrackingCallback(recorder)
     progress = ProgressCallback(cfg.name) if opts.show_progress else None
     callbacks: list[Any] = [tracking_cb, *opts.callbacks]
+    if cfg.training.early_stopping_patience is not None:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(
+            EarlyStoppingCallback(cfg.training.early_stopping_patience, cfg.training.early_stopping_threshold)
+        )
     if progress is not None:
         callbacks.append(progress)
     trainer = _build_trainer(prepared, model, train_rows, folder, callbacks)

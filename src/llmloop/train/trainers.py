@@ -41,13 +41,16 @@ def trainer_kwargs(
         "logging_nan_inf_filter": False,
         "eval_strategy": "steps" if has_eval and t.eval_steps else "no",
         "eval_steps": t.eval_steps if has_eval else None,
-        "save_strategy": "steps" if t.save_steps else "no",
-        "save_steps": t.save_steps if t.save_steps else 500,
+        # early stopping reloads the best checkpoint at the end, so it needs one at every evaluation
+        "save_strategy": "steps" if t.save_steps or early else "no",
+        "save_steps": t.save_steps or (t.eval_steps if early else 500),
         "save_total_limit": t.save_total_limit,
         "load_best_model_at_end": early,
         "metric_for_best_model": "eval_loss" if early else None,
         "greater_is_better": False if early else None,
         "bf16": bf16,
+        # an older CUDA GPU without bf16 still gets mixed precision, as fp16, when the config says auto
+        "fp16": device.kind == "cuda" and not bf16 and t.bf16 == "auto",
         "activation_checkpointing": t.gradient_checkpointing,
         "report_to": "none",
         "disable_tqdm": True,

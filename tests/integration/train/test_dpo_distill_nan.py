@@ -139,3 +139,25 @@ def test_nan_loss_stops_keeps_the_last_good_checkpoint_and_registers_nothing(
         assert not [e for e in edges_of(s, "run", run.id) if e.relation == "produced"]
     losses = [p.value for p in tracking.metric_history(ctx, run_id=run.id, key="loss")]
     assert all(math.isfinite(v) for v in losses[:3]) and len(losses) <= 4
+
+
+def test_a_local_model_folder_can_teach_without_the_engines(
+    tiny_config: Callable[..., dict[str, Any]], data_dir: Path, tiny_model: Path
+) -> None:
+    """Until the engine interface is wired in, a local HF folder answers with batched generate.
+
+    The random tiny model answers every prompt with newlines only: the run must say so, not train on blanks.
+    """
+    cfg = tiny_config(
+        method="distill",
+        data={"train": None, "eval": None},
+        distill={"teacher": str(tiny_model), "prompts": str(data_dir / "prompts.jsonl"), "max_new_tokens": 3},
+        training={"max_steps": 1},
+    )
+    with pytest.raises(ll.InvalidInput, match="the teacher gave no non-empty answer; nothing to train on"):
+        ll.train(cfg)
+    (run,) = ll.search_runs()
+    assert run.status == "failed" and run.metrics["teacher_empty_answers"] == 12
+    with local_context().db.session() as s:
+        teacher_edges = [e for e in edges_of(s, "run", run.id) if e.relation == "teacher"]
+    assert [e.src_type for e in teacher_edges] == ["model_dir"]

@@ -151,3 +151,21 @@ def test_training_that_cannot_fit_is_refused_before_it_starts(
     ):
         ll.train(tiny_config(compute={"memory_limit_gb": limit_gb}))
     assert ll.search_runs() == []  # no run was started
+
+
+def test_early_stopping_ends_a_training_that_stopped_improving(
+    tiny_config: Callable[..., dict[str, Any]],
+) -> None:
+    cfg = tiny_config(
+        training={
+            "max_steps": 10,
+            "learning_rate": 1e-9,  # eval loss cannot improve by the threshold
+            "eval_steps": 1,
+            "early_stopping_patience": 2,
+            "early_stopping_threshold": 0.01,
+        }
+    )
+    result = ll.train(cfg)
+    assert result.status == "stopped_early" and result.steps == 3 and result.total_steps == 10
+    run = tracking.get_run(local_context(), run_id=result.run_id)
+    assert run.status == "finished" and run.tags["status_detail"] == "stopped_early"

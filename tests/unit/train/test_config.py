@@ -175,3 +175,16 @@ def test_sweep_config_checks_space_keys(tmp_path: Path) -> None:
     sweep = load_sweep(f)
     cfg = sweep.trial_config({"lora.r": 8}, trial="3")
     assert cfg.lora.r == 8 and cfg.name == "s-t3" and cfg.register_model is False
+
+
+def test_the_shipped_travel_configs_load() -> None:
+    root = Path(__file__).resolve().parents[3] / "examples" / "travel"
+    sft = load_config(root / "sft.yaml")
+    assert sft.method == "sft" and sft.model.base == "smollm2-135m-instruct" and sft.lora.r == 16
+    assert sft.data.train is not None and sft.data.train.path == str(root / "data" / "sft.jsonl")
+    dpo = load_config(root / "dpo.yaml")
+    assert dpo.method == "dpo" and dpo.model.base == "travel-sft" and dpo.data.eval_fraction == 0.1
+    sweep = load_sweep(root / "sweep.yaml")
+    assert set(sweep.config.space) == {"training.learning_rate", "lora.r"}
+    trial = sweep.trial_config({"training.learning_rate": 1e-4, "lora.r": 4}, trial="0")
+    assert trial.training.max_steps == 12 and trial.training.save_steps is None and trial.lora.r == 4
