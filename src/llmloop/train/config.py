@@ -101,6 +101,10 @@ class ModelSection(_Section):
         description="Base model: a registry reference (smollm2-135m-instruct, travel-sft@2) or a local "
         "Hugging Face folder. A model version with an adapter is merged first (DPO after SFT)."
     )
+    adapter: str | None = Field(
+        None,
+        description="A local PEFT adapter folder merged into the base first (e.g. an SFT run's adapter).",
+    )
 
 
 class DataSection(_Section):
@@ -366,9 +370,14 @@ def _resolve_paths(cfg: TrainConfig, base_dir: Path) -> TrainConfig:
             update["distill"] = update["distill"].model_copy(
                 update={"teacher": str((base_dir / teacher).resolve())}
             )
-    base = cfg.model.base
+    model_update = {}
+    base, adapter = cfg.model.base, cfg.model.adapter
     if looks_like_path(base) and not Path(base).is_absolute():
-        update["model"] = cfg.model.model_copy(update={"base": str((base_dir / base).resolve())})
+        model_update["base"] = str((base_dir / base).resolve())
+    if adapter is not None and not Path(adapter).is_absolute():
+        model_update["adapter"] = str((base_dir / adapter).resolve())
+    if model_update:
+        update["model"] = cfg.model.model_copy(update=model_update)
     return cfg.model_copy(update=update)
 
 

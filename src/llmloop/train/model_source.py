@@ -25,31 +25,62 @@ class ModelSource:
     ref: str  # what the config named
     path: Path  # local HF folder of the base weights and tokenizer
     adapter_path: Path | None  # a PEFT adapter to merge first (a registered fine-tune)
-    entity_type: str  # lineage: model_version | model_dir
+    entity_type: str  # lineage: model_version | model_dir | artifact (a local adapter's weights)
     entity_id: str  # name@version, or a fingerprint of the folder
     base_ref: str  # what a new version records as its base (registry ref or folder)
 
 
-def resolve_model(ctx: Context, ref: str, *, project: str, key: str = "model.base") -> ModelSource:
-    """A local folder as is; anything else through the models registry."""
+def resolve_model(
+    ctx: Context, ref: str, *, project: str, adapter: str | None = None, key: str = "model.base"
+) -> ModelSource:
+    """A local folder as is; anything else through the models registry; ``adapter`` merged on top."""
     path = Path(ref).expanduser()
     if path.is_dir():
+        if is_adapter_folder(path):
+            raise InvalidInput(
+                f"{key}: {path} holds only a LoRA adapter; put it in model.adapter and its base in model.base",
+                details={"key": key},
+            )
         if not (path / "config.json").is_file():
             raise InvalidInput(
                 f"{key}: {path} is not a Hugging Face model folder (no config.json)",
                 details={"key": key, "path": str(path)},
             )
-        adapter = path if (path / "adapter_config.json").is_file() and not _has_weights(path) else None
-        if adapter is not None:
-            raise InvalidInput(
-                f"{key}: {path} holds only a LoRA adapter; name its registered model version, or the base folder",
-                details={"key": key},
-            )
         resolved = path.resolve()
-        return ModelSource(ref, resolved, None, "model_dir", folder_fingerprint(resolved), str(resolved))
-    if "/" in ref:
+        source = ModelSource(ref, resolved, None, "model_dir", folder_fingerprint(resolved), str(resolved))
+    elif "/" in ref:
         raise NotFound(f"{key}: model folder not found: {ref}", details={"key": key, "path": ref})
-    return _from_registry(ctx, ref, project=project, key=key)
+    else:
+        source = _from_registry(ctx, ref, project=project, key=key)
+    return source if adapter is None else _with_adapter(source, Path(adapter).expanduser())
+
+
+def is_adapter_folder(path: Path) -> bool:
+    return (path / "adapter_config.json").is_file() and not _has_weights(path)
+
+
+def _with_adapter(source: ModelSource, adapter: Path) -> ModelSource:
+    """A local PEFT adapter on the base (an SFT result that DPO continues from, without the registry)."""
+    if source.adapter_path is not None:
+        raise InvalidInput(
+            f"model.adapter: {source.ref} already carries an adapter; name the base instead",
+            details={"key": "model.adapter"},
+        )
+    if not is_adapter_folder(adapter):
+        raise InvalidInput(
+            f"model.adapter: {adapter} is not a PEFT adapter folder (adapter_config.json + adapter weights)",
+            details={"key": "model.adapter", "path": str(adapter)},
+        )
+    weights = next(adapter.glob("adapter_model.*"), None)
+    digest = hashlib.sha256(weights.read_bytes() if weights else b"").hexdigest()
+    return ModelSource(
+        f"{source.ref}+{adapter}",
+        source.path,
+        adapter.resolve(),
+        "artifact",
+        digest,
+        f"{source.base_ref}+{adapter.resolve()}",
+    )
 
 
 def _has_weights(path: Path) -> bool:

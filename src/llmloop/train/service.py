@@ -86,7 +86,7 @@ def prepare(ctx: Context, cfg: TrainConfig) -> Prepared:
     ctx.require("runs:read", project)
     device = detect_device(cfg.compute.device, threads=cfg.compute.threads)
     bf16 = use_bf16(cfg.training.bf16, device)
-    source = resolve_model(ctx, cfg.model.base, project=project)
+    source = resolve_model(ctx, cfg.model.base, project=project, adapter=cfg.model.adapter)
     tokenizer = load_tokenizer(source)
     chat = bool(getattr(tokenizer, "chat_template", None))
     inputs: list[LoadedDataset] = []

@@ -450,7 +450,7 @@ def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
     if weights is None:
         raise NotFound(f"trial run {best.run_id} stored no weights", details={"run_id": best.run_id})
     cfg = sweep.trial_config(best.params, trial=str(best.number))
-    source = resolve_model(ctx, cfg.model.base, project=result.project)
+    source = resolve_model(ctx, cfg.model.base, project=result.project, adapter=cfg.model.adapter)
     output = StoredOutput(
         Path(run.tags.get("checkpoint_dir", ".")) / "final", prefix, [a.path for a in files], weights.sha256
     )

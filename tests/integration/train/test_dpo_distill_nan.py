@@ -161,3 +161,45 @@ def test_a_local_model_folder_can_teach_without_the_engines(
     with local_context().db.session() as s:
         teacher_edges = [e for e in edges_of(s, "run", run.id) if e.relation == "teacher"]
     assert [e.src_type for e in teacher_edges] == ["model_dir"]
+
+
+def test_dpo_continues_from_the_sft_adapter(
+    tiny_config: Callable[..., dict[str, Any]], data_dir: Path
+) -> None:
+    """SFT adapter merged into the base; the new DPO adapter trains on top; lineage links the two runs."""
+    sft = ll.train(tiny_config(data={"eval": None}, training={"max_steps": 2}))
+    cfg = tiny_config(
+        method="dpo",
+        model={"adapter": sft.output_dir},
+        data={"train": str(data_dir / "preference.jsonl"), "eval": None},
+        training={"max_steps": 2, "batch_size": 4},
+    )
+    dpo = ll.train(cfg)
+    assert dpo.status == "finished"
+    ctx = local_context()
+    adapter_sha = next(
+        a.sha256
+        for a in tracking.get_run(ctx, run_id=sft.run_id).artifacts
+        if a.path == "adapter/adapter_model.safetensors"
+    )
+    with ctx.db.session() as s:
+        chain = {
+            (e.src_type, e.src_id, e.relation, e.dst_id) for e in upstream(s, "run", dpo.run_id, max_depth=2)
+        }
+    assert ("artifact", adapter_sha, "base_model", dpo.run_id) in chain  # the SFT adapter is DPO's base...
+    assert ("run", sft.run_id, "produced", adapter_sha) in chain  # ...and the SFT run produced it
+    chosen = tracking.metric_history(ctx, run_id=dpo.run_id, key="rewards/chosen")
+    assert chosen[0].value == 0.0  # reference = merged SFT model = policy at step 1
+
+
+def test_an_adapter_for_another_base_is_refused(
+    tiny_config: Callable[..., dict[str, Any]], other_tiny_model: Path, data_dir: Path
+) -> None:
+    sft = ll.train(tiny_config(data={"eval": None}, training={"max_steps": 1}))
+    cfg = tiny_config(
+        model={"base": str(other_tiny_model), "adapter": sft.output_dir}, training={"max_steps": 1}
+    )
+    with pytest.raises(ll.InvalidInput, match="does not fit its base model"):
+        ll.train(cfg)
+    with pytest.raises(ll.InvalidInput, match=r"holds only a LoRA adapter; put it in model\.adapter"):
+        ll.train(tiny_config(model={"base": sft.output_dir}))
