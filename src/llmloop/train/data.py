@@ -7,8 +7,8 @@ Kinds are the datasets service's five (``text``, ``prompt_completion``, ``chat``
     dpo      preference
     distill  prompts from chat, prompt, prompt_completion or eval rows
 
-The registry seam is in this file only: ``_rows_from_registry`` (read a version) and
-``_register_rows`` (write one, for distillation). Both import ``llmloop.data`` lazily, so
+The datasets seam is in this file only: ``_rows_from_registry`` (read a version) and
+``save_rows`` (write one, for distillation). Both import ``llmloop.data.service`` lazily, so
 training works on local files with or without the datasets service installed.
 """
 
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from llmloop.context import Context
-from llmloop.errors import InvalidInput, NotFound, Unavailable
+from llmloop.errors import InvalidInput, NotFound
 from llmloop.train.config import DatasetSpec
+from llmloop.train.optional import optional_module, require_module
 
 KINDS: dict[str, tuple[str, ...]] = {
     "text": ("text",),
@@ -47,7 +48,7 @@ class LoadedDataset:
     """Rows of one dataset plus what lineage needs to name it."""
 
     key: str  # the config key it came from, for error messages: data.train
-    source: str  # what the user wrote: travel-sft@1 or a path
+    source: str  # the pinned reference (travel-sft@3, even when an alias was named) or the path
     kind: str
     rows: list[dict[str, Any]]
     entity_type: str  # lineage: dataset_version | artifact (a local file, stored with the run)
@@ -60,11 +61,11 @@ def load_dataset(
 ) -> LoadedDataset:
     """Read every row (datasets for fine-tuning are small; the datasets service streams the big ones)."""
     if spec.ref is not None:
-        rows, entity_id = _rows_from_registry(ctx, ref=spec.ref, split=spec.split, project=project, key=key)
-        rows = rows[:max_rows] if max_rows else rows
-        return LoadedDataset(
-            key, spec.ref, _check_kind(rows, spec.ref, key), rows, "dataset_version", entity_id
+        rows, entity_id, pinned = _rows_from_registry(
+            ctx, ref=spec.ref, split=spec.split, project=project, key=key
         )
+        rows = rows[:max_rows] if max_rows else rows
+        return LoadedDataset(key, pinned, _check_kind(rows, pinned, key), rows, "dataset_version", entity_id)
     assert spec.path is not None
     path = Path(spec.path)
     rows, sha = read_jsonl(path, key=key, max_rows=max_rows)
@@ -310,58 +311,55 @@ def split_eval(
 
 # ----------------------------------------------------------------------------- the datasets-service seam
 
+DATASETS = "llmloop.data.service"
+
 
 def _rows_from_registry(
     ctx: Context, *, ref: str, split: str | None, project: str, key: str
-) -> tuple[list[dict[str, Any]], str]:
-    """Rows of a registered dataset version and its lineage id (``name@version``).
+) -> tuple[list[dict[str, Any]], str, str]:
+    """SEAM (datasets, issue 4): rows of a registered version, its lineage id and its pinned ``NAME@V``.
 
-    Seam: this is the one place training reads the datasets service. It expects
-    ``llmloop.data.service.resolve_rows(ctx, ref=..., project=..., split=...)`` returning
-    ``(rows, "name@version")``; the lead wires it to the service's real names after merging.
+    ``get_version`` pins an alias (``travel-sft@champion``) to one version before reading, so a
+    moving alias cannot mix two versions in one training; rows come from ``iter_batches``
+    (canonical rows: the kind's fields, ``metadata`` and ``split``).
     """
+    data = require_module(
+        DATASETS,
+        needed_for=f"the dataset reference {ref!r}",
+        instead="name a local JSONL file (a path)",
+        key=key,
+    )
     try:
-        from llmloop.data import service as data_service  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as e:
-        raise Unavailable(
-            f"{key}: {ref!r} is a dataset reference, but the datasets service is not installed here; "
-            "name a local JSONL file instead (a value with '/' or ending in .jsonl)",
-            details={"key": key, "ref": ref},
-        ) from e
-    resolve = getattr(data_service, "resolve_rows", None)
-    if resolve is None:
-        raise Unavailable(
-            f"{key}: the datasets service has no resolve_rows(); training cannot read {ref!r} yet",
-            details={"key": key, "ref": ref},
-        )
-    try:
-        rows, version_id = resolve(ctx, ref=ref, project=project, split=split)
+        version = data.get_version(ctx, ref=ref, project=project)
+        rows = [row for batch in data.iter_batches(ctx, version, split=split) for row in batch.to_pylist()]
     except NotFound as e:
         raise NotFound(f"{key}: {e.message}", details={**e.details, "key": key}) from e
-    rows = [dict(r) for r in rows]
+    for row in rows:
+        row.pop("split", None)
     if not rows:
         raise InvalidInput(
             f"{key}: dataset {ref!r} has no rows{f' in split {split!r}' if split else ''}",
             details={"key": key},
         )
-    return rows, str(version_id)
+    return rows, str(version.id), str(version.ref)
 
 
 @dataclass(frozen=True)
 class SavedDataset:
     entity_type: str  # dataset_version | artifact
-    entity_id: str  # name@version, or the JSONL blob's sha256
+    entity_id: str  # the version's id, or the JSONL blob's sha256
+    label: str  # NAME@VERSION, or the blob's sha256
     path: Path  # the JSONL on local disk (what SFT then reads)
 
 
 def save_rows(
     ctx: Context, *, name: str, project: str, rows: Iterable[dict[str, Any]], folder: Path
 ) -> SavedDataset:
-    """Write rows as JSONL, then register them as a dataset version when the datasets service can.
+    """Write rows as JSONL, then register them as a dataset version when the datasets service is here.
 
-    Seam: ``llmloop.data.service.add_rows(ctx, name=..., project=..., path=..., kind=...)`` returning
-    ``"name@version"``. Without it the JSONL is content-addressed in the artifact store (the caller
-    attaches it to its run), so the answers are kept and named by hash either way.
+    SEAM (datasets, issue 4): ``add_version(ctx, spec=DatasetAdd(name=, path=, project=, kind="chat"))``.
+    Without the service the JSONL is content-addressed in the artifact store (the caller attaches it
+    to its run), so the answers are kept and named by hash either way.
     """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.jsonl"
@@ -370,13 +368,18 @@ def save_rows(
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
-    try:
-        from llmloop.data import service as data_service  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        data_service = None
-    add = getattr(data_service, "add_rows", None) if data_service is not None else None
-    if add is not None:
-        version_id = add(ctx, name=name, project=project, path=path, kind="chat")
-        return SavedDataset("dataset_version", str(version_id), path)
+    data = optional_module(DATASETS)
+    if data is not None:
+        schemas = optional_module("llmloop.data.schemas")
+        assert schemas is not None
+        spec = schemas.DatasetAdd(
+            name=name,
+            path=str(path),
+            project=project,
+            kind="chat",
+            description="answers of a distillation teacher",
+        )
+        version = data.add_version(ctx, spec=spec).version
+        return SavedDataset("dataset_version", str(version.id), str(version.ref), path)
     blob = ctx.artifacts.put_file(path)
-    return SavedDataset("artifact", blob.sha256, path)
+    return SavedDataset("artifact", blob.sha256, blob.sha256, path)

@@ -73,10 +73,10 @@ def teacher_dataset(
             output_edge(recorder.id, "produced", saved.entity_type, saved.entity_id),
         ]
     )
-    recorder.set_tags({"distill.dataset": saved.entity_id, "distill.rows": str(len(rows))})
+    recorder.set_tags({"distill.dataset": saved.label, "distill.rows": str(len(rows))})
     loaded = LoadedDataset(
         key="distill.prompts",
-        source=dataset_name,
+        source=saved.label,
         kind="chat",
         rows=rows,
         entity_type=saved.entity_type,

@@ -18,6 +18,7 @@ from typing import Any
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound, Unavailable
+from llmloop.train.optional import require_module
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class ModelSource:
     adapter_path: Path | None  # a PEFT adapter to merge first (a registered fine-tune)
     entity_type: str  # lineage: model_version | model_dir | artifact (a local adapter's weights)
     entity_id: str  # name@version, or a fingerprint of the folder
-    base_ref: str  # what a new version records as its base (registry ref or folder)
+    base_ref: str  # what a new version names as its base: a registry ref, or path:<folder>
 
 
 def resolve_model(
@@ -47,7 +48,9 @@ def resolve_model(
                 details={"key": key, "path": str(path)},
             )
         resolved = path.resolve()
-        source = ModelSource(ref, resolved, None, "model_dir", folder_fingerprint(resolved), str(resolved))
+        source = ModelSource(
+            ref, resolved, None, "model_dir", folder_fingerprint(resolved), f"path:{resolved}"
+        )
     elif "/" in ref:
         raise NotFound(f"{key}: model folder not found: {ref}", details={"key": key, "path": ref})
     else:
@@ -79,7 +82,7 @@ def _with_adapter(source: ModelSource, adapter: Path) -> ModelSource:
         adapter.resolve(),
         "artifact",
         digest,
-        f"{source.base_ref}+{adapter.resolve()}",
+        source.base_ref,  # the adapter is stacked with the new one on registration: the base stays
     )
 
 
@@ -98,36 +101,46 @@ def folder_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _from_registry(ctx: Context, ref: str, *, project: str, key: str) -> ModelSource:
-    """Seam to the models service: a reference → local base folder (+ adapter folder) for training.
+REGISTRY = "llmloop.registry.service"
 
-    Expects ``llmloop.registry.service.training_source(ctx, ref=..., project=...)`` returning an
-    object with ``base_dir`` (a transformers folder; GGUF already dequantised), ``adapter_dir``
-    (or None) and ``version_id`` (``name@version``). The lead points this at the
-    service's real function after merging; nothing else in training knows the registry.
+
+def _from_registry(ctx: Context, ref: str, *, project: str, key: str) -> ModelSource:
+    """SEAM (models, issue 5): a registered version → local transformers folder (+ its adapter folder).
+
+    ``get_model_version`` pins the reference (``travel-sft@champion`` → one version; the packaged
+    ``smollm2-135m-instruct`` registers itself on first use); ``loading.model_spec`` resolves the base
+    path and unpacks the adapter; a GGUF base is dequantised once into the registry's model cache
+    (``engines.weights.gguf_to_hf_dir``, STACK traps 1-2 handled there) because training needs
+    transformers weights. Hub ids and remote upstreams are not trainable here.
     """
+    registry = require_module(
+        REGISTRY,
+        needed_for=f"the model reference {ref!r}",
+        instead="name a local Hugging Face folder",
+        key=key,
+    )
+    loading = require_module("llmloop.registry.loading", needed_for="model references", instead="", key=key)
+    weights = require_module("llmloop.engines.weights", needed_for="model references", instead="", key=key)
     try:
-        from llmloop.registry import service as registry  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as e:
-        raise Unavailable(
-            f"{key}: {ref!r} is a model reference, but the models registry is not installed here; "
-            "name a local Hugging Face folder instead",
-            details={"key": key, "ref": ref},
-        ) from e
-    fn = getattr(registry, "training_source", None)
-    if fn is None:
-        raise Unavailable(
-            f"{key}: the models registry has no training_source(); cannot load {ref!r}", details={"key": key}
-        )
-    try:
-        src: Any = fn(ctx, ref=ref, project=project)
+        mv = registry.get_model_version(ctx, ref=ref, project=project)
     except NotFound as e:
         raise NotFound(f"{key}: {e.message}", details={**e.details, "key": key}) from e
-    adapter = Path(src.adapter_dir) if getattr(src, "adapter_dir", None) else None
-    # A new adapter trains on top of this version (its own adapter merged), so the version is the new base.
-    return ModelSource(
-        ref, Path(src.base_dir), adapter, "model_version", str(src.version_id), str(src.version_id)
-    )
+    spec = loading.model_spec(ctx, mv)
+    if spec.base_kind == "hf_dir":
+        base_dir = Path(spec.base)
+    elif spec.base_kind == "gguf":
+        digest = weights.check_gguf(Path(spec.base), spec.base_sha256)
+        base_dir = weights.gguf_to_hf_dir(Path(spec.base), digest, weights.model_cache_root(spec.cache_dir))
+    else:
+        raise InvalidInput(
+            f"{key}: {mv.ref} is a {spec.base_kind} model; training needs local weights (a folder or a GGUF file)",
+            details={"key": key, "ref": mv.ref},
+        )
+    adapter = Path(spec.adapter_dir) if spec.adapter_dir else None
+    # What a version trained from this one names as its base: this version itself, or (when this
+    # one carries an adapter, stacked with the new one on registration) the base *it* adapts.
+    root = mv.ref if adapter is None else (mv.base.version or f"path:{mv.base.uri}")
+    return ModelSource(mv.ref, base_dir, adapter, "model_version", str(mv.id), str(root))
 
 
 def read_model_config(source: ModelSource) -> dict[str, Any]:

@@ -2,18 +2,22 @@
 registry is installed, a new model version pointing at those artifacts and at its base.
 
 ``register_model_version`` is the registry seam: the one place training writes to the models
-service. Nothing is registered unless training succeeded, and registration happens after every
+registry. Nothing is registered unless training succeeded, and registration happens after every
 artifact is stored, so a failure leaves no half-registered model.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from llmloop.context import Context
 from llmloop.errors import Unavailable
-from llmloop.train.model_source import ModelSource
+from llmloop.train.adapters import clean_copy, stack_adapters
+from llmloop.train.model_source import REGISTRY, ModelSource
+from llmloop.train.optional import optional_module
 from llmloop.train.recorder import RunRecorder
 
 WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")
@@ -40,6 +44,12 @@ def store_output(recorder: RunRecorder, folder: Path, *, is_adapter: bool) -> St
     return StoredOutput(folder, prefix, [a.path for a in stored], weights.sha256)
 
 
+@dataclass(frozen=True)
+class RegisteredVersion:
+    ref: str  # NAME@VERSION
+    id: str  # the registry's id: the lineage entity ("model_version", id)
+
+
 def register_model_version(
     ctx: Context,
     *,
@@ -49,29 +59,46 @@ def register_model_version(
     output: StoredOutput,
     run_id: str,
     method: str,
-) -> str | None:
-    """Register the result as ``name@N`` (base reference + adapter artifacts) and return that id.
+    inputs: list[tuple[str, str]],
+    metadata: dict[str, Any],
+) -> RegisteredVersion | None:
+    """SEAM (models, issue 5): register the result as ``name@N``; None when no registry is installed.
 
-    Seam: ``llmloop.registry.service.register_trained_version(ctx, name=..., project=..., base_ref=...,
-    run_id=..., artifact_prefix=..., is_adapter=..., method=...)`` → ``"name@N"``; the registry reads
-    the files from the run's artifacts, so nothing is copied twice. Returns None (artifacts only)
-    when no registry is installed.
+    ``register_model_version(ctx, spec=ModelVersionCreate(...))`` with the base as a registered
+    reference (``base_model``) or a path (``base``), the adapter folder (the registry packs and
+    checks it against the base), ``run_id`` (the registry records ``run --produced--> version``)
+    and the dataset versions as ``inputs`` (``trained_on``). When training ran on top of another
+    adapter (DPO after SFT), the two are stacked into one exact adapter first, because a version
+    holds one adapter over one base. A full fine-tune registers its folder as the base itself.
     """
-    try:
-        from llmloop.registry import service as registry  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    registry = optional_module(REGISTRY)
+    schemas = optional_module("llmloop.registry.schemas")
+    if registry is None or schemas is None:
         return None
-    register = getattr(registry, "register_trained_version", None)
-    if register is None:
-        return None
-    version = register(
-        ctx,
-        name=name,
+    fields: dict[str, Any] = {}
+    if output.prefix == "adapter":
+        folder = output.folder.parent / "registered-adapter"
+        shutil.rmtree(folder, ignore_errors=True)
+        if base.adapter_path is not None:
+            stack_adapters(base.adapter_path, output.folder, folder)
+        else:
+            clean_copy(output.folder, folder)
+        fields["adapter_dir"] = str(folder)
+        if base.base_ref.startswith("path:"):
+            fields["base"] = base.base_ref.removeprefix("path:")
+        else:
+            fields["base_model"] = base.base_ref
+    else:
+        fields["base"] = str(output.folder)
+    spec = schemas.ModelVersionCreate(
         project=project,
-        base_ref=base.base_ref,
+        name=name,
         run_id=run_id,
-        artifact_prefix=output.prefix,
-        is_adapter=output.prefix == "adapter",
-        method=method,
+        source="run",
+        description=f"{method} from {base.ref} (run {run_id})",
+        inputs=[schemas.EntityRef(type="dataset_version", id=i, relation=r) for r, i in inputs],
+        metadata=metadata,
+        **fields,
     )
-    return str(version)
+    version = registry.register_model_version(ctx, spec=spec)
+    return RegisteredVersion(str(version.ref), str(version.id))

@@ -254,15 +254,15 @@ def _start_run(ctx: Context, prepared: Prepared, opts: TrainOptions) -> RunRecor
     return recorder
 
 
+_RELATIONS = {"data.train": "train_data", "data.eval": "eval_data", "distill.prompts": "prompts"}
+
+
 def _record_inputs(prepared: Prepared, recorder: RunRecorder) -> None:
     edges = [run_edge(prepared.source.entity_type, prepared.source.entity_id, "base_model", recorder.id)]
     for ds in prepared.inputs:
         if ds.path is not None:
             recorder.log_file(ds.path, f"inputs/{ds.key.replace('.', '_')}.jsonl")
-        relation = {"data.train": "train_data", "data.eval": "eval_data", "distill.prompts": "prompts"}[
-            ds.key
-        ]
-        edges.append(run_edge(ds.entity_type, ds.entity_id, relation, recorder.id))
+        edges.append(run_edge(ds.entity_type, ds.entity_id, _RELATIONS[ds.key], recorder.id))
     recorder.add_lineage(edges)
 
 
@@ -325,6 +325,7 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
     recorder.log_metrics({"peak_rss_mb": peak_rss_bytes() / 2**20}, step=state.global_step)
     version = None
     if cfg.register_model:
+        recorder.flush()  # the registry reads the run: its tags and metrics are in the store first
         version = register_model_version(
             ctx,
             name=cfg.name,
@@ -333,12 +334,18 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             output=stored,
             run_id=recorder.id,
             method=cfg.method,
+            inputs=[
+                (_RELATIONS[d.key], d.entity_id)
+                for d in prepared.inputs
+                if d.entity_type == "dataset_version"
+            ],
+            metadata={"method": cfg.method, "training_config": flatten(cfg)},
         )
-    dst = ("model_version", version) if version else ("artifact", stored.weights_sha256)
+    dst = ("model_version", version.id) if version else ("artifact", stored.weights_sha256)
     recorder.add_lineage([output_edge(recorder.id, "produced", *dst)])
     tags = {"output": f"{stored.prefix}/", "status_detail": "stopped_early" if stopped_early else "completed"}
     if version:
-        tags["model_version"] = version
+        tags["model_version"] = version.ref
     recorder.set_tags(tags)
     logs = tracking_cb.last_logs
     return TrainResult(
@@ -354,7 +361,7 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
         metrics=dict(logs),
         output_dir=str(out_dir),
         artifacts=stored.artifacts,
-        model_version=version,
+        model_version=version.ref if version else None,
         checkpoint_dir=str(folder),
         resumed_from=opts.resume.run_id if opts.resume is not None else None,
         dataset_version=dataset_version,
@@ -392,7 +399,7 @@ def _distilled_rows(
     )
     return sft_rows(
         loaded, chat=prepared.chat, system_prompt=None, answer_only=cfg.training.assistant_only_loss
-    ), saved.entity_id
+    ), saved.label
 
 
 def _build_trainer(

@@ -451,9 +451,10 @@ def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
         raise NotFound(f"trial run {best.run_id} stored no weights", details={"run_id": best.run_id})
     cfg = sweep.trial_config(best.params, trial=str(best.number))
     source = resolve_model(ctx, cfg.model.base, project=result.project, adapter=cfg.model.adapter)
-    output = StoredOutput(
-        Path(run.tags.get("checkpoint_dir", ".")) / "final", prefix, [a.path for a in files], weights.sha256
-    )
+    folder = Path(ctx.settings.home) / "sweeps" / result.sweep_id / f"best-{best.number}" / prefix
+    for a in files:  # from the artifact store (hash-checked), not from a checkpoint folder that may be gone
+        ctx.artifacts.get_file(a.sha256, folder / a.path.split("/", 1)[1])
+    output = StoredOutput(folder, prefix, [a.path for a in files], weights.sha256)
     version = register_model_version(
         ctx,
         name=sweep.config.name,
@@ -462,6 +463,13 @@ def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
         output=output,
         run_id=best.run_id,
         method=cfg.method,
+        inputs=[],
+        metadata={
+            "method": cfg.method,
+            "sweep": sweep.config.name,
+            "trial": best.number,
+            "params": best.params,
+        },
     )
     if version is None:
         raise Unavailable(
@@ -469,5 +477,5 @@ def promote_best(ctx: Context, result: SweepResult, sweep: Sweep) -> str:
             f"its adapter is stored with run {best.run_id}",
             details={"run_id": best.run_id},
         )
-    tracking.log_batch(ctx, run_id=result.run_id, batch=RunBatch(tags={"model_version": version}))
-    return version
+    tracking.log_batch(ctx, run_id=result.run_id, batch=RunBatch(tags={"model_version": version.ref}))
+    return version.ref

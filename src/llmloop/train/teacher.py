@@ -4,16 +4,17 @@
 
 Resolution order (``resolve_teacher``):
 1. a callable passed by the caller (``ll.train(config, teacher=fn)``), named by ``distill.teacher``;
-2. the engine interface (``llmloop.engines``), when installed: any registered model or upstream —
-   the seam is ``_engine_teacher``, the only place training touches engines;
-3. a local Hugging Face folder, answered with batched ``generate`` (``LocalGenerateTeacher``):
-   enough for a small teacher on this machine until the engines are wired in.
+2. a local Hugging Face folder, answered with left-padded batched ``generate`` (``LocalGenerateTeacher``);
+3. a registered model or upstream through the engine interface (``llmloop.registry.inference``), when
+   the models registry is installed — the seam is ``_engine_teacher``, the only place training
+   touches engines.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, Unavailable
 from llmloop.train.config import DistillSection
+from llmloop.train.optional import optional_module
 
 Messages = list[dict[str, str]]
 Teacher = Callable[[list[Messages]], list[str]]
@@ -43,41 +45,50 @@ def resolve_teacher(
                 details={"key": "distill.teacher"},
             )
         return ResolvedTeacher(given, "callable", spec.teacher[:64])
-    engine = _engine_teacher(ctx, spec, project=project)
-    if engine is not None:
-        return engine
     path = Path(spec.teacher)
     if (path / "config.json").is_file():
         fingerprint = hashlib.sha256(str(path.resolve()).encode()).hexdigest()
         return ResolvedTeacher(LocalGenerateTeacher(path, spec), "model_dir", fingerprint)
+    engine = _engine_teacher(ctx, spec, project=project)
+    if engine is not None:
+        return engine
     raise Unavailable(
-        f"distill.teacher {spec.teacher!r}: no engine can answer it here (llmloop.engines is not installed and it "
-        "is not a local model folder); pass a callable: ll.train(config, teacher=fn)",
+        f"distill.teacher {spec.teacher!r}: nothing can answer it here (not a local model folder, and the models "
+        "registry with its engines is not installed); pass a callable: ll.train(config, teacher=fn)",
         details={"key": "distill.teacher"},
     )
 
 
 def _engine_teacher(ctx: Context, spec: DistillSection, *, project: str) -> ResolvedTeacher | None:
-    """Seam to the engine interface: ``llmloop.engines.batch_chat_for_model(ctx, model=..., engine=..., project=...)``.
+    """SEAM (models, issue 5): a registered model (or an upstream) answering through the engine interface.
 
-    Expected to return ``(answer, version_id)`` where ``answer(list_of_message_lists, max_tokens=,
-    temperature=) -> list[str]`` batches the prompts through the engine (continuous batching or
-    llama.cpp) and ``version_id`` is the teacher's ``name@version``. The lead points this at the
-    engines' real entry point after merging; returning None falls back to the options above.
+    The reference is pinned to one version first. A batch goes out as concurrent chat requests:
+    the engines batch concurrent requests themselves (the transformers engine's continuous
+    batcher shares every forward pass; llama.cpp and upstreams take them in parallel), which is
+    the batched generation distillation needs. Returns None when no registry is installed.
     """
-    try:
-        import llmloop.engines as engines  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    registry = optional_module("llmloop.registry.service")
+    inference = optional_module("llmloop.registry.inference")
+    engine_api = optional_module("llmloop.engines.base")
+    if registry is None or inference is None or engine_api is None:
         return None
-    factory = getattr(engines, "batch_chat_for_model", None)
-    if factory is None:
-        return None
-    answer, version_id = factory(ctx, model=spec.teacher, engine=spec.engine, project=project)
+    version = registry.get_model_version(ctx, ref=spec.teacher, project=project)
+    pinned = str(version.ref)
 
-    def call(prompts: list[Messages]) -> list[str]:
-        return list(answer(prompts, max_tokens=spec.max_new_tokens, temperature=spec.temperature))
+    def one(messages: Messages) -> str:
+        request = engine_api.ChatRequest(
+            messages=messages, max_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=0
+        )
+        result = inference.chat(ctx, model=pinned, request=request, engine=spec.engine, project=project)
+        return str(result.choices[0].message.content or "")
 
-    return ResolvedTeacher(call, "model_version", str(version_id))
+    def answer(prompts: list[Messages]) -> list[str]:
+        with ThreadPoolExecutor(
+            max_workers=max(1, len(prompts)), thread_name_prefix="llmloop-teacher"
+        ) as pool:
+            return list(pool.map(one, prompts))
+
+    return ResolvedTeacher(answer, "model_version", str(version.id))
 
 
 class LocalGenerateTeacher:
