@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from transformers import TrainerCallback
 
 import llmloop as ll
@@ -164,7 +165,7 @@ def test_a_local_model_folder_can_teach_without_the_engines(
 
 
 def test_dpo_continues_from_the_sft_adapter(
-    tiny_config: Callable[..., dict[str, Any]], data_dir: Path
+    tiny_config: Callable[..., dict[str, Any]], data_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     """SFT adapter merged into the base; the new DPO adapter trains on top; lineage links the two runs."""
     sft = ll.train(tiny_config(data={"eval": None}, training={"max_steps": 2}))
@@ -190,6 +191,22 @@ def test_dpo_continues_from_the_sft_adapter(
     assert ("run", sft.run_id, "produced", adapter_sha) in chain  # ...and the SFT run produced it
     chosen = tracking.metric_history(ctx, run_id=dpo.run_id, key="rewards/chosen")
     assert chosen[0].value == 0.0  # reference = merged SFT model = policy at step 1
+
+    # registering it stacks both adapters into one, exactly: base + stacked == (base + SFT merged) + DPO
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from llmloop.train.adapters import stack_adapters
+
+    stacked = stack_adapters(Path(sft.output_dir or ""), Path(dpo.output_dir or ""), tmp_path / "stacked")
+    x = torch.randint(3, 250, (2, 10))
+    one = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(stacked)).eval()
+    merged = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_model), sft.output_dir
+    ).merge_and_unload()
+    two = PeftModel.from_pretrained(merged, dpo.output_dir).eval()
+    with torch.no_grad():
+        assert torch.allclose(one(x).logits, two(x).logits, atol=1e-5)
 
 
 def test_an_adapter_for_another_base_is_refused(
