@@ -22,6 +22,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_run": ("llmloop.sdk.run", "get_run"),
     "active_run": ("llmloop.sdk.run", "active_run"),
     "search_runs": ("llmloop.sdk.api", "search_runs"),
+    "train": ("llmloop.sdk.train", "train"),
+    "sweep": ("llmloop.sdk.train", "sweep"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "datasets": ("llmloop.sdk.datasets", "datasets"),
     "get_settings": ("llmloop.config", "get_settings"),
@@ -68,7 +70,9 @@ __all__ = [
     "search_runs",
     "span",
     "start_run",
+    "sweep",
     "trace",
+    "train",
 ]
 
 if TYPE_CHECKING:
@@ -92,6 +96,7 @@ if TYPE_CHECKING:
     from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
+    from llmloop.sdk.train import sweep, train
 
 
 def __getattr__(name: str) -> Any:

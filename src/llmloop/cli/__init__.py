@@ -34,6 +34,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("llmloop.cli.audit", "audit", "Audit log: verify the chain, list events."),
     "privacy": ("llmloop.cli.privacy", "privacy", "Retention, purge, erase a user's data."),
     "secrets": ("llmloop.cli.secrets", "secrets", "Upstream secrets, stored encrypted."),
+    "train": (
+        "llmloop.cli.train",
+        "train",
+        "Fine-tune a model (SFT, DPO, distillation): train, --plan, --resume.",
+    ),
+    "sweep": ("llmloop.cli.sweep", "sweep", "Search training hyper-parameters with Optuna (local or Ray)."),
 }
 
 

@@ -12,6 +12,7 @@ from llmloop.store.tables import (
     security,
     traces,
     tracking,
+    training,
 )
 from llmloop.store.tables.base import Base
 
@@ -25,4 +26,5 @@ __all__ = [
     "security",
     "traces",
     "tracking",
+    "training",
 ]
