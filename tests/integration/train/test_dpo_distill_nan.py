@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -68,19 +67,19 @@ def test_distillation_turns_teacher_answers_into_a_dataset_then_trains(
 
     ctx = local_context()
     run = tracking.get_run(ctx, run_id=result.run_id)
-    art = next(a for a in run.artifacts if a.path == "distill/tiny-distilled.jsonl")
-    assert art.sha256 == result.dataset_version
-    rows = [json.loads(line) for line in ctx.artifacts.read_bytes(art.sha256).decode().splitlines()]
+    # the answers became a version of a registered chat dataset, read back through the SDK
+    assert result.dataset_version == run.tags["distill.dataset"] == "tiny-distilled@1"
+    rows = list(ll.datasets.get(result.dataset_version).iter_rows())
     assert len(rows) == 12 and run.metrics["teacher_answers"] == 12
     first = rows[0]["messages"]
-    assert (
-        first[0] == {"role": "system", "content": "Answer with one word."}
-        and first[-1]["role"] == "assistant"
-    )
+    assert first[0]["role"] == "system" and first[0]["content"] == "Answer with one word."
+    assert first[-1]["role"] == "assistant"
     assert first[-1]["content"] == first[-2]["content"].split(": ", 1)[1].split(" or ")[0]
     with ctx.db.session() as s:
+        version_id = next(e.dst_id for e in edges_of(s, "run", run.id) if e.relation == "produced")
         into_dataset = {
-            (e.relation, e.src_type, e.src_id) for e in upstream(s, "artifact", art.sha256, max_depth=1)
+            (e.relation, e.src_type, e.src_id)
+            for e in upstream(s, "dataset_version", version_id, max_depth=1)
         }
         run_edges = {(e.relation, e.src_type) for e in edges_of(s, "run", run.id)}
     prompts_sha = next(a.sha256 for a in run.artifacts if a.path == "inputs/distill_prompts.jsonl")
