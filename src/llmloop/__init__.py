@@ -23,6 +23,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "active_run": ("llmloop.sdk.run", "active_run"),
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "get_client": ("llmloop.sdk.client", "get_client"),
+    "datasets": ("llmloop.sdk.datasets", "datasets"),
     "get_settings": ("llmloop.config", "get_settings"),
     "metrics": ("llmloop.sdk.metrics", "metrics"),
     "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
@@ -55,6 +56,7 @@ __all__ = [
     "__version__",
     "active_run",
     "current_span",
+    "datasets",
     "evaluations",
     "feedback",
     "flush_traces",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.client import get_client
+    from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
 

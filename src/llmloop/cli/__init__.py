@@ -17,6 +17,7 @@ from llmloop.errors import LlmloopError
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
+    "data": ("llmloop.cli.data", "data", "Datasets: add, list, show, diff, split, redact, export."),
     "prompts": ("llmloop.cli.prompts", "prompts", "Prompt registry: versions, aliases, diffs, render."),
     "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "eval": ("llmloop.cli.eval", "eval_", "Evaluate, compare with confidence intervals, gate promotions."),

@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, str] = {
     "deployments:write": "maintainer",
     "feedback:read": "viewer",
     "feedback:write": "member",
+    # data: datasets and their versions
+    "datasets:read": "viewer",
+    "datasets:write": "member",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

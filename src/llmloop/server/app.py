@@ -12,6 +12,7 @@ from llmloop.server import gateway
 from llmloop.server.api import (
     audit,
     auth,
+    datasets,
     deployments,
     evaluations,
     feedback,
@@ -40,6 +41,7 @@ API_ROUTERS = [
     deployments.router,
     traces.router,
     feedback.router,
+    datasets.router,
 ]
 
 

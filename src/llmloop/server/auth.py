@@ -67,6 +67,11 @@ def resolve_actor(request: Request) -> Actor | None:
     """The caller's identity; None when none was presented and auth is on. Bad credentials raise."""
     ctx = request.app.state.ctx
     via = client_via(request)
+    state: AuthState = request.app.state.auth
+    if not state.is_enabled(request):
+        # local single-user mode: no identity exists to check a credential against, and clients such as
+        # the official openai package always send some bearer token
+        return replace(LOCAL_ADMIN, via=via)
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -82,10 +87,7 @@ def resolve_actor(request: Request) -> Actor | None:
             needs_csrf=request.method not in SAFE_METHODS,
             via=via,
         )
-    state: AuthState = request.app.state.auth
-    if state.is_enabled(request):
-        return None
-    return replace(LOCAL_ADMIN, via=via)
+    return None
 
 
 def authorize(request: Request) -> None:

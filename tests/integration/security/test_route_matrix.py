@@ -18,6 +18,8 @@ from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_key, add_user
 
 from llmloop.context import Context
+from llmloop.data import service as data_service
+from llmloop.data.schemas import DatasetAdd
 from llmloop.evaluate import service as eval_service
 from llmloop.evaluate.suite import load_suite
 from llmloop.observe import service as trace_service
@@ -67,6 +69,7 @@ EXAMPLES: dict[str, Body | bytes] = {
     "prompts-render_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
     "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
     "deployments-rollback_deployment": lambda: {"project": PROJECT},
+    "datasets-upload_version": b'{"text": "matrix row"}\n',
 }
 # the path value every area's seeded object is reached by (see _seed)
 SEEDED = "x"
@@ -161,6 +164,12 @@ def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
         trace_id=trace_id, span_id=trace_id[:16], project=PROJECT, name="seed", start_time=1.0, end_time=2.0
     )
     trace_service.record_spans(ctx, spans=[span])
+    for i in (1, 2):
+        (tmp_path / f"rows{i}.jsonl").write_text("".join(f'{{"text": "row {j}"}}\n' for j in range(i)))
+        data_service.add_version(
+            ctx, spec=DatasetAdd(name=SEEDED, project=PROJECT, path=str(tmp_path / f"rows{i}.jsonl"))
+        )
+    data_service.alias_version(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=PROJECT)
     return {"evaluation_id": evaluation.id, "trace_id": trace_id}
 
 
@@ -169,6 +178,11 @@ def _query(path: str) -> dict[str, str]:
     query = {"project": PROJECT}
     if path.endswith("/diff"):
         query.update({"from": "1", "to": "2"})
+    if path.startswith("/api/v1/datasets/"):
+        if path.endswith(("/diff", "/leakage")):
+            query.update({"a": "1", "b": "2"})
+        if path.endswith("/versions"):
+            query["filename"] = "matrix.jsonl"
     return query
 
 

@@ -3,7 +3,26 @@
 Rows never leave the service layer: services convert them to the Pydantic schemas users read.
 """
 
-from llmloop.store.tables import core, deployments, evaluations, prompts, security, traces, tracking
+from llmloop.store.tables import (
+    core,
+    datasets,
+    deployments,
+    evaluations,
+    prompts,
+    security,
+    traces,
+    tracking,
+)
 from llmloop.store.tables.base import Base
 
-__all__ = ["Base", "core", "deployments", "evaluations", "prompts", "security", "traces", "tracking"]
+__all__ = [
+    "Base",
+    "core",
+    "datasets",
+    "deployments",
+    "evaluations",
+    "prompts",
+    "security",
+    "traces",
+    "tracking",
+]

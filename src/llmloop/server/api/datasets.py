@@ -1,0 +1,321 @@
+"""/api/v1/datasets: the data service over HTTP, same schemas as the SDK and ``llmloop data --json``.
+
+A version in a path is a number, an alias, or ``latest``. New versions come from an upload (the
+request body is the file, streamed to disk, never held in memory) or, when the server allows it
+(``LLMLOOP_DATA_IMPORT_ROOT``), from a server-side path that must stay inside that root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmloop.data import formats, service, storage
+from llmloop.data.kinds import Kind, parse_mapping
+from llmloop.data.schemas import (
+    Dataset,
+    DatasetAdd,
+    DatasetAddResult,
+    DatasetDiff,
+    DatasetShow,
+    DatasetVersion,
+    Format,
+    LeakagePair,
+    PiiPolicy,
+    Profile,
+    SplitResult,
+    SplitSpec,
+    validated,
+)
+from llmloop.errors import InvalidInput
+from llmloop.refs import validate_name
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+class DatasetList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Dataset]
+
+
+class DatasetImport(BaseModel):
+    """A server-side file to add; ``path`` is relative to (or inside) the server's import root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    kind: Kind | None = None
+    format: Format | None = None
+    mapping: dict[str, str] = Field(default_factory=dict)
+    skip_invalid: bool = False
+    pii: PiiPolicy = "warn"
+    tokenizer: str | None = None
+    description: str = ""
+
+
+class RedactRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kinds: list[str] | None = None
+
+
+class DedupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    near: bool = False
+
+
+class AliasRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(description="A version number, an alias, or 'latest'.")
+
+
+class UseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+
+
+class Rows(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]]
+    offset: int
+    total: int
+
+
+def ref_of(name: str, version: str) -> str:
+    """``name`` + a path version (number, alias or 'latest') as a reference."""
+    validate_name(name, what="dataset name")
+    if "@" in version:
+        return version  # a full reference (diff across datasets)
+    return name if version == "latest" else f"{name}@{version}"
+
+
+def _status(response: Response, result: DatasetAddResult) -> DatasetAddResult:
+    response.status_code = 201 if result.created else 200
+    return result
+
+
+@router.get("", response_model=DatasetList, openapi_extra=permission("datasets:read"))
+def list_datasets(ctx: CtxDep, project: str | None = None) -> DatasetList:
+    return DatasetList(items=service.list_datasets(ctx, project=project))
+
+
+@router.get("/{name}", response_model=DatasetShow, openapi_extra=permission("datasets:read"))
+def show_dataset(ctx: CtxDep, name: str, project: str | None = None, version: str = "latest") -> DatasetShow:
+    return service.show_dataset(ctx, ref=ref_of(name, version), project=project)
+
+
+@router.get(
+    "/{name}/versions/{version}", response_model=DatasetVersion, openapi_extra=permission("datasets:read")
+)
+def get_version(ctx: CtxDep, name: str, version: str, project: str | None = None) -> DatasetVersion:
+    return service.get_version(ctx, ref=ref_of(name, version), project=project)
+
+
+@router.get(
+    "/{name}/versions/{version}/profile", response_model=Profile, openapi_extra=permission("datasets:read")
+)
+def get_profile(ctx: CtxDep, name: str, version: str, project: str | None = None) -> Profile:
+    return service.get_version(ctx, ref=ref_of(name, version), project=project).profile
+
+
+@router.get(
+    "/{name}/versions/{version}/profile.png",
+    response_class=Response,
+    openapi_extra=permission("datasets:read"),
+)
+def profile_png(
+    ctx: CtxDep, name: str, version: str, project: str | None = None, field: str | None = None
+) -> Response:
+    """Token-length histograms of the version's fields (or one field) as a PNG a person can look at."""
+    from llmloop.server.charts import token_histograms
+
+    v = service.get_version(ctx, ref=ref_of(name, version), project=project)
+    return Response(token_histograms(v, field), media_type="image/png")
+
+
+@router.get("/{name}/versions/{version}/rows", response_model=Rows, openapi_extra=permission("datasets:read"))
+def get_rows(
+    ctx: CtxDep,
+    name: str,
+    version: str,
+    project: str | None = None,
+    split: str | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=1000),
+) -> Rows:
+    from llmloop.data.transforms import export_records
+
+    v = service.get_version(ctx, ref=ref_of(name, version), project=project)
+    items: list[dict[str, Any]] = []
+    seen = 0
+    for batch in service.iter_batches(ctx, v, split=split):
+        if seen + batch.num_rows > offset and len(items) < limit:
+            start = max(0, offset - seen)
+            items.extend(export_records(batch.slice(start, limit - len(items))))
+        seen += batch.num_rows
+        if len(items) >= limit:
+            break
+    total = v.rows if split is None else (v.splits or {}).get(split, 0)
+    return Rows(items=items, offset=offset, total=total)
+
+
+@router.get("/{name}/versions/{version}/data", openapi_extra=permission("datasets:read"))
+def download_data(ctx: CtxDep, name: str, version: str, project: str | None = None) -> StreamingResponse:
+    """The version's canonical Parquet file, streamed and verified against its hash."""
+    v = service.get_version(ctx, ref=ref_of(name, version), project=project)
+
+    def body() -> Iterator[bytes]:
+        with storage.local_copy(ctx, v.project, v.data_sha256) as path, open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
+
+    return StreamingResponse(
+        body(),
+        media_type="application/vnd.apache.parquet",
+        headers={"x-llmloop-sha256": v.data_sha256, "content-length": str(v.data_size)},
+    )
+
+
+@router.post(
+    "/{name}/versions",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
+async def upload_version(
+    ctx: CtxDep,
+    name: str,
+    request: Request,
+    response: Response,
+    filename: str = Query(..., description="The uploaded file's name; its extension gives the format."),
+    project: str = "default",
+    kind: Kind | None = None,
+    format: Format | None = None,
+    map: list[str] = Query(default_factory=list, description="SOURCE=TARGET field mappings."),
+    skip_invalid: bool = False,
+    pii: PiiPolicy = "warn",
+    description: str = "",
+) -> DatasetAddResult:
+    """Add a version from the request body (the file itself)."""
+    validate_name(name, what="dataset name")
+    ctx.require("datasets:write", project)
+    base = PurePosixPath(filename.replace("\\", "/")).name
+    if not base or base.startswith(".") or len(base) > 255 or any(ord(c) < 32 for c in base):
+        raise InvalidInput(f"invalid filename {filename[:80]!r}", details={"field": "filename"})
+    spec = validated(
+        DatasetAdd,
+        name=name,
+        path="",
+        project=project,
+        kind=kind,
+        format=format,
+        mapping=parse_mapping(map),
+        skip_invalid=skip_invalid,
+        pii=pii,
+        description=description,
+        display_name=base,
+    )
+    fd, tmp = tempfile.mkstemp(
+        dir=storage.scratch_dir(ctx), prefix="upload-", suffix=formats.data_suffix(base)
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+        result = await asyncio.to_thread(service.add_version, ctx, spec=spec.model_copy(update={"path": tmp}))
+    finally:
+        os.unlink(tmp)
+    return _status(response, result)
+
+
+@router.post(
+    "/{name}/versions/import",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
+def import_version(
+    ctx: CtxDep, name: str, body: DatasetImport, response: Response, project: str = "default"
+) -> DatasetAddResult:
+    """Add a version from a file on the server, inside LLMLOOP_DATA_IMPORT_ROOT (off unless configured)."""
+    spec = validated(DatasetAdd, name=name, project=project, **body.model_dump())
+    return _status(response, service.import_version(ctx, spec=spec))
+
+
+@router.post(
+    "/{name}/versions/{version}/redact",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
+def redact_version(
+    ctx: CtxDep, name: str, version: str, body: RedactRequest, response: Response, project: str | None = None
+) -> DatasetAddResult:
+    result = service.redact_version(ctx, ref=ref_of(name, version), project=project, kinds=body.kinds)
+    return _status(response, result)
+
+
+@router.post(
+    "/{name}/versions/{version}/dedup",
+    response_model=DatasetAddResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
+def dedup_version(
+    ctx: CtxDep, name: str, version: str, body: DedupRequest, response: Response, project: str | None = None
+) -> DatasetAddResult:
+    return _status(
+        response, service.dedup_version(ctx, ref=ref_of(name, version), project=project, near=body.near)
+    )
+
+
+@router.post(
+    "/{name}/versions/{version}/split",
+    response_model=SplitResult,
+    status_code=201,
+    openapi_extra=permission("datasets:write"),
+)
+def split_version(
+    ctx: CtxDep, name: str, version: str, spec: SplitSpec, project: str | None = None
+) -> SplitResult:
+    return service.split_version(ctx, ref=ref_of(name, version), spec=spec, project=project)
+
+
+@router.post("/{name}/versions/{version}/uses", status_code=204, openapi_extra=permission("datasets:write"))
+def record_use(ctx: CtxDep, name: str, version: str, body: UseRequest, project: str | None = None) -> None:
+    service.record_use(ctx, ref=ref_of(name, version), run_id=body.run_id, project=project)
+
+
+@router.put(
+    "/{name}/aliases/{alias}", response_model=DatasetVersion, openapi_extra=permission("datasets:write")
+)
+def set_alias(
+    ctx: CtxDep, name: str, alias: str, body: AliasRequest, project: str | None = None
+) -> DatasetVersion:
+    return service.alias_version(ctx, ref=ref_of(name, body.version), alias=alias, project=project)
+
+
+@router.get("/{name}/diff", response_model=DatasetDiff, openapi_extra=permission("datasets:read"))
+def diff_versions(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> DatasetDiff:
+    """Rows added/removed/changed from version ``a`` to ``b`` (numbers, aliases, or full NAME@V refs)."""
+    return service.diff_versions(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)
+
+
+@router.get("/{name}/leakage", response_model=LeakagePair, openapi_extra=permission("datasets:read"))
+def leakage(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> LeakagePair:
+    return service.check_leakage(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)
