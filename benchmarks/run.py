@@ -3,8 +3,8 @@
 Each module exposes ``main()``. When it returns the ``_report`` shape (a dict with ``rows``),
 this writes ``benchmarks/results/<name>.json`` and ``<name>.md`` and prints the table; a
 module that writes its own results (returning anything else; an int is its exit status) is
-run as is and its ``<name>.md`` printed. A ``main(argv)`` gets ``[]``: its defaults, not
-this script's arguments. One failing benchmark does not stop the others; the exit status
+run as is and its ``<name>.md`` printed. A benchmark runs with its defaults: ``main(argv)``
+gets ``[]`` and ``sys.argv`` holds no arguments while it runs. One failing benchmark does not stop the others; the exit status
 says whether all ran, and with ``--check`` also whether every target was met.
 
     python benchmarks/run.py                 # all
@@ -35,7 +35,11 @@ def discover() -> list[str]:
 def run_one(name: str) -> object:
     main = importlib.import_module(f"bench_{name}").main
     t0 = time.perf_counter()
-    result = main([]) if inspect.signature(main).parameters else main()
+    argv, sys.argv = sys.argv, [str(HERE / f"bench_{name}.py")]  # a main() that parses sys.argv sees none
+    try:
+        result = main([]) if inspect.signature(main).parameters else main()
+    finally:
+        sys.argv = argv
     if isinstance(result, dict) and "rows" in result:
         result["duration_s"] = time.perf_counter() - t0
         result["machine"] = _report.machine()
