@@ -1,0 +1,1 @@
+"""Inference engines: one interface (``InferenceEngine``) for every way llmloop generates text."""
