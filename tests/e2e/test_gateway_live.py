@@ -95,6 +95,23 @@ def test_live_gateway_with_openai_client_feedback_and_export(live_server: Any, t
         local, "feedback", "export", "--as", "preference", "-o", str(tmp_path / "p.jsonl"), "--json"
     )
     assert sft["rows"] == pref["rows"] == 1 and sft["trace_ids"] == [trace_id]
+    assert sft["dataset_version"] is None  # no --dataset: a file only
+    # The loop closes here: feedback becomes the next version of a training dataset, traced back.
+    registered = _llmloop(
+        local,
+        "feedback",
+        "export",
+        "--as",
+        "sft",
+        "-o",
+        str(tmp_path / "s2.jsonl"),
+        "--dataset",
+        "fixes",
+        "--json",
+    )
+    assert registered["dataset_version"] == "fixes@1"
+    shown_ds = _llmloop(local, "data", "show", "fixes", "--json")
+    assert shown_ds["version"]["rows"] == 1 and shown_ds["version"]["kind"] == "chat"
     row = json.loads((tmp_path / "sft.jsonl").read_text())
     assert row["messages"][-1] == {"role": "assistant", "content": "4"}
     assert row["messages"][0]["content"] == "what is 2+2"

@@ -73,15 +73,25 @@ def list_cmd(trace_id: str | None, project: str | None, json_: bool) -> None:
     "--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSONL file to write."
 )
 @click.option("--project", "-p", default=None)
+@click.option(
+    "--dataset",
+    default=None,
+    help="Also register the rows as the next version of this dataset (with lineage).",
+)
 @json_option
-def export_cmd(kind: str, out: Path, project: str | None, json_: bool) -> None:
+def export_cmd(kind: str, out: Path, project: str | None, dataset: str | None, json_: bool) -> None:
     """Corrections as chat rows (sft), or corrections and preferences as chosen/rejected pairs (preference)."""
+    from dataclasses import asdict
+
     from llmloop.serve.feedback_export import export_feedback
 
-    result = export_feedback(_ctx(), kind="sft" if kind == "sft" else "preference", out=out, project=project)
+    result = export_feedback(
+        _ctx(), kind="sft" if kind == "sft" else "preference", out=out, project=project, dataset=dataset
+    )
     if json_:
-        print_json(
-            {"kind": result.kind, "path": result.path, "rows": result.rows, "trace_ids": result.trace_ids}
-        )
+        print_json(asdict(result))
     else:
-        click.echo(f"{result.rows} {result.kind} rows from {len(result.trace_ids)} traces → {result.path}")
+        registered = f" (registered as {result.dataset_version})" if result.dataset_version else ""
+        click.echo(
+            f"{result.rows} {result.kind} rows from {len(result.trace_ids)} traces → {result.path}{registered}"
+        )

@@ -317,7 +317,10 @@ def prompt_renderer(ctx: Context, *, project: str, ref: str) -> Callable[[Mappin
     declared = set(getattr(version, "variables", {}) or {})
 
     def render(variables: Mapping[str, Any]) -> Messages:
-        rendered = compiled.format({k: v for k, v in variables.items() if k in declared})
+        rendered = compiled.format(
+            {k: v for k, v in variables.items() if k in declared},
+            example_source=service.dataset_examples(ctx, project=project),
+        )
         return [{"role": m["role"], "content": m["content"]} for m in rendered.messages]
 
     return render

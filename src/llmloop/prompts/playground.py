@@ -21,7 +21,7 @@ from llmloop.observe import semconv
 from llmloop.observe.tracer import span, writer_for
 from llmloop.prompts.render import compile_version
 from llmloop.prompts.schemas import PromptRunRequest, PromptRunResult, PromptVersion
-from llmloop.prompts.service import get_prompt_version
+from llmloop.prompts.service import dataset_examples, get_prompt_version
 from llmloop.refs import parse_ref
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.tracking import service as tracking
@@ -55,7 +55,9 @@ def run_prompt(
     ctx: Context, *, ref: str, request: PromptRunRequest, resolve_model: ModelResolver | None
 ) -> PromptRunResult:
     version = get_prompt_version(ctx, project=request.project, ref=ref)
-    rendered = compile_version(version).format(request.variables)
+    rendered = compile_version(version).format(
+        request.variables, example_source=dataset_examples(ctx, project=version.project)
+    )
     params = {**rendered.params, **request.params.model_dump(exclude_none=True)}
     model = request.model or params.pop("model", None)
     params.pop("model", None)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.prompts.diff import diff_versions
+from llmloop.prompts.fewshot import ExampleSource
 from llmloop.prompts.render import CompiledPrompt, compile_version
 from llmloop.prompts.schemas import (
     PromptCreate,
@@ -260,4 +261,15 @@ def diff_prompt_versions(ctx: Context, *, project: str, a: str, b: str) -> Promp
 
 def render_prompt(ctx: Context, *, ref: str, request: RenderRequest) -> RenderedPrompt:
     version = get_prompt_version(ctx, project=request.project, ref=ref)
-    return compile_version(version).format(request.variables, context_window=request.context_window)
+    return compile_version(version).format(
+        request.variables,
+        context_window=request.context_window,
+        example_source=dataset_examples(ctx, project=request.project),
+    )
+
+
+def dataset_examples(ctx: Context, *, project: str) -> ExampleSource:
+    """``few_shot.examples_from`` resolved through the datasets service, with the caller's permissions."""
+    from llmloop.data.examples import example_source
+
+    return example_source(ctx, project=project)

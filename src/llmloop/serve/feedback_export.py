@@ -2,9 +2,9 @@
 become ``preference`` rows (chosen = corrected or preferred answer, rejected = the traced one).
 
 The prompt and the original answer come from the trace's root span (``gen_ai.input.messages``
-and ``gen_ai.output.messages``, recorded by the gateway). ``register_export`` is the one seam
-where the rows become a dataset; today it writes JSONL and returns the trace ids as lineage,
-and the datasets service will register a dataset version there.
+and ``gen_ai.output.messages``, recorded by the gateway). ``register_export`` writes the rows as
+JSONL and, when a dataset name is given, registers them as a new version of that dataset with a
+``derived_from`` lineage edge to every trace: the step where served traffic becomes training data.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llmloop.context import Context
-from llmloop.errors import NotFound
+from llmloop.errors import InvalidInput, NotFound
 from llmloop.observe import semconv
 from llmloop.observe import service as traces
 from llmloop.serve.feedback import list_feedback
@@ -29,6 +29,7 @@ class ExportResult:
     path: str
     rows: int
     trace_ids: list[str]
+    dataset_version: str | None = None  # NAME@VERSION when registered
 
 
 def _json_attr(attrs: dict[str, Any], key: str) -> Any:
@@ -93,18 +94,65 @@ def export_rows(
 
 
 def register_export(
-    ctx: Context, *, kind: ExportKind, rows: list[dict[str, Any]], trace_ids: list[str], out: Path
+    ctx: Context,
+    *,
+    kind: ExportKind,
+    rows: list[dict[str, Any]],
+    trace_ids: list[str],
+    out: Path,
+    dataset: str | None = None,
+    project: str | None = None,
 ) -> ExportResult:
-    """Where exported rows become a dataset. Today: a JSONL file; the datasets service plugs in here."""
+    """Write the rows as JSONL; with ``dataset``, also register them as a dataset version with lineage."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(out)
-    return ExportResult(kind=kind, path=str(out), rows=len(rows), trace_ids=sorted(set(trace_ids)))
+    traced = sorted(set(trace_ids))
+    ref = None
+    if dataset is not None:
+        ref = _register_dataset(ctx, kind=kind, path=out, name=dataset, project=project, trace_ids=traced)
+    return ExportResult(kind=kind, path=str(out), rows=len(rows), trace_ids=traced, dataset_version=ref)
 
 
-def export_feedback(ctx: Context, *, kind: ExportKind, out: Path, project: str | None = None) -> ExportResult:
+def _register_dataset(
+    ctx: Context, *, kind: ExportKind, path: Path, name: str, project: str | None, trace_ids: list[str]
+) -> str:
+    from llmloop.data import service as datasets
+    from llmloop.data.schemas import DatasetAdd
+    from llmloop.store.lineage import Edge, add_edge
+
+    if not trace_ids:
+        raise InvalidInput(
+            f"no {kind} rows to export: no trace in this project has feedback of that kind yet",
+            details={"dataset": name},
+        )
+    spec = DatasetAdd(
+        name=name,
+        path=str(path),
+        project=project or ctx.settings.default_project,
+        kind="chat" if kind == "sft" else "preference",
+        description=f"{kind} rows from human feedback on {len(trace_ids)} traces",
+    )
+    version = datasets.add_version(ctx, spec=spec).version
+    with ctx.db.session() as s:
+        for trace_id in trace_ids:
+            add_edge(s, Edge("trace", trace_id, "derived_from", "dataset_version", version.id))
+    return version.ref
+
+
+def export_feedback(
+    ctx: Context,
+    *,
+    kind: ExportKind,
+    out: Path,
+    project: str | None = None,
+    dataset: str | None = None,
+) -> ExportResult:
+    """Feedback as rows in ``out`` (JSONL) and, with ``dataset``, as that dataset's next version."""
     rows, trace_ids = export_rows(ctx, kind=kind, project=project)
-    return register_export(ctx, kind=kind, rows=rows, trace_ids=trace_ids, out=out)
+    return register_export(
+        ctx, kind=kind, rows=rows, trace_ids=trace_ids, out=out, dataset=dataset, project=project
+    )
