@@ -1,1 +1,1 @@
-from registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
+from registry_fixtures import smollm2_gguf  # noqa: F401  (the packaged GGUF, session-scoped)
