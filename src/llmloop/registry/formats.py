@@ -82,7 +82,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _looks_like_path(text: str) -> bool:
+def looks_like_path(text: str) -> bool:
     return text.startswith(("/", ".", "~")) or text.endswith(".gguf") or "\\" in text or text.count("/") != 1
 
 
@@ -93,7 +93,7 @@ def inspect_base(text: str) -> BaseInfo:
         return inspect_gguf(path)
     if path.is_dir():
         return inspect_hf_dir(path)
-    if not _looks_like_path(text) and HUB_ID.fullmatch(text):
+    if not looks_like_path(text) and HUB_ID.fullmatch(text):
         return BaseInfo("hub", text)
     what = "GGUF file" if text.endswith(".gguf") else "model folder or GGUF file"
     raise NotFound(f"base: {what} not found: {text}", details={"field": "base", "path": text})
