@@ -10,7 +10,7 @@ import pytest
 
 import llmloop as ll
 from llmloop.config import reset_settings
-from registry_fixtures import tiny_adapter, tiny_base  # noqa: F401  (session-scoped tiny models)
+from registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
 
 
 def test_register_promote_and_inspect_from_the_shell(
