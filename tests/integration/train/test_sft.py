@@ -82,7 +82,10 @@ def test_lora_sft_trains_tracks_and_stores_the_adapter(tiny_config: Callable[...
     } <= relations
     produced = [e for e in edges if e.relation == "produced"]
     version = ll.models.get(result.model_version or "-", project=run.project)
-    assert [(e.dst_type, e.dst_id) for e in produced] == [("model_version", version.id)]
+    assert {(e.dst_type, e.dst_id) for e in produced} == {
+        ("artifact", adapter.sha256),
+        ("model_version", version.id),
+    }
     assert version.run_id == run.id and version.adapter is not None
     assert version.adapter.files["adapter_model.safetensors"] == adapter.sha256
 
