@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmloop.errors import InvalidInput, NotFound
+from llmloop.errors import InvalidInput, NotFound, Unavailable
 
 GGUF_MAGIC = b"GGUF"
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -150,8 +150,12 @@ def inspect_gguf(path: Path) -> BaseInfo:
 
 def _read_gguf(path: Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
     """Metadata values and (tensor type, element count) per tensor; a truncated or garbled file is refused."""
-    from gguf import GGUFReader
-
+    try:
+        from gguf import GGUFReader
+    except ImportError as e:
+        raise Unavailable(
+            "reading a GGUF file needs the gguf package: pip install gguf", details={"path": str(path)}
+        ) from e
     try:
         reader = GGUFReader(path, "r")
         meta: dict[str, Any] = {}
@@ -176,7 +180,7 @@ def _read_gguf(path: Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
 
 
 def _gguf_quantization(meta: dict[str, Any], types: list[str]) -> str | None:
-    from gguf import LlamaFileType
+    from gguf import LlamaFileType  # importable: _read_gguf ran first
 
     file_type = meta.get("general.file_type")
     if isinstance(file_type, int):

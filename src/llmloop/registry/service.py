@@ -290,6 +290,16 @@ def register_model_version(ctx: Context, *, spec: ModelVersionCreate) -> ModelVe
     validate_name(spec.project, what="project")
     ctx.require("models:write", spec.project)
     info, parent, inherited = _resolve_base(ctx, spec)
+    return _register(ctx, spec, info, parent, inherited)
+
+
+def _register(
+    ctx: Context,
+    spec: ModelVersionCreate,
+    info: formats.BaseInfo,
+    parent: ModelVersion | None,
+    inherited: dict[str, Any] | None,
+) -> ModelVersion:
     adapter_fields = inherited
     if spec.adapter_dir is not None:
         label = parent.ref if parent is not None else info.uri
@@ -303,7 +313,7 @@ def register_model_version(ctx: Context, *, spec: ModelVersionCreate) -> ModelVe
     for attempt in range(5):
         try:
             return _insert_version(ctx, spec, info, parent, adapter_fields or {})
-        except Conflict:  # another writer took the version number: take the next one
+        except Conflict:  # another writer took the version number (or created the model): try again
             if attempt == 4:
                 raise
     raise AssertionError("unreachable")
@@ -318,7 +328,12 @@ def _insert_version(
 ) -> ModelVersion:
     with ctx.db.session() as s:
         pid = project_id(s, spec.project, create=True)
-        model = _find_model(s, pid, spec.name)
+        model = s.scalar(
+            select(ModelRow).where(ModelRow.project_id == pid, ModelRow.name == spec.name).with_for_update()
+        )  # locked: a base registered by two processes at once becomes one version
+        same = _same_base(s, model, info) if model is not None and spec.source == "base" else None
+        if same is not None:
+            return to_version(s, same, model, spec.project)  # type: ignore[arg-type]
         if model is None:
             model = ModelRow(
                 id=uuid.uuid4().hex,
@@ -397,42 +412,33 @@ def register_base(
     project = project_or_default(ctx, project)
     ctx.require("models:write", project)
     info = formats.inspect_base(path)
-    existing = _same_base(ctx, project, name, info)
-    if existing is not None:
-        return existing
     spec = ModelVersionCreate(
         project=project,
-        name=name,
+        name=validate_name(name, what="model name"),
         base=info.uri,
         source="base",
         description=description,
         license=license,
         chat_template=chat_template,
     )
-    return register_model_version(ctx, spec=spec)
+    return _register(ctx, spec, info, None, None)
 
 
-def _same_base(ctx: Context, project: str, name: str, info: formats.BaseInfo) -> ModelVersion | None:
-    with ctx.db.session() as s:
-        try:
-            model = _find_model(s, project_id(s, project), name)
-        except NotFound:
-            return None
-        if model is None:
-            return None
-        row = s.scalar(
-            select(ModelVersionRow)
-            .where(
-                ModelVersionRow.model_id == model.id,
-                ModelVersionRow.base_kind == info.kind,
-                ModelVersionRow.base_sha256 == info.sha256
-                if info.sha256
-                else ModelVersionRow.base_uri == info.uri,
-                ModelVersionRow.adapter_sha256.is_(None),
-            )
-            .order_by(ModelVersionRow.version.desc())
+def _same_base(s: Session, model: ModelRow, info: formats.BaseInfo) -> ModelVersionRow | None:
+    """The newest adapter-free version of ``model`` over exactly this base, if any."""
+    return s.scalar(
+        select(ModelVersionRow)
+        .where(
+            ModelVersionRow.model_id == model.id,
+            ModelVersionRow.base_kind == info.kind,
+            ModelVersionRow.base_sha256 == info.sha256
+            if info.sha256
+            else ModelVersionRow.base_uri == info.uri,
+            ModelVersionRow.adapter_sha256.is_(None),
         )
-        return to_version(s, row, model, project) if row is not None else None
+        .order_by(ModelVersionRow.version.desc())
+        .limit(1)
+    )
 
 
 def ensure_default_model(ctx: Context, *, project: str | None = None) -> ModelVersion:

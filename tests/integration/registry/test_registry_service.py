@@ -193,3 +193,73 @@ def test_lineage_and_card_from_the_store(ctx: Any, tiny_base: Path, tiny_adapter
     assert "| lr | 0.0002 |" in md and "| loss | 0.5 |" in md
     assert "| chats@1 | trained_on | 2 |" in md
     assert "No completed evaluations" in md and "LORA r=4" in md
+
+
+def test_card_lists_completed_evaluations_of_this_version(ctx: Any, tiny_base: Path) -> None:
+    import uuid
+
+    from llmloop.store.projects import project_id
+    from llmloop.store.tables.evaluations import EvaluationRow
+
+    v = service.register_base(ctx, name="tiny", path=str(tiny_base), project="p")
+    with ctx.db.session() as s:
+        pid = project_id(s, "p")
+        for status, score in (("completed", 0.75), ("running", 0.1)):
+            s.add(
+                EvaluationRow(
+                    id=uuid.uuid4().hex, project_id=pid, suite="qa", suite_sha256="0" * 64, model_ref=v.ref,
+                    model_version=v.id, dataset_ref="qa@1", status=status, n_examples=8,
+                    metrics={"exact_match": {"key": "exact_match", "metric": "exact_match", "score": score}},
+                )
+            )  # fmt: skip
+    md = card.model_card(ctx, ref="tiny", project="p").markdown
+    assert "| qa | qa@1 | 8 | exact_match | 0.75 |" in md and "0.1 |" not in md
+
+
+def test_specs_for_hub_and_upstream_and_a_vanished_base(ctx: Any, tiny_base: Path, tmp_path: Path) -> None:
+    import shutil
+
+    hub = service.register_model_version(
+        ctx, spec=ModelVersionCreate(project="p", name="hubbed", base="HuggingFaceTB/SmolLM2-135M-Instruct")
+    )
+    spec = loading.model_spec(ctx, hub)
+    assert (spec.base_kind, spec.base, spec.default_engine) == (
+        "hub",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "transformers",
+    )
+    up = service.register_model_version(
+        ctx,
+        spec=ModelVersionCreate(
+            project="p",
+            name="served",
+            upstream={"base_url": "http://127.0.0.1:8000/v1/", "model": "smol", "api_key_env": "VLLM_KEY"},
+            default_engine="vllm",
+        ),
+    )
+    spec = loading.model_spec(ctx, up)
+    assert (spec.base_kind, spec.base, spec.default_engine) == ("upstream", "smol", "vllm")
+    assert spec.upstream is not None and spec.upstream.base_url == "http://127.0.0.1:8000/v1"
+    assert spec.upstream.api_key_env == "VLLM_KEY"
+    copy = shutil.copytree(tiny_base, tmp_path / "copy")
+    gone = service.register_base(ctx, name="gone", path=str(copy), project="p")
+    shutil.rmtree(copy)
+    with pytest.raises(NotFound, match="is gone"):
+        loading.model_spec(ctx, gone)
+
+
+def test_concurrent_registrations_of_one_base_make_one_version(ctx: Any, tiny_base: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = set(
+            pool.map(
+                lambda _: service.register_base(ctx, name="tiny", path=str(tiny_base), project="p").id,
+                range(4),
+            )
+        )
+    assert len(ids) == 1 and [v.version for v in service.list_versions(ctx, name="tiny", project="p")] == [1]
+    with ThreadPoolExecutor(4) as pool:  # distinct versions racing for numbers all land, numbered 1..4
+        refs = list(pool.map(lambda i: service.register_model_version(
+            ctx, spec=ModelVersionCreate(project="p", name="many", base=f"org/m{i}")).version, range(4)))  # fmt: skip
+    assert sorted(refs) == [1, 2, 3, 4]
