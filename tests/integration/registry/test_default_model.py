@@ -49,3 +49,13 @@ def test_adapter_for_another_base_is_refused_on_the_gguf(ctx: Any, tiny_adapter:
                 project="p", name="x", base_model=DEFAULT_MODEL, adapter_dir=str(tiny_adapter)
             ),
         )
+
+
+def test_a_moved_packaged_file_is_found_again_by_digest(ctx: Any, smollm2_gguf: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = shutil.copy(smollm2_gguf, tmp_path / "old-venv.gguf")
+    v = service.register_base(ctx, name="smol", path=str(copy), project="p")
+    Path(copy).unlink()  # e.g. the virtualenv it was registered from was rebuilt elsewhere
+    spec = loading.model_spec(ctx, v)
+    assert Path(spec.base) == smollm2_gguf and spec.base_sha256 == v.base.sha256
