@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
+from llmloop.data.schemas import validated
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import parse_ref, validate_alias, validate_name
 from llmloop.registry import default, formats
@@ -412,7 +413,8 @@ def register_base(
     project = project_or_default(ctx, project)
     ctx.require("models:write", project)
     info = formats.inspect_base(path)
-    spec = ModelVersionCreate(
+    spec = validated(
+        ModelVersionCreate,
         project=project,
         name=validate_name(name, what="model name"),
         base=info.uri,

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmloop.data.schemas import validated
 from llmloop.data.service import confine_server_path
 from llmloop.data.settings import data_settings
 from llmloop.engines.spec import EngineKind
@@ -120,7 +121,9 @@ def register_version(
     fields = body.model_dump(exclude_unset=True)
     fields["base"] = _server_side(body.base)
     fields["adapter_dir"] = _server_side(body.adapter_dir)
-    spec = ModelVersionCreate(project=service.project_or_default(ctx, project), name=name, **fields)
+    spec = validated(
+        ModelVersionCreate, project=service.project_or_default(ctx, project), name=name, **fields
+    )
     return service.register_model_version(ctx, spec=spec)
 
 
