@@ -83,8 +83,6 @@ class ModelVersionCreate(BaseModel):
                 "name exactly one base: base (folder, GGUF file or hub id), base_model (a registered "
                 f"reference) or upstream; got {', '.join(given) or 'none'}"
             )
-        if self.upstream is not None and self.adapter_dir is not None:
-            raise ValueError("an upstream model cannot carry a local adapter")
         return self
 
 

@@ -215,8 +215,7 @@ def _resolve_base(
 ) -> tuple[formats.BaseInfo, ModelVersion | None, dict[str, Any] | None]:
     """The base's facts, the registered version it builds on (if any), and its adapter row fields to inherit."""
     if spec.upstream is not None:
-        up = spec.upstream
-        return formats.BaseInfo("upstream", up.model), None, None
+        return formats.BaseInfo("upstream", spec.upstream.base_url), None, None
     if spec.base is not None:
         return formats.inspect_base(spec.base), None, None
     assert spec.base_model is not None
@@ -270,12 +269,20 @@ def _store_adapter(ctx: Context, scan: formats.AdapterScan) -> dict[str, Any]:
 
 
 def _default_engine(kind: str, spec: ModelVersionCreate, *, has_adapter: bool) -> str:
-    """GGUF runs on llama.cpp, upstreams on their server; a PEFT adapter needs transformers."""
+    """GGUF runs on llama.cpp, upstreams on their server; a PEFT adapter needs transformers (or vLLM)."""
     if spec.default_engine is not None:
         return spec.default_engine
     if kind == "gguf" and not has_adapter:
         return "llamacpp"
-    return "openai" if kind == "upstream" else "transformers"
+    if kind == "upstream":
+        return "vllm" if has_adapter else "openai"  # of the upstreams, vLLM loads LoRA adapters
+    return "transformers"
+
+
+def _upstream(spec: ModelVersionCreate, parent: ModelVersion | None) -> dict[str, Any] | None:
+    """The upstream server a version is served by: its own, or the one of the version it builds on."""
+    upstream = spec.upstream or (parent.upstream if parent is not None else None)
+    return upstream.model_dump(mode="json") if upstream is not None else None
 
 
 def _built_on(parent: ModelVersion | None) -> str | None:
@@ -301,16 +308,16 @@ def _register(
     parent: ModelVersion | None,
     inherited: dict[str, Any] | None,
 ) -> ModelVersion:
+    if spec.run_id is not None:
+        with ctx.db.session() as s:
+            if s.get(RunRow, spec.run_id) is None:
+                raise NotFound(f"run_id: run {spec.run_id!r} not found", details={"run_id": spec.run_id})
     adapter_fields = inherited
     if spec.adapter_dir is not None:
         label = parent.ref if parent is not None else info.uri
         adapter_fields = _store_adapter(
             ctx, formats.inspect_adapter(Path(spec.adapter_dir), info.shape, base_label=label)
         )
-    if spec.run_id is not None:
-        with ctx.db.session() as s:
-            if s.get(RunRow, spec.run_id) is None:
-                raise NotFound(f"run_id: run {spec.run_id!r} not found", details={"run_id": spec.run_id})
     for attempt in range(5):
         try:
             return _insert_version(ctx, spec, info, parent, adapter_fields or {})
@@ -350,7 +357,7 @@ def _insert_version(
             model_id=model.id,
             version=(_latest(s, model.id) or 0) + 1,
             base_kind=info.kind,
-            base_uri=spec.upstream.base_url if spec.upstream is not None else info.uri,
+            base_uri=info.uri,
             base_version=_built_on(parent),
             base_sha256=info.sha256,
             adapter_sha256=adapter.get("adapter_sha256"),
@@ -363,7 +370,7 @@ def _insert_version(
             chat_template=spec.chat_template or info.chat_template,
             license=spec.license or info.license,
             default_engine=_default_engine(info.kind, spec, has_adapter=bool(adapter)),
-            upstream=spec.upstream.model_dump(mode="json") if spec.upstream is not None else None,
+            upstream=_upstream(spec, parent),
             shape=info.shape.as_dict(),
             run_id=spec.run_id,
             source=spec.source,

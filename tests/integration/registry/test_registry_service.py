@@ -216,7 +216,9 @@ def test_card_lists_completed_evaluations_of_this_version(ctx: Any, tiny_base: P
     assert "| qa | qa@1 | 8 | exact_match | 0.75 |" in md and "0.1 |" not in md
 
 
-def test_specs_for_hub_and_upstream_and_a_vanished_base(ctx: Any, tiny_base: Path, tmp_path: Path) -> None:
+def test_specs_for_hub_and_upstream_and_a_vanished_base(
+    ctx: Any, tiny_base: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
     import shutil
 
     hub = service.register_model_version(
@@ -241,6 +243,21 @@ def test_specs_for_hub_and_upstream_and_a_vanished_base(ctx: Any, tiny_base: Pat
     assert (spec.base_kind, spec.base, spec.default_engine) == ("upstream", "smol", "vllm")
     assert spec.upstream is not None and spec.upstream.base_url == "http://127.0.0.1:8000/v1"
     assert spec.upstream.api_key_env == "VLLM_KEY"
+    lora = service.register_model_version(  # one vLLM base serving a fine-tune: the adapter rides along
+        ctx,
+        spec=ModelVersionCreate(
+            project="p", name="served-ft", base_model="served", adapter_dir=str(tiny_adapter)
+        ),
+    )
+    spec = loading.model_spec(ctx, lora)
+    assert (spec.base_kind, spec.base, spec.default_engine, spec.adapter_name) == (
+        "upstream",
+        "smol",
+        "vllm",
+        "served-ft-v1",
+    )
+    assert spec.upstream is not None and spec.upstream.base_url == "http://127.0.0.1:8000/v1"
+    assert spec.adapter_dir is not None and Path(spec.adapter_dir, "adapter_config.json").is_file()
     copy = shutil.copytree(tiny_base, tmp_path / "copy")
     gone = service.register_base(ctx, name="gone", path=str(copy), project="p")
     shutil.rmtree(copy)
