@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "sweep": ("llmloop.sdk.train", "sweep"),
     "get_client": ("llmloop.sdk.client", "get_client"),
     "datasets": ("llmloop.sdk.datasets", "datasets"),
+    "models": ("llmloop.sdk.models", "models"),
     "get_settings": ("llmloop.config", "get_settings"),
     "metrics": ("llmloop.sdk.metrics", "metrics"),
     "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
@@ -66,6 +67,7 @@ __all__ = [
     "get_run",
     "get_settings",
     "metrics",
+    "models",
     "prompts",
     "search_runs",
     "span",
@@ -95,6 +97,7 @@ if TYPE_CHECKING:
     from llmloop.sdk.client import get_client
     from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback
+    from llmloop.sdk.models import models
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
     from llmloop.sdk.train import sweep, train
 

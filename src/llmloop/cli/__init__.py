@@ -18,6 +18,11 @@ from llmloop.errors import LlmloopError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("llmloop.cli.runs", "runs", "Experiment runs: list, show, compare."),
     "data": ("llmloop.cli.data", "data", "Datasets: add, list, show, diff, split, redact, export."),
+    "models": (
+        "llmloop.cli.models",
+        "models",
+        "Model registry: versions, aliases behind gates, lineage, model cards, add-base.",
+    ),
     "prompts": ("llmloop.cli.prompts", "prompts", "Prompt registry: versions, aliases, diffs, render."),
     "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "eval": ("llmloop.cli.eval", "eval_", "Evaluate, compare with confidence intervals, gate promotions."),

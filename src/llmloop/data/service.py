@@ -267,7 +267,7 @@ def check_leakage(ctx: Context, *, a: str, b: str, project: str | None = None) -
     return cross_leakage(va.ref, row_a, key_a, vb.ref, row_b, key_b)
 
 
-def _confine(path: str, root: Path | None) -> Path:
+def confine_server_path(path: str, root: Path | None) -> Path:
     """A server-side path, resolved (symlinks followed) and proven to lie under the import root."""
     if root is None:
         raise PermissionDenied(
@@ -290,7 +290,7 @@ def import_version(ctx: Context, *, spec: DatasetAdd) -> DatasetAddResult:
     """``add_version`` for a path on the *server*, which must stay inside ``LLMLOOP_DATA_IMPORT_ROOT``."""
     ctx.require("datasets:write", spec.project)
     root = data_settings().import_root
-    resolved = _confine(spec.path, root)
+    resolved = confine_server_path(spec.path, root)
     assert root is not None
     base = root.expanduser().resolve()
     source = formats.resolve_source(str(resolved), fmt=spec.format)
@@ -299,7 +299,7 @@ def import_version(ctx: Context, *, spec: DatasetAdd) -> DatasetAddResult:
         not p.resolve().is_relative_to(base) for p in files
     ):  # a glob match or folder entry may be a symlink
         raise PermissionDenied(f"{spec.path!r} reaches outside the import root", details={"field": "path"})
-    tokenizer = str(_confine(spec.tokenizer, root)) if spec.tokenizer else None
+    tokenizer = str(confine_server_path(spec.tokenizer, root)) if spec.tokenizer else None
     return add_version(
         ctx,
         spec=spec.model_copy(

@@ -49,6 +49,10 @@ PERMISSIONS: dict[str, str] = {
     # data: datasets and their versions
     "datasets:read": "viewer",
     "datasets:write": "member",
+    # models: the registry (read, register versions, move aliases such as champion/production)
+    "models:read": "viewer",
+    "models:write": "member",
+    "models:promote": "maintainer",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -17,6 +17,7 @@ from llmloop.server.api import (
     evaluations,
     feedback,
     keys,
+    models,
     prompts,
     runs,
     secrets,
@@ -42,6 +43,7 @@ API_ROUTERS = [
     traces.router,
     feedback.router,
     datasets.router,
+    models.router,
 ]
 
 

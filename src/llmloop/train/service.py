@@ -341,8 +341,12 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             ],
             metadata={"method": cfg.method, "training_config": flatten(cfg)},
         )
-    dst = ("model_version", version.id) if version else ("artifact", stored.weights_sha256)
-    recorder.add_lineage([output_edge(recorder.id, "produced", *dst)])
+    # the weights file is an output whether or not a registry names it: a later run that takes the
+    # adapter folder directly (model.adapter) links back to this run through it
+    produced = [output_edge(recorder.id, "produced", "artifact", stored.weights_sha256)]
+    if version:
+        produced.append(output_edge(recorder.id, "produced", "model_version", version.id))
+    recorder.add_lineage(produced)
     tags = {"output": f"{stored.prefix}/", "status_detail": "stopped_early" if stopped_early else "completed"}
     if version:
         tags["model_version"] = version.ref

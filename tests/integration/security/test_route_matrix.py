@@ -26,6 +26,8 @@ from llmloop.observe import service as trace_service
 from llmloop.observe.schemas import SpanRecord
 from llmloop.prompts import service as prompts_service
 from llmloop.prompts.schemas import PromptCreate
+from llmloop.registry import service as models_service
+from llmloop.registry.schemas import ModelVersionCreate
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
 from llmloop.serve import service as deploy_service
@@ -70,6 +72,8 @@ EXAMPLES: dict[str, Body | bytes] = {
     "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
     "deployments-rollback_deployment": lambda: {"project": PROJECT},
     "datasets-upload_version": b'{"text": "matrix row"}\n',
+    "models-register_version": lambda: {"base": "org/matrix-model"},
+    "models-promote": lambda: {"version": "1", "reason": "matrix"},
 }
 # the path value every area's seeded object is reached by (see _seed)
 SEEDED = "x"
@@ -170,6 +174,11 @@ def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
             ctx, spec=DatasetAdd(name=SEEDED, project=PROJECT, path=str(tmp_path / f"rows{i}.jsonl"))
         )
     data_service.alias_version(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=PROJECT)
+    for hub_id in ("org/seed-1", "org/seed-2"):
+        models_service.register_model_version(
+            ctx, spec=ModelVersionCreate(project=PROJECT, name=SEEDED, base=hub_id)
+        )
+    models_service.promote_model(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=PROJECT)
     return {"evaluation_id": evaluation.id, "trace_id": trace_id}
 
 

@@ -76,7 +76,11 @@ def test_distillation_turns_teacher_answers_into_a_dataset_then_trains(
     assert first[-1]["role"] == "assistant"
     assert first[-1]["content"] == first[-2]["content"].split(": ", 1)[1].split(" or ")[0]
     with ctx.db.session() as s:
-        version_id = next(e.dst_id for e in edges_of(s, "run", run.id) if e.relation == "produced")
+        version_id = next(
+            e.dst_id
+            for e in edges_of(s, "run", run.id)
+            if e.relation == "produced" and e.dst_type == "dataset_version"
+        )
         into_dataset = {
             (e.relation, e.src_type, e.src_id)
             for e in upstream(s, "dataset_version", version_id, max_depth=1)

@@ -71,7 +71,7 @@ def test_lora_sft_trains_tracks_and_stores_the_adapter(tiny_config: Callable[...
     assert {"config.yaml", "inputs/data_train.jsonl", "inputs/data_eval.jsonl"} <= set(paths)
     assert run.tags["last_checkpoint_step"] == "4" and run.tags["method"] == "sft"
 
-    # lineage: data and base model into the run, the adapter out of it (no registry here: named by hash)
+    # lineage: data and base model into the run, the registered model version out of it
     with ctx.db.session() as s:
         edges = edges_of(s, "run", run.id)
     relations = {(e.relation, e.src_type, e.dst_type) for e in edges}
@@ -81,8 +81,13 @@ def test_lora_sft_trains_tracks_and_stores_the_adapter(tiny_config: Callable[...
         ("base_model", "model_dir", "run"),
     } <= relations
     produced = [e for e in edges if e.relation == "produced"]
-    assert [(e.dst_type, e.dst_id) for e in produced] == [("artifact", adapter.sha256)]
-    assert result.model_version is None
+    version = ll.models.get(result.model_version or "-", project=run.project)
+    assert {(e.dst_type, e.dst_id) for e in produced} == {
+        ("artifact", adapter.sha256),
+        ("model_version", version.id),
+    }
+    assert version.run_id == run.id and version.adapter is not None
+    assert version.adapter.files["adapter_model.safetensors"] == adapter.sha256
 
 
 def test_answer_only_loss_masks_the_prompt(

@@ -1,0 +1,317 @@
+"""``llmloop models list|show|versions|register|add-base|promote|history|lineage|card``: the model registry from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.registry.default import DEFAULT_MODEL
+from llmloop.registry.schemas import ModelVersion
+from llmloop.sdk.models import models as api
+
+project_option = click.option(
+    "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."
+)
+
+
+@click.group()
+def models() -> None:
+    """Models: base models and fine-tunes as immutable versions, aliases behind gates, lineage, cards."""
+
+
+def _params(n: int | None) -> str:
+    if not n:
+        return "-"
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}K"
+
+
+def _base(v: ModelVersion) -> str:
+    return v.base.version or f"{v.base.kind}:{Path(v.base.uri).name if v.base.kind != 'hub' else v.base.uri}"
+
+
+@models.command("list")
+@project_option
+@json_option
+def list_(project: str | None, json_: bool) -> None:
+    """Models you can read, with their latest version and aliases."""
+    items = api.list(project=project)
+    if json_:
+        print_json(items)
+        return
+    rows = [
+        [
+            m.project,
+            m.name,
+            m.latest_version,
+            m.versions,
+            ", ".join(f"{a}→{v}" for a, v in sorted(m.aliases.items())),
+        ]
+        for m in items
+    ]
+    print_table(["Project", "Name", "Latest", "Versions", "Aliases"], rows, title="Models")
+
+
+@models.command("show")
+@click.argument("ref")
+@project_option
+@json_option
+def show(ref: str, project: str | None, json_: bool) -> None:
+    """One version in full: REF is NAME, NAME@VERSION or NAME@ALIAS."""
+    v = api.get(ref, project=project)
+    if json_:
+        print_json(v)
+        return
+    rows: list[list[Any]] = [
+        ["Reference", v.ref],
+        ["Aliases", ", ".join(v.aliases) or "-"],
+        ["Base", f"{v.base.kind}: {v.base.uri}"],
+        ["Built on", v.base.version],
+        ["Base sha256", v.base.sha256],
+        ["Architecture", v.architecture],
+        ["Parameters", _params(v.parameters)],
+        ["Quantization", v.quantization],
+        ["Context length", v.context_length],
+        ["License", v.license],
+        ["Default engine", v.default_engine],
+        ["Run", v.run_id],
+        ["Source", v.source],
+        ["Created", f"{fmt_time(v.created_at)} by {v.created_by or '-'}"],
+        ["Description", v.description or "-"],
+    ]
+    if v.adapter is not None:
+        a = v.adapter
+        rows += [
+            ["Adapter", f"{a.peft_type} r={a.rank} alpha={a.alpha} on {', '.join(a.target_modules)}"],
+            ["Adapter sha256", a.sha256],
+        ]
+    if v.upstream is not None:
+        rows.append(
+            [
+                "Upstream",
+                f"{v.upstream.base_url} model={v.upstream.model} key=${v.upstream.api_key_env or '-'}",
+            ]
+        )
+    print_table(["Field", "Value"], rows, title=v.ref)
+
+
+@models.command("versions")
+@click.argument("name")
+@project_option
+@json_option
+def versions(name: str, project: str | None, json_: bool) -> None:
+    """Every version of NAME, newest first."""
+    items = api.versions(name, project=project)
+    if json_:
+        print_json(items)
+        return
+    rows = [
+        [
+            v.version,
+            ", ".join(v.aliases) or "-",
+            _base(v),
+            f"r={v.adapter.rank} {v.adapter.sha256[:12]}" if v.adapter else "-",
+            _params(v.parameters),
+            v.quantization,
+            v.source,
+            fmt_time(v.created_at),
+        ]
+        for v in items
+    ]
+    print_table(
+        ["Version", "Aliases", "Base", "Adapter", "Params", "Quant", "Source", "Created"], rows, title=name
+    )
+
+
+def _registered(v: ModelVersion, json_: bool) -> None:
+    if json_:
+        print_json(v)
+    else:
+        adapter = f" + LoRA r={v.adapter.rank}" if v.adapter else ""
+        click.echo(
+            f"registered {v.ref}: {_base(v)}{adapter}, {_params(v.parameters)} parameters, engine {v.default_engine}"
+        )
+
+
+@models.command("add-base")
+@click.argument("name", default=DEFAULT_MODEL)
+@click.argument("path", required=False)
+@click.option(
+    "--license", "license_", default=None, help="License of the weights (default: from GGUF metadata)."
+)
+@click.option(
+    "--chat-template",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A Jinja chat template file.",
+)
+@click.option("--description", default="", help="What this model is.")
+@project_option
+@json_option
+def add_base(
+    name: str,
+    path: str | None,
+    license_: str | None,
+    chat_template: str | None,
+    description: str,
+    project: str | None,
+    json_: bool,
+) -> None:
+    """Register PATH (a Hugging Face folder or GGUF file) as base model NAME; no arguments: the packaged smollm2-135m-instruct."""
+    template = Path(chat_template).read_text(encoding="utf-8") if chat_template else None
+    v = api.add_base(
+        name, path, project=project, description=description, license=license_, chat_template=template
+    )
+    _registered(v, json_)
+
+
+@models.command("register")
+@click.argument("name")
+@click.option("--base", default=None, help="A Hugging Face folder, GGUF file or hub id (org/name).")
+@click.option("--base-model", default=None, help="A registered model reference the version builds on.")
+@click.option(
+    "--adapter", type=click.Path(exists=True, file_okay=False), default=None, help="A PEFT LoRA folder."
+)
+@click.option(
+    "--upstream-url", default=None, help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+)
+@click.option("--upstream-model", default=None, help="The model name the upstream knows.")
+@click.option(
+    "--api-key-env", default=None, help="Name of the environment variable holding the upstream's key."
+)
+@click.option("--engine", type=click.Choice(["transformers", "llamacpp", "vllm", "openai"]), default=None)
+@click.option("--run-id", default=None, help="The run that produced it (lineage).")
+@click.option("--description", default="", help="What this version is.")
+@project_option
+@json_option
+def register(
+    name: str,
+    base: str | None,
+    base_model: str | None,
+    adapter: str | None,
+    upstream_url: str | None,
+    upstream_model: str | None,
+    api_key_env: str | None,
+    engine: str | None,
+    run_id: str | None,
+    description: str,
+    project: str | None,
+    json_: bool,
+) -> None:
+    """Register a new version of NAME: a base (or a registered one) with an optional LoRA adapter, or an upstream."""
+    upstream = None
+    if upstream_url or upstream_model:
+        upstream = {"base_url": upstream_url or "", "model": upstream_model or "", "api_key_env": api_key_env}
+    v = api.register(
+        name,
+        base=base,
+        base_model=base_model,
+        adapter=adapter,
+        upstream=upstream,
+        project=project,
+        run_id=run_id,
+        description=description,
+        default_engine=engine,
+    )
+    _registered(v, json_)
+
+
+@models.command("promote")
+@click.argument("ref")
+@click.argument("alias")
+@click.option("--reason", default="", help="Why, for the alias history and the audit log.")
+@click.option(
+    "--gate",
+    "suites",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="An eval suite YAML whose gates must pass (repeatable); compared with NAME@champion when it exists.",
+)
+@project_option
+@json_option
+def promote(
+    ref: str, alias: str, reason: str, suites: tuple[str, ...], project: str | None, json_: bool
+) -> None:
+    """Point NAME@ALIAS at REF; with --gate, only if the suite's required gates pass (nothing moves otherwise)."""
+    gates = []
+    if suites:
+        from llmloop.evaluate.gates import promotion_gate
+
+        gates = [promotion_gate(Path(s)) for s in suites]
+    result = api.promote(ref, alias, project=project, gates=gates, reason=reason)
+    if json_:
+        print_json(result)
+        return
+    name = result.ref.split("@")[0]
+    was = f" (was {name}@{result.previous})" if result.previous is not None else ""
+    click.echo(f"{name}@{alias} -> {result.ref}{was}")
+    for g in result.gates:
+        click.echo(f"  {'pass' if g.passed else 'FAIL'} {g.name}: {g.message}")
+
+
+@models.command("history")
+@click.argument("name")
+@click.option("--alias", default=None, help="Only this alias.")
+@project_option
+@json_option
+def history(name: str, alias: str | None, project: str | None, json_: bool) -> None:
+    """Every alias move of NAME, newest first, with its reason and gates."""
+    items = api.history(name, project=project, alias=alias)
+    if json_:
+        print_json(items)
+        return
+    rows = [
+        [
+            fmt_time(e.created_at),
+            e.alias,
+            e.from_version,
+            e.to_version,
+            e.actor,
+            e.reason,
+            ", ".join(g.name for g in e.gates),
+        ]
+        for e in items
+    ]
+    print_table(["When", "Alias", "From", "To", "By", "Reason", "Gates"], rows, title=f"{name} alias history")
+
+
+@models.command("lineage")
+@click.argument("ref")
+@project_option
+@json_option
+def lineage(ref: str, project: str | None, json_: bool) -> None:
+    """Where REF came from (runs, datasets, base) and what used it since (evaluations, newer versions)."""
+    result = api.lineage(ref, project=project)
+    if json_:
+        print_json(result)
+        return
+    rows = [
+        ["upstream", f"{e.src_type} {e.label or e.src_id}", e.relation, f"{e.dst_type} {e.dst_id[:12]}"]
+        for e in result.upstream
+    ] + [
+        ["downstream", f"{e.src_type} {e.src_id[:12]}", e.relation, f"{e.dst_type} {e.label or e.dst_id}"]
+        for e in result.downstream
+    ]
+    print_table(["Direction", "From", "Relation", "To"], rows, title=f"{result.ref} lineage")
+
+
+@models.command("card")
+@click.argument("ref")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write the Markdown to a file."
+)
+@project_option
+@json_option
+def card(ref: str, output: str | None, project: str | None, json_: bool) -> None:
+    """The generated Markdown model card of REF (data, training config, evaluations, alias history)."""
+    markdown = api.card(ref, project=project)
+    if output:
+        Path(output).write_text(markdown, encoding="utf-8")
+    if json_:
+        print_json({"ref": api.get(ref, project=project).ref, "markdown": markdown})
+    elif not output:
+        click.echo(markdown)
+    else:
+        click.echo(f"wrote {output}")
