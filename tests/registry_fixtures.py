@@ -3,7 +3,7 @@
 Built once per session (a random 2-layer Llama, hidden 64, saved with ``save_pretrained``; a LoRA
 from ``peft.get_peft_model`` saved the same way): no tokenizer, no download, milliseconds to
 build. ``other_base`` differs in hidden size, so its adapter must be refused on ``tiny_base``.
-Import the fixtures into a conftest with ``from registry_fixtures import *``.
+Import the fixtures into a conftest with ``from tests.registry_fixtures import *``.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
 
 import llmloop as ll
 from llmloop.config import reset_settings
-from registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
 
 
 def test_register_promote_and_inspect_from_the_shell(
