@@ -26,7 +26,9 @@ TINY = {
 
 
 def model_cache() -> Path:
-    return Path(os.environ.get("LLMLOOP_TEST_MODEL_CACHE") or Path(tempfile.gettempdir()) / "llmloop-test-models")
+    return Path(
+        os.environ.get("LLMLOOP_TEST_MODEL_CACHE") or Path(tempfile.gettempdir()) / "llmloop-test-models"
+    )
 
 
 def packaged_gguf() -> Path:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -480,3 +480,36 @@ class StopScanner:
     def flush(self) -> str:
         out, self._buf = ("" if self.stopped else self._buf), ""
         return out
+
+
+def text_pieces(
+    tokens: Iterable[int | tuple[str, str]],
+    decode: Callable[[list[int]], str],
+    stops: list[str],
+    prompt_tokens: int,
+) -> Iterator[Piece]:
+    """Pieces of text from a local engine's token ids, ending with ``("end", reason)``; stops applied.
+
+    The whole answer is decoded at each token (tokenizers merge pieces across token
+    boundaries) and only the new suffix is sent; a tail that is half a UTF-8 character, or
+    could be the start of a stop sequence, waits for the next token. Stopping early
+    (a stop sequence) just returns: the caller cancels generation when the iterator closes.
+    """
+    scanner = StopScanner(stops)
+    generated: list[int] = []
+    sent = ""
+    for item in tokens:
+        if isinstance(item, tuple):
+            yield Piece(scanner.flush(), cast(FinishReason, item[1]), prompt_tokens, len(generated))
+            return
+        generated.append(item)
+        text = decode(generated)
+        if text.endswith("\ufffd"):
+            continue
+        out = scanner.feed(text[len(sent) :])
+        sent = text
+        if scanner.stopped:
+            yield Piece(out, "stop", prompt_tokens, len(generated))
+            return
+        if out:
+            yield Piece(out)

@@ -25,6 +25,7 @@ import torch
 
 from llmloop.engines.base import Sampling
 
+
 @dataclass
 class Job:
     """One request inside the batcher; ``out`` receives token ids, then ``("end", reason)`` or an exception."""
@@ -109,7 +110,12 @@ class Batcher:
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any) -> torch.Tensor:
         out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
         )
         return out.logits[:, -1, :].float()  # type: ignore[no-any-return]
 
@@ -129,7 +135,13 @@ class Batcher:
         logits = self._forward(ids, mask, pos, cache)
         next_pos = mask.sum(-1)
         if not self._jobs:
-            self._jobs, self._cache, self._mask, self._pos, self._logits = list(jobs), cache, mask, next_pos, logits
+            self._jobs, self._cache, self._mask, self._pos, self._logits = (
+                list(jobs),
+                cache,
+                mask,
+                next_pos,
+                logits,
+            )
             return
         assert self._mask is not None and self._pos is not None and self._logits is not None
         s_old, s_new = self._mask.shape[1], width
@@ -169,7 +181,9 @@ class Batcher:
             self._jobs = [self._jobs[r] for r in keep]
             tokens = [tokens[r] for r in keep]
         ids = torch.tensor(tokens, device=self.device).unsqueeze(1)
-        self._mask = torch.cat([self._mask, torch.ones((len(keep), 1), dtype=self._mask.dtype, device=self.device)], 1)
+        self._mask = torch.cat(
+            [self._mask, torch.ones((len(keep), 1), dtype=self._mask.dtype, device=self.device)], 1
+        )
         self._logits = self._forward(ids, self._mask, self._pos.unsqueeze(1), self._cache)
         self._pos = self._pos + 1
 

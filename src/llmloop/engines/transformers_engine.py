@@ -29,11 +29,11 @@ from llmloop.engines.base import (
     EmbeddingUsage,
     Piece,
     Sampling,
-    StopScanner,
     TextCompletionChunk,
     chat_chunks,
     completion_chunks,
     fit_context,
+    text_pieces,
 )
 from llmloop.engines.batcher import Batcher, Job
 from llmloop.engines.spec import ModelSpec
@@ -98,7 +98,9 @@ def load_causal_lm(spec: ModelSpec, *, device: str = "cpu", dtype: str = "float3
     model = model.to(device).eval()
     if spec.quantization == "int8-dynamic":
         if device != "cpu":
-            raise InvalidInput(f"{spec.ref}: int8-dynamic quantization runs on CPU only", details={"model": spec.ref})
+            raise InvalidInput(
+                f"{spec.ref}: int8-dynamic quantization runs on CPU only", details={"model": spec.ref}
+            )
         from llmloop.engines.compress import quantize_int8
 
         model = quantize_int8(model)
@@ -115,7 +117,9 @@ class TransformersEngine:
         device = opts.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = opts.get("dtype") or ("bfloat16" if device.startswith("cuda") else "float32")
         if dtype not in _DTYPES:
-            raise InvalidInput(f"options.dtype must be one of {', '.join(_DTYPES)}", details={"key": "options.dtype"})
+            raise InvalidInput(
+                f"options.dtype must be one of {', '.join(_DTYPES)}", details={"key": "options.dtype"}
+            )
         self.spec = spec
         self.model = spec.ref
         self.device = device
@@ -125,7 +129,10 @@ class TransformersEngine:
         eos = getattr(self._lm.generation_config, "eos_token_id", None) or self.tokenizer.eos_token_id
         eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
         self._batcher = Batcher(
-            self._lm, eos_ids=eos_ids, pad_id=int(self.tokenizer.pad_token_id), max_batch=int(opts.get("max_batch", 32))
+            self._lm,
+            eos_ids=eos_ids,
+            pad_id=int(self.tokenizer.pad_token_id),
+            max_batch=int(opts.get("max_batch", 32)),
         )
 
     # ------------------------------------------------------------ text in, tokens out
@@ -136,7 +143,9 @@ class TransformersEngine:
                 f"{self.model} has no chat template; use text completions or register one",
                 details={"model": self.model},
             )
-        text = self.tokenizer.apply_chat_template(request.message_dicts(), add_generation_prompt=True, tokenize=False)
+        text = self.tokenizer.apply_chat_template(
+            request.message_dicts(), add_generation_prompt=True, tokenize=False
+        )
         return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
@@ -153,10 +162,7 @@ class TransformersEngine:
         return self._pieces(job, len(ids))
 
     def _pieces(self, job: Job, prompt_tokens: int) -> Iterator[Piece]:
-        scanner = StopScanner(job.sampling.stop)
-        generated: list[int] = []
-        sent = ""
-        try:
+        def events() -> Iterator[int | tuple[str, str]]:
             while True:
                 try:
                     item = job.out.get(timeout=REQUEST_TIMEOUT_S)
@@ -164,20 +170,15 @@ class TransformersEngine:
                     raise Unavailable(f"{self.model}: no token within {REQUEST_TIMEOUT_S:g} s") from None
                 if isinstance(item, BaseException):
                     raise Unavailable(f"{self.model}: generation failed ({type(item).__name__}: {item})")
+                yield item
                 if isinstance(item, tuple):
-                    yield Piece(scanner.flush(), item[1], prompt_tokens, len(generated))
                     return
-                generated.append(item)
-                text = self.tokenizer.decode(generated, skip_special_tokens=True)
-                if text.endswith("\ufffd"):  # half a UTF-8 character: wait for the rest
-                    continue
-                out = scanner.feed(text[len(sent) :])
-                sent = text
-                if scanner.stopped:
-                    yield Piece(out, "stop", prompt_tokens, len(generated))
-                    return
-                if out:
-                    yield Piece(out)
+
+        def decode(ids: list[int]) -> str:
+            return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+        try:
+            yield from text_pieces(events(), decode, job.sampling.stop, prompt_tokens)
         finally:
             job.cancelled.set()
 

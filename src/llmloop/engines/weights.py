@@ -84,7 +84,8 @@ def _check_tensors(p: Path, size: int) -> None:
         ) from None
     if end > size:
         raise DataCorrupted(
-            f"{p} is truncated: its tensors need {end} bytes but the file has {size}", details={"file": str(p)}
+            f"{p} is truncated: its tensors need {end} bytes but the file has {size}",
+            details={"file": str(p)},
         )
 
 
@@ -139,7 +140,9 @@ def build_once(target: Path, build: Any) -> Path:
     return target
 
 
-def gguf_to_hf_dir(gguf_path: str | os.PathLike[str], digest: str, cache_root: str | os.PathLike[str]) -> Path:
+def gguf_to_hf_dir(
+    gguf_path: str | os.PathLike[str], digest: str, cache_root: str | os.PathLike[str]
+) -> Path:
     """A saved HF folder (fp32 weights + tokenizer + chat template) dequantised from the GGUF, built once."""
     src = Path(gguf_path)
     target = Path(cache_root) / "hf" / digest
