@@ -47,6 +47,7 @@ _lock = threading.Lock()
 _slots: dict[tuple[str, str], _Slot] = {}
 _idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S
 _reaper: threading.Thread | None = None
+_wake = threading.Event()  # set when the timeout changes, so the reaper rechecks at the new pace
 
 
 def llama_cpp_available() -> bool:
@@ -123,6 +124,7 @@ def set_idle_timeout(seconds: float) -> float:
     if seconds <= 0:
         raise InvalidInput("idle timeout must be positive", details={"field": "idle_timeout_s"})
     previous, _idle_timeout_s = _idle_timeout_s, seconds
+    _wake.set()
     return previous
 
 
@@ -166,5 +168,6 @@ def _start_reaper() -> None:
 
 def _reap() -> None:
     while True:
-        time.sleep(min(30.0, max(0.05, _idle_timeout_s / 4)))
+        _wake.wait(min(30.0, max(0.05, _idle_timeout_s / 4)))
+        _wake.clear()
         release_idle()

@@ -129,16 +129,19 @@ class LlamaCppEngine:
         return self._pieces(ids, budget, sampling)
 
     def _pieces(self, ids: list[int], budget: int, s: Sampling) -> Iterator[Piece]:
+        from llama_cpp import llama_vocab_is_eog
+
         llm = self._contexts.get()
         try:
             llm.set_seed(s.seed if s.seed is not None else random.getrandbits(31))
+            llm.reset()  # no KV prefix reuse: its logits differ slightly, so a seed would not reproduce
 
             def tokens() -> Iterator[int | tuple[str, str]]:
                 n = 0
                 for tok in llm.generate(
-                    ids, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0, reset=True
+                    ids, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
                 ):
-                    if tok == self._eos or llm._model.token_is_eog(tok):
+                    if tok == self._eos or llama_vocab_is_eog(llm._model.vocab, tok):
                         yield ("end", "stop")
                         return
                     n += 1
