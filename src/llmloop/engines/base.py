@@ -173,9 +173,8 @@ class CompletionRequest(_Sampling):
 
     @model_validator(mode="after")
     def _one_prompt(self) -> Self:
-        if isinstance(self.prompt, list):
-            if len(self.prompt) != 1:
-                raise ValueError("prompt: send one prompt per request (a list must hold exactly one string)")
+        if isinstance(self.prompt, list) and len(self.prompt) != 1:
+            raise ValueError("prompt: send one prompt per request (a list must hold exactly one string)")
         return self
 
     def prompt_text(self) -> str:

@@ -146,7 +146,8 @@ class Batcher:
         assert self._mask is not None and self._pos is not None and self._logits is not None
         s_old, s_new = self._mask.shape[1], width
         s = max(s_old, s_new)
-        for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
+        new_layers: list[Any] = list(cache.layers)
+        for old_layer, new_layer in zip(self._cache.layers, new_layers, strict=True):
             old_layer.keys = torch.cat([_left_pad(old_layer.keys, s), _left_pad(new_layer.keys, s)])
             old_layer.values = torch.cat([_left_pad(old_layer.values, s), _left_pad(new_layer.values, s)])
         self._mask = torch.cat([_left_pad(self._mask, s, dim=1), _left_pad(mask, s, dim=1)])

@@ -39,7 +39,7 @@ def quantize_int8(model: Any) -> Any:
 
     with warnings.catch_warnings():  # torch deprecates torch.ao in favour of torchao, not installed here
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)
+        return quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
 
 
 def _merged_model(spec: ModelSpec) -> tuple[Any, Any]:

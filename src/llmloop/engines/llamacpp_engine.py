@@ -114,7 +114,7 @@ class LlamaCppEngine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         formatter = Jinja2ChatFormatter(self._template, eos_token=self._eos_text, bos_token=self._bos_text)
-        text = formatter(messages=request.message_dicts()).prompt
+        text = formatter(messages=request.message_dicts()).prompt  # type: ignore[arg-type]
         return list(self._tokenizer.tokenize(text.encode(), add_bos=False, special=True))
 
     def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
@@ -137,14 +137,15 @@ class LlamaCppEngine:
             llm.reset()  # no KV prefix reuse: its logits differ slightly, so a seed would not reproduce
 
             def tokens() -> Iterator[int | tuple[str, str]]:
-                n = 0
-                for tok in llm.generate(
-                    ids, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
+                for n, tok in enumerate(
+                    llm.generate(
+                        ids, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
+                    ),
+                    start=1,
                 ):
                     if tok == self._eos or llama_vocab_is_eog(llm._model.vocab, tok):
                         yield ("end", "stop")
                         return
-                    n += 1
                     yield int(tok)
                     if n >= budget:
                         yield ("end", "length")

@@ -142,7 +142,7 @@ class OpenAIEngine:
             resp.close()
 
     def _model(self, obj: M) -> M:
-        return obj.model_copy(update={"model": self.model})  # type: ignore[no-any-return]
+        return obj.model_copy(update={"model": self.model})
 
     # ------------------------------------------------------------ the interface
 

@@ -95,7 +95,7 @@ def load_causal_lm(spec: ModelSpec, *, device: str = "cpu", dtype: str = "float3
         model = attach_adapter(model, spec.adapter_dir)
     if spec.chat_template:
         tokenizer.chat_template = spec.chat_template
-    model = model.to(device).eval()
+    model = model.to(device).eval()  # type: ignore[arg-type]  # a device string, which .to accepts
     if spec.quantization == "int8-dynamic":
         if device != "cpu":
             raise InvalidInput(

@@ -16,8 +16,12 @@ from llmloop.errors import InvalidInput, Unavailable
 REQ = base.ChatRequest(messages=[{"role": "user", "content": "hello adapter"}], temperature=0, max_tokens=8)
 
 
-def test_merged_export_answers_like_base_plus_adapter(tiny_llama_dir: Path, tiny_lora_dir: Path, tmp_path: Path) -> None:
-    spec = ModelSpec(ref="ft@1", key="ft", base_kind="hf_dir", base=str(tiny_llama_dir), adapter_dir=str(tiny_lora_dir))
+def test_merged_export_answers_like_base_plus_adapter(
+    tiny_llama_dir: Path, tiny_lora_dir: Path, tmp_path: Path
+) -> None:
+    spec = ModelSpec(
+        ref="ft@1", key="ft", base_kind="hf_dir", base=str(tiny_llama_dir), adapter_dir=str(tiny_lora_dir)
+    )
     out = export_merged(spec, tmp_path / "merged")
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
     assert not (out / "adapter_config.json").exists()
@@ -36,7 +40,7 @@ def test_merged_export_answers_like_base_plus_adapter(tiny_llama_dir: Path, tiny
 
 def test_gguf_export_needs_a_gguf_base(tiny_llama_dir: Path, tmp_path: Path) -> None:
     spec = ModelSpec(ref="t@1", key="t", base_kind="hf_dir", base=str(tiny_llama_dir))
-    with pytest.raises(Unavailable, match="convert_hf_to_gguf.py"):
+    with pytest.raises(Unavailable, match=r"convert_hf_to_gguf.py"):
         export_gguf(spec, tmp_path / "t.gguf")
     with pytest.raises(InvalidInput, match="dtype"):
         export_gguf(spec, tmp_path / "t.gguf", dtype="q2_k")
@@ -44,14 +48,30 @@ def test_gguf_export_needs_a_gguf_base(tiny_llama_dir: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_gguf_export_of_smollm2_is_served_by_llamacpp(smollm2_gguf: Path, smollm2_hf_dir: Path, tmp_path: Path) -> None:
-    spec = ModelSpec(ref="smol@1", key="s", base_kind="gguf", base=str(smollm2_gguf), cache_dir=str(smollm2_hf_dir.parent.parent))
+def test_gguf_export_of_smollm2_is_served_by_llamacpp(
+    smollm2_gguf: Path, smollm2_hf_dir: Path, tmp_path: Path
+) -> None:
+    spec = ModelSpec(
+        ref="smol@1",
+        key="s",
+        base_kind="gguf",
+        base=str(smollm2_gguf),
+        cache_dir=str(smollm2_hf_dir.parent.parent),
+    )
     out = export_gguf(spec, tmp_path / "smol-f16.gguf", dtype="f16")
     assert 250_000_000 < out.stat().st_size < 300_000_000  # 134.5 M parameters at 2 bytes
     assert not (tmp_path / ".smol-f16.gguf.partial").exists()
-    eng = LlamaCppEngine(ModelSpec(ref="q8@1", key="q8", base_kind="gguf", base=str(out), options={"n_ctx": "512"}))
+    eng = LlamaCppEngine(
+        ModelSpec(ref="q8@1", key="q8", base_kind="gguf", base=str(out), options={"n_ctx": "512"})
+    )
     try:
-        q = base.ChatRequest(messages=[{"role": "user", "content": "What is the capital of France? Answer with the city name."}], temperature=0, max_tokens=12)
+        q = base.ChatRequest(
+            messages=[
+                {"role": "user", "content": "What is the capital of France? Answer with the city name."}
+            ],
+            temperature=0,
+            max_tokens=12,
+        )
         assert "paris" in base.collect_chat(eng.chat(q)).choices[0].message.content.lower()
     finally:
         eng.close()

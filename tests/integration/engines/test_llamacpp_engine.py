@@ -20,7 +20,9 @@ def gguf_spec(path: Path, **kw: object) -> ModelSpec:
 
 @pytest.fixture(scope="module")
 def engine(smollm2_gguf: Path) -> Iterator[LlamaCppEngine]:
-    eng = LlamaCppEngine(gguf_spec(smollm2_gguf, context_length=1024, options={"n_ctx": "1024", "contexts": "2"}))
+    eng = LlamaCppEngine(
+        gguf_spec(smollm2_gguf, context_length=1024, options={"n_ctx": "1024", "contexts": "2"})
+    )
     yield eng
     eng.close()
 
@@ -32,9 +34,13 @@ def ask(text: str, **kw: object) -> base.ChatRequest:
 @pytest.mark.slow
 def test_capital_of_france_mentions_paris(engine: LlamaCppEngine) -> None:
     # Loose check (STACK trap 4): Q4_1 flips a near-tie on the bare question, so ask for one word.
-    out = base.collect_chat(engine.chat(ask("What is the capital of France? Answer with the city name.", temperature=0)))
+    out = base.collect_chat(
+        engine.chat(ask("What is the capital of France? Answer with the city name.", temperature=0))
+    )
     assert "paris" in out.choices[0].message.content.lower()
-    assert out.usage.prompt_tokens == len(engine.chat_prompt_ids(ask("What is the capital of France? Answer with the city name.")))
+    assert out.usage.prompt_tokens == len(
+        engine.chat_prompt_ids(ask("What is the capital of France? Answer with the city name."))
+    )
 
 
 @pytest.mark.slow
@@ -45,10 +51,16 @@ def test_streaming_stop_max_tokens_and_seed(engine: LlamaCppEngine) -> None:
     assert len(chunks) > 5 and chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens <= 24
     word = text.split()[3]
-    cut = base.collect_chat(engine.chat(ask("Write a short poem about the sea.", temperature=0, max_tokens=24, stop=word)))
-    assert cut.choices[0].message.content == text[: text.index(word)] and cut.choices[0].finish_reason == "stop"
+    cut = base.collect_chat(
+        engine.chat(ask("Write a short poem about the sea.", temperature=0, max_tokens=24, stop=word))
+    )
+    assert (
+        cut.choices[0].message.content == text[: text.index(word)] and cut.choices[0].finish_reason == "stop"
+    )
     sampled = [
-        base.collect_chat(engine.chat(ask("Name an animal.", temperature=1.0, seed=s, max_tokens=12))).choices[0].message.content
+        base.collect_chat(engine.chat(ask("Name an animal.", temperature=1.0, seed=s, max_tokens=12)))
+        .choices[0]
+        .message.content
         for s in (11, 11, 12)
     ]
     assert sampled[0] == sampled[1]
@@ -59,13 +71,19 @@ def test_concurrent_requests_share_the_context_pool(engine: LlamaCppEngine) -> N
     reqs = [ask(f"Give me one fact about the number {i}.", temperature=0, max_tokens=12) for i in range(6)]
     sequential = [base.collect_chat(engine.chat(r)).choices[0].message.content for r in reqs]
     with ThreadPoolExecutor(6) as pool:
-        concurrent = list(pool.map(lambda r: base.collect_chat(engine.chat(r)).choices[0].message.content, reqs))
+        concurrent = list(
+            pool.map(lambda r: base.collect_chat(engine.chat(r)).choices[0].message.content, reqs)
+        )
     assert concurrent == sequential
 
 
 @pytest.mark.slow
 def test_completion_embeddings_and_context_overflow(engine: LlamaCppEngine) -> None:
-    out = base.collect_completion(engine.complete(base.CompletionRequest(prompt="The capital of France is", max_tokens=8, temperature=0)))
+    out = base.collect_completion(
+        engine.complete(
+            base.CompletionRequest(prompt="The capital of France is", max_tokens=8, temperature=0)
+        )
+    )
     assert out.usage.completion_tokens <= 8 and out.choices[0].text
     emb = engine.embed(base.EmbeddingRequest(input=["cat", "dog"]))
     assert len(emb.data) == 2 and len(emb.data[0].embedding) == 576

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fakes.openai_server import FakeOpenAI, serve
 
 import llmloop.engines as engines
+from fakes.openai_server import FakeOpenAI, serve
 from llmloop.engines import base
 from llmloop.engines.spec import ModelSpec, Upstream
 from llmloop.errors import InvalidInput, NotFound, Unavailable
@@ -30,15 +30,17 @@ def _clean() -> Iterator[None]:
 
 
 def upstream_spec(server: FakeOpenAI, key: str = "up") -> ModelSpec:
-    return ModelSpec(ref="u@1", key=key, base_kind="upstream", base="base", upstream=Upstream(server.url, "base"))
+    return ModelSpec(
+        ref="u@1", key=key, base_kind="upstream", base="base", upstream=Upstream(server.url, "base")
+    )
 
 
 def test_default_kinds() -> None:
     gguf = ModelSpec(ref="g@1", key="g", base_kind="gguf", base="x.gguf")
     assert engines.default_kind(gguf) == "llamacpp"  # llama-cpp-python is installed here
-    assert engines.default_kind(ModelSpec(ref="g@2", key="g2", base_kind="gguf", base="x.gguf", adapter_dir="a")) == (
-        "transformers"
-    )
+    assert engines.default_kind(
+        ModelSpec(ref="g@2", key="g2", base_kind="gguf", base="x.gguf", adapter_dir="a")
+    ) == ("transformers")
     assert engines.default_kind(ModelSpec(ref="h@1", key="h", base_kind="hf_dir", base="d")) == "transformers"
     assert engines.default_kind(ModelSpec(ref="u@1", key="u", base_kind="upstream", base="m")) == "openai"
     pinned = ModelSpec(ref="h@1", key="h", base_kind="hf_dir", base="d", default_engine="vllm")
@@ -81,7 +83,7 @@ def test_bad_choices_are_clear(tmp_path: Path) -> None:
     spec = ModelSpec(ref="h@1", key="h", base_kind="hf_dir", base=str(tmp_path))
     with pytest.raises(InvalidInput, match="engine 'tgi' is unknown"):
         engines.load_engine(spec, "tgi")
-    with pytest.raises(NotFound, match="config.json"):
+    with pytest.raises(NotFound, match=r"config.json"):
         engines.load_engine(spec)
     assert engines.loaded() == []  # nothing half-loaded stays cached
     with pytest.raises(InvalidInput, match="needs an upstream"):

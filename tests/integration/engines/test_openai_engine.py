@@ -118,7 +118,7 @@ def test_garbage_is_unavailable(server: FakeOpenAI, garbage: str) -> None:
 def test_connection_refused_is_unavailable() -> None:
     up = Upstream(base_url="http://127.0.0.1:9/v1", model="m", timeout_s=1.0, max_retries=1)
     eng = OpenAIEngine(ModelSpec(ref="x@1", key="k", base_kind="upstream", base="m", upstream=up))
-    with pytest.raises(Unavailable, match="cannot connect .* after 2 attempt"):
+    with pytest.raises(Unavailable, match=r"cannot connect .* after 2 attempt"):
         list(eng.chat(HELLO))
     eng.close()
 

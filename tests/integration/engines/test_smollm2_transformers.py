@@ -15,7 +15,9 @@ from llmloop.engines.weights import model_cache_root
 
 
 @pytest.mark.slow
-def test_gguf_spec_answers_paris_and_batches_like_sequential(smollm2_gguf: Path, smollm2_hf_dir: Path, smollm2_digest: str) -> None:
+def test_gguf_spec_answers_paris_and_batches_like_sequential(
+    smollm2_gguf: Path, smollm2_hf_dir: Path, smollm2_digest: str
+) -> None:
     torch.set_num_threads(2)
     spec = ModelSpec(
         ref="smollm2-135m-instruct@1",
@@ -28,17 +30,25 @@ def test_gguf_spec_answers_paris_and_batches_like_sequential(smollm2_gguf: Path,
     assert model_cache_root(spec.cache_dir) / "hf" / smollm2_digest == smollm2_hf_dir
     eng = engines.load_engine(spec, "transformers")
     try:
-        q = base.ChatRequest(messages=[{"role": "user", "content": "What is the capital of France?"}], temperature=0, max_tokens=16)
+        q = base.ChatRequest(
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            temperature=0,
+            max_tokens=16,
+        )
         out = base.collect_chat(eng.chat(q))
         assert "paris" in out.choices[0].message.content.lower()
         assert out.usage.prompt_tokens > 20 and out.model == "smollm2-135m-instruct@1"
         reqs = [
-            base.ChatRequest(messages=[{"role": "user", "content": f"Name {n} fruits."}], temperature=0, max_tokens=12)
+            base.ChatRequest(
+                messages=[{"role": "user", "content": f"Name {n} fruits."}], temperature=0, max_tokens=12
+            )
             for n in ("two", "three", "four", "five")
         ]
         sequential = [base.collect_chat(eng.chat(r)).choices[0].message.content for r in reqs]
         with ThreadPoolExecutor(4) as pool:
-            concurrent = list(pool.map(lambda r: base.collect_chat(eng.chat(r)).choices[0].message.content, reqs))
+            concurrent = list(
+                pool.map(lambda r: base.collect_chat(eng.chat(r)).choices[0].message.content, reqs)
+            )
         assert concurrent == sequential
     finally:
         engines.release_all()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_fixtures import build_tiny_llama, build_tiny_lora
 
 from llmloop.engines import base
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, NotFound
+from model_fixtures import build_tiny_llama, build_tiny_lora
 
 
 def tiny_spec(folder: Path, **kw: object) -> ModelSpec:
@@ -58,7 +58,9 @@ def test_max_tokens_ends_with_length(engine: TransformersEngine) -> None:
 
 
 def test_text_completion(engine: TransformersEngine) -> None:
-    out = base.collect_completion(engine.complete(base.CompletionRequest(prompt="Once upon", max_tokens=4, temperature=0)))
+    out = base.collect_completion(
+        engine.complete(base.CompletionRequest(prompt="Once upon", max_tokens=4, temperature=0))
+    )
     assert out.usage.completion_tokens == 4 and out.choices[0].text
 
 
@@ -100,7 +102,11 @@ def test_stop_sequence_cuts_the_answer(engine: TransformersEngine) -> None:
 
 def test_seed_reproduces_sampling(engine: TransformersEngine) -> None:
     def sample(seed: int) -> str:
-        return answer(engine, ask("random", temperature=1.0, top_p=0.9, seed=seed, max_tokens=10)).choices[0].message.content
+        return (
+            answer(engine, ask("random", temperature=1.0, top_p=0.9, seed=seed, max_tokens=10))
+            .choices[0]
+            .message.content
+        )
 
     assert sample(7) == sample(7)
     assert sample(7) != sample(8)
@@ -129,7 +135,9 @@ def test_embeddings_are_normalised_and_distinct(engine: TransformersEngine) -> N
     assert float(a @ b) < 0.9999 and out.usage.prompt_tokens > 2
 
 
-def test_lora_adapter_changes_answers(tiny_llama_dir: Path, tiny_lora_dir: Path, engine: TransformersEngine) -> None:
+def test_lora_adapter_changes_answers(
+    tiny_llama_dir: Path, tiny_lora_dir: Path, engine: TransformersEngine
+) -> None:
     req = ask("hello adapter", temperature=0, max_tokens=8)
     tuned = TransformersEngine(tiny_spec(tiny_llama_dir, adapter_dir=str(tiny_lora_dir)))
     try:
@@ -143,12 +151,12 @@ def test_adapter_for_another_base_is_invalid_input(tiny_llama_dir: Path, tmp_pat
     lora = build_tiny_lora(other, tmp_path / "other-lora")
     with pytest.raises(InvalidInput, match="does not fit base model"):
         TransformersEngine(tiny_spec(tiny_llama_dir, adapter_dir=str(lora)))
-    with pytest.raises(NotFound, match="adapter_config.json"):
+    with pytest.raises(NotFound, match=r"adapter_config.json"):
         TransformersEngine(tiny_spec(tiny_llama_dir, adapter_dir=str(tmp_path)))
 
 
 def test_missing_model_folder_is_not_found(tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="config.json"):
+    with pytest.raises(NotFound, match=r"config.json"):
         TransformersEngine(tiny_spec(tmp_path / "nope"))
 
 
@@ -164,5 +172,5 @@ def test_int8_dynamic_quantization_serves(tiny_llama_dir: Path, engine: Transfor
 
 
 def test_invalid_dtype_option_named(tiny_llama_dir: Path) -> None:
-    with pytest.raises(InvalidInput, match="options.dtype"):
+    with pytest.raises(InvalidInput, match=r"options.dtype"):
         TransformersEngine(tiny_spec(tiny_llama_dir, options={"dtype": "int3"}))

@@ -29,7 +29,7 @@ def test_truncated_gguf_is_corrupt(smollm2_gguf: Path, tmp_path: Path) -> None:
     cut = tmp_path / "cut.gguf"
     with smollm2_gguf.open("rb") as f:
         cut.write_bytes(f.read(5_000_000))
-    with pytest.raises(DataCorrupted, match="truncated|damaged") as e:
+    with pytest.raises(DataCorrupted, match=r"truncated|damaged") as e:
         weights.check_gguf(cut)
     assert str(cut) in e.value.message
 

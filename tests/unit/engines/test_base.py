@@ -50,7 +50,9 @@ def test_messages_required_and_roles_checked() -> None:
 
 def test_openai_extras_accepted_and_defaults_filled() -> None:
     req = base.ChatRequest(
-        messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+        ],
         max_completion_tokens=7,
         stop="END",
         user="u1",
@@ -117,7 +119,7 @@ def test_context_policy_errors_or_truncates_explicitly() -> None:
     s = base.ChatRequest(messages=MSG, max_tokens=50).sampling()
     ids, budget = base.fit_context(list(range(30)), s, 64)
     assert len(ids) == 30 and budget == 34  # the answer gets the room left
-    with pytest.raises(InvalidInput, match="70 tokens .* context length is 64") as e:
+    with pytest.raises(InvalidInput, match=r"70 tokens .* context length is 64") as e:
         base.fit_context(list(range(70)), s, 64)
     assert e.value.details["prompt_tokens"] == 70
     auto = base.ChatRequest(messages=MSG, max_tokens=50, truncation="auto").sampling()
