@@ -158,7 +158,11 @@ class Batcher:
     def _step(self) -> None:
         """Sample one token per row, hand them out, drop finished rows, run the next forward pass."""
         assert self._logits is not None and self._mask is not None and self._pos is not None
-        tokens = [_pick(self._logits[r], j.sampling, j.generator) for r, j in enumerate(self._jobs)]
+        greedy = self._logits.argmax(-1).tolist()  # one op for every greedy row
+        tokens = [
+            int(greedy[r]) if j.sampling.greedy else _pick(self._logits[r], j.sampling, j.generator)
+            for r, j in enumerate(self._jobs)
+        ]
         keep: list[int] = []
         for r, (job, tok) in enumerate(zip(self._jobs, tokens, strict=True)):
             if job.cancelled.is_set():
@@ -199,9 +203,7 @@ def _left_pad(t: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:
 
 
 def _pick(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None) -> int:
-    """The next token for one row: argmax at temperature 0, else nucleus sampling with the row's seed."""
-    if s.greedy:
-        return int(torch.argmax(logits))
+    """The next token for one sampling row: nucleus sampling at the row's temperature, with its seed."""
     probs = torch.softmax(logits / s.temperature, dim=-1).cpu()
     if s.top_p < 1.0:
         sorted_p, order = torch.sort(probs, descending=True)
