@@ -115,7 +115,6 @@ def run_generate(
         len(tok(tok.apply_chat_template(m, add_generation_prompt=True, tokenize=False)).input_ids)
         for m in chats
     ]
-    del model
     return {
         "tokens_per_s": total / wall,
         "output_tokens": total,
