@@ -112,25 +112,30 @@ class _Sampling(_Model):
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     logit_bias: dict[str, float] | None = None
+    max_completion_tokens: int | None = Field(None, ge=1)  # OpenAI's newer name for max_tokens
+    # Declared so that a gateway passing only known fields still hands them over to be refused.
+    tools: Any = None
+    tool_choice: Any = None
+    functions: Any = None
+    function_call: Any = None
+    logprobs: Any = None
+    top_logprobs: Any = None
+    response_format: Any = None
+    echo: Any = None
+    best_of: Any = None
+    suffix: Any = None
+    audio: Any = None
+    modalities: Any = None
+    prediction: Any = None
     # llmloop's own: what to do with a prompt longer than the context (OpenAI Responses' name).
     truncation: Truncation = "disabled"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, what in _UNSUPPORTED.items():
-                if data.get(key) not in (None, False, 0):
-                    raise ValueError(f"{key}: {what} is not supported by llmloop's engines")
-            data = {k: v for k, v in data.items() if k not in _UNSUPPORTED}
-            if "max_completion_tokens" in data:
-                mct = data.pop("max_completion_tokens")
-                if data.get("max_tokens") is None:
-                    data["max_tokens"] = mct
-        return data
-
     @model_validator(mode="after")
     def _check(self) -> Self:
+        for key, what in _UNSUPPORTED.items():
+            harmless = (None, False, 1) if key == "best_of" else (None, False)
+            if getattr(self, key) not in harmless:
+                raise ValueError(f"{key}: {what} is not supported by llmloop's engines")
         if self.n != 1:
             raise ValueError(f"n: only n=1 is supported (got {self.n}); send several requests instead")
         if self.logit_bias:
@@ -151,12 +156,14 @@ class _Sampling(_Model):
 
     def sampling(self) -> Sampling:
         return Sampling(
-            max_tokens=self.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=self.max_tokens or self.max_completion_tokens or DEFAULT_MAX_TOKENS,
             temperature=self.temperature,
             top_p=self.top_p,
             stop=self.stop_list(),
             seed=self.seed,
             truncation=self.truncation,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
         )
 
 
@@ -202,6 +209,8 @@ class Sampling:
     stop: list[str]
     seed: int | None
     truncation: Truncation = "disabled"
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
 
     @property
     def greedy(self) -> bool:

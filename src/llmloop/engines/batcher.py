@@ -37,6 +37,7 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     generated: int = 0
     generator: torch.Generator | None = None
+    counts: dict[int, int] = field(default_factory=dict)  # generated token -> times, for penalties
 
 
 class Batcher:
@@ -158,6 +159,11 @@ class Batcher:
     def _step(self) -> None:
         """Sample one token per row, hand them out, drop finished rows, run the next forward pass."""
         assert self._logits is not None and self._mask is not None and self._pos is not None
+        for r, j in enumerate(self._jobs):
+            if j.counts and (j.sampling.presence_penalty or j.sampling.frequency_penalty):
+                idx = torch.tensor(list(j.counts), device=self.device)
+                n = torch.tensor(list(j.counts.values()), dtype=self._logits.dtype, device=self.device)
+                self._logits[r, idx] -= j.sampling.frequency_penalty * n + j.sampling.presence_penalty
         greedy = self._logits.argmax(-1).tolist()  # one op for every greedy row
         tokens = [
             int(greedy[r]) if j.sampling.greedy else _pick(self._logits[r], j.sampling, j.generator)
@@ -171,6 +177,7 @@ class Batcher:
                 job.out.put(("end", "stop"))
                 continue
             job.generated += 1
+            job.counts[tok] = job.counts.get(tok, 0) + 1
             job.out.put(tok)
             if job.generated >= job.max_new:
                 job.out.put(("end", "length"))

@@ -139,7 +139,14 @@ class LlamaCppEngine:
             def tokens() -> Iterator[int | tuple[str, str]]:
                 for n, tok in enumerate(
                     llm.generate(
-                        ids, temp=s.temperature, top_p=s.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
+                        ids,
+                        temp=s.temperature,
+                        top_p=s.top_p,
+                        top_k=0,
+                        min_p=0.0,
+                        repeat_penalty=1.0,
+                        presence_penalty=s.presence_penalty,
+                        frequency_penalty=s.frequency_penalty,
                     ),
                     start=1,
                 ):

@@ -15,6 +15,7 @@ available), ``dtype`` (float32, bfloat16, float16; default bfloat16 on GPU, floa
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,9 @@ class TransformersEngine:
         self.model = spec.ref
         self.device = device
         self._lm, self.tokenizer = load_causal_lm(spec, device=device, dtype=dtype)
+        # A fast tokenizer's padding/truncation settings are shared Rust state: encode under a lock
+        # ("Already borrowed" otherwise when embeddings and chats tokenise at once).
+        self._tok_lock = threading.Lock()
         cfg = self._lm.config
         self.context_length: int = spec.context_length or int(getattr(cfg, "max_position_embeddings", 2048))
         eos = getattr(self._lm.generation_config, "eos_token_id", None) or self.tokenizer.eos_token_id
@@ -143,16 +147,18 @@ class TransformersEngine:
                 f"{self.model} has no chat template; use text completions or register one",
                 details={"model": self.model},
             )
-        text = self.tokenizer.apply_chat_template(
-            request.message_dicts(), add_generation_prompt=True, tokenize=False
-        )
-        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
+        with self._tok_lock:
+            text = self.tokenizer.apply_chat_template(
+                request.message_dicts(), add_generation_prompt=True, tokenize=False
+            )
+            return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         return chat_chunks(self.model, self._generate(self.chat_prompt_ids(request), request.sampling()))
 
     def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
-        ids = list(self.tokenizer(request.prompt_text()).input_ids)
+        with self._tok_lock:
+            ids = list(self.tokenizer(request.prompt_text()).input_ids)
         return completion_chunks(self.model, self._generate(ids, request.sampling()))
 
     def _generate(self, ids: list[int], sampling: Sampling) -> Iterator[Piece]:
@@ -189,9 +195,10 @@ class TransformersEngine:
         import torch
 
         texts = request.inputs()
-        enc = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.context_length, return_tensors="pt"
-        ).to(self.device)
+        with self._tok_lock:
+            enc = self.tokenizer(
+                texts, padding=True, truncation=True, max_length=self.context_length, return_tensors="pt"
+            ).to(self.device)
         with torch.inference_mode():
             out = self._lm(**enc, output_hidden_states=True, logits_to_keep=1)
         hidden = out.hidden_states[-1].float()

@@ -174,3 +174,12 @@ def test_int8_dynamic_quantization_serves(tiny_llama_dir: Path, engine: Transfor
 def test_invalid_dtype_option_named(tiny_llama_dir: Path) -> None:
     with pytest.raises(InvalidInput, match=r"options.dtype"):
         TransformersEngine(tiny_spec(tiny_llama_dir, options={"dtype": "int3"}))
+
+
+def test_frequency_penalty_discourages_repeats(engine: TransformersEngine) -> None:
+    def distinct(**kw: float) -> float:
+        out = answer(engine, ask("repeat after me: la la la la", temperature=0, max_tokens=40, **kw))
+        ids = engine.tokenizer(out.choices[0].message.content, add_special_tokens=False).input_ids
+        return len(set(ids)) / max(1, len(ids))
+
+    assert distinct(frequency_penalty=2.0, presence_penalty=2.0) > distinct()

@@ -125,3 +125,16 @@ def test_context_policy_errors_or_truncates_explicitly() -> None:
     auto = base.ChatRequest(messages=MSG, max_tokens=50, truncation="auto").sampling()
     ids, budget = base.fit_context(list(range(70)), auto, 64)
     assert ids == list(range(38, 70)) and budget == 32  # oldest tokens dropped, room for half the context
+
+
+def test_unsupported_fields_are_model_fields_so_a_filtering_gateway_still_refuses_them() -> None:
+    body = {"messages": MSG, "tools": [{"type": "function"}], "max_completion_tokens": 9}
+    fields = {k: v for k, v in body.items() if k in base.ChatRequest.model_fields}
+    with pytest.raises(InvalidInput, match="tool calling"):
+        base.ChatRequest.model_validate(fields)
+    ok = base.ChatRequest.model_validate(
+        {"messages": MSG, "max_completion_tokens": 9, "best_of": 1, "logprobs": False}
+    )
+    assert ok.sampling().max_tokens == 9
+    dumped = ok.model_dump(exclude_none=True)
+    assert "tools" not in dumped
