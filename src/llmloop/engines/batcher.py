@@ -192,12 +192,26 @@ class Batcher:
             self._mask, self._pos = self._mask[idx], self._pos[idx]
             self._jobs = [self._jobs[r] for r in keep]
             tokens = [tokens[r] for r in keep]
+            self._trim_padding()
         ids = torch.tensor(tokens, device=self.device).unsqueeze(1)
         self._mask = torch.cat(
             [self._mask, torch.ones((len(keep), 1), dtype=self._mask.dtype, device=self.device)], 1
         )
         self._logits = self._forward(ids, self._mask, self._pos.unsqueeze(1), self._cache)
         self._pos = self._pos + 1
+
+    def _trim_padding(self) -> None:
+        """Drop leading columns no remaining row uses: without this, a batch that keeps admitting
+        requests would carry every finished request's history and attention would grow without end."""
+        assert self._mask is not None
+        used = self._mask.any(0).nonzero()
+        first = int(used[0]) if len(used) else 0
+        if first == 0:
+            return
+        self._mask = self._mask[:, first:]
+        for layer in self._cache.layers:
+            layer.keys = layer.keys[:, :, first:]
+            layer.values = layer.values[:, :, first:]
 
 
 def _left_pad(t: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:

@@ -50,5 +50,18 @@ def test_gguf_spec_answers_paris_and_batches_like_sequential(
                 pool.map(lambda r: base.collect_chat(eng.chat(r)).choices[0].message.content, reqs)
             )
         assert concurrent == sequential
+
+        def distinct(**kw: float) -> float:
+            req = base.ChatRequest(
+                messages=[{"role": "user", "content": "Say 'la' twenty times."}],
+                temperature=0,
+                max_tokens=30,
+                **kw,
+            )
+            text = base.collect_chat(eng.chat(req)).choices[0].message.content
+            words = text.lower().split()
+            return len(set(words)) / max(1, len(words))
+
+        assert distinct(frequency_penalty=2.0, presence_penalty=1.0) > distinct()  # penalties are honoured
     finally:
         engines.release_all()

@@ -176,10 +176,20 @@ def test_invalid_dtype_option_named(tiny_llama_dir: Path) -> None:
         TransformersEngine(tiny_spec(tiny_llama_dir, options={"dtype": "int3"}))
 
 
-def test_frequency_penalty_discourages_repeats(engine: TransformersEngine) -> None:
-    def distinct(**kw: float) -> float:
-        out = answer(engine, ask("repeat after me: la la la la", temperature=0, max_tokens=40, **kw))
-        ids = engine.tokenizer(out.choices[0].message.content, add_special_tokens=False).input_ids
-        return len(set(ids)) / max(1, len(ids))
+def test_a_continuously_refilled_batch_does_not_grow_its_cache(engine: TransformersEngine) -> None:
+    widths: list[int] = []
+    forward = engine._batcher._forward
 
-    assert distinct(frequency_penalty=2.0, presence_penalty=2.0) > distinct()
+    def spy(ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: object) -> torch.Tensor:
+        widths.append(mask.shape[1])
+        return forward(ids, mask, pos, cache)
+
+    engine._batcher._forward = spy  # type: ignore[method-assign]
+    try:
+        reqs = [ask(f"item {i}", temperature=0, max_tokens=4 + (i % 3) * 6) for i in range(24)]
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda r: answer(engine, r), reqs))
+    finally:
+        engine._batcher._forward = forward  # type: ignore[method-assign]
+    longest = max(o.usage.prompt_tokens + o.usage.completion_tokens for o in outs)
+    assert max(widths) <= longest + 1  # finished rows' history is trimmed away
