@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--device", default="cpu", help="cpu or cuda (the transformers engine and the baseline)"
     )
-    parser.add_argument("--engines", nargs="+", default=["transformers", "llamacpp"])
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=["transformers", "transformers-fp32", "llamacpp"],
+        help="transformers-fp32: the transformers engine forced to fp32 (like the baseline), at concurrency 8 only",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch / llama.cpp threads")
     args = parser.parse_args(argv)
     import torch
@@ -171,15 +176,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             base=str(gguf),
             cache_dir=str(model_cache()),
         )
-        if kind == "transformers":
-            spec = ModelSpec(**{**spec.__dict__, "options": {"device": args.device, "max_batch": "32"}})
-            engine: Any = TransformersEngine(spec)
+        if kind.startswith("transformers"):
+            opts = {"device": args.device, "max_batch": "32"} | (
+                {"dtype": "float32"} if kind.endswith("fp32") else {}
+            )
+            engine: Any = TransformersEngine(ModelSpec(**{**spec.__dict__, "options": opts}))
+            raw.setdefault("dtype", {})[kind] = str(engine._lm.dtype)
         else:
             spec = ModelSpec(**{**spec.__dict__, "options": {"threads": str(args.threads), "n_ctx": "2048"}})
             engine = LlamaCppEngine(spec)
         raw[kind] = {}
         try:
-            for c in levels:
+            for c in [8] if kind.endswith("fp32") else levels:
                 batch = chats[:n_sequential] if c == 1 else chats
                 raw[kind][f"c{c}"] = run_engine(engine, batch, c, new_tokens)
                 print(f"{kind} c{c}: {raw[kind][f'c{c}']}", file=sys.stderr, flush=True)
@@ -194,9 +202,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ),
     ]
     for kind in args.engines:
-        for c in levels:
+        for c in [8] if kind.endswith("fp32") else levels:
             r = raw[kind][f"c{c}"]
-            target = 4.0 if (kind == "transformers" and c == 8) else None
+            target = 4.0 if (kind.startswith("transformers") and c == 8) else None
             rows.append(
                 _report.Row(
                     f"{kind} engine, concurrency {c}: output vs generate",
@@ -241,6 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"Baseline and concurrency-1 runs use the first {n_sequential} requests; throughput counts the tokens actually "
         "generated (answers may end at EOS before the limit).",
         "The 'peer' column is sequential model.generate, except in the llamacpp-vs-transformers row.",
+        f"transformers engine dtypes: {raw.get('dtype', {})} (its default is bfloat16 on CPUs with native bf16, "
+        "as this one has; the baseline generate runs fp32, so transformers-fp32 is the like-for-like row).",
         "RSS after each stage (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in raw["rss_mb"].items()),
     ]
     return {

@@ -8,7 +8,8 @@ Generation goes through the ``Batcher`` thread: every request, streamed or not, 
 of a shared batch; this module turns its token ids into text with stop sequences applied.
 
 Options read from ``ModelSpec.options``: ``device`` (cpu, cuda, cuda:1; default cuda when
-available), ``dtype`` (float32, bfloat16, float16; default bfloat16 on GPU, float32 on CPU),
+available), ``dtype`` (float32, bfloat16, float16; default bfloat16 on GPU and on CPUs with native bf16
+arithmetic, else float32),
 ``max_batch`` (rows decoded together, default 32).
 """
 
@@ -43,6 +44,19 @@ from llmloop.errors import InvalidInput, NotFound, Unavailable
 
 REQUEST_TIMEOUT_S = 600.0  # no request waits longer than this for its next token
 _DTYPES = ("float32", "bfloat16", "float16")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): then bf16 is ~1.6x faster than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def default_dtype(device: str) -> str:
+    return "bfloat16" if device.startswith("cuda") or cpu_has_bf16() else "float32"
 
 
 def hf_folder(spec: ModelSpec) -> Path | str:
@@ -116,7 +130,7 @@ class TransformersEngine:
 
         opts = spec.options
         device = opts.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = opts.get("dtype") or ("bfloat16" if device.startswith("cuda") else "float32")
+        dtype = opts.get("dtype") or default_dtype(device)
         if dtype not in _DTYPES:
             raise InvalidInput(
                 f"options.dtype must be one of {', '.join(_DTYPES)}", details={"key": "options.dtype"}
