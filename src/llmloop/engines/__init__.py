@@ -1,1 +1,173 @@
-"""Inference engines: one interface (``InferenceEngine``) for every way llmloop generates text."""
+"""Inference engines: one interface (``InferenceEngine``) for every way llmloop generates text.
+
+``load_engine(spec, kind)`` turns a ``ModelSpec`` (from the registry) into a running engine:
+loaded on first use, shared by every caller asking for the same (kind, weights), and closed
+after it has been idle for ``idle_timeout_s`` (a background reaper checks; ``release_idle``
+does it on demand, ``release_all`` at shutdown). Loading happens outside the cache lock, one
+load per key at a time, so a slow load of one model does not block callers of another.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from llmloop.engines.base import InferenceEngine
+from llmloop.engines.spec import ENGINE_KINDS, EngineKind, ModelSpec, Upstream
+from llmloop.errors import InvalidInput, Unavailable
+
+__all__ = [
+    "ENGINE_KINDS",
+    "EngineKind",
+    "InferenceEngine",
+    "ModelSpec",
+    "Upstream",
+    "default_kind",
+    "load_engine",
+    "loaded",
+    "release_all",
+    "release_idle",
+    "set_idle_timeout",
+]
+
+DEFAULT_IDLE_TIMEOUT_S = 600.0
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock
+    engine: Any = None
+    last_used: float = 0.0
+
+
+_lock = threading.Lock()
+_slots: dict[tuple[str, str], _Slot] = {}
+_idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S
+_reaper: threading.Thread | None = None
+_wake = threading.Event()  # set when the timeout changes, so the reaper rechecks at the new pace
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def default_kind(spec: ModelSpec) -> EngineKind:
+    """The version's own choice, else llama.cpp for GGUF (when installed), transformers for folders, openai upstream."""
+    if spec.default_engine is not None:
+        return spec.default_engine
+    if spec.base_kind == "upstream":
+        return "openai"
+    if spec.base_kind == "gguf" and spec.adapter_dir is None and llama_cpp_available():
+        return "llamacpp"
+    return "transformers"
+
+
+def _create(kind: str, spec: ModelSpec) -> InferenceEngine:
+    if kind == "transformers":
+        from llmloop.engines.transformers_engine import TransformersEngine
+
+        return TransformersEngine(spec)
+    if kind == "llamacpp":
+        if not llama_cpp_available():
+            raise Unavailable(
+                "the llamacpp engine needs llama-cpp-python: pip install llama-cpp-python",
+                details={"engine": kind},
+            )
+        from llmloop.engines.llamacpp_engine import LlamaCppEngine
+
+        return LlamaCppEngine(spec)
+    if kind == "openai":
+        from llmloop.engines.openai_engine import OpenAIEngine
+
+        return OpenAIEngine(spec)
+    if kind == "vllm":
+        from llmloop.engines.vllm_engine import VLLMEngine
+
+        return VLLMEngine(spec)
+    raise InvalidInput(
+        f"engine {kind!r} is unknown; choose one of {', '.join(ENGINE_KINDS)}", details={"field": "engine"}
+    )
+
+
+def load_engine(spec: ModelSpec, kind: str | None = None) -> InferenceEngine:
+    """The engine serving ``spec`` (loaded now if needed, cached by kind and weights key)."""
+    chosen = kind or default_kind(spec)
+    if chosen not in ENGINE_KINDS:
+        raise InvalidInput(
+            f"engine {chosen!r} is unknown; choose one of {', '.join(ENGINE_KINDS)}",
+            details={"field": "engine"},
+        )
+    key = (chosen, spec.key)
+    with _lock:
+        slot = _slots.setdefault(key, _Slot(threading.Lock()))
+        _start_reaper()
+    with slot.lock:
+        if slot.engine is None:
+            slot.engine = _create(chosen, spec)
+        slot.last_used = time.monotonic()
+        engine: InferenceEngine = slot.engine
+        return engine
+
+
+def loaded() -> list[tuple[str, str]]:
+    """(kind, key) of every engine loaded now."""
+    with _lock:
+        return [k for k, s in _slots.items() if s.engine is not None]
+
+
+def set_idle_timeout(seconds: float) -> float:
+    """How long an unused engine stays loaded; returns the previous value."""
+    global _idle_timeout_s
+    if seconds <= 0:
+        raise InvalidInput("idle timeout must be positive", details={"field": "idle_timeout_s"})
+    previous, _idle_timeout_s = _idle_timeout_s, seconds
+    _wake.set()
+    return previous
+
+
+def release_idle(now: float | None = None) -> list[tuple[str, str]]:
+    """Close engines idle longer than the timeout; returns which. A slot being loaded or used is skipped."""
+    now = time.monotonic() if now is None else now
+    released = []
+    with _lock:
+        items = list(_slots.items())
+    for key, slot in items:
+        if not slot.lock.acquire(blocking=False):
+            continue
+        try:
+            if slot.engine is not None and now - slot.last_used > _idle_timeout_s:
+                slot.engine.close()
+                slot.engine = None
+                released.append(key)
+        finally:
+            slot.lock.release()
+    return released
+
+
+def release_all() -> None:
+    """Close every loaded engine (shutdown, tests)."""
+    with _lock:
+        items = list(_slots.items())
+        _slots.clear()
+    for _, slot in items:
+        with slot.lock:
+            if slot.engine is not None:
+                slot.engine.close()
+                slot.engine = None
+
+
+def _start_reaper() -> None:
+    global _reaper
+    if _reaper is None or not _reaper.is_alive():
+        _reaper = threading.Thread(target=_reap, name="llmloop-engine-reaper", daemon=True)
+        _reaper.start()
+
+
+def _reap() -> None:
+    while True:
+        _wake.wait(min(30.0, max(0.05, _idle_timeout_s / 4)))
+        _wake.clear()
+        release_idle()

@@ -1,0 +1,234 @@
+"""Continuous batching for a transformers causal LM: concurrent requests share every forward pass.
+
+One thread owns the model. Requests queue up; at each decoding step the thread admits waiting
+requests (one batched prefill, left-padded), merges their KV cache into the running batch's
+(padding the shorter one on the left, masked out), samples one token per row with that row's
+own temperature/top-p/seed, hands it to the request's queue, and drops finished or cancelled
+rows from the cache. So a short request that arrives while a long one is decoding joins at the
+next step and finishes on its own schedule, and 8 concurrent requests cost about one forward
+pass per token instead of eight.
+
+transformers 5.24's own continuous batching (``generate_batch`` / ``ContinuousBatchingManager``)
+was tried first: it runs on CPU, but its paged-attention scheduler took 13 s for 8 x 16 tokens
+on a 2-layer toy model, and it samples with one generation config for all requests; this
+batcher keeps per-request sampling and costs a few milliseconds per step over the model.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from llmloop.engines.base import Sampling
+
+
+@dataclass
+class Job:
+    """One request inside the batcher; ``out`` receives token ids, then ``("end", reason)`` or an exception."""
+
+    ids: list[int]
+    max_new: int
+    sampling: Sampling
+    out: queue.Queue[Any] = field(default_factory=queue.Queue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    generated: int = 0
+    generator: torch.Generator | None = None
+    counts: dict[int, int] = field(default_factory=dict)  # generated token -> times, for penalties
+
+
+class Batcher:
+    """The decoding loop for one model; ``submit`` is thread-safe, ``close`` stops the thread."""
+
+    def __init__(self, model: Any, *, eos_ids: set[int], pad_id: int, max_batch: int = 32) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.eos_ids = eos_ids
+        self.pad_id = pad_id
+        self.max_batch = max_batch
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._closed = False
+        # The running batch: one row per job.
+        self._jobs: list[Job] = []
+        self._cache: Any = None
+        self._mask: torch.Tensor | None = None  # [B, S] 1 for real tokens
+        self._pos: torch.Tensor | None = None  # [B] position of the next token
+        self._logits: torch.Tensor | None = None  # [B, V] logits for the next token
+        self._thread = threading.Thread(target=self._loop, name="llmloop-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Job:
+        if self._closed:
+            from llmloop.errors import Unavailable
+
+            raise Unavailable("the engine was released; load it again")
+        if job.sampling.seed is not None and not job.sampling.greedy:
+            job.generator = torch.Generator().manual_seed(job.sampling.seed)
+        self._queue.put(job)
+        return job
+
+    def close(self) -> None:
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(30)
+
+    # ------------------------------------------------------------ the loop
+
+    def _loop(self) -> None:
+        while True:
+            new: list[Job] = []
+            if not self._jobs:
+                first = self._queue.get()
+                if first is None:
+                    return
+                new.append(first)
+            while len(self._jobs) + len(new) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._fail_all(RuntimeError("engine closed"), new)
+                    return
+                new.append(nxt)
+            new = [j for j in new if not j.cancelled.is_set()]
+            try:
+                with torch.inference_mode():
+                    if new:
+                        self._admit(new)
+                    if self._jobs:
+                        self._step()
+            except Exception as e:  # a failing forward fails the requests in it, not the thread
+                self._fail_all(e, new)
+
+    def _fail_all(self, err: BaseException, extra: list[Job]) -> None:
+        for job in {id(j): j for j in self._jobs + extra}.values():
+            job.out.put(err)
+        self._jobs, self._cache, self._mask, self._pos, self._logits = [], None, None, None, None
+
+    def _forward(self, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, cache: Any) -> torch.Tensor:
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1, :].float()  # type: ignore[no-any-return]
+
+    def _admit(self, jobs: list[Job]) -> None:
+        """Prefill ``jobs`` together and merge them into the running batch."""
+        from transformers import DynamicCache
+
+        width = max(len(j.ids) for j in jobs)
+        ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(jobs), width), dtype=torch.long)
+        for r, j in enumerate(jobs):
+            ids[r, width - len(j.ids) :] = torch.tensor(j.ids)
+            mask[r, width - len(j.ids) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache(config=self.model.config)
+        logits = self._forward(ids, mask, pos, cache)
+        next_pos = mask.sum(-1)
+        if not self._jobs:
+            self._jobs, self._cache, self._mask, self._pos, self._logits = (
+                list(jobs),
+                cache,
+                mask,
+                next_pos,
+                logits,
+            )
+            return
+        assert self._mask is not None and self._pos is not None and self._logits is not None
+        s_old, s_new = self._mask.shape[1], width
+        s = max(s_old, s_new)
+        new_layers: list[Any] = list(cache.layers)
+        for old_layer, new_layer in zip(self._cache.layers, new_layers, strict=True):
+            old_layer.keys = torch.cat([_left_pad(old_layer.keys, s), _left_pad(new_layer.keys, s)])
+            old_layer.values = torch.cat([_left_pad(old_layer.values, s), _left_pad(new_layer.values, s)])
+        self._mask = torch.cat([_left_pad(self._mask, s, dim=1), _left_pad(mask, s, dim=1)])
+        self._pos = torch.cat([self._pos, next_pos])
+        self._logits = torch.cat([self._logits, logits])
+        self._jobs.extend(jobs)
+
+    def _step(self) -> None:
+        """Sample one token per row, hand them out, drop finished rows, run the next forward pass."""
+        assert self._logits is not None and self._mask is not None and self._pos is not None
+        for r, j in enumerate(self._jobs):
+            if j.counts and (j.sampling.presence_penalty or j.sampling.frequency_penalty):
+                idx = torch.tensor(list(j.counts), device=self.device)
+                n = torch.tensor(list(j.counts.values()), dtype=self._logits.dtype, device=self.device)
+                self._logits[r, idx] -= j.sampling.frequency_penalty * n + j.sampling.presence_penalty
+        greedy = self._logits.argmax(-1).tolist()  # one op for every greedy row
+        tokens = [
+            int(greedy[r]) if j.sampling.greedy else _pick(self._logits[r], j.sampling, j.generator)
+            for r, j in enumerate(self._jobs)
+        ]
+        keep: list[int] = []
+        for r, (job, tok) in enumerate(zip(self._jobs, tokens, strict=True)):
+            if job.cancelled.is_set():
+                continue
+            if tok in self.eos_ids:
+                job.out.put(("end", "stop"))
+                continue
+            job.generated += 1
+            job.counts[tok] = job.counts.get(tok, 0) + 1
+            job.out.put(tok)
+            if job.generated >= job.max_new:
+                job.out.put(("end", "length"))
+                continue
+            keep.append(r)
+        if not keep:
+            self._jobs, self._cache, self._mask, self._pos, self._logits = [], None, None, None, None
+            return
+        if len(keep) < len(self._jobs):
+            idx = torch.tensor(keep, device=self.device)
+            self._cache.batch_select_indices(idx)
+            self._mask, self._pos = self._mask[idx], self._pos[idx]
+            self._jobs = [self._jobs[r] for r in keep]
+            tokens = [tokens[r] for r in keep]
+            self._trim_padding()
+        ids = torch.tensor(tokens, device=self.device).unsqueeze(1)
+        self._mask = torch.cat(
+            [self._mask, torch.ones((len(keep), 1), dtype=self._mask.dtype, device=self.device)], 1
+        )
+        self._logits = self._forward(ids, self._mask, self._pos.unsqueeze(1), self._cache)
+        self._pos = self._pos + 1
+
+    def _trim_padding(self) -> None:
+        """Drop leading columns no remaining row uses: without this, a batch that keeps admitting
+        requests would carry every finished request's history and attention would grow without end."""
+        assert self._mask is not None
+        used = self._mask.any(0).nonzero()
+        first = int(used[0]) if len(used) else 0
+        if first == 0:
+            return
+        self._mask = self._mask[:, first:]
+        for layer in self._cache.layers:
+            layer.keys = layer.keys[:, :, first:]
+            layer.values = layer.values[:, :, first:]
+
+
+def _left_pad(t: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:
+    missing = width - t.shape[dim]
+    if missing <= 0:
+        return t
+    shape = list(t.shape)
+    shape[dim] = missing
+    return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
+
+
+def _pick(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None) -> int:
+    """The next token for one sampling row: nucleus sampling at the row's temperature, with its seed."""
+    probs = torch.softmax(logits / s.temperature, dim=-1).cpu()
+    if s.top_p < 1.0:
+        sorted_p, order = torch.sort(probs, descending=True)
+        drop = sorted_p.cumsum(-1) - sorted_p > s.top_p
+        sorted_p[drop] = 0.0
+        probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
+    return int(torch.multinomial(probs, 1, generator=generator))

@@ -1,0 +1,192 @@
+"""The llama.cpp engine: a GGUF served by llama-cpp-python, the fast CPU path.
+
+A ``Llama`` context is not thread-safe, so the engine keeps a small pool of contexts
+(``options["contexts"]``, default 1; the weights are memory-mapped once and shared) and each
+request holds one for as long as it generates. Prompts are built with the chat template stored
+in the GGUF (or the version's own), tokenised here, and generated token by token through
+``Llama.generate``, so stop sequences, ``max_tokens``, usage counts and streaming behave exactly
+as in the transformers engine (``base.text_pieces``). Embeddings use a second, embedding-mode
+context created on first use. A LoRA adapter is not applied here (llama.cpp wants it as GGUF):
+a version with one is refused with a pointer to the transformers engine.
+
+Options: ``contexts`` (pool size), ``threads`` (per context; default: the CPU count / pool
+size), ``n_ctx`` (default: the model's trained context, capped at 8192).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from llmloop.engines.base import (
+    ChatCompletionChunk,
+    ChatRequest,
+    CompletionRequest,
+    Embedding,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    EmbeddingUsage,
+    Piece,
+    Sampling,
+    TextCompletionChunk,
+    chat_chunks,
+    completion_chunks,
+    fit_context,
+    text_pieces,
+)
+from llmloop.engines.spec import ModelSpec
+from llmloop.engines.weights import check_gguf
+from llmloop.errors import InvalidInput, Unavailable
+
+MAX_DEFAULT_CTX = 8192
+
+
+class LlamaCppEngine:
+    kind = "llamacpp"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        if spec.base_kind != "gguf":
+            raise InvalidInput(
+                f"{spec.ref}: the llamacpp engine serves GGUF files; this version's base is {spec.base_kind}",
+                details={"model": spec.ref},
+            )
+        if spec.adapter_dir:
+            raise InvalidInput(
+                f"{spec.ref} carries a LoRA adapter, which llama.cpp cannot apply from a PEFT folder; "
+                "use engine='transformers' (or export a merged GGUF with llmloop's compress tools)",
+                details={"model": spec.ref},
+            )
+        check_gguf(spec.base, spec.base_sha256)
+        self.spec = spec
+        self.model = spec.ref
+        n = max(1, int(spec.options.get("contexts", 1)))
+        self._threads = int(spec.options.get("threads", 0)) or max(1, (os.cpu_count() or 1) // n)
+        self._contexts: queue.Queue[Any] = queue.Queue()
+        self._all: list[Any] = []
+        self._embedder: Any = None
+        self._embed_lock = threading.Lock()
+        first = self._new_context(embedding=False, n_ctx=int(spec.options.get("n_ctx", 0)))
+        trained = int(first.metadata.get("llama.context_length", 0) or first.n_ctx())
+        self.context_length = spec.context_length or min(first.n_ctx(), trained)
+        for _ in range(n - 1):
+            self._new_context(embedding=False, n_ctx=first.n_ctx())
+        self._template = spec.chat_template or first.metadata.get("tokenizer.chat_template")
+        self._eos = first.token_eos()
+        self._bos_text = _token_text(first, first.token_bos())
+        self._eos_text = _token_text(first, self._eos)
+        self._tokenizer = first  # tokenising is read-only on the vocabulary: safe from any thread
+
+    def _new_context(self, *, embedding: bool, n_ctx: int) -> Any:
+        from llama_cpp import Llama
+
+        try:
+            llm = Llama(
+                model_path=self.spec.base,
+                n_ctx=n_ctx or MAX_DEFAULT_CTX,
+                n_threads=self._threads,
+                embedding=embedding,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise Unavailable(f"{self.spec.ref}: llama.cpp cannot load {self.spec.base}: {e}") from None
+        if not n_ctx:  # the default: the trained context, capped
+            trained = int(llm.metadata.get("llama.context_length", 0) or 0)
+            if trained and trained < llm.n_ctx():
+                llm.close()
+                return self._new_context(embedding=embedding, n_ctx=trained)
+        self._all.append(llm)
+        if not embedding:
+            self._contexts.put(llm)
+        return llm
+
+    # ------------------------------------------------------------ prompts
+
+    def chat_prompt_ids(self, request: ChatRequest) -> list[int]:
+        if not self._template:
+            raise InvalidInput(
+                f"{self.model} has no chat template; use text completions or register one",
+                details={"model": self.model},
+            )
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        formatter = Jinja2ChatFormatter(self._template, eos_token=self._eos_text, bos_token=self._bos_text)
+        text = formatter(messages=request.message_dicts()).prompt  # type: ignore[arg-type]
+        return list(self._tokenizer.tokenize(text.encode(), add_bos=False, special=True))
+
+    def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
+        return chat_chunks(self.model, self._generate(self.chat_prompt_ids(request), request.sampling()))
+
+    def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
+        ids = list(self._tokenizer.tokenize(request.prompt_text().encode(), add_bos=True, special=False))
+        return completion_chunks(self.model, self._generate(ids, request.sampling()))
+
+    def _generate(self, ids: list[int], sampling: Sampling) -> Iterator[Piece]:
+        ids, budget = fit_context(ids, sampling, self.context_length)
+        return self._pieces(ids, budget, sampling)
+
+    def _pieces(self, ids: list[int], budget: int, s: Sampling) -> Iterator[Piece]:
+        from llama_cpp import llama_vocab_is_eog
+
+        llm = self._contexts.get()
+        try:
+            llm.set_seed(s.seed if s.seed is not None else random.getrandbits(31))
+            llm.reset()  # no KV prefix reuse: its logits differ slightly, so a seed would not reproduce
+
+            def tokens() -> Iterator[int | tuple[str, str]]:
+                for n, tok in enumerate(
+                    llm.generate(
+                        ids,
+                        temp=s.temperature,
+                        top_p=s.top_p,
+                        top_k=0,
+                        min_p=0.0,
+                        repeat_penalty=1.0,
+                        presence_penalty=s.presence_penalty,
+                        frequency_penalty=s.frequency_penalty,
+                    ),
+                    start=1,
+                ):
+                    if tok == self._eos or llama_vocab_is_eog(llm._model.vocab, tok):
+                        yield ("end", "stop")
+                        return
+                    yield int(tok)
+                    if n >= budget:
+                        yield ("end", "length")
+                        return
+
+            def decode(toks: list[int]) -> str:
+                return str(llm.detokenize(toks).decode("utf-8", errors="replace"))
+
+            yield from text_pieces(tokens(), decode, s.stop, len(ids))
+        finally:
+            self._contexts.put(llm)
+
+    # ------------------------------------------------------------ embeddings
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        with self._embed_lock:
+            if self._embedder is None:
+                self._embedder = self._new_context(embedding=True, n_ctx=min(self.context_length, 2048))
+            texts = request.inputs()
+            vectors = [self._embedder.embed(t, normalize=True, truncate=True) for t in texts]
+            n = sum(len(self._embedder.tokenize(t.encode())) for t in texts)
+        data = []
+        for i, v in enumerate(vectors):
+            flat = v[-1] if v and isinstance(v[0], list) else v  # per-token output: take the last
+            data.append(Embedding(index=i, embedding=[float(x) for x in flat][: request.dimensions or None]))
+        return EmbeddingResponse(
+            data=data, model=self.model, usage=EmbeddingUsage(prompt_tokens=n, total_tokens=n)
+        )
+
+    def close(self) -> None:
+        for llm in self._all:
+            llm.close()
+        self._all.clear()
+
+
+def _token_text(llm: Any, tok: int) -> str:
+    return str(llm.detokenize([tok], special=True).decode("utf-8", errors="replace")) if tok >= 0 else ""
