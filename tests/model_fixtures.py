@@ -1,9 +1,13 @@
-"""Model fixtures for engine (and other) tests: the packaged SmolLM2 GGUF, its dequantised folder, tiny models.
+"""Model fixtures shared by the engine, registry and other tests: SmolLM2 and tiny real models.
 
 The dequantised SmolLM2 folder (11 s to build) is cached across sessions in
 ``$LLMLOOP_TEST_MODEL_CACHE`` (default: a folder in the system temp dir), keyed by the GGUF's
 digest, so only the first run pays. Tiny models are built per session from a config with a
-fixed seed: 2 layers, hidden 64, SmolLM2's tokenizer (so chat templates work), random weights.
+fixed seed: 2 layers, hidden 64, random weights. ``tiny_llama_dir`` carries SmolLM2's tokenizer
+(chat templates work, so engines can serve it); ``tiny_base`` has none and costs milliseconds
+(the registry only reads configs and tensor headers). ``other_base`` differs in shape, so its
+adapter must be refused on ``tiny_base``. Import into a conftest:
+``from tests.model_fixtures import tiny_base, ...``.
 """
 
 from __future__ import annotations
@@ -39,34 +43,48 @@ def packaged_gguf() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def build_tiny_llama(folder: Path, tokenizer_dir: Path, *, seed: int = 0, **overrides: int) -> Path:
+def build_tiny_llama(
+    folder: Path, tokenizer_dir: Path | None = None, *, seed: int = 0, **overrides: float
+) -> Path:
+    """A random Llama from ``TINY`` (+ overrides); with ``tokenizer_dir``, that tokenizer saved alongside."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
-        **{**TINY, **overrides},
-    )
-    model = LlamaForCausalLM(cfg)
+    tokens: dict[str, object] = {"vocab_size": 128}
+    tok = None
+    if tokenizer_dir is not None:
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        tokens = {
+            "vocab_size": len(tok),
+            "bos_token_id": tok.bos_token_id,
+            "eos_token_id": tok.eos_token_id,
+            "pad_token_id": tok.pad_token_id,
+            "tie_word_embeddings": True,
+        }
+    model = LlamaForCausalLM(LlamaConfig(**tokens, **{**TINY, **overrides}))
     model.save_pretrained(str(folder))
-    tok.save_pretrained(str(folder))
+    if tok is not None:
+        tok.save_pretrained(str(folder))
     return folder
 
 
-def build_tiny_lora(base_dir: Path, folder: Path, *, seed: int = 1) -> Path:
+def build_tiny_lora(
+    base_dir: Path,
+    folder: Path,
+    *,
+    seed: int = 1,
+    r: int = 4,
+    targets: tuple[str, ...] = ("q_proj", "v_proj"),
+) -> Path:
+    """A real PEFT LoRA with non-zero weights (so it changes the answers) on ``base_dir``."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(str(base_dir))
-    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=list(targets), init_lora_weights=False)
     get_peft_model(model, cfg).save_pretrained(str(folder))
     return folder
 
@@ -98,3 +116,24 @@ def tiny_llama_dir(smollm2_hf_dir: Path, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def tiny_lora_dir(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_lora(tiny_llama_dir, tmp_path_factory.mktemp("tiny-lora"))
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-base") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_lora(tiny_base, tmp_path_factory.mktemp("tiny-adapter") / "adapter")
+
+
+@pytest.fixture(scope="session")
+def other_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("other-base") / "model"
+    return build_tiny_llama(folder, seed=1, hidden_size=96, intermediate_size=192, num_hidden_layers=3)
+
+
+@pytest.fixture(scope="session")
+def other_adapter(other_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_lora(other_base, tmp_path_factory.mktemp("other-adapter") / "adapter")

@@ -44,6 +44,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "current_span": ("llmloop.observe.tracer", "current_span"),
     "flush_traces": ("llmloop.observe.tracer", "flush"),
     "feedback": ("llmloop.sdk.feedback", "feedback"),
+    "chat": ("llmloop.sdk.chat", "chat"),
 }
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "chat",
     "current_span",
     "datasets",
     "evaluations",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
+    from llmloop.sdk.chat import chat
     from llmloop.sdk.client import get_client
     from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback

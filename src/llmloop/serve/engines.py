@@ -1,15 +1,16 @@
 """The seam between deployments and local inference engines.
 
-``resolve_engine(ctx, model_name)`` turns a model reference into a ``Target``. It imports
-``llmloop.engines`` lazily: where that package is absent (or cannot serve the model) the
-answer is ``NotFound`` naming the model, so the gateway answers 404 in OpenAI's shape.
-``set_engine_resolver`` lets whoever wires registered models replace the resolution.
+``resolve_engine(ctx, model_name)`` turns a registered model reference (``travel-sft@champion``,
+``smollm2-135m-instruct``) into a ``Target`` served by ``llmloop.registry.inference``: the
+reference is pinned to a version, and the version's engine is loaded once and cached by the
+engines layer. An unknown reference is ``NotFound`` naming the model, so the gateway answers
+404 in OpenAI's shape. ``set_engine_resolver`` lets a test or an embedding app replace it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -79,21 +80,38 @@ class EngineTarget:
                 await asyncio.to_thread(close)
 
 
+# Pinning a reference costs a few queries; a request should not pay them. An alias move is seen
+# within RESOLVE_TTL_S (the engine itself is cached by the engines layer, by weights).
+RESOLVE_TTL_S = 5.0
+_resolved: dict[tuple[str, str], tuple[float, Target]] = {}
+
+
 def resolve_engine(ctx: Context, model_name: str) -> Target:
-    """A target serving registered model ``model_name``; ``NotFound`` when nothing can serve it."""
+    """A target serving registered model ``model_name`` in the default project; ``NotFound`` when none."""
     if _resolver is not None:
         return _resolver(ctx, model_name)
-    engines: Any = None
-    base: Any = None
+    key = (ctx.settings.default_project, model_name)
+    hit = _resolved.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < RESOLVE_TTL_S:
+        return hit[1]
+    target = _resolve_registered(ctx, model_name)
+    if len(_resolved) > 1000:
+        _resolved.clear()
+    _resolved[key] = (now, target)
+    return target
+
+
+def _resolve_registered(ctx: Context, model_name: str) -> Target:
+    from llmloop.engines import base
+    from llmloop.registry.inference import engine_for
+
     try:
-        engines = importlib.import_module("llmloop.engines")
-        base = importlib.import_module("llmloop.engines.base")
-    except ImportError:
-        pass
-    load = getattr(engines, "engine_for_model", None)
-    if load is None:
+        _, engine = engine_for(ctx, model=model_name)
+    except NotFound as e:
         raise NotFound(
-            f"model {model_name!r} not found: no deployment has this name and no local engine serves it",
+            f"model {model_name!r} not found: no deployment has this name and no registered model "
+            f"matches it ({e.message})",
             details={"model": model_name},
-        )
-    return EngineTarget(model_name, load(ctx, model_name), base)
+        ) from e
+    return EngineTarget(model_name, engine, base)

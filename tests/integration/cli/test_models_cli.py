@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
 
 import llmloop as ll
 from llmloop.config import reset_settings

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.model_fixtures import build_tiny_llama, build_tiny_lora
 
 from llmloop.engines import base
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, NotFound
-from model_fixtures import build_tiny_llama, build_tiny_lora
 
 
 def tiny_spec(folder: Path, **kw: object) -> ModelSpec:

@@ -8,6 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import free_port
+from tests.model_fixtures import (  # noqa: F401  (registered-model tests)
+    smollm2_digest,
+    smollm2_gguf,
+    smollm2_hf_dir,
+    tiny_llama_dir,
+)
 
 from llmloop.serve.echo_upstream import EchoUpstream, ServerThread
 

@@ -1,1 +1,7 @@
-from tests.registry_fixtures import *  # noqa: F403  (session-scoped tiny models and adapters)
+from tests.model_fixtures import (  # noqa: F401  (session-scoped tiny models and adapters)
+    other_adapter,
+    other_base,
+    smollm2_gguf,
+    tiny_adapter,
+    tiny_base,
+)

@@ -1,4 +1,8 @@
-"""``GET /v1/models``: the deployments of the default project, as OpenAI model objects."""
+"""``GET /v1/models``: what the ``model`` field may name in the default project, as OpenAI model objects.
+
+Deployments first, then every registered model by name (its latest version) and by each alias
+(``travel-sft@champion``): in local mode a registered reference is servable without a deployment.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +24,25 @@ def _model(name: str, created: float, owner: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": int(created), "owned_by": owner}
 
 
+def _servable(ctx: Any) -> list[dict[str, Any]]:
+    from llmloop.registry.service import list_models as registered
+
+    out = [_model(d.name, d.created_at, d.project) for d in service.list_deployments(ctx).items]
+    names = {m["id"] for m in out}
+    for m in registered(ctx, project=ctx.settings.default_project):
+        for ref in (m.name, *(f"{m.name}@{alias}" for alias in sorted(m.aliases))):
+            if ref not in names:  # a deployment of the same name wins, as it does when routing
+                out.append(_model(ref, m.created_at, m.project))
+    return out
+
+
 @router.get("/models", response_model=None, openapi_extra=permission("deployments:invoke"))
 async def list_models(request: Request) -> JSONResponse:
-    ctx = request.app.state.ctx
     try:
-        page = await asyncio.to_thread(service.list_deployments, ctx)
+        data = await asyncio.to_thread(_servable, request.app.state.ctx)
     except LlmloopError as e:
         return openai_error(e)
-    return JSONResponse(
-        {"object": "list", "data": [_model(d.name, d.created_at, d.project) for d in page.items]}
-    )
+    return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/models/{model:path}", response_model=None, openapi_extra=permission("deployments:invoke"))
