@@ -9,6 +9,7 @@ load per key at a time, so a slow load of one model does not block callers of an
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import threading
 import time
@@ -157,6 +158,11 @@ def release_all() -> None:
             if slot.engine is not None:
                 slot.engine.close()
                 slot.engine = None
+
+
+# Close engines before the interpreter tears modules down: llama.cpp's finaliser fails noisily
+# when it runs after its own module is gone (STACK.md trap 4).
+atexit.register(release_all)
 
 
 def _start_reaper() -> None:

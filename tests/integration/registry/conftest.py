@@ -1,7 +1,10 @@
 from tests.model_fixtures import (  # noqa: F401  (session-scoped tiny models and adapters)
     other_adapter,
     other_base,
+    smollm2_digest,
     smollm2_gguf,
+    smollm2_hf_dir,
     tiny_adapter,
     tiny_base,
+    tiny_llama_dir,
 )
