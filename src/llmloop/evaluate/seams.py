@@ -412,6 +412,8 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
 
     def generate(batch: list[Messages], /, **params: Any) -> Sequence[Completion]:
         engine = params.get("engine")
+        # Load (or find cached) the engine before the clock starts: loading is not answer latency.
+        inference.engine_for(ctx, model=pinned, project=project, engine=engine)
         request_fields = {
             "max_tokens": params.get("max_new_tokens"),
             "temperature": params.get("temperature"),
