@@ -1,7 +1,7 @@
 """The playground's back end: render a prompt version, call a model on it, trace it, optionally save a run.
 
-The model is reached through a ``ModelResolver`` (model name -> ``generate(messages,
-**params) -> str``) that whoever wires engines provides — the prompt registry does not
+The model is reached through a ``ModelResolver`` ((model name, the prompt's project) ->
+``generate(messages, **params) -> str``) that whoever wires engines provides — the prompt registry does not
 know engines. Without one, running answers ``Unavailable`` while rendering still works.
 Each call is one trace: a ``chat`` span with GenAI attributes; saved runs (kind
 ``prompt``) keep the prompt reference and parameters as params, latency as a metric, the
@@ -28,7 +28,7 @@ from llmloop.tracking import service as tracking
 from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
 Generate = Callable[..., str]
-ModelResolver = Callable[[str | None], Generate]
+ModelResolver = Callable[[str | None, str], Generate]  # (model, project) -> generate
 
 
 def model_call_attributes(model: str | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def run_prompt(
             "(POST /api/v1/prompts/{name}/render), running needs a registered model or deployment",
             details={"ref": ref},
         )
-    generate = resolve_model(model)
+    generate = resolve_model(model, version.project)
     attrs = {
         **model_call_attributes(model, params),
         semconv.LLMLOOP_PROMPT: version.ref,

@@ -8,7 +8,8 @@ returns a cached engine for it (loaded lazily, released when idle).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from llmloop.context import Context
 from llmloop.engines import load_engine
@@ -24,6 +25,7 @@ from llmloop.engines.base import (
     collect_chat,
     collect_completion,
 )
+from llmloop.errors import InvalidInput
 from llmloop.registry.loading import model_spec
 from llmloop.registry.schemas import ModelVersion
 from llmloop.registry.service import get_model_version
@@ -70,3 +72,24 @@ def embed(
     project: str | None = None,
 ) -> EmbeddingResponse:
     return engine_for(ctx, model=model, project=project, engine=engine)[1].embed(request)
+
+
+def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[..., str]]:
+    """The playground's ``ModelResolver``: a reference in the prompt's project → ``generate(messages, **params)``."""
+
+    def resolve(model: str | None, project: str) -> Callable[..., str]:
+        if model is None:
+            raise InvalidInput(
+                "name the model to run the prompt on: 'model' in the request or the prompt's params",
+                details={"field": "model"},
+            )
+        engine_for(ctx, model=model, project=project)  # an unknown reference fails before any trace
+
+        def generate(messages: list[dict[str, str]], **params: Any) -> str:
+            request = ChatRequest.model_validate({"messages": messages, **params})
+            answer = chat(ctx, model=model, request=request, project=project)
+            return answer.choices[0].message.content or ""
+
+        return generate
+
+    return resolve

@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 
 from llmloop import __version__
 from llmloop.context import Context, local_context
+from llmloop.registry.inference import prompt_model_resolver
 from llmloop.security.rbac import PUBLIC
 from llmloop.server import gateway
 from llmloop.server.api import (
@@ -63,6 +64,8 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         dependencies=[Depends(authorize)],  # every route, including ones added later (server/auth.py)
     )
     app.state.ctx = ctx or local_context()
+    # The playground runs prompts on registered models (tests may swap in their own resolver).
+    app.state.prompt_models = prompt_model_resolver(app.state.ctx)
     install_error_handlers(app)
     install_security(app)
     api = APIRouter(prefix="/api/v1")

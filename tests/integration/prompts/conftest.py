@@ -11,6 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.model_fixtures import (  # noqa: F401  (a registered tiny model for /run)
+    smollm2_digest,
+    smollm2_gguf,
+    smollm2_hf_dir,
+    tiny_llama_dir,
+)
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import llmloop as ll
 from llmloop.errors import NotFound
 from llmloop.observe import semconv
 from llmloop.observe import service as traces
+from llmloop.registry import service as registry
 from llmloop.server.api.prompts import set_model_resolver
 from llmloop.store.lineage import edges_of
 from llmloop.tracking import service as tracking
@@ -91,20 +93,23 @@ def test_errors_use_the_envelope_and_register_nothing(api: Any) -> None:
     assert create(api, params={"temperature": 9}).json()["error"]["code"] == "invalid_input"
 
 
-def test_run_without_a_model_backend_is_503(api: Any) -> None:
-    create(api)
-    r = api.post(
-        "/api/v1/prompts/recommend/run", json={"project": "travel", "variables": {"traveller": "Ann"}}
-    )
-    assert r.status_code == 503
-    assert r.json()["error"]["code"] == "unavailable"
-    assert "no model backend is wired" in r.json()["error"]["message"]
+def test_run_needs_a_model_and_runs_a_registered_one(api: Any, ctx: Any, tiny_llama_dir: Path) -> None:
+    create(api, params={"max_tokens": 3})  # no default model
+    body = {"project": "travel", "variables": {"traveller": "Ann"}}
+    r = api.post("/api/v1/prompts/recommend/run", json=body)
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "model"
+    r = api.post("/api/v1/prompts/recommend/run", json={**body, "model": "nope"})
+    assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+    registry.register_base(ctx, name="tiny", path=str(tiny_llama_dir), project="travel")
+    r = api.post("/api/v1/prompts/recommend/run", json={**body, "model": "tiny"})
+    assert r.status_code == 200, r.text
+    assert r.json()["model"] == "tiny" and isinstance(r.json()["output"], str)
 
 
 def test_run_calls_the_model_traces_and_saves_a_run(
     api: Any, ctx: Any, tiny_chat: Callable[..., str]
 ) -> None:
-    def resolve(model: str | None) -> Callable[..., str]:
+    def resolve(model: str | None, project: str) -> Callable[..., str]:
         if model != "tiny-llama":
             raise NotFound(f"model {model!r} not found", details={"model": model})
         return tiny_chat

@@ -207,7 +207,7 @@ def test_route_by_caller_matrix(ctx: Context, team: Team, master_key: str, tmp_p
     values = {"run_id": run, "key": "loss", "project": PROJECT, "ref": SEEDED, "alias": "staging"}
     values.update(_seed(ctx, tmp_path))
     app = create_app(ctx)
-    set_model_resolver(app, lambda model: lambda messages, **params: "a canned answer")
+    set_model_resolver(app, lambda model, project: lambda messages, **params: "a canned answer")
     client = TestClient(app)
     failures: list[str] = []
     checked = 0

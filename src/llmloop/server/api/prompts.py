@@ -1,8 +1,8 @@
 """/api/v1/prompts: the prompt registry and the playground over HTTP, same schemas as the SDK.
 
-``/run`` calls a model through the resolver stored on ``app.state.prompt_models`` (see
-``set_model_resolver``); whoever wires engines or deployments sets it. Until then ``/run``
-answers 503 with a message saying so, and ``/render`` works.
+``/run`` calls a model through the resolver stored on ``app.state.prompt_models``: by default
+registered models (``llmloop.registry.inference.prompt_model_resolver``); ``set_model_resolver``
+swaps it (tests, an app embedding llmloop with its own models).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/prompts", tags=["prompts"])
 
 
 def set_model_resolver(app: FastAPI, resolver: ModelResolver | None) -> None:
-    """Wire the models ``/prompts/{ref}/run`` may call: ``resolver(model_name) -> generate``."""
+    """Wire the models ``/prompts/{ref}/run`` may call: ``resolver(model_name, project) -> generate``."""
     app.state.prompt_models = resolver
 
 
