@@ -18,6 +18,7 @@ from llmloop.errors import Unavailable
 from llmloop.serve.gateway import Gateway
 from llmloop.serve.limits import Admission
 from llmloop.serve.settings import GatewaySettings
+from llmloop.serve.targets import close_sessions
 
 
 def _ask(gw: Any, model: str, key: str = "k1") -> httpx.Response:
@@ -116,7 +117,8 @@ def test_full_queue_answers_503_and_the_server_keeps_serving(gw: Any, echo: tupl
             body = {"model": "slowpoke", "messages": [{"role": "user", "content": "x"}]}
             rs = await asyncio.gather(*(http.post("/v1/chat/completions", json=body) for _ in range(3)))
             after = await http.post("/v1/chat/completions", json=body)
-            return [r.status_code for r in rs] + [after.status_code]
+        await close_sessions()  # no lifespan runs under ASGITransport
+        return [r.status_code for r in rs] + [after.status_code]
 
     codes = asyncio.run(burst())
     assert sorted(codes[:3]) == [200, 503, 503] and codes[3] == 200
