@@ -1,5 +1,6 @@
 """``POST /v1/traces``: OTLP/HTTP ingest (protobuf or JSON). Spans are queued on the server's batched
-writer and stored within one flush interval; the exporter gets its answer without waiting for the store."""
+writer, which is woken at once (an export is a batch already) and stores them off the request path;
+the exporter gets its answer without waiting for the store."""
 
 from __future__ import annotations
 
@@ -48,9 +49,7 @@ async def ingest_traces(request: Request) -> Response:
             ctx.require("traces:write", name)
     except LlmloopError as e:
         return _status_error(e, protobuf)
-    writer = writer_for(ctx)
-    for sp in spans:
-        writer.submit(sp)
+    writer_for(ctx).submit_batch(spans)
     if protobuf:
         return Response(protobuf_response(), media_type="application/x-protobuf")
     return JSONResponse({})
