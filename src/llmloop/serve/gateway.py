@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmloop.context import Context
-from llmloop.errors import LlmloopError, NotFound, RateLimited, Unavailable
+from llmloop.errors import LlmloopError, NotFound, PermissionDenied, RateLimited, Unavailable
 from llmloop.observe import semconv
 from llmloop.observe.tracer import Span, new_trace_id, writer_for
 from llmloop.observe.writer import SpanWriter
+from llmloop.security.rbac import Actor
 from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
 from llmloop.serve.guardrails import Decisions, check_input, check_output
@@ -64,6 +65,7 @@ class Call:
     root: Span
     user: str | None
     api_key: str | None = None
+    actor: Actor | None = None  # who asked; None only for calls made in-process, not over HTTP
     started: float = field(default_factory=time.perf_counter)
     route: Route | None = None
     target: TargetSpec | None = None
@@ -189,6 +191,7 @@ class Gateway:
         user: str | None,
         session: str | None,
         api_key: str | None = None,
+        actor: Actor | None = None,
     ) -> Call:
         """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens."""
         model = body.get("model")
@@ -210,7 +213,7 @@ class Gateway:
                 semconv.GEN_AI_INPUT_MESSAGES: _recorded_input(endpoint, body),
             },
         )
-        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key)
+        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key, actor=actor)
 
     def fail(self, call: Call, err: BaseException) -> None:
         call.root.record_exception(err)
@@ -283,6 +286,13 @@ class Gateway:
                 }
             )
         call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
+        name = route.deployment or route.model
+        if call.actor is not None and not call.actor.can_invoke(name, route.project):
+            # a gateway-only key names its deployments; anyone else needs deployments:invoke in the project
+            raise PermissionDenied(
+                f"{call.actor.id} may not invoke {name!r} in project {route.project!r}",
+                details={"model": name},
+            )
         for key, limits in self._limit_keys(call):
             await self.limiter.admit(key, limits)
         if route.deployment is not None:
