@@ -11,6 +11,7 @@ in the summary; the span itself is stored once.)
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,30 +102,7 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
         new = [sp for sp in unique if (sp.trace_id, sp.span_id) not in stored]
         if not new:
             return 0
-        # plain executemany on the tables (no RETURNING, no ORM bulk path): one compiled statement
-        # per batch, which is what lets a batch of a thousand spans land in tens of milliseconds
-        spans_table = SpanRow.__table__
-        s.execute(
-            _dialect_insert(s, spans_table).on_conflict_do_nothing(
-                index_elements=[spans_table.c.trace_id, spans_table.c.span_id]
-            ),
-            [
-                {
-                    "trace_id": sp.trace_id,
-                    "span_id": sp.span_id,
-                    "parent_span_id": sp.parent_span_id,
-                    "name": sp.name[:256],
-                    "kind": sp.kind,
-                    "start_time": sp.start_time,
-                    "end_time": sp.end_time,
-                    "status_code": sp.status_code,
-                    "status_message": sp.status_message,
-                    "attributes": sp.attributes,
-                    "events": [e.model_dump() for e in sp.events] if sp.events else [],
-                }
-                for sp in new
-            ],
-        )
+        _insert_spans(s, new)
         traces = TraceRow.__table__
         ins = _dialect_insert(s, traces)
         x, t = ins.excluded, traces.c
@@ -154,6 +132,54 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
             _summaries(new, pids),
         )
         return len(new)
+
+
+_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_time",
+    "end_time",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events",
+)
+
+
+def _insert_spans(session: Session, spans: list[SpanRecord]) -> None:
+    """One executemany straight to the driver: the spans table is the hot path of tracing, and
+    SQLAlchemy's per-row parameter processing cost more than SQLite's own work. JSON columns get
+    their text here (SQLite stores it as is; PostgreSQL casts the untyped parameter to json)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    table = SpanRow.__tablename__
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_SPAN_COLUMNS)}) VALUES ({', '.join([mark] * len(_SPAN_COLUMNS))}) "
+        "ON CONFLICT (trace_id, span_id) DO NOTHING"
+    )
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    conn.exec_driver_sql(
+        sql,
+        [
+            (
+                sp.trace_id,
+                sp.span_id,
+                sp.parent_span_id,
+                sp.name[:256],
+                sp.kind,
+                sp.start_time,
+                sp.end_time,
+                sp.status_code,
+                sp.status_message,
+                dumps(sp.attributes),
+                dumps([e.model_dump() for e in sp.events]) if sp.events else "[]",
+            )
+            for sp in spans
+        ],
+    )
 
 
 def _stored_keys(session: Session, spans: list[SpanRecord]) -> set[tuple[str, str]]:
