@@ -85,7 +85,7 @@ def _send(
         "stored": stored - already,
         "stored_at": done_at,
         "end_to_end_s": seconds,
-        "spans_per_s": want / seconds if seconds else None,
+        "spans_per_s": (want - already) / seconds if seconds else None,
         "client_export_s": sent["flushed"] - sent["start"],
     }
 
