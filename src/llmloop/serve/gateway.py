@@ -462,6 +462,10 @@ class Gateway:
             break
         else:
             raise _exhausted(last)
+        buffered = self._needs_whole_answer(call)
+        if buffered:  # output rules judge the whole answer: nothing reaches the client before they ran
+            chunks = self._checked(call, first, chunks)
+            call.root.set_attribute("llmloop.guardrail.buffered", True)
         call.ttft_s = time.perf_counter() - call.started
         ttft = call.ttft_s * 1000.0
         call.root.set_attribute(TTFT_MS, ttft)
@@ -472,7 +476,7 @@ class Gateway:
         usage = (0, 0)
         model: Any = None
         try:
-            chunk = first
+            chunk = await anext(chunks, None) if buffered else first
             while chunk is not None:
                 model = chunk.get("model", model)
                 if isinstance(chunk.get("usage"), dict):
@@ -498,6 +502,63 @@ class Gateway:
             self._record_answer(call, model, "".join(text), reasons, usage)
             self._finish(call)
             self._spend(call, usage)
+
+    def _needs_whole_answer(self, call: Call) -> bool:
+        assert call.route is not None
+        spec = call.route.spec.guardrails
+        return spec.output_json_schema is not None or (spec.pii == "redact" and spec.pii_output)
+
+    async def _checked(
+        self, call: Call, first: dict[str, Any] | None, chunks: AsyncGenerator[dict[str, Any], None]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """A stream whose output rules need the whole answer (a JSON schema; PII that may straddle
+        chunks): read it all, check it as one response, then replay it as one chunk per choice
+        followed by the usage chunk. A refusal (fail closed) raises before anything was sent."""
+        collected = [] if first is None else [first]
+        try:
+            async for c in chunks:
+                collected.append(c)
+        finally:
+            await chunks.aclose()
+        chat = call.endpoint == "chat/completions"
+        texts: dict[int, list[str]] = {}
+        reasons: dict[int, str] = {}
+        tail: list[dict[str, Any]] = []
+        for c in collected:
+            choices = c.get("choices")
+            if not isinstance(choices, list) or not choices:
+                tail.append(c)  # the usage chunk
+                continue
+            for ch in choices:
+                if not isinstance(ch, dict):
+                    continue
+                index = ch.get("index")
+                i = index if isinstance(index, int) else 0
+                piece, why = _text({"choices": [ch]})
+                texts.setdefault(i, []).append(piece)
+                if why:
+                    reasons[i] = why[-1]
+        whole: dict[str, Any] = {
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": "".join(t)}}
+                if chat
+                else {"index": i, "text": "".join(t)}
+                for i, t in sorted(texts.items())
+            ]
+        }
+        whole = self._guard_output(call, whole)
+        template = (
+            {k: v for k, v in collected[0].items() if k not in ("choices", "usage")} if collected else {}
+        )
+        for ch in whole["choices"]:
+            i = int(ch["index"])
+            if chat:
+                out = {"index": i, "delta": {"role": "assistant", "content": ch["message"]["content"]}}
+            else:
+                out = {"index": i, "text": ch["text"]}
+            yield {**template, "choices": [{**out, "finish_reason": reasons.get(i)}]}
+        for c in tail:
+            yield c
 
     async def _mirror(self, call: Call, spec: DeploymentSpec) -> None:
         """Send the same request to each shadow target; record what it answered, return nothing."""
