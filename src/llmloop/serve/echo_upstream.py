@@ -186,7 +186,7 @@ class ServerThread:
                 port=port,
                 log_level="error",
                 access_log=False,
-                lifespan="off",
+                lifespan="auto",  # an app with a lifespan (the gateway) closes its connections at exit
                 timeout_graceful_shutdown=1,
             )
         )
