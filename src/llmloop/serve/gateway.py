@@ -123,6 +123,7 @@ class Gateway:
         self.writer = writer or writer_for(ctx)
         self.settings = settings or gateway_settings()
         self._routes: dict[str, tuple[float, Route]] = {}
+        self._refreshing: set[str] = set()
         self._targets: dict[str, Target] = {}
         self._background: set[asyncio.Task[None]] = set()
         from llmloop.serve.metrics import GatewayMetrics  # prometheus-client: the 'serve' extra
@@ -146,19 +147,30 @@ class Gateway:
         return Route(model=model, project=project, spec=dep.spec, deployment=dep.name, revision=dep.revision)
 
     async def route(self, model: str) -> Route:
+        """The model's route, looked up at most once per ``route_cache_s``: when an entry expires under
+        load, one request looks it up again while the others keep the previous answer meanwhile."""
         now = time.monotonic()
         hit = self._routes.get(model)
-        if hit is not None and now - hit[0] < self.settings.route_cache_s:
-            return hit[1]
-        route = await asyncio.to_thread(self._lookup, model)
+        if hit is not None:
+            age = now - hit[0]
+            if age < self.settings.route_cache_s or (
+                model in self._refreshing and age < 2 * self.settings.route_cache_s
+            ):
+                return hit[1]
+        self._refreshing.add(model)
+        try:
+            route = await asyncio.to_thread(self._lookup, model)
+        finally:
+            self._refreshing.discard(model)
         if len(self._routes) > 10_000:
             self._routes.clear()
-        self._routes[model] = (now, route)
+        self._routes[model] = (time.monotonic(), route)
         return route
 
     def forget_routes(self) -> None:
         """Drop cached deployment lookups (after a deployment changed in this process)."""
         self._routes.clear()
+        self._refreshing.clear()
 
     def target(self, spec: TargetSpec) -> Target:
         if spec.upstream is None:

@@ -71,18 +71,37 @@ class AuthState:
         self._checked_at = -CACHE_S
         self._generation = -1
         self._keys: dict[str, tuple[float, Actor]] = {}
+        self._refreshing: set[str] = set()
 
-    def _fresh(self, at: float) -> bool:
+    def _current(self) -> bool:
+        """False (and everything forgotten) when identities changed in this process since the last look."""
         generation = auth.identity_generation()
         if generation != self._generation:
             self._generation = generation
             self._keys.clear()
             self._checked_at = -CACHE_S
             return False
-        return time.monotonic() - at < CACHE_S
+        return True
+
+    def _usable(self, at: float, key: str) -> bool:
+        """Fresh; or a little stale while one request already refreshes it, so that when an entry
+        expires under load one request asks the store, not every request in flight."""
+        if not self._current():
+            return False
+        age = time.monotonic() - at
+        if age < CACHE_S:
+            return True
+        if key not in self._refreshing:
+            self._refreshing.add(key)  # this request refreshes it (``refreshed`` when done)
+            return False
+        return age < 2 * CACHE_S
+
+    def refreshed(self, request: Request) -> None:
+        token = _bearer(request)
+        self._refreshing.discard(_cache_key(token, request) if self.enabled and token else "")
 
     def is_enabled(self, request: Request) -> bool:
-        if not self.enabled and not self._fresh(self._checked_at):
+        if not self.enabled and not (self._current() and time.monotonic() - self._checked_at < CACHE_S):
             self.enabled = auth.auth_enabled(request.app.state.ctx.db)
             self._checked_at = time.monotonic()
         return self.enabled
@@ -90,10 +109,13 @@ class AuthState:
     def cached(self, request: Request) -> Actor | None:
         """The actor resolved for this request's credential a moment ago, if any; no I/O."""
         if not self.enabled:
-            return replace(LOCAL_ADMIN, via=client_via(request)) if self._fresh(self._checked_at) else None
+            return (
+                replace(LOCAL_ADMIN, via=client_via(request)) if self._usable(self._checked_at, "") else None
+            )
         token = _bearer(request)
-        hit = self._keys.get(_cache_key(token, request)) if token else None
-        if hit is None or not self._fresh(hit[0]):
+        key = _cache_key(token, request) if token else None
+        hit = self._keys.get(key) if key else None
+        if hit is None or key is None or not self._usable(hit[0], key):
             return None
         return hit[1]
 
@@ -150,6 +172,8 @@ def _resolve_or_error(request: Request) -> Actor | LlmloopError | None:
         return resolve_actor(request)
     except (Unauthenticated, PermissionDenied) as e:
         return e
+    finally:
+        request.app.state.auth.refreshed(request)
 
 
 async def authorize(request: Request) -> None:
