@@ -1,14 +1,17 @@
 """Tracing service: store spans in batches, read traces back.
 
 ``record_spans`` is the one write path (the batched writer and, later, OTLP ingest call it).
-It inserts spans first, skipping any already stored, and then folds only the new ones into
-each trace's summary row with SQL expressions, so a retried batch is a no-op and writers in
-several processes never lose each other's counts.
+It looks up which of a batch's spans are stored already, inserts the others (skipping any that
+another writer stored meanwhile), and folds them into each trace's summary row with SQL
+expressions, so a retried batch is a no-op and writers in several processes never lose each
+other's counts. (Two writers storing the *same* span at the same instant could count it twice
+in the summary; the span itself is stored once.)
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,35 +98,17 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
         ctx.require("traces:write", name)
     with ctx.db.session() as s:
         pids = {name: project_id(s, name, create=True) for name in projects}
-        span_ins = _dialect_insert(s, SpanRow)
-        stmt = span_ins.on_conflict_do_nothing(index_elements=[SpanRow.trace_id, SpanRow.span_id]).returning(
-            SpanRow.trace_id, SpanRow.span_id
-        )
-        rows = [
-            {
-                "trace_id": sp.trace_id,
-                "span_id": sp.span_id,
-                "parent_span_id": sp.parent_span_id,
-                "name": sp.name[:256],
-                "kind": sp.kind,
-                "start_time": sp.start_time,
-                "end_time": sp.end_time,
-                "status_code": sp.status_code,
-                "status_message": sp.status_message,
-                "attributes": sp.attributes,
-                "events": [e.model_dump() for e in sp.events],
-            }
-            for sp in unique
-        ]
-        new_keys = {(t, i) for t, i in s.execute(stmt, rows).all()}
-        new = [sp for sp in unique if (sp.trace_id, sp.span_id) in new_keys]
+        stored = _stored_keys(s, unique)
+        new = [sp for sp in unique if (sp.trace_id, sp.span_id) not in stored]
         if not new:
             return 0
-        ins = _dialect_insert(s, TraceRow).values(_summaries(new, pids))
-        x, t = ins.excluded, TraceRow
+        _insert_spans(s, new)
+        traces = TraceRow.__table__
+        ins = _dialect_insert(s, traces)
+        x, t = ins.excluded, traces.c
         s.execute(
             ins.on_conflict_do_update(
-                index_elements=[TraceRow.trace_id],
+                index_elements=[t.trace_id],
                 set_={
                     "start_time": case((x.start_time < t.start_time, x.start_time), else_=t.start_time),
                     "end_time": case((x.end_time > t.end_time, x.end_time), else_=t.end_time),
@@ -143,9 +128,73 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
                     "input_tokens": t.input_tokens + x.input_tokens,
                     "output_tokens": t.output_tokens + x.output_tokens,
                 },
-            )
+            ),
+            _summaries(new, pids),
         )
         return len(new)
+
+
+_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_time",
+    "end_time",
+    "status_code",
+    "status_message",
+    "attributes",
+    "events",
+)
+
+
+def _insert_spans(session: Session, spans: list[SpanRecord]) -> None:
+    """One executemany straight to the driver: the spans table is the hot path of tracing, and
+    SQLAlchemy's per-row parameter processing cost more than SQLite's own work. JSON columns get
+    their text here (SQLite stores it as is; PostgreSQL casts the untyped parameter to json)."""
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    table = SpanRow.__tablename__
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_SPAN_COLUMNS)}) VALUES ({', '.join([mark] * len(_SPAN_COLUMNS))}) "
+        "ON CONFLICT (trace_id, span_id) DO NOTHING"
+    )
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    conn.exec_driver_sql(
+        sql,
+        [
+            (
+                sp.trace_id,
+                sp.span_id,
+                sp.parent_span_id,
+                sp.name[:256],
+                sp.kind,
+                sp.start_time,
+                sp.end_time,
+                sp.status_code,
+                sp.status_message,
+                dumps(sp.attributes),
+                dumps([e.model_dump() for e in sp.events]) if sp.events else "[]",
+            )
+            for sp in spans
+        ],
+    )
+
+
+def _stored_keys(session: Session, spans: list[SpanRecord]) -> set[tuple[str, str]]:
+    """Which of these spans are stored already (a retried batch, a re-sent OTLP export)."""
+    trace_ids = sorted({sp.trace_id for sp in spans})
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(trace_ids), 500):
+        chunk = trace_ids[i : i + 500]
+        found.update(
+            (t, sid)
+            for t, sid in session.execute(
+                select(SpanRow.trace_id, SpanRow.span_id).where(SpanRow.trace_id.in_(chunk))
+            )
+        )
+    return found
 
 
 def _trace(row: TraceRow, project: str, spans: list[Span] | None = None) -> Trace:

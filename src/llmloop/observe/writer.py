@@ -20,7 +20,7 @@ import collections
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from llmloop.errors import Unavailable
 from llmloop.observe.schemas import SpanRecord
@@ -64,6 +64,21 @@ class SpanWriter:
                 self._thread.start()
         if full:
             self._wake.set()
+
+    def submit_batch(self, spans: Sequence[SpanRecord]) -> None:
+        """Queue spans that arrived together (an OTLP export) and wake the thread at once.
+
+        They are a batch already, so waiting out the interval would only delay them; under a
+        stream of exports the thread keeps writing whatever piled up while it wrote the last batch.
+        """
+        with self._lock:
+            room = max(0, self._max_queue - len(self._queue))
+            self.dropped += max(0, len(spans) - room)
+            self._queue.extend(spans[:room])
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._loop, name="llmloop-span-writer", daemon=True)
+                self._thread.start()
+        self._wake.set()
 
     @property
     def pending(self) -> int:

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.errors import PermissionDenied, Unauthenticated
@@ -38,6 +38,33 @@ if TYPE_CHECKING:
 KEY_PREFIX = "llk_"
 KEY_RE = re.compile(r"^llk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
 LAST_USED_EVERY_S = 60.0  # write last_used_at at most this often per key: no write on every request
+
+
+_IDENTITY_ROWS = (UserRow, ApiKeyRow, RoleBindingRow)
+_generation = 0
+
+
+def identity_generation() -> int:
+    """A number that changes whenever a user, key or role binding was committed in this process.
+
+    The server caches resolved credentials for a moment (``server/auth.py``); a change made in
+    this process (revoking a key, disabling a user) must take effect on the very next request.
+    Changes made by another process are seen when the cache entry expires.
+    """
+    return _generation
+
+
+@event.listens_for(Session, "after_flush")
+def _note_identity_change(session: Session, _ctx: Any) -> None:
+    if any(isinstance(o, _IDENTITY_ROWS) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info["identities_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_generation(session: Session) -> None:
+    global _generation
+    if session.info.pop("identities_changed", False):
+        _generation += 1
 
 
 def sha256_hex(text: str) -> str:

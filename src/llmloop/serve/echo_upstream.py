@@ -22,8 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+LEAK = "write to ann@example.org for the details"  # what model 'leak' says: PII the prompt never had
+
 
 def _answer(body: dict[str, Any], chat: bool) -> str:
+    if body.get("model") == "leak":
+        return LEAK
     if chat:
         users = [m for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "user"]
         last = users[-1].get("content", "") if users else ""
@@ -182,7 +186,7 @@ class ServerThread:
                 port=port,
                 log_level="error",
                 access_log=False,
-                lifespan="off",
+                lifespan="auto",  # an app with a lifespan (the gateway) closes its connections at exit
                 timeout_graceful_shutdown=1,
             )
         )

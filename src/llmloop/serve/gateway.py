@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmloop.context import Context
-from llmloop.errors import LlmloopError, NotFound, RateLimited, Unavailable
+from llmloop.errors import LlmloopError, NotFound, PermissionDenied, RateLimited, Unavailable
 from llmloop.observe import semconv
 from llmloop.observe.tracer import Span, new_trace_id, writer_for
 from llmloop.observe.writer import SpanWriter
+from llmloop.security.rbac import Actor
 from llmloop.serve import service
 from llmloop.serve.engines import resolve_engine
 from llmloop.serve.guardrails import Decisions, check_input, check_output
@@ -64,6 +65,7 @@ class Call:
     root: Span
     user: str | None
     api_key: str | None = None
+    actor: Actor | None = None  # who asked; None only for calls made in-process, not over HTTP
     started: float = field(default_factory=time.perf_counter)
     route: Route | None = None
     target: TargetSpec | None = None
@@ -121,6 +123,7 @@ class Gateway:
         self.writer = writer or writer_for(ctx)
         self.settings = settings or gateway_settings()
         self._routes: dict[str, tuple[float, Route]] = {}
+        self._refreshing: set[str] = set()
         self._targets: dict[str, Target] = {}
         self._background: set[asyncio.Task[None]] = set()
         from llmloop.serve.metrics import GatewayMetrics  # prometheus-client: the 'serve' extra
@@ -144,19 +147,30 @@ class Gateway:
         return Route(model=model, project=project, spec=dep.spec, deployment=dep.name, revision=dep.revision)
 
     async def route(self, model: str) -> Route:
+        """The model's route, looked up at most once per ``route_cache_s``: when an entry expires under
+        load, one request looks it up again while the others keep the previous answer meanwhile."""
         now = time.monotonic()
         hit = self._routes.get(model)
-        if hit is not None and now - hit[0] < self.settings.route_cache_s:
-            return hit[1]
-        route = await asyncio.to_thread(self._lookup, model)
+        if hit is not None:
+            age = now - hit[0]
+            if age < self.settings.route_cache_s or (
+                model in self._refreshing and age < 2 * self.settings.route_cache_s
+            ):
+                return hit[1]
+        self._refreshing.add(model)
+        try:
+            route = await asyncio.to_thread(self._lookup, model)
+        finally:
+            self._refreshing.discard(model)
         if len(self._routes) > 10_000:
             self._routes.clear()
-        self._routes[model] = (now, route)
+        self._routes[model] = (time.monotonic(), route)
         return route
 
     def forget_routes(self) -> None:
         """Drop cached deployment lookups (after a deployment changed in this process)."""
         self._routes.clear()
+        self._refreshing.clear()
 
     def target(self, spec: TargetSpec) -> Target:
         if spec.upstream is None:
@@ -189,6 +203,7 @@ class Gateway:
         user: str | None,
         session: str | None,
         api_key: str | None = None,
+        actor: Actor | None = None,
     ) -> Call:
         """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens."""
         model = body.get("model")
@@ -210,7 +225,7 @@ class Gateway:
                 semconv.GEN_AI_INPUT_MESSAGES: _recorded_input(endpoint, body),
             },
         )
-        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key)
+        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key, actor=actor)
 
     def fail(self, call: Call, err: BaseException) -> None:
         call.root.record_exception(err)
@@ -283,6 +298,13 @@ class Gateway:
                 }
             )
         call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
+        name = route.deployment or route.model
+        if call.actor is not None and not call.actor.can_invoke(name, route.project):
+            # a gateway-only key names its deployments; anyone else needs deployments:invoke in the project
+            raise PermissionDenied(
+                f"{call.actor.id} may not invoke {name!r} in project {route.project!r}",
+                details={"model": name},
+            )
         for key, limits in self._limit_keys(call):
             await self.limiter.admit(key, limits)
         if route.deployment is not None:
@@ -452,6 +474,10 @@ class Gateway:
             break
         else:
             raise _exhausted(last)
+        buffered = self._needs_whole_answer(call)
+        if buffered:  # output rules judge the whole answer: nothing reaches the client before they ran
+            chunks = self._checked(call, first, chunks)
+            call.root.set_attribute("llmloop.guardrail.buffered", True)
         call.ttft_s = time.perf_counter() - call.started
         ttft = call.ttft_s * 1000.0
         call.root.set_attribute(TTFT_MS, ttft)
@@ -462,7 +488,7 @@ class Gateway:
         usage = (0, 0)
         model: Any = None
         try:
-            chunk = first
+            chunk = await anext(chunks, None) if buffered else first
             while chunk is not None:
                 model = chunk.get("model", model)
                 if isinstance(chunk.get("usage"), dict):
@@ -488,6 +514,63 @@ class Gateway:
             self._record_answer(call, model, "".join(text), reasons, usage)
             self._finish(call)
             self._spend(call, usage)
+
+    def _needs_whole_answer(self, call: Call) -> bool:
+        assert call.route is not None
+        spec = call.route.spec.guardrails
+        return spec.output_json_schema is not None or (spec.pii == "redact" and spec.pii_output)
+
+    async def _checked(
+        self, call: Call, first: dict[str, Any] | None, chunks: AsyncGenerator[dict[str, Any], None]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """A stream whose output rules need the whole answer (a JSON schema; PII that may straddle
+        chunks): read it all, check it as one response, then replay it as one chunk per choice
+        followed by the usage chunk. A refusal (fail closed) raises before anything was sent."""
+        collected = [] if first is None else [first]
+        try:
+            async for c in chunks:
+                collected.append(c)
+        finally:
+            await chunks.aclose()
+        chat = call.endpoint == "chat/completions"
+        texts: dict[int, list[str]] = {}
+        reasons: dict[int, str] = {}
+        tail: list[dict[str, Any]] = []
+        for c in collected:
+            choices = c.get("choices")
+            if not isinstance(choices, list) or not choices:
+                tail.append(c)  # the usage chunk
+                continue
+            for ch in choices:
+                if not isinstance(ch, dict):
+                    continue
+                index = ch.get("index")
+                i = index if isinstance(index, int) else 0
+                piece, why = _text({"choices": [ch]})
+                texts.setdefault(i, []).append(piece)
+                if why:
+                    reasons[i] = why[-1]
+        whole: dict[str, Any] = {
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": "".join(t)}}
+                if chat
+                else {"index": i, "text": "".join(t)}
+                for i, t in sorted(texts.items())
+            ]
+        }
+        whole = self._guard_output(call, whole)
+        template = (
+            {k: v for k, v in collected[0].items() if k not in ("choices", "usage")} if collected else {}
+        )
+        for ch in whole["choices"]:
+            i = int(ch["index"])
+            if chat:
+                out = {"index": i, "delta": {"role": "assistant", "content": ch["message"]["content"]}}
+            else:
+                out = {"index": i, "text": ch["text"]}
+            yield {**template, "choices": [{**out, "finish_reason": reasons.get(i)}]}
+        for c in tail:
+            yield c
 
     async def _mirror(self, call: Call, spec: DeploymentSpec) -> None:
         """Send the same request to each shadow target; record what it answered, return nothing."""

@@ -145,21 +145,49 @@ def redact(text: str, detectors: list[str]) -> tuple[str, dict[str, int]]:
     return text, found
 
 
-def _texts(body: dict[str, Any]) -> list[tuple[dict[str, Any] | None, str, str]]:
-    """(holder, key, text) for every prompt string in a chat or completion body."""
-    out: list[tuple[dict[str, Any] | None, str, str]] = []
+def _texts(body: dict[str, Any]) -> list[tuple[dict[str, Any] | list[Any], str | int, str]]:
+    """(holder, key, text) for every prompt string in a chat or completion body: string contents,
+    the text parts of list contents, a string prompt or each string of a list prompt."""
+    out: list[tuple[dict[str, Any] | list[Any], str | int, str]] = []
     for m in body.get("messages") or []:
-        if isinstance(m, dict) and isinstance(m.get("content"), str):
-            out.append((m, "content", m["content"]))
-    if isinstance(body.get("prompt"), str):
-        out.append((body, "prompt", body["prompt"]))
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str):
+            out.append((m, "content", content))
+        elif isinstance(content, list):
+            out += [
+                (p, "text", p["text"])
+                for p in content
+                if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ]
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        out.append((body, "prompt", prompt))
+    elif isinstance(prompt, list):
+        out += [(prompt, i, p) for i, p in enumerate(prompt) if isinstance(p, str)]
+    return out
+
+
+def _copied(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy deep enough that redacting it leaves the caller's body as it was."""
+    out = dict(body)
+    if isinstance(body.get("messages"), list):
+        out["messages"] = [
+            {**m, "content": [dict(p) if isinstance(p, dict) else p for p in m["content"]]}
+            if isinstance(m, dict) and isinstance(m.get("content"), list)
+            else dict(m)
+            if isinstance(m, dict)
+            else m
+            for m in body["messages"]
+        ]
+    if isinstance(body.get("prompt"), list):
+        out["prompt"] = list(body["prompt"])
     return out
 
 
 def check_input(spec: GuardrailSpec, body: dict[str, Any]) -> tuple[dict[str, Any], Decisions]:
     """The body to send (redacted, max_tokens capped) and the decisions; ``InvalidInput`` when refused."""
     d = Decisions()
-    body = {**body, "messages": [dict(m) for m in body["messages"]]} if "messages" in body else dict(body)
+    body = _copied(body)
     texts = _texts(body)
     joined = "\n".join(t for _, _, t in texts)
     for p in spec.blocked_patterns:
@@ -190,8 +218,8 @@ def check_input(spec: GuardrailSpec, body: dict[str, Any]) -> tuple[dict[str, An
             clean, found = redact(text, spec.pii_detectors)
             for k, v in found.items():
                 total[k] = total.get(k, 0) + v
-            if found and holder is not None:
-                holder[key] = clean
+            if found:
+                holder[key] = clean  # type: ignore[index]
         if total:
             d.add("guardrail.pii", action=spec.pii, **total)
             if spec.pii == "block":

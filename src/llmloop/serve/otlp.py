@@ -15,7 +15,7 @@ from typing import Any
 
 from llmloop.errors import InvalidInput
 from llmloop.observe.schemas import SpanEvent, SpanKind, SpanRecord, StatusCode
-from llmloop.observe.tracer import attribute_value
+from llmloop.observe.tracer import MAX_ATTRIBUTE_CHARS, attribute_value
 
 PROJECT_ATTRIBUTE = "llmloop.project"
 _KINDS: dict[int, SpanKind] = {
@@ -28,6 +28,7 @@ _KINDS: dict[int, SpanKind] = {
 }
 _STATUS: dict[int, StatusCode] = {0: "unset", 1: "ok", 2: "error"}
 _KIND_NAMES = {f"SPAN_KIND_{v.upper()}": k for k, v in _KINDS.items() if k}
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
@@ -140,7 +141,15 @@ def _pb_value(v: Any) -> Any:
 def _pb_attrs(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in items:
-        value = attribute_value(_pb_value(kv.value))
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which in _SCALARS:  # most attributes: skip the general path (decoding is the hot path of ingest)
+            value = getattr(v, which)
+            if which == "string_value" and len(value) > MAX_ATTRIBUTE_CHARS:
+                value = attribute_value(value)
+            out[kv.key] = value
+            continue
+        value = attribute_value(_pb_value(v))
         if value is not None:
             out[kv.key] = value
     return out

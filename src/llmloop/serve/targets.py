@@ -16,7 +16,7 @@ import weakref
 from collections.abc import AsyncGenerator
 from typing import Any, Literal, Protocol
 
-import httpx
+import aiohttp
 
 from llmloop.errors import InvalidInput, LlmloopError, NotFound, RateLimited, Unavailable
 from llmloop.serve.schemas import TargetSpec
@@ -35,19 +35,40 @@ class Target(Protocol):
     ) -> AsyncGenerator[dict[str, Any], None]: ...
 
 
-# One connection pool per event loop: a client must not outlive or cross the loop it was made on.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+# One connection pool per event loop: a session must not outlive or cross the loop it was made on.
+# aiohttp rather than httpx on this path: its C parser and thinner layers make an upstream call
+# several times cheaper, which is most of what the gateway adds to a request (benchmarks/bench_gateway.py).
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
     weakref.WeakKeyDictionary()
 )
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
-def _client() -> httpx.AsyncClient:
+def _session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
-        _clients[loop] = client
-    return client
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256, limit_per_host=0), json_serialize=_dumps
+        )
+        _sessions[loop] = session
+    return session
+
+
+async def close_sessions() -> None:
+    """Close this event loop's upstream connection pool (at server shutdown)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _timeout(timeout_s: float) -> aiohttp.ClientTimeout:
+    # like a read timeout: bounds the wait for each piece, not a whole (long) stream
+    return aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
 
 
 def _upstream_error(status: int, text: str, where: str) -> LlmloopError:
@@ -79,22 +100,31 @@ class UpstreamTarget:
     def _body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "model": self.model}
 
+    def _timed_out(self, url: str, timeout_s: float) -> Unavailable:
+        return Unavailable(
+            f"upstream {self.base_url} timed out after {timeout_s}s", details={"upstream": url}
+        )
+
+    def _unreachable(self, url: str, e: BaseException) -> Unavailable:
+        return Unavailable(
+            f"upstream {self.base_url} unreachable: {type(e).__name__}", details={"upstream": url}
+        )
+
     async def call(self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
         url = f"{self.base_url}/{endpoint}"
         try:
-            r = await _client().post(url, json=self._body(body), headers=self._headers, timeout=timeout_s)
-        except httpx.TimeoutException as e:
-            raise Unavailable(
-                f"upstream {self.base_url} timed out after {timeout_s}s", details={"upstream": url}
-            ) from e
-        except httpx.HTTPError as e:
-            raise Unavailable(
-                f"upstream {self.base_url} unreachable: {type(e).__name__}", details={"upstream": url}
-            ) from e
-        if r.status_code >= 400:
-            raise _upstream_error(r.status_code, r.text, self.base_url)
+            async with _session().post(
+                url, json=self._body(body), headers=self._headers, timeout=_timeout(timeout_s)
+            ) as r:
+                status, raw = r.status, await r.read()
+        except TimeoutError as e:
+            raise self._timed_out(url, timeout_s) from e
+        except aiohttp.ClientError as e:
+            raise self._unreachable(url, e) from e
+        if status >= 400:
+            raise _upstream_error(status, raw.decode("utf-8", "replace"), self.base_url)
         try:
-            data = r.json()
+            data = json.loads(raw)
         except ValueError as e:
             raise Unavailable(
                 f"upstream {self.base_url} returned invalid JSON", details={"upstream": url}
@@ -111,18 +141,18 @@ class UpstreamTarget:
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
         try:
-            async with _client().stream(
-                "POST", url, json=payload, headers=self._headers, timeout=timeout_s
+            async with _session().post(
+                url, json=payload, headers=self._headers, timeout=_timeout(timeout_s)
             ) as r:
-                if r.status_code >= 400:
+                if r.status >= 400:
                     raise _upstream_error(
-                        r.status_code, (await r.aread()).decode("utf-8", "replace"), self.base_url
+                        r.status, (await r.read()).decode("utf-8", "replace"), self.base_url
                     )
-                async for line in r.aiter_lines():
-                    if not line.startswith("data:"):
+                async for line in _lines(r.content, url):
+                    if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()
-                    if data == "[DONE]":
+                    if data == b"[DONE]":
                         return
                     try:
                         chunk = json.loads(data)
@@ -132,14 +162,26 @@ class UpstreamTarget:
                             details={"upstream": url},
                         ) from e
                     if isinstance(chunk, dict) and "error" in chunk:
-                        raise _upstream_error(500, data, self.base_url)
+                        raise _upstream_error(500, data.decode("utf-8", "replace"), self.base_url)
                     if isinstance(chunk, dict):
                         yield chunk
-        except httpx.TimeoutException as e:
-            raise Unavailable(
-                f"upstream {self.base_url} timed out after {timeout_s}s", details={"upstream": url}
-            ) from e
-        except httpx.HTTPError as e:
-            raise Unavailable(
-                f"upstream {self.base_url} unreachable: {type(e).__name__}", details={"upstream": url}
-            ) from e
+        except TimeoutError as e:
+            raise self._timed_out(url, timeout_s) from e
+        except aiohttp.ClientError as e:
+            raise self._unreachable(url, e) from e
+
+
+async def _lines(content: aiohttp.StreamReader, url: str) -> AsyncGenerator[bytes, None]:
+    """The lines of a streamed body, without their line ends; a line past ``MAX_LINE_BYTES`` is garbage."""
+    buf = b""
+    async for piece in content.iter_any():
+        buf += piece
+        if b"\n" not in piece:
+            if len(buf) > MAX_LINE_BYTES:
+                raise Unavailable("upstream sent a stream line over 16 MiB", details={"upstream": url})
+            continue
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r")
+    if buf:
+        yield buf.rstrip(b"\r")

@@ -76,6 +76,6 @@ def create_app(ctx: Context | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(gateway.router)  # first: the gateway's routes are matched on every /v1 call
     app.include_router(api)
-    app.include_router(gateway.router)
     return app

@@ -15,12 +15,14 @@ enabled (no user yet, loopback only) callers act as the local admin.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from llmloop.errors import PermissionDenied, Unauthenticated
+from llmloop.errors import LlmloopError, PermissionDenied, Unauthenticated
 from llmloop.security import auth
 from llmloop.security.rbac import AUTHENTICATED, LOCAL_ADMIN, PERMISSIONS, PUBLIC, Actor
 
@@ -50,17 +52,90 @@ def client_via(request: Request) -> str:
     return f"http {host}"
 
 
+CACHE_S = 1.0  # how long a resolved credential is reused; see AuthState
+
+
 class AuthState:
-    """Whether auth is on for this app: sticky once on, so the local check costs one tiny query only
-    while no user exists."""
+    """Whether auth is on for this app, and the credentials resolved in the last moment.
+
+    Resolving a bearer key (or, before any user exists, checking that none does) is a database
+    query; on the gateway's path that query and the thread it runs on cost more than the rest
+    of the request. So an answer is reused for up to ``CACHE_S`` seconds, and dropped at once
+    when this process commits a change to users, keys or roles (``identity_generation``): a key
+    revoked through this server stops working on its next request, one revoked by another
+    process within ``CACHE_S``. Failures are never cached, and cookie sessions are not cached.
+    """
 
     def __init__(self) -> None:
         self.enabled = False
+        self._checked_at = -CACHE_S
+        self._generation = -1
+        self._keys: dict[str, tuple[float, Actor]] = {}
+        self._refreshing: set[str] = set()
+
+    def _current(self) -> bool:
+        """False (and everything forgotten) when identities changed in this process since the last look."""
+        generation = auth.identity_generation()
+        if generation != self._generation:
+            self._generation = generation
+            self._keys.clear()
+            self._checked_at = -CACHE_S
+            return False
+        return True
+
+    def _usable(self, at: float, key: str) -> bool:
+        """Fresh; or a little stale while one request already refreshes it, so that when an entry
+        expires under load one request asks the store, not every request in flight."""
+        if not self._current():
+            return False
+        age = time.monotonic() - at
+        if age < CACHE_S:
+            return True
+        if key not in self._refreshing:
+            self._refreshing.add(key)  # this request refreshes it (``refreshed`` when done)
+            return False
+        return age < 2 * CACHE_S
+
+    def refreshed(self, request: Request) -> None:
+        token = _bearer(request)
+        self._refreshing.discard(_cache_key(token, request) if self.enabled and token else "")
 
     def is_enabled(self, request: Request) -> bool:
-        if not self.enabled:
+        if not self.enabled and not (self._current() and time.monotonic() - self._checked_at < CACHE_S):
             self.enabled = auth.auth_enabled(request.app.state.ctx.db)
+            self._checked_at = time.monotonic()
         return self.enabled
+
+    def cached(self, request: Request) -> Actor | None:
+        """The actor resolved for this request's credential a moment ago, if any; no I/O."""
+        if not self.enabled:
+            return (
+                replace(LOCAL_ADMIN, via=client_via(request)) if self._usable(self._checked_at, "") else None
+            )
+        token = _bearer(request)
+        key = _cache_key(token, request) if token else None
+        hit = self._keys.get(key) if key else None
+        if hit is None or key is None or not self._usable(hit[0], key):
+            return None
+        return hit[1]
+
+    def remember(self, request: Request, actor: Actor) -> None:
+        token = _bearer(request)
+        if not self.enabled or token is None:
+            return
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[_cache_key(token, request)] = (time.monotonic(), actor)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _cache_key(token: str, request: Request) -> str:
+    # the actor names the client address it came from (audit), so the address is part of the key
+    return f"{auth.sha256_hex(token)} {client_via(request)}"
 
 
 def resolve_actor(request: Request) -> Actor | None:
@@ -77,7 +152,9 @@ def resolve_actor(request: Request) -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("use 'Authorization: Bearer <key>'")
-        return auth.actor_for_key(ctx.db, token.strip(), via=via)
+        actor = auth.actor_for_key(ctx.db, token.strip(), via=via)
+        state.remember(request, actor)
+        return actor
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return auth.actor_for_session(
@@ -90,16 +167,35 @@ def resolve_actor(request: Request) -> Actor | None:
     return None
 
 
-def authorize(request: Request) -> None:
-    """App-wide dependency: authenticate, then the coarse permission check of the route's declaration."""
+def _resolve_or_error(request: Request) -> Actor | LlmloopError | None:
+    try:
+        return resolve_actor(request)
+    except (Unauthenticated, PermissionDenied) as e:
+        return e
+    finally:
+        request.app.state.auth.refreshed(request)
+
+
+async def authorize(request: Request) -> None:
+    """App-wide dependency: authenticate, then the coarse permission check of the route's declaration.
+
+    A credential resolved a moment ago is taken from the cache on the event loop; otherwise the
+    database is asked on a worker thread, so a slow store never blocks other requests.
+    """
+    found: Actor | LlmloopError | None = request.app.state.auth.cached(request)
+    if found is None:
+        found = await run_in_threadpool(_resolve_or_error, request)
+    _check(request, found)
+
+
+def _check(request: Request, found: Actor | LlmloopError | None) -> None:
     needed = route_permission(request)
     if needed == PUBLIC:
-        try:
-            request.state.actor = resolve_actor(request) or ANONYMOUS
-        except (Unauthenticated, PermissionDenied):
-            request.state.actor = ANONYMOUS
+        request.state.actor = ANONYMOUS if found is None or isinstance(found, LlmloopError) else found
         return
-    actor = resolve_actor(request)
+    if isinstance(found, LlmloopError):
+        raise found
+    actor = found
     if actor is None:
         raise Unauthenticated(
             "authentication required: send 'Authorization: Bearer <key>' (an admin creates keys with "
@@ -120,7 +216,7 @@ def request_actor(request: Request) -> Actor:
     """The actor ``authorize`` resolved (it runs first on every route)."""
     actor = getattr(request.state, "actor", None)
     if actor is None:
-        authorize(request)
+        _check(request, _resolve_or_error(request))
         actor = request.state.actor
     assert isinstance(actor, Actor)
     return actor

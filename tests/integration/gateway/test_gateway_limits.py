@@ -18,6 +18,7 @@ from llmloop.errors import Unavailable
 from llmloop.serve.gateway import Gateway
 from llmloop.serve.limits import Admission
 from llmloop.serve.settings import GatewaySettings
+from llmloop.serve.targets import close_sessions
 
 
 def _ask(gw: Any, model: str, key: str = "k1") -> httpx.Response:
@@ -116,7 +117,30 @@ def test_full_queue_answers_503_and_the_server_keeps_serving(gw: Any, echo: tupl
             body = {"model": "slowpoke", "messages": [{"role": "user", "content": "x"}]}
             rs = await asyncio.gather(*(http.post("/v1/chat/completions", json=body) for _ in range(3)))
             after = await http.post("/v1/chat/completions", json=body)
-            return [r.status_code for r in rs] + [after.status_code]
+        await close_sessions()  # no lifespan runs under ASGITransport
+        return [r.status_code for r in rs] + [after.status_code]
 
     codes = asyncio.run(burst())
     assert sorted(codes[:3]) == [200, 503, 503] and codes[3] == 200
+
+
+def test_an_expired_route_is_looked_up_once_under_load(gw: Any, echo: tuple[str, Any]) -> None:
+    deploy(gw, "busy", {"targets": [{"model": "m", "upstream": echo[0]}]})
+    gateway = Gateway(gw.app.state.ctx, settings=GatewaySettings(route_cache_s=0.2))
+    lookups = []
+    real = gateway._lookup
+
+    def counted(model: str) -> Any:
+        lookups.append(model)
+        return real(model)
+
+    gateway._lookup = counted  # type: ignore[method-assign]
+
+    async def scenario() -> set[str | None]:
+        await gateway.route("busy")
+        await asyncio.sleep(0.25)  # expired: the next burst refreshes it once
+        routes = await asyncio.gather(*(gateway.route("busy") for _ in range(20)))
+        return {r.deployment for r in routes}
+
+    assert asyncio.run(scenario()) == {"busy"}
+    assert lookups == ["busy", "busy"]

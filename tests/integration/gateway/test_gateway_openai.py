@@ -355,3 +355,56 @@ def _trace_any(gw: Any, trace_id: str) -> dict[str, Any]:
             return out
         assert time.time() < deadline, r.text
         time.sleep(0.05)
+
+
+def test_output_guardrails_apply_to_streams(gw: Any, echo: tuple[str, Any]) -> None:
+    url = echo[0]
+    client = _client(gw)
+    guards = {"pii": "redact", "pii_output": True}
+    deploy(gw, "redacting", {"targets": [{"model": "leak", "upstream": url}], "guardrails": guards})
+    # model 'leak' answers with an address the prompt never had; streamed word by word, so a check of
+    # each chunk alone could miss one that straddles chunks
+    with client.chat.completions.with_streaming_response.create(
+        model="redacting", messages=[{"role": "user", "content": "who do I write to?"}], stream=True,
+        stream_options={"include_usage": True},
+    ) as raw:  # fmt: skip
+        chunks = list(raw.parse())
+        trace_id = raw.headers["x-llmloop-trace-id"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "write to [EMAIL] for the details"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    spans = _spans(_trace(gw, trace_id))
+    assert [e["name"] for e in spans["guardrails output"]["events"]] == ["guardrail.pii_output"]
+    assert spans["gateway chat"]["attributes"]["llmloop.guardrail.buffered"] is True
+    assert "ann@example.org" not in str(spans["gateway chat"]["attributes"][semconv.GEN_AI_OUTPUT_MESSAGES])
+    # the text parts of list contents and list prompts are redacted on the way in too
+    deploy(gw, "redacting-in", {"targets": [{"model": "m", "upstream": url}], "guardrails": guards})
+    parts = [{"type": "text", "text": "write to ann@example.org please"}]
+    answer = client.chat.completions.create(
+        model="redacting-in", messages=[{"role": "user", "content": parts}]
+    )
+    assert "ann@example.org" not in (answer.choices[0].message.content or "")
+    assert parts[0]["text"] == "write to ann@example.org please"  # the caller's body is left as it was
+    listed = client.completions.create(model="redacting-in", prompt=["mail ann@example.org", "ok"])
+    assert listed.choices[0].text == "echo: mail [EMAIL] ok"
+
+    schema = {"type": "object"}
+    deploy(
+        gw,
+        "strict-stream",
+        {"targets": [{"model": "m", "upstream": url}], "guardrails": {"output_json_schema": schema}},
+    )
+    with pytest.raises(openai.UnprocessableEntityError) as refused:  # refused before any chunk was sent
+        client.chat.completions.create(
+            model="strict-stream", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    trace = _trace_any(gw, refused.value.response.headers["x-llmloop-trace-id"])
+    assert trace["status"] == "error"
+    lax = {"output_json_schema": schema, "fail_closed": False}
+    deploy(gw, "lax-stream", {"targets": [{"model": "m", "upstream": url}], "guardrails": lax})
+    stream = client.chat.completions.create(
+        model="lax-stream", messages=[{"role": "user", "content": "x"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "echo: x"
+    completions = client.completions.create(model="lax-stream", prompt="y", stream=True)
+    assert "".join(c.choices[0].text for c in completions if c.choices) == "echo: y"

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from llmloop.observe.writer import flush_all
 from llmloop.security.rbac import PUBLIC
+from llmloop.serve.targets import close_sessions
 from llmloop.server.auth import permission
 from llmloop.server.gateway import chat, completions, embeddings, models, otlp
 from llmloop.server.gateway.handling import get_gateway
@@ -26,7 +27,7 @@ log = logging.getLogger("llmloop.server")
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
-    """On shutdown, finish shadow calls and write every queued span.
+    """On shutdown, finish shadow calls, close upstream connections and write every queued span.
 
     uvicorn re-raises SIGTERM after a graceful shutdown, which ends the process without running
     ``atexit`` hooks, so the writers' exit flush cannot be relied on under ``llmloop serve``.
@@ -35,6 +36,7 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
     gw = getattr(app.state, "gateway", None)
     if gw is not None:
         await gw.drain()
+    await close_sessions()
     try:
         await asyncio.to_thread(flush_all)
     except Exception as e:  # shutdown goes on; say what was lost

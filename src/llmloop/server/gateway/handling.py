@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from llmloop.errors import InvalidInput, LlmloopError
 from llmloop.serve.gateway import Gateway
 from llmloop.serve.targets import Endpoint
+from llmloop.server.auth import request_actor
 from llmloop.server.gateway.errors import TRACE_HEADER, openai_error
 from llmloop.server.gateway.sse import sse
 
@@ -72,7 +73,14 @@ async def handle(request: Request, endpoint: Endpoint, schema: type[BaseModel]) 
     user = body.get("user") if isinstance(body.get("user"), str) else request.headers.get(USER_HEADER)
     auth = request.headers.get("authorization", "")
     api_key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    call = gw.begin(endpoint, body, user=user, session=request.headers.get(SESSION_HEADER), api_key=api_key)
+    call = gw.begin(
+        endpoint,
+        body,
+        user=user,
+        session=request.headers.get(SESSION_HEADER),
+        api_key=api_key,
+        actor=request_actor(request),
+    )
     headers = {TRACE_HEADER: call.trace_id}
     try:
         await gw.admission.enter()

@@ -1,5 +1,6 @@
 """``POST /v1/traces``: OTLP/HTTP ingest (protobuf or JSON). Spans are queued on the server's batched
-writer and stored within one flush interval; the exporter gets its answer without waiting for the store."""
+writer, which is woken at once (an export is a batch already) and stores them off the request path;
+the exporter gets its answer without waiting for the store."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from llmloop.errors import InvalidInput, LlmloopError
 from llmloop.observe.tracer import writer_for
 from llmloop.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
-from llmloop.server.auth import permission
+from llmloop.server.auth import permission, request_actor
 from llmloop.server.gateway.handling import get_gateway, read_raw
 
 router = APIRouter(tags=["gateway"])
@@ -29,7 +30,8 @@ def _status_error(err: LlmloopError, protobuf: bool) -> Response:
 
 @router.post("/traces", response_model=None, openapi_extra=permission("traces:write"))
 async def ingest_traces(request: Request) -> Response:
-    ctx = request.app.state.ctx
+    app_ctx = request.app.state.ctx
+    ctx = app_ctx.as_actor(request_actor(request))  # the caller's rights, checked per project below
     limit = get_gateway(request).settings.max_body_bytes
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     protobuf = ctype != "application/json"
@@ -48,9 +50,7 @@ async def ingest_traces(request: Request) -> Response:
             ctx.require("traces:write", name)
     except LlmloopError as e:
         return _status_error(e, protobuf)
-    writer = writer_for(ctx)
-    for sp in spans:
-        writer.submit(sp)
+    writer_for(app_ctx).submit_batch(spans)  # the server's writer, shared by every caller
     if protobuf:
         return Response(protobuf_response(), media_type="application/x-protobuf")
     return JSONResponse({})
