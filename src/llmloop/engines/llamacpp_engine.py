@@ -43,6 +43,7 @@ from llmloop.engines.weights import check_gguf
 from llmloop.errors import InvalidInput, Unavailable
 
 MAX_DEFAULT_CTX = 8192
+CONTEXT_WAIT_S = 600.0  # a request waits at most this long for a free context: no hung requests
 
 
 class LlamaCppEngine:
@@ -131,7 +132,13 @@ class LlamaCppEngine:
     def _pieces(self, ids: list[int], budget: int, s: Sampling) -> Iterator[Piece]:
         from llama_cpp import llama_vocab_is_eog
 
-        llm = self._contexts.get()
+        try:
+            llm = self._contexts.get(timeout=CONTEXT_WAIT_S)
+        except queue.Empty:
+            raise Unavailable(
+                f"{self.model}: every llama.cpp context stayed busy for {CONTEXT_WAIT_S:g} s; "
+                "raise options.contexts or lower the load"
+            ) from None
         try:
             llm.set_seed(s.seed if s.seed is not None else random.getrandbits(31))
             llm.reset()  # no KV prefix reuse: its logits differ slightly, so a seed would not reproduce

@@ -11,7 +11,7 @@ import pytest
 from llmloop.engines import base
 from llmloop.engines.llamacpp_engine import LlamaCppEngine
 from llmloop.engines.spec import ModelSpec
-from llmloop.errors import DataCorrupted, InvalidInput, NotFound
+from llmloop.errors import DataCorrupted, InvalidInput, NotFound, Unavailable
 
 
 def gguf_spec(path: Path, **kw: object) -> ModelSpec:
@@ -102,3 +102,20 @@ def test_refusals_before_loading(tmp_path: Path, smollm2_gguf: Path) -> None:
         LlamaCppEngine(gguf_spec(smollm2_gguf, adapter_dir=str(tmp_path)))
     with pytest.raises(InvalidInput, match="serves GGUF files"):
         LlamaCppEngine(ModelSpec(ref="h@1", key="h", base_kind="hf_dir", base=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_waiting_for_a_busy_context_is_bounded(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmloop.engines.llamacpp_engine as mod
+
+    monkeypatch.setattr(mod, "CONTEXT_WAIT_S", 0.2)
+    held = [engine._contexts.get(), engine._contexts.get()]  # both contexts of the pool busy
+    try:
+        with pytest.raises(Unavailable, match="stayed busy"):
+            list(engine.chat(ask("hi", max_tokens=2)))
+    finally:
+        for llm in held:
+            engine._contexts.put(llm)
+    assert base.collect_chat(engine.chat(ask("hi", max_tokens=2))).usage.completion_tokens <= 2
