@@ -68,16 +68,28 @@ class EngineTarget:
         req = self._request(endpoint, body)
         it = self._engine.chat(req) if endpoint == "chat/completions" else self._engine.complete(req)
         done = object()
+        step: asyncio.Future[Any] | None = None
         try:
             while True:
-                chunk: Any = await asyncio.wait_for(asyncio.to_thread(next, it, done), timeout_s)
+                step = asyncio.ensure_future(asyncio.to_thread(next, it, done))
+                # shield: a timeout must not orphan the thread still inside next(it)
+                chunk: Any = await asyncio.wait_for(asyncio.shield(step), timeout_s)
                 if chunk is done:
                     return
                 yield chunk.model_dump(mode="json", exclude_none=True)
         finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                await asyncio.to_thread(close)
+            # Closing stops the engine generating for a client that left or timed out; a generator
+            # cannot be closed while another thread is inside it, so then it is closed right after.
+            if step is not None and not step.done():
+                step.add_done_callback(lambda _: _close(it))
+            else:
+                await asyncio.to_thread(_close, it)
+
+
+def _close(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
 
 
 # Pinning a reference costs a few queries; a request should not pay them. An alias move is seen
