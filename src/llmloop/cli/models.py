@@ -1,4 +1,4 @@
-"""``llmloop models list|show|versions|register|add-base|promote|history|lineage|card``: the model registry from the shell."""
+"""``llmloop models list|show|versions|register|add-base|promote|history|lineage|card|export``: the model registry from the shell."""
 
 from __future__ import annotations
 
@@ -315,3 +315,54 @@ def card(ref: str, output: str | None, project: str | None, json_: bool) -> None
         click.echo(markdown)
     else:
         click.echo(f"wrote {output}")
+
+
+@models.command("export")
+@click.argument("ref")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["hf", "gguf"]),
+    default="hf",
+    show_default=True,
+    help="hf: a merged Hugging Face folder; gguf: one file llama.cpp serves.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["f16", "f32", "q8_0"]),
+    default="f16",
+    show_default=True,
+    help="GGUF tensors.",
+)
+@click.option(
+    "--register", "register_as", default=None, help="Also register the export as a version of this model."
+)
+@project_option
+@json_option
+def export(
+    ref: str, out: Path, fmt: str, dtype: str, register_as: str | None, project: str | None, json_: bool
+) -> None:
+    """Merge REF's adapter into its base and write it to OUT (a new folder or .gguf file)."""
+    from llmloop.context import local_context
+    from llmloop.registry.export import export_version
+
+    done = export_version(
+        local_context(),
+        ref=ref,
+        out=out,
+        format="gguf" if fmt == "gguf" else "hf",
+        dtype=dtype,
+        project=project,
+        register_as=register_as,
+    )
+    registered = done.registered.ref if done.registered else None
+    if json_:
+        print_json(
+            {"source": done.source, "path": str(done.path), "format": done.format, "registered": registered}
+        )
+    else:
+        click.echo(
+            f"{done.source} → {done.path} ({done.format})"
+            + (f", registered as {registered}" if registered else "")
+        )

@@ -13,7 +13,7 @@ _CONFIG = ConfigDict(extra="forbid", from_attributes=True)
 _FROZEN = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
-Source = Literal["manual", "run", "base", "import"]
+Source = Literal["manual", "run", "base", "import", "export"]
 
 
 class EntityRef(BaseModel):

@@ -98,3 +98,30 @@ def test_sdk_against_a_live_server(live_server: Any, monkeypatch: pytest.MonkeyP
     assert [e.to_version for e in ll.models.history("hubbed", project="remote")] == [1]
     assert ll.models.card("hubbed@production", project="remote").startswith("# hubbed@1")
     assert [m.name for m in ll.models.list(project="remote")] == ["hubbed"]
+
+
+def test_export_merges_the_adapter_and_registers_the_result(
+    cli: Any, tiny_llama_dir: Path, tiny_lora_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    cli("models", "add-base", "tiny", str(tiny_llama_dir))
+    cli("models", "register", "tiny-ft", "--base-model", "tiny", "--adapter", str(tiny_lora_dir))
+    out = tmp_path / "merged"
+    done = json.loads(
+        cli("models", "export", "tiny-ft@1", str(out), "--register", "tiny-merged", "--json").stdout
+    )
+    assert done == {"source": "tiny-ft@1", "path": str(out), "format": "hf", "registered": "tiny-merged@1"}
+    assert not list(out.glob("adapter_*")) and (out / "config.json").is_file()
+    merged, base = (
+        load_file(str(out / "model.safetensors")),
+        load_file(str(tiny_llama_dir / "model.safetensors")),
+    )
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(merged[q], base[q])  # the LoRA update is in the weights now
+    assert torch.equal(merged["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
+    lineage = ll.models.lineage("tiny-merged@1")
+    assert any(e.relation == "exported_from" and e.label == "tiny-ft@1" for e in lineage.upstream)
+    again = cli("models", "export", "tiny-ft@1", str(out))
+    assert again.exit_code != 0 and "exists" in again.stderr
