@@ -54,13 +54,14 @@ class UpstreamSpec(BaseModel):
         return v
 
 
-class ModelVersionCreate(BaseModel):
-    """What registering a version needs: exactly one base (a path/hub id, a registered ref, or an upstream)."""
+class ModelVersionFields(BaseModel):
+    """A version's content: exactly one base (a path/hub id, a registered ref, or an upstream) and the rest.
+
+    The HTTP body of ``POST /models/{name}/versions`` (project and name are in the URL).
+    """
 
     model_config = _CONFIG
 
-    project: str
-    name: str
     base: str | None = Field(None, description="A local HF folder, a GGUF file or a hub id (org/name).")
     base_model: str | None = Field(None, description="A registered model reference the version builds on.")
     upstream: UpstreamSpec | None = None
@@ -76,7 +77,7 @@ class ModelVersionCreate(BaseModel):
     default_engine: EngineKind | None = None
 
     @model_validator(mode="after")
-    def _one_base(self) -> ModelVersionCreate:
+    def _one_base(self) -> ModelVersionFields:
         given = [k for k in ("base", "base_model", "upstream") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -84,6 +85,13 @@ class ModelVersionCreate(BaseModel):
                 f"reference) or upstream; got {', '.join(given) or 'none'}"
             )
         return self
+
+
+class ModelVersionCreate(ModelVersionFields):
+    """What registering a version needs: where it goes (project, name) and its content."""
+
+    project: str
+    name: str
 
 
 class BaseRef(BaseModel):

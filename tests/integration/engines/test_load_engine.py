@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from tests.fakes.openai_server import FakeOpenAI, serve
 
 import llmloop.engines as engines
-from fakes.openai_server import FakeOpenAI, serve
 from llmloop.engines import base
 from llmloop.engines.spec import ModelSpec, Upstream
 from llmloop.errors import InvalidInput, NotFound, Unavailable

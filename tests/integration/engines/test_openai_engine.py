@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from tests.fakes.openai_server import FakeOpenAI, Faults, serve
 
-from fakes.openai_server import FakeOpenAI, Faults, serve
 from llmloop.engines import base
 from llmloop.engines.openai_engine import OpenAIEngine
 from llmloop.engines.spec import ModelSpec, Upstream

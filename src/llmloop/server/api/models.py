@@ -17,20 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmloop.data.schemas import validated
 from llmloop.data.service import confine_server_path
 from llmloop.data.settings import data_settings
-from llmloop.engines.spec import EngineKind
 from llmloop.refs import validate_name
 from llmloop.registry import card, formats, service
 from llmloop.registry.schemas import (
     AliasEvent,
-    EntityRef,
     Lineage,
     Model,
     ModelCard,
     ModelVersion,
     ModelVersionCreate,
+    ModelVersionFields,
     PromotionResult,
-    Source,
-    UpstreamSpec,
 )
 from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
@@ -54,26 +51,6 @@ class AliasHistory(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[AliasEvent]
-
-
-class RegisterRequest(BaseModel):
-    """``ModelVersionCreate`` without project and name (they are in the URL)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base: str | None = None
-    base_model: str | None = None
-    upstream: UpstreamSpec | None = None
-    adapter_dir: str | None = None
-    run_id: str | None = None
-    source: Source = "manual"
-    description: str = Field("", max_length=2000)
-    inputs: list[EntityRef] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    chat_template: str | None = None
-    license: str | None = Field(None, max_length=256)
-    quantization: str | None = Field(None, max_length=32)
-    default_engine: EngineKind | None = None
 
 
 class PromoteRequest(BaseModel):
@@ -116,7 +93,7 @@ def get_version(ctx: CtxDep, name: str, version: str, project: str | None = None
     "/{name}/versions", response_model=ModelVersion, status_code=201, openapi_extra=permission("models:write")
 )
 def register_version(
-    ctx: CtxDep, name: str, body: RegisterRequest, project: str | None = None
+    ctx: CtxDep, name: str, body: ModelVersionFields, project: str | None = None
 ) -> ModelVersion:
     fields = body.model_dump(exclude_unset=True)
     fields["base"] = _server_side(body.base)
