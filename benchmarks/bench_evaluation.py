@@ -226,10 +226,11 @@ def _one_by_one(
     from llmloop.evaluate.metrics.matching import normalize_answer, token_f1
 
     t0 = time.perf_counter()
-    tok = AutoTokenizer.from_pretrained(str(folder))
+    tok: Any = AutoTokenizer.from_pretrained(str(folder))  # untyped enough in transformers: Any
     if chat_template:
         tok.chat_template = chat_template
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype)).eval()
+    model: Any = AutoModelForCausalLM.from_pretrained(str(folder), dtype=getattr(torch, dtype))
+    model.eval()
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     scorer = rouge_scorer.RougeScorer(["rougeL"])
 
