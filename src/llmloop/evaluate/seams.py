@@ -412,8 +412,9 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
 
     def generate(batch: list[Messages], /, **params: Any) -> Sequence[Completion]:
         engine = params.get("engine")
-        # Load (or find cached) the engine before the clock starts: loading is not answer latency.
-        inference.engine_for(ctx, model=pinned, project=project, engine=engine)
+        # Resolve and load the engine once per batch, before the clock starts: loading is not answer
+        # latency, and each answer need not look the version up and re-verify its files again.
+        _, served = inference.engine_for(ctx, model=pinned, project=project, engine=engine)
         request_fields = {
             "max_tokens": params.get("max_new_tokens"),
             "temperature": params.get("temperature"),
@@ -428,7 +429,7 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
                 request = engine_api.ChatRequest(
                     messages=messages, **{k: v for k, v in request_fields.items() if v is not None}
                 )
-                result = inference.chat(ctx, model=pinned, request=request, engine=engine, project=project)
+                result = engine_api.collect_chat(served.chat(request))
             except LlmloopError as e:
                 return Completion(
                     "",

@@ -83,12 +83,11 @@ def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[
                 "name the model to run the prompt on: 'model' in the request or the prompt's params",
                 details={"field": "model"},
             )
-        engine_for(ctx, model=model, project=project)  # an unknown reference fails before any trace
+        _, engine = engine_for(ctx, model=model, project=project)  # unknown: fails before any trace
 
         def generate(messages: list[dict[str, str]], **params: Any) -> str:
             request = ChatRequest.model_validate({"messages": messages, **params})
-            answer = chat(ctx, model=model, request=request, project=project)
-            return answer.choices[0].message.content or ""
+            return collect_chat(engine.chat(request)).choices[0].message.content or ""
 
         return generate
 

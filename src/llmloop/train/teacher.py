@@ -75,14 +75,16 @@ def _engine_teacher(ctx: Context, spec: DistillSection, *, project: str) -> Reso
     version = registry.get_model_version(ctx, ref=spec.teacher, project=project)
     pinned = str(version.ref)
 
-    def one(messages: Messages) -> str:
-        request = engine_api.ChatRequest(
-            messages=messages, max_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=0
-        )
-        result = inference.chat(ctx, model=pinned, request=request, engine=spec.engine, project=project)
-        return str(result.choices[0].message.content or "")
-
     def answer(prompts: list[Messages]) -> list[str]:
+        # One lookup per batch: each answer need not pin the version and re-verify its files again.
+        _, served = inference.engine_for(ctx, model=pinned, project=project, engine=spec.engine)
+
+        def one(messages: Messages) -> str:
+            request = engine_api.ChatRequest(
+                messages=messages, max_tokens=spec.max_new_tokens, temperature=spec.temperature, seed=0
+            )
+            return str(engine_api.collect_chat(served.chat(request)).choices[0].message.content or "")
+
         with ThreadPoolExecutor(
             max_workers=max(1, len(prompts)), thread_name_prefix="llmloop-teacher"
         ) as pool:
