@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,7 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
         lambda: ll.datasets.add(EVAL_DATASET, paths["eval"], schema="eval", project=settings.project),
         lambda h: f"{h.ref}: {h.rows} rows",
     )
-    sft_rows = list(sft.iter_rows())
+    sft_rows = list(islice(sft.iter_rows(), settings.few_shot))  # the shots, not all 800 rows
     timed(
         "register the prompt with few-shot examples",
         lambda: ll.prompts.create(
