@@ -153,8 +153,8 @@ import json, os, sys, time, resource
 from llmloop.config import reset_settings
 reset_settings()
 from llmloop.context import local_context
-from llmloop.data import service
-from llmloop.data.schemas import DatasetAdd
+from llmloop.services.data import service
+from llmloop.services.data.schemas import DatasetAdd
 ctx = local_context()
 t0, c0 = time.perf_counter(), time.process_time()
 r = service.add_version(ctx, spec=DatasetAdd(name="bench", path=sys.argv[1]))

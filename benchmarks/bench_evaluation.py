@@ -92,8 +92,8 @@ def bench_metrics(n: int) -> dict[str, Any]:
     import sacrebleu
     from rouge_score import rouge_scorer
 
-    from llmloop.evaluate.metrics import MetricInputs, get_metric
-    from llmloop.evaluate.metrics.matching import normalize_answer
+    from llmloop.services.evaluate.metrics import MetricInputs, get_metric
+    from llmloop.services.evaluate.metrics.matching import normalize_answer
 
     preds, refs = _pairs(n)
     warm_p, warm_r = _pairs(50, seed=1)
@@ -171,9 +171,9 @@ def _suite_on_engine(
 ) -> dict[str, Any]:
     """``run_suite(model=MODEL)`` with ``generation.extra.engine``: the path a user gets from the CLI/SDK."""
     from llmloop.engines.base import ChatRequest
-    from llmloop.evaluate.service import run_suite
-    from llmloop.evaluate.suite import parse_suite
-    from llmloop.registry import inference
+    from llmloop.services.evaluate.service import run_suite
+    from llmloop.services.evaluate.suite import parse_suite
+    from llmloop.services.registry import inference
 
     t0 = time.perf_counter()
     # Registers the packaged model on first use and loads the engine (GGUF dequantised once for
@@ -223,7 +223,7 @@ def _one_by_one(
     from rouge_score import rouge_scorer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llmloop.evaluate.metrics.matching import normalize_answer, token_f1
+    from llmloop.services.evaluate.metrics.matching import normalize_answer, token_f1
 
     t0 = time.perf_counter()
     tok: Any = AutoTokenizer.from_pretrained(str(folder))  # untyped enough in transformers: Any
@@ -282,8 +282,8 @@ def bench_model(
     from llmloop.context import local_context
     from llmloop.engines import release_all
     from llmloop.engines.transformers_engine import default_dtype, hf_folder
-    from llmloop.registry.loading import model_spec
-    from llmloop.registry.service import get_model_version
+    from llmloop.services.registry.loading import model_spec
+    from llmloop.services.registry.service import get_model_version
 
     torch.set_num_threads(threads)
     items = _questions(n_suite)

@@ -41,7 +41,7 @@ from _report import Row
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 UPSTREAM = (
-    "import sys, uvicorn; from llmloop.serve.echo_upstream import EchoUpstream; "
+    "import sys, uvicorn; from llmloop.services.serve.echo_upstream import EchoUpstream; "
     "uvicorn.run(EchoUpstream().app, host='127.0.0.1', port=int(sys.argv[1]), log_level='error', access_log=False)"
 )
 BODY = b'{"model":"bench","messages":[{"role":"user","content":"hello gateway"}],"max_tokens":16}'

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llmloop.prompts import vectors
-from llmloop.prompts.embeddings import default_embedder
-from llmloop.prompts.render import CompiledPrompt
-from llmloop.prompts.schemas import PromptCreate
+from llmloop.services.prompts import vectors
+from llmloop.services.prompts.embeddings import default_embedder
+from llmloop.services.prompts.render import CompiledPrompt
+from llmloop.services.prompts.schemas import PromptCreate
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_RENDERS_PER_S = 50_000

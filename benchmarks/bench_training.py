@@ -48,7 +48,7 @@ def base_model_dir() -> tuple[Path, str]:
     """(folder, how it was obtained): the registry's loader when present, else our own GGUF conversion."""
     from llmloop.context import local_context
     from llmloop.errors import LlmloopError
-    from llmloop.train.model_source import resolve_model
+    from llmloop.services.train.model_source import resolve_model
 
     try:
         source = resolve_model(local_context(), "smollm2-135m-instruct", project="default")
@@ -160,7 +160,7 @@ def run_trl(model_dir: Path, data: Path, steps: int) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from llmloop.train.device import cpu_has_bf16
+    from llmloop.services.train.device import cpu_has_bf16
 
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     pairs = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
@@ -200,7 +200,7 @@ def run_trl(model_dir: Path, data: Path, steps: int) -> dict[str, Any]:
 
 
 def child(variant: str, model_dir: Path, data: Path, steps: int, out: Path) -> None:
-    from llmloop.train.device import peak_rss_bytes
+    from llmloop.services.train.device import peak_rss_bytes
 
     started = time.perf_counter()
     result = (run_llmloop if variant == "llmloop" else run_trl)(model_dir, data, steps)

@@ -21,7 +21,7 @@ from typing import Any
 def main() -> None:
     cfg: dict[str, Any] = json.loads(sys.argv[1])
     import llmloop as ll
-    from llmloop.tracking.schemas import RunBatch
+    from llmloop.services.tracking.schemas import RunBatch
 
     tag = cfg["mode"]
     out: dict[str, Any] = {"version": ll.__version__, "module": ll.__file__}
@@ -54,7 +54,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for b in range(batches):
             ts = time.time()
-            client.log_batch(
+            client.runs.log_batch(
                 run.id, RunBatch(points=[("m", float(j), b * size + j, ts) for j in range(size)])
             )
         dt = time.perf_counter() - t0

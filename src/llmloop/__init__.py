@@ -11,8 +11,9 @@ Attributes are loaded lazily so ``import llmloop`` stays fast; heavy libraries
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from llmloop.plugins import load_attribute
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "search_runs": ("llmloop.sdk.api", "search_runs"),
     "train": ("llmloop.sdk.train", "train"),
     "sweep": ("llmloop.sdk.train", "sweep"),
-    "get_client": ("llmloop.sdk.client", "get_client"),
+    "get_client": ("llmloop.client", "get_client"),
     "datasets": ("llmloop.sdk.datasets", "datasets"),
     "models": ("llmloop.sdk.models", "models"),
     "get_settings": ("llmloop.config", "get_settings"),
@@ -39,10 +40,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Unauthenticated": ("llmloop.errors", "Unauthenticated"),
     "DataCorrupted": ("llmloop.errors", "DataCorrupted"),
     "prompts": ("llmloop.sdk.prompts", "prompts"),
-    "span": ("llmloop.observe.tracer", "span"),
-    "trace": ("llmloop.observe.tracer", "trace"),
-    "current_span": ("llmloop.observe.tracer", "current_span"),
-    "flush_traces": ("llmloop.observe.tracer", "flush"),
+    "span": ("llmloop.services.observe.tracer", "span"),
+    "trace": ("llmloop.services.observe.tracer", "trace"),
+    "current_span": ("llmloop.services.observe.tracer", "current_span"),
+    "flush_traces": ("llmloop.services.observe.tracer", "flush"),
     "feedback": ("llmloop.sdk.feedback", "feedback"),
     "chat": ("llmloop.sdk.chat", "chat"),
 }
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    import llmloop.prompts as prompts
+    from llmloop.client import get_client
     from llmloop.config import get_settings
     from llmloop.errors import (
         Conflict,
@@ -92,17 +93,17 @@ if TYPE_CHECKING:
         Unauthenticated,
         Unavailable,
     )
-    from llmloop.observe.tracer import current_span, span, trace
-    from llmloop.observe.tracer import flush as flush_traces
     from llmloop.sdk import evaluations, metrics
     from llmloop.sdk.api import search_runs
     from llmloop.sdk.chat import chat
-    from llmloop.sdk.client import get_client
     from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback
     from llmloop.sdk.models import models
+    from llmloop.sdk.prompts import prompts
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
     from llmloop.sdk.train import sweep, train
+    from llmloop.services.observe.tracer import current_span, span, trace
+    from llmloop.services.observe.tracer import flush as flush_traces
 
 
 def __getattr__(name: str) -> Any:
@@ -110,7 +111,7 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'llmloop' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attr)
+    value = load_attribute(module, attr)
     globals()[name] = value
     return value
 

@@ -15,7 +15,7 @@ import openai
 import pytest
 from tests.conftest import free_port
 
-from llmloop.serve.echo_upstream import EchoUpstream, ServerThread
+from llmloop.services.serve.echo_upstream import EchoUpstream, ServerThread
 
 
 def _llmloop(env: dict[str, str], *args: str) -> Any:

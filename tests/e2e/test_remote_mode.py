@@ -32,7 +32,7 @@ def test_sdk_logs_and_reads_over_http(remote: Any, tmp_path: Path) -> None:
     assert got.status == "finished" and got.params == {"lr": "0.1"}
     assert len(got.metric_history("loss")) == 50
     assert got.metrics["div"] == float("inf")
-    dest = ll.get_client().download_artifact(run.id, "docs/notes.txt", tmp_path / "back.txt")
+    dest = ll.get_client().runs.download_artifact(run.id, "docs/notes.txt", tmp_path / "back.txt")
     assert dest.read_text() == "hello artifact"
     assert [r.name for r in ll.search_runs(project="remote", filter="metrics.loss < 0.05")] == ["r1"]
 

@@ -1,18 +1,38 @@
-"""Imports point down only: services and core never import interfaces (cli, server, sdk)."""
+"""The layer picture of DESIGN.md, checked on the source: imports point down only, and only plainly.
+
+    interfaces  cli/ server/ sdk/ examples/ (and the SDK names on ``llmloop``)
+    client      client/
+    services    services/*
+    core        store/ security/ config errors refs context plugins
+    adapters    engines/ executors/
+
+Dynamic imports (``importlib.import_module``, ``__import__``) are allowed only in ``plugins.py``, so a
+dependency hidden in a string cannot slip past the import checks below.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "llmloop"
-INTERFACES = {"cli", "server", "sdk"}
-CORE = {"store", "security", "config", "errors", "refs", "context"}
+INTERFACES = {"cli", "server", "sdk", "examples"}
+CLIENT = {"client"}
+CORE = {"store", "security", "config", "errors", "refs", "context", "plugins"}
+ADAPTERS = {"engines", "executors"}
+SERVICES = {"services"}
+PLUGIN_LOADER = Path("plugins.py")
 
 
-def _imports(path: Path) -> set[str]:
+def _layer(rel: Path) -> str:
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imported_layers(tree: ast.AST) -> set[str]:
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("llmloop."):
             out.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
@@ -20,34 +40,87 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-def test_services_and_core_never_import_interfaces() -> None:
-    offenders = []
-    for path in SRC.rglob("*.py"):
-        rel = path.relative_to(SRC)
-        top = rel.parts[0].removesuffix(".py")
-        if top in INTERFACES or top in {"__init__", "__main__"}:
+def _dynamic_imports(tree: ast.AST) -> list[int]:
+    """Lines that import by name: ``importlib.import_module(...)``, ``import_module(...)``, ``__import__(...)``."""
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
             continue
-        bad = _imports(path) & INTERFACES
-        if bad:
-            offenders.append(f"{rel} imports {sorted(bad)}")
-    assert not offenders, offenders
+        fn = node.func
+        name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+        if name in {"import_module", "__import__"}:
+            lines.append(node.lineno)
+    return lines
 
 
-def test_core_never_imports_services() -> None:
-    services = {
-        p.name for p in SRC.iterdir() if p.is_dir() and p.name not in INTERFACES | CORE | {"__pycache__"}
+def _offenders(source_files: dict[Path, str]) -> list[str]:
+    """Every broken rule in ``{path relative to src/llmloop: source}``."""
+    rules = {
+        **dict.fromkeys(SERVICES, INTERFACES | CLIENT),
+        **dict.fromkeys(CORE, INTERFACES | CLIENT | SERVICES | ADAPTERS),
+        **dict.fromkeys(ADAPTERS, INTERFACES | CLIENT | SERVICES),
+        **dict.fromkeys(CLIENT, INTERFACES),
     }
     offenders = []
-    for path in SRC.rglob("*.py"):
-        rel = path.relative_to(SRC)
-        if rel.parts[0].removesuffix(".py") not in CORE:
-            continue
-        if rel.parts[0] == "store" and "migrations" in rel.parts:
-            continue
-        bad = _imports(path) & services
-        if bad:
-            offenders.append(f"{rel} imports {sorted(bad)}")
-    assert not offenders, offenders
+    for rel, text in sorted(source_files.items()):
+        tree = ast.parse(text)
+        layer = _layer(rel)
+        if not (layer == "store" and "migrations" in rel.parts):
+            bad = _imported_layers(tree) & rules.get(layer, set())
+            if bad:
+                offenders.append(f"{rel} ({layer}) imports {sorted(bad)}")
+        if rel != PLUGIN_LOADER:
+            offenders.extend(f"{rel}:{line} imports by name (use a plain import, or llmloop.plugins)"
+                             for line in _dynamic_imports(tree))  # fmt: skip
+    return offenders
+
+
+def _tree() -> dict[Path, str]:
+    return {p.relative_to(SRC): p.read_text() for p in SRC.rglob("*.py")}
+
+
+def test_imports_point_down_only_and_plainly() -> None:
+    assert _offenders(_tree()) == []
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        'import importlib\nimportlib.import_module("llmloop.services.data.service")\n',
+        'from importlib import import_module\nimport_module("llmloop.services.data.service")\n',
+        '__import__("llmloop.services.registry.service")\n',
+        "from llmloop.sdk import datasets\n",
+        "from llmloop.client import get_client\n",
+    ],
+)
+def test_a_planted_hidden_or_upward_import_in_train_is_caught(planted: str) -> None:
+    files = _tree()
+    files[Path("services/train/planted.py")] = planted
+    assert any(o.startswith("services/train/planted.py") for o in _offenders(files))
+
+
+def test_a_core_module_importing_a_service_is_caught() -> None:
+    files = _tree()
+    files[Path("store/planted.py")] = "from llmloop.services.tracking import service\n"
+    assert _offenders(files) == ["store/planted.py (store) imports ['services']"]
+
+
+def test_every_service_lives_under_services() -> None:
+    top = {p.name for p in SRC.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert top <= INTERFACES | CLIENT | CORE | ADAPTERS | SERVICES, sorted(
+        top - (INTERFACES | CLIENT | CORE | ADAPTERS | SERVICES)
+    )
+
+
+def test_no_sdk_name_shadows_a_subpackage() -> None:
+    import llmloop
+
+    modules = {
+        p.name.removesuffix(".py")
+        for p in SRC.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    assert sorted(set(llmloop.__all__) & modules) == []
 
 
 def test_import_llmloop_pulls_no_heavy_libraries() -> None:

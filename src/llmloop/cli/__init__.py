@@ -6,13 +6,13 @@ stderr and exits with its ``exit_code``; Ctrl-C exits 130.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import click
 
 from llmloop import __version__
 from llmloop.errors import LlmloopError
+from llmloop.plugins import load_attribute
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -67,7 +67,7 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        cmd = getattr(importlib.import_module(entry[0]), entry[1])
+        cmd = load_attribute(entry[0], entry[1])
         assert isinstance(cmd, click.Command)
         return cmd
 

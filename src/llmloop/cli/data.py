@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.data.kinds import KINDS, parse_mapping
-from llmloop.data.schemas import DatasetVersion, Profile
 from llmloop.sdk.datasets import DatasetHandle, ProgressFn, datasets
+from llmloop.services.data.kinds import KINDS, parse_mapping
+from llmloop.services.data.schemas import DatasetVersion, Profile
 
 project_option = click.option(
     "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."

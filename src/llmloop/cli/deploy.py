@@ -11,7 +11,7 @@ import click
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
+from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
 
 
 def _remote(method: str, path: str, **kwargs: Any) -> Any:
@@ -98,7 +98,7 @@ def create_cmd(
     if remote is not None:
         d = Deployment.model_validate(remote)
     else:
-        from llmloop.serve.service import create_deployment
+        from llmloop.services.serve.service import create_deployment
 
         d = create_deployment(_local(), spec=body)
     _show(d, json_)
@@ -114,7 +114,7 @@ def list_cmd(project: str | None, json_: bool) -> None:
     if remote is not None:
         page = DeploymentPage.model_validate(remote)
     else:
-        from llmloop.serve.service import list_deployments
+        from llmloop.services.serve.service import list_deployments
 
         page = list_deployments(_local(), project=project)
     if json_:
@@ -147,7 +147,7 @@ def show_cmd(name: str, revision: int | None, project: str | None, json_: bool) 
     if remote is not None:
         d = Deployment.model_validate(remote)
     else:
-        from llmloop.serve.service import get_deployment
+        from llmloop.services.serve.service import get_deployment
 
         d = get_deployment(_local(), name=name, project=project, revision=revision)
     _show(d, json_)
@@ -167,7 +167,7 @@ def rollback_cmd(name: str, to_revision: int | None, project: str | None, json_:
     if remote is not None:
         d = Deployment.model_validate(remote)
     else:
-        from llmloop.serve.service import rollback_deployment
+        from llmloop.services.serve.service import rollback_deployment
 
         d = rollback_deployment(_local(), name=name, project=project, to_revision=to_revision)
     _show(d, json_)

@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from llmloop.cli._output import fmt_time, fmt_value, json_option, print_json, print_table
-from llmloop.evaluate.generation import ProgressFn
-from llmloop.evaluate.schemas import Comparison, Evaluation, GateVerdict
 from llmloop.sdk import evaluations as ev
 from llmloop.sdk import metrics as ll_metrics
+from llmloop.services.evaluate.generation import ProgressFn
+from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
 
 
 @click.group("eval")
@@ -332,7 +332,7 @@ def import_jsonl_cmd(
     json_: bool,
 ) -> None:
     """Check a JSONL benchmark line by line and write a suite for it."""
-    from llmloop.evaluate.importer import suite_from_jsonl
+    from llmloop.services.evaluate.importer import suite_from_jsonl
 
     dest = out or path.with_name(f"{name}.yaml")
     _, summary = suite_from_jsonl(

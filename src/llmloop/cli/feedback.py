@@ -57,7 +57,7 @@ def add_cmd(
 @json_option
 def list_cmd(trace_id: str | None, project: str | None, json_: bool) -> None:
     """Feedback, newest first."""
-    from llmloop.serve.feedback import list_feedback
+    from llmloop.services.serve.feedback import list_feedback
 
     items = list_feedback(_ctx(), trace_id=trace_id, project=project)
     if json_:
@@ -83,7 +83,7 @@ def export_cmd(kind: str, out: Path, project: str | None, dataset: str | None, j
     """Corrections as chat rows (sft), or corrections and preferences as chosen/rejected pairs (preference)."""
     from dataclasses import asdict
 
-    from llmloop.serve.feedback_export import export_feedback
+    from llmloop.services.serve.feedback_export import export_feedback
 
     result = export_feedback(
         _ctx(), kind="sft" if kind == "sft" else "preference", out=out, project=project, dataset=dataset

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.registry.default import DEFAULT_MODEL
-from llmloop.registry.schemas import ModelVersion
 from llmloop.sdk.models import models as api
+from llmloop.services.registry.default import DEFAULT_MODEL
+from llmloop.services.registry.schemas import ModelVersion
 
 project_option = click.option(
     "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."
@@ -237,7 +237,7 @@ def promote(
     """Point NAME@ALIAS at REF; with --gate, only if the suite's required gates pass (nothing moves otherwise)."""
     gates = []
     if suites:
-        from llmloop.evaluate.gates import promotion_gate
+        from llmloop.services.evaluate.gates import promotion_gate
 
         gates = [promotion_gate(Path(s)) for s in suites]
     result = api.promote(ref, alias, project=project, gates=gates, reason=reason)
@@ -345,7 +345,7 @@ def export(
 ) -> None:
     """Merge REF's adapter into its base and write it to OUT (a new folder or .gguf file)."""
     from llmloop.context import local_context
-    from llmloop.registry.export import export_version
+    from llmloop.services.registry.export import export_version
 
     done = export_version(
         local_context(),

@@ -6,7 +6,7 @@ import click
 
 from llmloop.cli._output import json_option, print_json, print_table
 from llmloop.context import local_context
-from llmloop.privacy import service
+from llmloop.services.privacy import service
 
 
 @click.group()

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.prompts.schemas import PromptCreate, PromptVersion, RenderRequest
-from llmloop.prompts.variables import parse_text
 from llmloop.sdk.prompts import backend
+from llmloop.services.prompts.schemas import PromptCreate, PromptVersion, RenderRequest
+from llmloop.services.prompts.variables import parse_text
 
 project_option = click.option("--project", "-p", default=None, help="Project (default: the configured one).")
 

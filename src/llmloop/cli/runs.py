@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.sdk.client import get_client
-from llmloop.tracking.schemas import Run, RunSearch
+from llmloop.client import get_client
+from llmloop.services.tracking.schemas import Run, RunSearch
 
 
 @click.group()
@@ -24,7 +24,7 @@ def list_runs(
     project: str | None, filter_: str | None, order_by: tuple[str, ...], limit: int, json_: bool
 ) -> None:
     """List runs, newest first."""
-    page = get_client().search_runs(
+    page = get_client().runs.search_runs(
         RunSearch(project=project, filter=filter_, order_by=list(order_by), limit=limit)
     )
     if json_:
@@ -50,7 +50,7 @@ def list_runs(
 @json_option
 def show_run(run_id: str, json_: bool) -> None:
     """Show one run: params, latest metrics, tags, artifacts, environment."""
-    run = get_client().get_run(run_id)
+    run = get_client().runs.get_run(run_id)
     if json_:
         print_json(run)
         return
@@ -85,7 +85,7 @@ def compare_runs(run_ids: tuple[str, ...], json_: bool) -> None:
     if len(run_ids) < 2:
         raise click.UsageError("compare needs at least two run ids")
     client = get_client()
-    items = [client.get_run(r) for r in run_ids]
+    items = [client.runs.get_run(r) for r in run_ids]
     if json_:
         print_json({"runs": items})
         return

@@ -9,8 +9,8 @@ import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
 from llmloop.errors import InvalidInput
-from llmloop.observe.schemas import Span, TraceSearch
 from llmloop.sdk.traces import get_trace, list_traces
+from llmloop.services.observe.schemas import Span, TraceSearch
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -72,7 +72,7 @@ def train(
     assert config is not None
     overrides = parse_sets(sets)
     if plan_only:
-        from llmloop.train.plan import format_plan
+        from llmloop.services.train.plan import format_plan
 
         plan = sdk.plan(config, overrides=overrides)
         if json_:

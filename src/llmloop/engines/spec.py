@@ -1,6 +1,6 @@
 """What an engine needs to know to serve one model version: the contract between registry and engines.
 
-The registry (``llmloop.registry.loading.model_spec``) turns a pinned ``NAME@VERSION`` into a
+The registry (``llmloop.services.registry.loading.model_spec``) turns a pinned ``NAME@VERSION`` into a
 ``ModelSpec``; the engines (``llmloop.engines.load_engine``) turn a ``ModelSpec`` into a running
 ``InferenceEngine``. Neither side imports the other's internals, so an engine can be tested on a
 folder built in a fixture and the registry without loading any weights.

@@ -1,7 +1,1 @@
-"""The client the SDK and the CLI talk through: local services, or a server over HTTP."""
-
-from __future__ import annotations
-
-from llmloop.sdk.client import Client, get_client
-
-__all__ = ["Client", "get_client"]
+"""The SDK: the names on ``import llmloop as ll``, each a thin layer over ``llmloop.client``."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from llmloop.sdk.client import get_client
-from llmloop.tracking.schemas import Run, RunSearch
+from llmloop.client import get_client
+from llmloop.services.tracking.schemas import Run, RunSearch
 
 
 def search_runs(
@@ -12,8 +12,8 @@ def search_runs(
     order_by: list[str] | None = None,
     limit: int = 100,
 ) -> list[Run]:
-    """Runs matching ``filter`` (see ``llmloop.tracking.search``), newest first unless ordered."""
-    page = get_client().search_runs(
+    """Runs matching ``filter`` (see ``llmloop.services.tracking.search``), newest first unless ordered."""
+    page = get_client().runs.search_runs(
         RunSearch(project=project, filter=filter, order_by=order_by or [], limit=limit)
     )
     return page.items

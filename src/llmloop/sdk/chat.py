@@ -56,7 +56,7 @@ def chat(
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """``params``: max_tokens, temperature, top_p, seed, stop — validated like the gateway's request body."""
     from llmloop.engines.base import ChatRequest
-    from llmloop.registry import inference
+    from llmloop.services.registry import inference
 
     request = ChatRequest.model_validate({"messages": list(messages), **params})
     ctx = local_context()

@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from llmloop.config import get_settings
-from llmloop.data.kinds import Kind, arrow_schema
-from llmloop.data.schemas import (
+from llmloop.errors import InvalidInput
+from llmloop.services.data.kinds import Kind, arrow_schema
+from llmloop.services.data.schemas import (
     Dataset,
     DatasetAdd,
     DatasetAddResult,
@@ -39,7 +40,6 @@ from llmloop.data.schemas import (
     SplitSpec,
     validated,
 )
-from llmloop.errors import InvalidInput
 
 ProgressFn = Callable[[int, int | None], None]
 
@@ -59,17 +59,17 @@ class _Local:
         self.ctx = local_context()
 
     def add(self, spec: DatasetAdd, progress: ProgressFn | None) -> DatasetAddResult:
-        from llmloop.data import service
+        from llmloop.services.data import service
 
         return service.add_version(self.ctx, spec=spec, progress=progress)
 
     def call(self, op: str, **kwargs: Any) -> Any:
-        from llmloop.data import service
+        from llmloop.services.data import service
 
         return getattr(service, op)(self.ctx, **kwargs)
 
     def batches(self, version: DatasetVersion, split: str | None) -> Iterator[pa.RecordBatch]:
-        from llmloop.data import service
+        from llmloop.services.data import service
 
         return service.iter_batches(self.ctx, version, split=split)
 
@@ -251,7 +251,7 @@ class DatasetHandle:
         return self._backend.batches(self.info, split)
 
     def iter_rows(self, split: str | None = None) -> Iterator[dict[str, Any]]:
-        from llmloop.data.transforms import export_records
+        from llmloop.services.data.transforms import export_records
 
         for batch in self.iter_batches(split):
             yield from export_records(batch)
@@ -267,7 +267,7 @@ class DatasetHandle:
 
     def to_hf(self, split: str | None = None) -> Any:
         """A ``datasets.Dataset``; a ``DatasetDict`` by split when the version is split and no split is asked."""
-        from llmloop.data.export import to_hf
+        from llmloop.services.data.export import to_hf
 
         table = self.to_arrow(split)
         if split is not None:
@@ -275,8 +275,8 @@ class DatasetHandle:
         return to_hf(table)
 
     def export(self, dest: str | Path, format: ExportFormat = "jsonl", split: str | None = None) -> Path:
-        from llmloop.data.export import write_export
-        from llmloop.data.transforms import without_split
+        from llmloop.services.data.export import write_export
+        from llmloop.services.data.transforms import without_split
 
         batches = self.iter_batches(split)
         if split is not None:

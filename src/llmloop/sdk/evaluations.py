@@ -20,8 +20,8 @@ from typing import Any
 from llmloop.config import get_settings
 from llmloop.context import Context, local_context
 from llmloop.errors import Unavailable
-from llmloop.evaluate.generation import Generator, ProgressFn
-from llmloop.evaluate.schemas import (
+from llmloop.services.evaluate.generation import Generator, ProgressFn
+from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
     Evaluation,
@@ -30,7 +30,7 @@ from llmloop.evaluate.schemas import (
     GateCheckRequest,
     GateVerdict,
 )
-from llmloop.evaluate.suite import GateSpec, Suite, load_suite
+from llmloop.services.evaluate.suite import GateSpec, Suite, load_suite
 
 __all__ = ["check", "compare", "examples", "gate", "get", "list", "run"]
 
@@ -70,7 +70,7 @@ def run(
 ) -> Evaluation:
     """Evaluate ``model`` (a reference, ``py:module:attr`` or a callable) on a suite."""
     _local_only("running an evaluation")
-    from llmloop.evaluate.service import run_suite
+    from llmloop.services.evaluate.service import run_suite
 
     return run_suite(
         _ctx(), suite=_suite(suite), model=model, project=project, limit=limit, reuse=reuse, progress=progress
@@ -81,7 +81,7 @@ def get(evaluation_id: str) -> Evaluation:
     remote = _remote()
     if remote is not None:
         return Evaluation.model_validate(remote._call("GET", f"/evaluations/{evaluation_id}"))
-    from llmloop.evaluate.results import get_evaluation
+    from llmloop.services.evaluate.results import get_evaluation
 
     return get_evaluation(_ctx(), evaluation_id=evaluation_id)
 
@@ -107,7 +107,7 @@ def list(
         }
         data = remote._call("GET", "/evaluations", params={k: v for k, v in params.items() if v is not None})
         return EvaluationPage.model_validate(data)
-    from llmloop.evaluate.results import list_evaluations
+    from llmloop.services.evaluate.results import list_evaluations
 
     return list_evaluations(
         _ctx(), project=project, suite=suite, model=model, status=status, limit=limit, page_token=page_token
@@ -136,7 +136,7 @@ def examples(
             params={k: v for k, v in params.items() if v is not None},
         )
         return ExamplePage.model_validate(data)
-    from llmloop.evaluate.results import list_examples
+    from llmloop.services.evaluate.results import list_examples
 
     return list_examples(
         _ctx(),
@@ -172,7 +172,7 @@ def compare(
         return Comparison.model_validate(
             remote._call("POST", "/evaluations/compare", content=request.model_dump_json())
         )
-    from llmloop.evaluate.compare import CompareSettings, compare_evaluations
+    from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations
 
     return compare_evaluations(
         _ctx(),
@@ -196,7 +196,7 @@ def check(rules: Any, *, candidate: str, baseline: str | None = None) -> GateVer
         return GateVerdict.model_validate(
             remote._call("POST", "/evaluations/gate", content=request.model_dump_json())
         )
-    from llmloop.evaluate.gates import check_gates
+    from llmloop.services.evaluate.gates import check_gates
 
     return check_gates(_ctx(), rules=request.rules, candidate=request.candidate, baseline=request.baseline)
 
@@ -213,7 +213,7 @@ def gate(
 ) -> GateVerdict:
     """Evaluate candidate and baseline on the suite (reusing stored identical evaluations) and check its gates."""
     _local_only("gating with a suite")
-    from llmloop.evaluate.gates import gate_suite
+    from llmloop.services.evaluate.gates import gate_suite
 
     return gate_suite(
         _ctx(),

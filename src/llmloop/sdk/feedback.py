@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmloop.config import get_settings
-from llmloop.serve.schemas import Feedback, FeedbackCreate
+from llmloop.services.serve.schemas import Feedback, FeedbackCreate
 
 
 def feedback(
@@ -32,8 +32,8 @@ def feedback(
             RemoteClient(settings)._call("POST", "/feedback", content=spec.model_dump_json())
         )
     from llmloop.context import local_context
-    from llmloop.observe.tracer import flush
-    from llmloop.serve.feedback import create_feedback
+    from llmloop.services.observe.tracer import flush
+    from llmloop.services.serve.feedback import create_feedback
 
     flush()
     return create_feedback(local_context(settings), spec=spec)

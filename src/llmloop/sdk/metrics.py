@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 import sys
 
-from llmloop.evaluate.metrics import (
+from llmloop.services.evaluate.metrics import (
     Metric,
     MetricInfo,
     MetricInputs,

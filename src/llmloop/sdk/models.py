@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.registry.default import DEFAULT_MODEL
-from llmloop.registry.schemas import (
+from llmloop.services.registry.default import DEFAULT_MODEL
+from llmloop.services.registry.schemas import (
     AliasEvent,
     EntityRef,
     Lineage,
@@ -47,7 +47,7 @@ class _Local:
         self.ctx = local_context()
 
     def call(self, op: str, **kwargs: Any) -> Any:
-        from llmloop.registry import card, service
+        from llmloop.services.registry import card, service
 
         module = card if op in ("model_lineage", "model_card") else service
         return getattr(module, op)(self.ctx, **kwargs)
@@ -150,7 +150,7 @@ class Models:
         default_engine: str | None = None,
     ) -> ModelVersion:
         """A new version of ``name`` over one base (folder/GGUF/hub id, registered ref, or upstream), with an optional LoRA adapter."""
-        from llmloop.data.schemas import validated
+        from llmloop.services.data.schemas import validated
 
         spec = validated(
             ModelVersionCreate,

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import llmloop.prompts as prompts  # ``ll.prompts``: the package, whose SDK verbs forward to ``api``
 from llmloop.config import Settings, get_settings
-from llmloop.prompts.fewshot import ExampleSource, TokenCounter
-from llmloop.prompts.render import compile_version
-from llmloop.prompts.schemas import (
+from llmloop.services.prompts import chains
+from llmloop.services.prompts.fewshot import ExampleSource, TokenCounter
+from llmloop.services.prompts.render import compile_version
+from llmloop.services.prompts.schemas import (
     AliasUpdate,
     PromptCreate,
     PromptDiff,
@@ -52,42 +52,42 @@ class LocalBackend:
         self.ctx = local_context(settings)
 
     def create(self, spec: PromptCreate) -> PromptVersion:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.create_prompt_version(self.ctx, spec=spec)
 
     def get(self, project: str, ref: str) -> PromptVersion:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.get_prompt_version(self.ctx, project=project, ref=ref)
 
     def list(self, project: str) -> PromptPage:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.list_prompts(self.ctx, project=project)
 
     def versions(self, project: str, name: str) -> builtins.list[PromptVersion]:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.list_prompt_versions(self.ctx, project=project, name=name)
 
     def set_alias(self, project: str, name: str, alias: str, version: int) -> PromptVersion:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.set_prompt_alias(self.ctx, project=project, name=name, alias=alias, version=version)
 
     def delete_alias(self, project: str, name: str, alias: str) -> None:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         service.delete_prompt_alias(self.ctx, project=project, name=name, alias=alias)
 
     def diff(self, project: str, a: str, b: str) -> PromptDiff:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.diff_prompt_versions(self.ctx, project=project, a=a, b=b)
 
     def render(self, ref: str, request: RenderRequest) -> RenderedPrompt:
-        from llmloop.prompts import service
+        from llmloop.services.prompts import service
 
         return service.render_prompt(self.ctx, ref=ref, request=request)
 
@@ -185,7 +185,14 @@ class Prompt:
 
 
 class Prompts:
-    """The verbs behind ``ll.prompts`` (``ll.prompts.create`` is ``api.create``)."""
+    """``ll.prompts``: the verbs, plus the chain building blocks (``ll.prompts.Chain``, ``PromptStep``, …)."""
+
+    Chain = chains.Chain
+    PromptStep = chains.PromptStep
+    FunctionStep = chains.FunctionStep
+    ParseFailed = chains.ParseFailed
+    json_output = staticmethod(chains.json_output)
+    regex_output = staticmethod(chains.regex_output)
 
     def create(
         self,
@@ -237,3 +244,4 @@ class Prompts:
 
 
 api = Prompts()
+prompts = api

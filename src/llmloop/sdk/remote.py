@@ -11,7 +11,15 @@ import httpx
 
 from llmloop.config import Settings
 from llmloop.errors import InvalidInput, LlmloopError, Unavailable, from_envelope
-from llmloop.tracking.schemas import MetricPoint, Run, RunArtifact, RunBatch, RunCreate, RunPage, RunSearch
+from llmloop.services.tracking.schemas import (
+    MetricPoint,
+    Run,
+    RunArtifact,
+    RunBatch,
+    RunCreate,
+    RunPage,
+    RunSearch,
+)
 
 
 class RemoteClient:

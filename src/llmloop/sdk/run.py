@@ -16,12 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from llmloop.client import Client, get_client
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.sdk.client import Client, get_client
-from llmloop.tracking.buffer import MetricBuffer
-from llmloop.tracking.environment import capture_environment
-from llmloop.tracking.schemas import (
+from llmloop.services.tracking.buffer import MetricBuffer
+from llmloop.services.tracking.environment import capture_environment
+from llmloop.services.tracking.schemas import (
     MetricPoint,
     Run,
     RunArtifact,
@@ -43,7 +43,9 @@ class ActiveRun:
         self.name = run.name
         self.project = run.project
         self._step: dict[str, int] = {}
-        self._buffer = MetricBuffer(lambda batch: client.log_batch(self.id, batch), interval_s=interval_s)
+        self._buffer = MetricBuffer(
+            lambda batch: client.runs.log_batch(self.id, batch), interval_s=interval_s
+        )
         self._token: contextvars.Token[ActiveRun | None] | None = None
         self.ended = False
 
@@ -76,7 +78,7 @@ class ActiveRun:
             self.log_metric(k, v, step=step)
 
     def log_artifact(self, path: str | Path, name: str | None = None) -> RunArtifact:
-        return self.client.log_artifact(self.id, Path(path), name)
+        return self.client.runs.log_artifact(self.id, Path(path), name)
 
     def flush(self) -> None:
         self._buffer.flush()
@@ -89,7 +91,7 @@ class ActiveRun:
 
     def get(self) -> Run:
         self.flush()
-        return self.client.get_run(self.id)
+        return self.client.runs.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
         self._token = _active.set(self)
@@ -139,7 +141,7 @@ def start_run(
     if project is None:
         project = parent.project if isinstance(parent, ActiveRun) else settings.default_project
     client = client or get_client(settings)
-    run = client.create_run(
+    run = client.runs.create_run(
         RunCreate(
             project=project,
             name=name,
@@ -169,9 +171,9 @@ class RunHandle:
         return getattr(self.record, name)
 
     def metric_history(self, key: str) -> list[MetricPoint]:
-        return self.client.metric_history(self.id, key)
+        return self.client.runs.metric_history(self.id, key)
 
 
 def get_run(run_id: str, *, client: Client | None = None) -> RunHandle:
     client = client or get_client()
-    return RunHandle(client, client.get_run(run_id))
+    return RunHandle(client, client.runs.get_run(run_id))

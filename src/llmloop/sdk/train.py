@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from llmloop.context import local_context
-from llmloop.train.config import TrainConfig, load_config, parse_config
-from llmloop.train.schemas import Plan, TrainResult
-from llmloop.train.sweep import SweepResult
-from llmloop.train.teacher import Teacher
+from llmloop.services.train.config import TrainConfig, load_config, parse_config
+from llmloop.services.train.schemas import Plan, TrainResult
+from llmloop.services.train.sweep import SweepResult
+from llmloop.services.train.teacher import Teacher
 
 ConfigLike = str | Path | Mapping[str, Any] | TrainConfig
 
@@ -40,8 +40,8 @@ def train(
     progress: bool = False,
 ) -> TrainResult:
     """Train as a tracked run; returns the run id, losses, the stored adapter and the model version."""
-    from llmloop.train.service import TrainOptions
-    from llmloop.train.service import train as run_training
+    from llmloop.services.train.service import TrainOptions
+    from llmloop.services.train.service import train as run_training
 
     cfg = load(config, overrides)
     options = TrainOptions(teacher=teacher, callbacks=callbacks, show_progress=progress)
@@ -50,22 +50,22 @@ def train(
 
 def plan(config: ConfigLike, *, overrides: Mapping[str, Any] | None = None) -> Plan:
     """Validate and estimate (parameters, steps, tokens/step, memory, time) without training."""
-    from llmloop.train.service import plan_training
+    from llmloop.services.train.service import plan_training
 
     return plan_training(local_context(), config=load(config, overrides))
 
 
 def resume(run_id: str, *, progress: bool = False) -> TrainResult:
     """Continue a crashed or killed training from its last checkpoint, as a new run."""
-    from llmloop.train.resume import resume_training
-    from llmloop.train.service import TrainOptions
+    from llmloop.services.train.resume import resume_training
+    from llmloop.services.train.service import TrainOptions
 
     return resume_training(local_context(), run_id=run_id, options=TrainOptions(show_progress=progress))
 
 
 def sweep(config: str | Path, *, executor: str | None = None, promote: bool | None = None) -> SweepResult:
     """Run (or resume) a hyper-parameter sweep; trials are child runs of one parent run."""
-    from llmloop.train.sweep import run_sweep
-    from llmloop.train.sweep_config import load_sweep
+    from llmloop.services.train.sweep import run_sweep
+    from llmloop.services.train.sweep_config import load_sweep
 
     return run_sweep(local_context(), sweep=load_sweep(config), executor=executor, promote=promote)

@@ -7,7 +7,6 @@ from fastapi.routing import APIRoute
 
 from llmloop import __version__
 from llmloop.context import Context, local_context
-from llmloop.registry.inference import prompt_model_resolver
 from llmloop.security.rbac import PUBLIC
 from llmloop.server import gateway
 from llmloop.server.api import (
@@ -29,6 +28,7 @@ from llmloop.server.api import (
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
+from llmloop.services.registry.inference import prompt_model_resolver
 
 API_ROUTERS = [
     runs.router,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 
-from llmloop.data.schemas import DatasetVersion
 from llmloop.errors import NotFound, Unavailable
+from llmloop.services.data.schemas import DatasetVersion
 
 
 def token_histograms(version: DatasetVersion, field: str | None = None) -> bytes:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from llmloop.config import reset_settings
-from llmloop.data import service
-from llmloop.data.schemas import DatasetAdd
 from llmloop.errors import Unavailable
+from llmloop.services.data import service
+from llmloop.services.data.schemas import DatasetAdd
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "data"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from llmloop.data import service
-from llmloop.data.schemas import DatasetAdd, SplitSpec
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
 from llmloop.security.rbac import Actor
+from llmloop.services.data import service
+from llmloop.services.data.schemas import DatasetAdd, SplitSpec
 from llmloop.store.lineage import Edge, edges_of
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "data"
@@ -177,8 +177,8 @@ def test_interrupted_add_leaves_no_half_version(ctx: Any) -> None:
 
 
 def test_reading_inside_a_run_links_the_run(ctx: Any) -> None:
-    from llmloop.tracking import service as tracking
-    from llmloop.tracking.schemas import RunCreate
+    from llmloop.services.tracking import service as tracking
+    from llmloop.services.tracking.schemas import RunCreate
 
     v = add(ctx, FIXTURES / "eval.jsonl").version
     run = tracking.create_run(ctx, spec=RunCreate(project="default", name="eval"))

@@ -8,8 +8,8 @@ from typing import Any
 
 from eval_fixtures import answering
 
-from llmloop.evaluate import service
-from llmloop.evaluate.suite import load_suite
+from llmloop.services.evaluate import service
+from llmloop.services.evaluate.suite import load_suite
 
 
 def test_evaluations_over_http(ctx: Any, api: Any, qa_suite: Path) -> None:

@@ -9,12 +9,12 @@ import pytest
 from eval_fixtures import answering, write_suite
 
 from llmloop.errors import InvalidInput
-from llmloop.evaluate import service
-from llmloop.evaluate.compare import compare_evaluations
-from llmloop.evaluate.gates import check_gates, gate_suite, gates_for_promotion
-from llmloop.evaluate.suite import load_suite
-from llmloop.tracking import service as tracking
-from llmloop.tracking.schemas import RunSearch
+from llmloop.services.evaluate import service
+from llmloop.services.evaluate.compare import compare_evaluations
+from llmloop.services.evaluate.gates import check_gates, gate_suite, gates_for_promotion
+from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import RunSearch
 
 WEAK = set(range(0, 40, 2))  # 50% right
 STRONG = set(range(36))  # 90% right, and right wherever WEAK is right except 36, 38
@@ -82,7 +82,7 @@ def test_check_gates_pass_fail_and_comparative(ctx: Any, two: tuple[Any, Any]) -
         {"rule": "p95 latency <= 1ms", "required": False},
         "error_rate <= 0",
     ]
-    from llmloop.evaluate.suite import GateSpec
+    from llmloop.services.evaluate.suite import GateSpec
 
     specs = [GateSpec.model_validate(r) if isinstance(r, dict) else r for r in rules]
     good = check_gates(ctx, rules=specs, candidate=strong.id, baseline=weak.id)

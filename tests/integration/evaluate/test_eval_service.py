@@ -12,12 +12,12 @@ from eval_fixtures import N_ITEMS, answering, write_suite
 from sqlalchemy import func, select, update
 
 from llmloop.errors import InvalidInput, NotFound, Unavailable
-from llmloop.evaluate import results, service
-from llmloop.evaluate.suite import load_suite
+from llmloop.services.evaluate import results, service
+from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.tracking import service as tracking
 from llmloop.store.lineage import edges_of
 from llmloop.store.tables.evaluations import EvaluationExampleRow, EvaluationRow
 from llmloop.store.tables.tracking import RunRow
-from llmloop.tracking import service as tracking
 
 
 def _count(ctx: Any, table: Any) -> int:

@@ -10,9 +10,9 @@ import pytest
 from eval_fixtures import write_suite
 
 import llmloop as ll
-from llmloop.evaluate import results, service
-from llmloop.evaluate.generation import Completion
-from llmloop.evaluate.suite import load_suite
+from llmloop.services.evaluate import results, service
+from llmloop.services.evaluate.generation import Completion
+from llmloop.services.evaluate.suite import load_suite
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

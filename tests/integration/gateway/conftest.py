@@ -15,7 +15,7 @@ from tests.model_fixtures import (  # noqa: F401  (registered-model tests)
     tiny_llama_dir,
 )
 
-from llmloop.serve.echo_upstream import EchoUpstream, ServerThread
+from llmloop.services.serve.echo_upstream import EchoUpstream, ServerThread
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def gw(isolated_home: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def flush_for(ctx: Any) -> None:
     """Write every span the app queued (tests read traces right away; the server would within a second)."""
-    from llmloop.observe.tracer import writer_for
+    from llmloop.services.observe.tracer import writer_for
 
     writer_for(ctx).flush()
 

@@ -8,8 +8,8 @@ import pytest
 
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
 from llmloop.security.rbac import Actor
-from llmloop.serve import service
-from llmloop.serve.schemas import DeploymentCreate, DeploymentSpec
+from llmloop.services.serve import service
+from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec
 
 
 def _create(ctx: Any, name: str, model: str) -> Any:

@@ -15,10 +15,10 @@ from tests.conftest import service_missing
 from tests.integration.gateway.conftest import deploy
 
 from llmloop.errors import Unavailable
-from llmloop.serve.gateway import Gateway
-from llmloop.serve.limits import Admission
-from llmloop.serve.settings import GatewaySettings
-from llmloop.serve.targets import close_sessions
+from llmloop.services.serve.gateway import Gateway
+from llmloop.services.serve.limits import Admission
+from llmloop.services.serve.settings import GatewaySettings
+from llmloop.services.serve.targets import close_sessions
 
 
 def _ask(gw: Any, model: str, key: str = "k1") -> httpx.Response:

@@ -11,7 +11,7 @@ import openai
 import pytest
 from tests.integration.gateway.conftest import deploy, flush_for
 
-from llmloop.observe import semconv
+from llmloop.services.observe import semconv
 
 
 def _client(gw: Any) -> openai.OpenAI:

@@ -13,7 +13,7 @@ import openai
 import pytest
 from tests.integration.gateway.conftest import deploy, flush_for
 
-from llmloop.registry import service as registry
+from llmloop.services.registry import service as registry
 
 ASK = [{"role": "user", "content": "Where should I travel in May?"}]
 

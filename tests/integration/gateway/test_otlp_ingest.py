@@ -11,8 +11,8 @@ import httpx
 import pytest
 from tests.conftest import free_port
 
-from llmloop.observe.tracer import writer_for
-from llmloop.serve.echo_upstream import ServerThread
+from llmloop.services.observe.tracer import writer_for
+from llmloop.services.serve.echo_upstream import ServerThread
 
 
 @pytest.fixture
@@ -119,8 +119,8 @@ def test_otlp_json_and_bad_bodies(served: tuple[str, Any]) -> None:
 
 
 def test_root_span_names_the_trace_model_even_when_stored_after_its_children(gw: Any) -> None:
-    from llmloop.observe.schemas import SpanRecord
-    from llmloop.observe.service import get_trace, record_spans
+    from llmloop.services.observe.schemas import SpanRecord
+    from llmloop.services.observe.service import get_trace, record_spans
 
     ctx = gw.app.state.ctx
     tid = "12" * 16

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import llmloop as ll
-from llmloop.observe import semconv, service
+from llmloop.services.observe import semconv, service
 
 
 def test_list_and_show(cli: Any, ctx: Any) -> None:

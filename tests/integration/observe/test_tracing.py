@@ -15,10 +15,10 @@ import pytest
 
 import llmloop as ll
 from llmloop.errors import InvalidInput, NotFound
-from llmloop.observe import semconv, service
-from llmloop.observe.schemas import SpanRecord, TraceSearch
-from llmloop.observe.tracer import new_span_id, new_trace_id
-from llmloop.observe.writer import SpanWriter
+from llmloop.services.observe import semconv, service
+from llmloop.services.observe.schemas import SpanRecord, TraceSearch
+from llmloop.services.observe.tracer import new_span_id, new_trace_id
+from llmloop.services.observe.writer import SpanWriter
 
 
 def record(trace_id: str, *, parent: str | None = None, start: float = 100.0, **kw: Any) -> SpanRecord:

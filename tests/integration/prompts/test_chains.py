@@ -10,8 +10,8 @@ import pytest
 
 import llmloop as ll
 from llmloop.errors import InvalidInput
-from llmloop.observe import semconv, service
-from llmloop.prompts.chains import (
+from llmloop.services.observe import semconv, service
+from llmloop.services.prompts.chains import (
     REPAIR_MESSAGE,
     Chain,
     FunctionStep,

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from llmloop.data import service as datasets
-from llmloop.data.schemas import DatasetAdd
 from llmloop.errors import NotFound, PermissionDenied
-from llmloop.prompts import service
-from llmloop.prompts.schemas import PromptCreate, RenderRequest
 from llmloop.security.rbac import Actor
+from llmloop.services.data import service as datasets
+from llmloop.services.data.schemas import DatasetAdd
+from llmloop.services.prompts import service
+from llmloop.services.prompts.schemas import PromptCreate, RenderRequest
 
 
 def _add(ctx: Any, tmp_path: Path, answers: list[str]) -> str:

@@ -10,12 +10,12 @@ import pytest
 
 import llmloop as ll
 from llmloop.errors import NotFound
-from llmloop.observe import semconv
-from llmloop.observe import service as traces
-from llmloop.registry import service as registry
 from llmloop.server.api.prompts import set_model_resolver
+from llmloop.services.observe import semconv
+from llmloop.services.observe import service as traces
+from llmloop.services.registry import service as registry
+from llmloop.services.tracking import service as tracking
 from llmloop.store.lineage import edges_of
-from llmloop.tracking import service as tracking
 
 BODY = {
     "project": "travel",

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 import llmloop as ll
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
-from llmloop.prompts import service
-from llmloop.prompts.schemas import PromptCreate, RenderRequest
 from llmloop.security.rbac import Actor
+from llmloop.services.prompts import service
+from llmloop.services.prompts.schemas import PromptCreate, RenderRequest
 from llmloop.store.tables.prompts import PromptRow, PromptVersionRow
 
 RECOMMEND = {

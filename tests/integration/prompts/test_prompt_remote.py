@@ -8,9 +8,9 @@ import pytest
 
 from llmloop.config import Settings
 from llmloop.errors import InvalidInput, NotFound
-from llmloop.prompts.schemas import PromptCreate, RenderRequest
 from llmloop.sdk.prompts import RemoteBackend
 from llmloop.sdk.remote import RemoteClient
+from llmloop.services.prompts.schemas import PromptCreate, RenderRequest
 
 
 @pytest.fixture

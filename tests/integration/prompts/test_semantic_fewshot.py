@@ -11,10 +11,10 @@ import numpy.typing as npt
 import pytest
 
 from llmloop.errors import Unavailable
-from llmloop.prompts import vectors
-from llmloop.prompts.embeddings import MiniLMEmbedder, default_embedder
-from llmloop.prompts.render import CompiledPrompt
-from llmloop.prompts.schemas import PromptCreate
+from llmloop.services.prompts import vectors
+from llmloop.services.prompts.embeddings import MiniLMEmbedder, default_embedder
+from llmloop.services.prompts.render import CompiledPrompt
+from llmloop.services.prompts.schemas import PromptCreate
 
 EXAMPLES = [
     {"input": "Which beach resort has the warmest sea in October?", "output": "Try the Canary Islands."},

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from llmloop.errors import InvalidInput, PermissionDenied
-from llmloop.registry import loading, service
-from llmloop.registry.default import DEFAULT_MODEL
-from llmloop.registry.formats import sha256_file
-from llmloop.registry.schemas import ModelVersionCreate
 from llmloop.security.audit import list_events
 from llmloop.security.rbac import Actor
+from llmloop.services.registry import loading, service
+from llmloop.services.registry.default import DEFAULT_MODEL
+from llmloop.services.registry.formats import sha256_file
+from llmloop.services.registry.schemas import ModelVersionCreate
 
 pytestmark = pytest.mark.slow  # hashes and parses the real 98 MB GGUF
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from llmloop.errors import Conflict, InvalidInput, NotFound
-from llmloop.registry import card, loading, service
-from llmloop.registry.schemas import EntityRef, GateResult, ModelVersionCreate
+from llmloop.services.registry import card, loading, service
+from llmloop.services.registry.schemas import EntityRef, GateResult, ModelVersionCreate
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 from llmloop.store.tables.models import ModelAliasEventRow, ModelVersionRow
-from llmloop.tracking import service as tracking
-from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
 
 def _count(ctx: Any) -> int:
@@ -149,8 +149,8 @@ def test_promotion_gates_history_and_audit(ctx: Any, tiny_base: Path) -> None:
 
 
 def test_lineage_and_card_from_the_store(ctx: Any, tiny_base: Path, tiny_adapter: Path) -> None:
-    from llmloop.data import service as data
-    from llmloop.data.schemas import DatasetAdd
+    from llmloop.services.data import service as data
+    from llmloop.services.data.schemas import DatasetAdd
 
     rows = Path(ctx.settings.home) / "rows.jsonl"
     rows.parent.mkdir(parents=True, exist_ok=True)

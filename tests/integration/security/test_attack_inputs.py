@@ -20,8 +20,8 @@ from sqlalchemy import text
 
 from llmloop.context import Context
 from llmloop.server.app import create_app
-from llmloop.tracking import service
-from llmloop.tracking.schemas import RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import RunCreate
 
 PAYLOADS = {
     "path traversal": [

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from llmloop.context import Context
 from llmloop.security import audit
 from llmloop.security.rbac import Actor
-from llmloop.tracking import service
-from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
 
 def _events(ctx: Context, n: int) -> None:

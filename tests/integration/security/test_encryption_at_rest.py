@@ -15,8 +15,8 @@ from llmloop.config import reset_settings
 from llmloop.context import Context
 from llmloop.errors import DataCorrupted, Unavailable
 from llmloop.security import vault
-from llmloop.tracking import service
-from llmloop.tracking.schemas import RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import RunCreate
 
 PLAIN = b"travel reviews, confidential " * 40000  # ~1.2 MB: more than one encrypted chunk
 

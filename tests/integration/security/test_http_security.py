@@ -16,8 +16,8 @@ from llmloop.errors import NotFound, Unauthenticated
 from llmloop.sdk.remote import RemoteClient
 from llmloop.security import audit, users
 from llmloop.server.app import create_app
-from llmloop.tracking import service
-from llmloop.tracking.schemas import RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import RunCreate
 
 
 def _app(ctx: Context) -> Iterator[TestClient]:

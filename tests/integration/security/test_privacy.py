@@ -12,11 +12,11 @@ from sqlalchemy import inspect, text
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput
-from llmloop.privacy import registry, service
 from llmloop.security import audit
 from llmloop.security.rbac import Actor
-from llmloop.tracking import service as tracking
-from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate
+from llmloop.services.privacy import registry, service
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
 DAY = 86400.0
 

@@ -18,25 +18,25 @@ from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_key, add_user
 
 from llmloop.context import Context
-from llmloop.data import service as data_service
-from llmloop.data.schemas import DatasetAdd
-from llmloop.evaluate import service as eval_service
-from llmloop.evaluate.suite import load_suite
-from llmloop.observe import service as trace_service
-from llmloop.observe.schemas import SpanRecord
-from llmloop.prompts import service as prompts_service
-from llmloop.prompts.schemas import PromptCreate
-from llmloop.registry import service as models_service
-from llmloop.registry.schemas import ModelVersionCreate
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
-from llmloop.serve import service as deploy_service
-from llmloop.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
 from llmloop.server.api.prompts import set_model_resolver
 from llmloop.server.app import create_app
 from llmloop.server.auth import PERMISSION_KEY, api_routes, authorize
-from llmloop.tracking import service
-from llmloop.tracking.schemas import RunCreate
+from llmloop.services.data import service as data_service
+from llmloop.services.data.schemas import DatasetAdd
+from llmloop.services.evaluate import service as eval_service
+from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.observe import service as trace_service
+from llmloop.services.observe.schemas import SpanRecord
+from llmloop.services.prompts import service as prompts_service
+from llmloop.services.prompts.schemas import PromptCreate
+from llmloop.services.registry import service as models_service
+from llmloop.services.registry.schemas import ModelVersionCreate
+from llmloop.services.serve import service as deploy_service
+from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import RunCreate
 
 CALLERS = ("nokey", "gateway", "viewer", "readonly", "member", "maintainer", "admin")
 LEVEL = {

@@ -14,8 +14,8 @@ from security_fixtures import add_key, add_user
 
 from llmloop.context import Context
 from llmloop.server.app import create_app
-from llmloop.tracking import service
-from llmloop.tracking.schemas import RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import RunCreate
 
 schemathesis = pytest.importorskip("schemathesis")
 EXAMPLES_PER_OPERATION = 6

@@ -14,9 +14,9 @@ import pytest
 
 import llmloop as ll
 from llmloop.errors import Conflict, InvalidInput, NotFound
-from llmloop.tracking import service
-from llmloop.tracking.buffer import MetricBuffer
-from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate
+from llmloop.services.tracking import service
+from llmloop.services.tracking.buffer import MetricBuffer
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
 
 def _eventually(check: Any, timeout: float = 20.0) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from llmloop.errors import Conflict, InvalidInput, NotFound
-from llmloop.tracking import service
-from llmloop.tracking.schemas import MetricPoint, RunBatch, RunCreate, RunSearch
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate, RunSearch
 
 
 def _run(ctx: Any, **kw: Any) -> str:

@@ -13,9 +13,9 @@ from transformers import TrainerCallback
 
 import llmloop as ll
 from llmloop.context import local_context
+from llmloop.services.tracking import service as tracking
+from llmloop.services.train.service import TrainingDiverged
 from llmloop.store.lineage import edges_of, upstream
-from llmloop.tracking import service as tracking
-from llmloop.train.service import TrainingDiverged
 
 
 def test_dpo_on_preferences_uses_the_disabled_adapter_as_reference(
@@ -199,7 +199,7 @@ def test_dpo_continues_from_the_sft_adapter(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from llmloop.train.adapters import stack_adapters
+    from llmloop.services.train.adapters import stack_adapters
 
     stacked = stack_adapters(Path(sft.output_dir or ""), Path(dpo.output_dir or ""), tmp_path / "stacked")
     x = torch.randint(3, 250, (2, 10))

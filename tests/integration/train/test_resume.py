@@ -18,9 +18,9 @@ import yaml
 import llmloop as ll
 from llmloop.context import local_context
 from llmloop.errors import Conflict, NotFound
+from llmloop.services.tracking import service as tracking
+from llmloop.services.train.resume import latest_checkpoint, resume_training
 from llmloop.store.lineage import edges_of
-from llmloop.tracking import service as tracking
-from llmloop.train.resume import latest_checkpoint, resume_training
 
 TOTAL = 24
 

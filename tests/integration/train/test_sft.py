@@ -13,8 +13,8 @@ from transformers import TrainerCallback
 
 import llmloop as ll
 from llmloop.context import local_context
+from llmloop.services.tracking import service as tracking
 from llmloop.store.lineage import edges_of
-from llmloop.tracking import service as tracking
 
 
 class Snapshot(TrainerCallback):

@@ -10,9 +10,9 @@ from typing import Any
 import optuna
 from sqlalchemy import select
 
+from llmloop.services.train.study_store import DatabaseJournal, study_storage
 from llmloop.store.projects import project_id
 from llmloop.store.tables.training import SweepJournalRow, SweepRow
-from llmloop.train.study_store import DatabaseJournal, study_storage
 
 
 def _sweep(ctx: Any) -> str:

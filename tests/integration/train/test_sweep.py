@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 import llmloop as ll
 from llmloop.context import local_context
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import RunSearch
 from llmloop.store.tables.tracking import RunRow
 from llmloop.store.tables.training import SweepJournalRow, SweepRow
-from llmloop.tracking import service as tracking
-from llmloop.tracking.schemas import RunSearch
 
 GOOD, BAD1, BAD2 = 1e-2, 1e-7, 2e-7
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from llmloop.data import formats
-from llmloop.data.ingest import IngestOptions, IngestResult, ingest
 from llmloop.errors import InvalidInput
+from llmloop.services.data import formats
+from llmloop.services.data.ingest import IngestOptions, IngestResult, ingest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "data"
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from llmloop.data import pii
+from llmloop.services.data import pii
 
 POSITIVES = [
     ("email", "write to ana.silva@example.pt today", "ana.silva@example.pt"),

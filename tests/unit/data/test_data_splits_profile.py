@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from llmloop.data.hashing import normalise, row_hashes
-from llmloop.data.kinds import RowBuilder
-from llmloop.data.profile import LengthAccumulator, Profiler, whitespace_tokens
-from llmloop.data.splits import assign, leakage
+from llmloop.services.data.hashing import normalise, row_hashes
+from llmloop.services.data.kinds import RowBuilder
+from llmloop.services.data.profile import LengthAccumulator, Profiler, whitespace_tokens
+from llmloop.services.data.splits import assign, leakage
 
 FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 

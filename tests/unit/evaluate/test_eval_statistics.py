@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from llmloop.errors import InvalidInput
-from llmloop.evaluate.metrics.base import MetricInputs
-from llmloop.evaluate.metrics.bleu import Bleu
-from llmloop.evaluate.stats import (
+from llmloop.services.evaluate.metrics.base import MetricInputs
+from llmloop.services.evaluate.metrics.bleu import Bleu
+from llmloop.services.evaluate.stats import (
     bootstrap_ci,
     paired_bootstrap,
     sign_flip_test,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llmloop.errors import InvalidInput
-from llmloop.evaluate.gates import absolute_result, parse_rule, relative_result, threshold
-from llmloop.evaluate.schemas import MetricAggregate
+from llmloop.services.evaluate.gates import absolute_result, parse_rule, relative_result, threshold
+from llmloop.services.evaluate.schemas import MetricAggregate
 
 
 def _agg(key: str, score: float, *, hib: bool = True, scale: str = "fraction") -> MetricAggregate:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import llmloop as ll
-from llmloop.evaluate.judge import grade, judge_pairwise, parse_score, parse_verdict
+from llmloop.services.evaluate.judge import grade, judge_pairwise, parse_score, parse_verdict
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from rouge_score import rouge_scorer
 
 import llmloop as ll
 from llmloop.errors import InvalidInput
-from llmloop.evaluate.metrics.rouge import lcs_length
+from llmloop.services.evaluate.metrics.rouge import lcs_length
 
 PREDS = [
     "the cat sat on the mat",
@@ -170,7 +170,7 @@ def test_latency_tokens_and_cost() -> None:
 def test_bleu_segment_statistics_equal_sacrebleus_own() -> None:
     from sacrebleu.metrics.bleu import BLEU
 
-    from llmloop.evaluate.metrics.bleu import _ref_streams, bleu_segment_stats
+    from llmloop.services.evaluate.metrics.bleu import _ref_streams, bleu_segment_stats
 
     rng = random.Random(11)
     words = ["a", "b", "c", "d", "e", ".", ",", "!", "?", "the", "A", "B", "3.5", "x-y"]

@@ -10,9 +10,15 @@ import pytest
 
 from llmloop.context import local_context
 from llmloop.errors import InvalidInput, NotFound, Unavailable
-from llmloop.evaluate.generation import Completion, generate_all
-from llmloop.evaluate.seams import load_generator, load_rows, read_jsonl, render_prompts, row_from_record
-from llmloop.evaluate.suite import FieldMap, parse_suite
+from llmloop.services.evaluate.generation import Completion, generate_all
+from llmloop.services.evaluate.seams import (
+    load_generator,
+    load_rows,
+    read_jsonl,
+    render_prompts,
+    row_from_record,
+)
+from llmloop.services.evaluate.suite import FieldMap, parse_suite
 
 
 def test_bad_jsonl_lines_name_file_and_line(tmp_path: Path) -> None:
@@ -103,7 +109,9 @@ def test_registered_references_go_through_their_service(tmp_path: Path) -> None:
 
     ctx = local_context()
     expected: tuple[type[Exception], ...] = (
-        (Unavailable,) if importlib.util.find_spec("llmloop.registry") is None else (NotFound, Unavailable)
+        (Unavailable,)
+        if importlib.util.find_spec("llmloop.services.registry") is None
+        else (NotFound, Unavailable)
     )
     with pytest.raises(expected, match=r"model registry|not found|no model"):
         load_generator(ctx, "models:travel@1", project="p")

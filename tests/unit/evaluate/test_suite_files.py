@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from llmloop.errors import InvalidInput
-from llmloop.evaluate.gates import parse_rules
-from llmloop.evaluate.suite import load_suite, parse_suite
+from llmloop.services.evaluate.gates import parse_rules
+from llmloop.services.evaluate.suite import load_suite, parse_suite
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from llmloop.errors import InvalidInput, Unavailable
-from llmloop.prompts.fewshot import ExampleSet, approx_tokens
-from llmloop.prompts.render import CompiledPrompt
-from llmloop.prompts.schemas import FewShot, PromptCreate, PromptParams
-from llmloop.prompts.variables import parse_text
+from llmloop.services.prompts.fewshot import ExampleSet, approx_tokens
+from llmloop.services.prompts.render import CompiledPrompt
+from llmloop.services.prompts.schemas import FewShot, PromptCreate, PromptParams
+from llmloop.services.prompts.variables import parse_text
 
 EXAMPLES = [{"input": f"question {i} " + "word " * i, "output": f"answer {i}"} for i in range(1, 9)]
 

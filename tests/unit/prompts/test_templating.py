@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmloop.errors import InvalidInput
-from llmloop.prompts.templating import MAX_ITERATIONS, compile_template
+from llmloop.services.prompts.templating import MAX_ITERATIONS, compile_template
 
 
 def render(source: str, **values: object) -> str:

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from llmloop.errors import InvalidInput, NotFound
-from llmloop.registry import formats
-from llmloop.registry.schemas import ModelVersionCreate, UpstreamSpec
+from llmloop.services.registry import formats
+from llmloop.services.registry.schemas import ModelVersionCreate, UpstreamSpec
 
 
 def _safetensors(path: Path, tensors: dict[str, list[int]]) -> Path:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from llmloop.errors import InvalidInput
-from llmloop.serve.guardrails import (
+from llmloop.services.serve.guardrails import (
     Decisions,
     GuardrailFailed,
     GuardrailSpec,

@@ -7,8 +7,8 @@ import collections
 import pytest
 from pydantic import ValidationError
 
-from llmloop.serve.routing import choose_target, plan_attempts
-from llmloop.serve.schemas import DeploymentSpec
+from llmloop.services.serve.routing import choose_target, plan_attempts
+from llmloop.services.serve.schemas import DeploymentSpec
 
 
 def _spec(**kw: object) -> DeploymentSpec:

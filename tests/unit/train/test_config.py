@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from llmloop.errors import InvalidInput
-from llmloop.train.config import TrainConfig, flatten, load_config, parse_config, to_yaml
-from llmloop.train.sweep_config import load_sweep
+from llmloop.services.train.config import TrainConfig, flatten, load_config, parse_config, to_yaml
+from llmloop.services.train.sweep_config import load_sweep
 
 BASE: dict[str, Any] = {"name": "t", "model": {"base": "/m"}, "data": {"train": "/d/train.jsonl"}}
 

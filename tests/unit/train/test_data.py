@@ -10,8 +10,8 @@ import pytest
 
 from llmloop.context import local_context
 from llmloop.errors import InvalidInput, NotFound
-from llmloop.train.config import DatasetSpec
-from llmloop.train.data import (
+from llmloop.services.train.config import DatasetSpec
+from llmloop.services.train.data import (
     LoadedDataset,
     load_dataset,
     preference_rows,

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import llmloop as ll
-from llmloop.evaluate.schemas import Comparison, Evaluation, GateVerdict
-from llmloop.evaluate.suite import Suite, parse_suite
 from llmloop.examples.travel import SYSTEM_PROMPT, write_dataset_files
+from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
+from llmloop.services.evaluate.suite import Suite, parse_suite
 
 BASE_MODEL = "smollm2-135m-instruct"
 PROMPT = "travel-recommend"

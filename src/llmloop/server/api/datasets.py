@@ -18,9 +18,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmloop.data import formats, service, storage
-from llmloop.data.kinds import Kind, parse_mapping
-from llmloop.data.schemas import (
+from llmloop.errors import InvalidInput
+from llmloop.refs import validate_name
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+from llmloop.services.data import formats, service, storage
+from llmloop.services.data.kinds import Kind, parse_mapping
+from llmloop.services.data.schemas import (
     Dataset,
     DatasetAdd,
     DatasetAddResult,
@@ -35,10 +39,6 @@ from llmloop.data.schemas import (
     SplitSpec,
     validated,
 )
-from llmloop.errors import InvalidInput
-from llmloop.refs import validate_name
-from llmloop.server.auth import permission
-from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -158,7 +158,7 @@ def get_rows(
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=1000),
 ) -> Rows:
-    from llmloop.data.transforms import export_records
+    from llmloop.services.data.transforms import export_records
 
     v = service.get_version(ctx, ref=ref_of(name, version), project=project)
     items: list[dict[str, Any]] = []

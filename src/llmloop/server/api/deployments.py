@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from llmloop.serve import service
-from llmloop.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, RollbackRequest
 from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.services.serve import service
+from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, RollbackRequest
 
 router = APIRouter(prefix="/deployments", tags=["deployments"])
 

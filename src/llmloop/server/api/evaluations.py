@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from llmloop.evaluate import results
-from llmloop.evaluate.compare import CompareSettings, compare_evaluations
-from llmloop.evaluate.gates import check_gates
-from llmloop.evaluate.schemas import (
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+from llmloop.services.evaluate import results
+from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations
+from llmloop.services.evaluate.gates import check_gates
+from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
     Evaluation,
@@ -21,8 +23,6 @@ from llmloop.evaluate.schemas import (
     GateCheckRequest,
     GateVerdict,
 )
-from llmloop.server.auth import permission
-from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 

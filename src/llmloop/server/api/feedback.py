@@ -6,11 +6,11 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from llmloop.observe.tracer import writer_for
-from llmloop.serve import feedback
-from llmloop.serve.schemas import Feedback, FeedbackCreate
 from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.services.observe.tracer import writer_for
+from llmloop.services.serve import feedback
+from llmloop.services.serve.schemas import Feedback, FeedbackCreate
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 

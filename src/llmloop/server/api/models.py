@@ -14,12 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmloop.data.schemas import validated
-from llmloop.data.service import confine_server_path
-from llmloop.data.settings import data_settings
 from llmloop.refs import validate_name
-from llmloop.registry import card, formats, service
-from llmloop.registry.schemas import (
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+from llmloop.services.data.schemas import validated
+from llmloop.services.data.service import confine_server_path
+from llmloop.services.data.settings import data_settings
+from llmloop.services.registry import card, formats, service
+from llmloop.services.registry.schemas import (
     AliasEvent,
     Lineage,
     Model,
@@ -29,8 +31,6 @@ from llmloop.registry.schemas import (
     ModelVersionFields,
     PromotionResult,
 )
-from llmloop.server.auth import permission
-from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -1,7 +1,7 @@
 """/api/v1/prompts: the prompt registry and the playground over HTTP, same schemas as the SDK.
 
 ``/run`` calls a model through the resolver stored on ``app.state.prompt_models``: by default
-registered models (``llmloop.registry.inference.prompt_model_resolver``); ``set_model_resolver``
+registered models (``llmloop.services.registry.inference.prompt_model_resolver``); ``set_model_resolver``
 swaps it (tests, an app embedding llmloop with its own models).
 """
 
@@ -12,9 +12,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query, Request
 
 from llmloop.context import Context
-from llmloop.prompts import playground, service
-from llmloop.prompts.playground import ModelResolver
-from llmloop.prompts.schemas import (
+from llmloop.server.auth import permission
+from llmloop.server.deps import CtxDep
+from llmloop.services.prompts import playground, service
+from llmloop.services.prompts.playground import ModelResolver
+from llmloop.services.prompts.schemas import (
     AliasUpdate,
     PromptCreate,
     PromptDiff,
@@ -25,8 +27,6 @@ from llmloop.prompts.schemas import (
     RenderedPrompt,
     RenderRequest,
 )
-from llmloop.server.auth import permission
-from llmloop.server.deps import CtxDep
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 

@@ -14,19 +14,17 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
-from llmloop.store.artifacts import safe_relpath
-from llmloop.tracking import service
-from llmloop.tracking.schemas import (
+from llmloop.server.routes import mount
+from llmloop.services.tracking import service
+from llmloop.services.tracking.schemas import (
     MetricHistory,
-    Run,
     RunArtifact,
     RunBatch,
     RunCreate,
-    RunPage,
     RunSearch,
 )
+from llmloop.store.artifacts import safe_relpath
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -36,12 +34,12 @@ def _json(model: BaseModel, status_code: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
-@router.post("", response_model=Run, status_code=201, openapi_extra=permission("runs:write"))
+@mount(router, "runs.create")
 def create_run(ctx: CtxDep, spec: RunCreate) -> Response:
     return _json(service.create_run(ctx, spec=spec), 201)
 
 
-@router.get("", response_model=RunPage, openapi_extra=permission("runs:read"))
+@mount(router, "runs.list")
 def list_runs(
     ctx: CtxDep,
     project: str | None = None,
@@ -54,31 +52,27 @@ def list_runs(
     return _json(service.search_runs(ctx, query=query))
 
 
-@router.post("/search", response_model=RunPage, openapi_extra=permission("runs:read"))
+@mount(router, "runs.search")
 def search_runs(ctx: CtxDep, query: RunSearch) -> Response:
     return _json(service.search_runs(ctx, query=query))
 
 
-@router.get("/{run_id}", response_model=Run, openapi_extra=permission("runs:read"))
+@mount(router, "runs.get")
 def get_run(ctx: CtxDep, run_id: str) -> Response:
     return _json(service.get_run(ctx, run_id=run_id))
 
 
-@router.post("/{run_id}/batch", status_code=204, openapi_extra=permission("runs:write"))
+@mount(router, "runs.log_batch")
 def log_batch(ctx: CtxDep, run_id: str, batch: RunBatch) -> None:
     service.log_batch(ctx, run_id=run_id, batch=batch)
 
 
-@router.get(
-    "/{run_id}/metrics/{key:path}", response_model=MetricHistory, openapi_extra=permission("runs:read")
-)
+@mount(router, "runs.metric_history")
 def metric_history(ctx: CtxDep, run_id: str, key: str) -> Response:
     return _json(MetricHistory(items=service.metric_history(ctx, run_id=run_id, key=key)))
 
 
-@router.put(
-    "/{run_id}/artifacts/{name:path}", response_model=RunArtifact, openapi_extra=permission("artifacts:write")
-)
+@mount(router, "runs.upload_artifact")
 async def upload_artifact(ctx: CtxDep, run_id: str, name: str, request: Request) -> RunArtifact:
     """Stream the body into the artifact store without holding it in memory."""
     import asyncio
@@ -98,7 +92,7 @@ async def upload_artifact(ctx: CtxDep, run_id: str, name: str, request: Request)
     return service.record_artifact(ctx, run_id=run_id, name=rel, sha256=blob.sha256, size=blob.size)
 
 
-@router.get("/{run_id}/artifacts/{name:path}", openapi_extra=permission("artifacts:read"))
+@mount(router, "runs.download_artifact")
 def download_artifact(ctx: CtxDep, run_id: str, name: str) -> StreamingResponse:
     art = service.artifact_of(ctx, run_id=run_id, name=name)
 

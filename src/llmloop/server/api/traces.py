@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from llmloop.observe import service
-from llmloop.observe.schemas import TracePage, TraceSearch
-from llmloop.serve.feedback import get_trace_detail
-from llmloop.serve.schemas import TraceDetail
 from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.services.observe import service
+from llmloop.services.observe.schemas import TracePage, TraceSearch
+from llmloop.services.serve.feedback import get_trace_detail
+from llmloop.services.serve.schemas import TraceDetail
 
 router = APIRouter(prefix="/traces", tags=["traces"])
 

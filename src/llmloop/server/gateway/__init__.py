@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from llmloop.observe.writer import flush_all
 from llmloop.security.rbac import PUBLIC
-from llmloop.serve.targets import close_sessions
 from llmloop.server.auth import permission
 from llmloop.server.gateway import chat, completions, embeddings, models, otlp
 from llmloop.server.gateway.handling import get_gateway
+from llmloop.services.observe.writer import flush_all
+from llmloop.services.serve.targets import close_sessions
 
 v1 = APIRouter(prefix="/v1")
 for _r in (chat.router, completions.router, embeddings.router, models.router, otlp.router):

@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from llmloop.errors import InvalidInput, LlmloopError
-from llmloop.serve.gateway import Gateway
-from llmloop.serve.targets import Endpoint
 from llmloop.server.auth import request_actor
 from llmloop.server.gateway.errors import TRACE_HEADER, openai_error
 from llmloop.server.gateway.sse import sse
+from llmloop.services.serve.gateway import Gateway
+from llmloop.services.serve.targets import Endpoint
 
 USER_HEADER = "x-llmloop-user-id"
 SESSION_HEADER = "x-llmloop-session-id"

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from llmloop.errors import LlmloopError, NotFound
-from llmloop.serve import service
 from llmloop.server.auth import permission, request_actor
 from llmloop.server.gateway.errors import openai_error
+from llmloop.services.serve import service
 
 router = APIRouter(tags=["gateway"])
 
@@ -26,7 +26,7 @@ def _model(name: str, created: float, owner: str) -> dict[str, Any]:
 
 
 def _servable(ctx: Any, actor: Any) -> list[dict[str, Any]]:
-    from llmloop.registry.service import list_models as registered
+    from llmloop.services.registry.service import list_models as registered
 
     out = [
         _model(d.name, d.created_at, d.project)

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from llmloop.errors import InvalidInput, LlmloopError
-from llmloop.observe.tracer import writer_for
-from llmloop.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
 from llmloop.server.auth import permission, request_actor
 from llmloop.server.gateway.handling import get_gateway, read_raw
+from llmloop.services.observe.tracer import writer_for
+from llmloop.services.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
 
 router = APIRouter(tags=["gateway"])
 PROJECT_HEADER = "x-llmloop-project"

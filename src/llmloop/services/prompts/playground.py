@@ -1,0 +1,151 @@
+"""The playground's back end: render a prompt version, call a model on it, trace it, optionally save a run.
+
+The model is reached through a ``ModelResolver`` ((model name, the prompt's project) ->
+``generate(messages, **params) -> str``) that whoever wires engines provides — the prompt registry does not
+know engines. Without one, running answers ``Unavailable`` while rendering still works.
+Each call is one trace: a ``chat`` span with GenAI attributes; saved runs (kind
+``prompt``) keep the prompt reference and parameters as params, latency as a metric, the
+messages and output as an artifact, and a lineage edge from the prompt version.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llmloop.context import Context
+from llmloop.errors import Unavailable
+from llmloop.refs import parse_ref
+from llmloop.services.observe import semconv
+from llmloop.services.observe.tracer import span, writer_for
+from llmloop.services.prompts.render import compile_version
+from llmloop.services.prompts.schemas import PromptRunRequest, PromptRunResult, PromptVersion
+from llmloop.services.prompts.service import dataset_examples, get_prompt_version
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
+from llmloop.store.lineage import Edge, add_edge
+
+Generate = Callable[..., str]
+ModelResolver = Callable[[str | None, str], Generate]  # (model, project) -> generate
+
+
+def model_call_attributes(model: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    """GenAI request attributes for a chat call with these parameters."""
+    attrs: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: "chat"}
+    if model:
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    for key, name in (
+        ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+        ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+        ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+        ("stop", semconv.GEN_AI_REQUEST_STOP_SEQUENCES),
+    ):
+        if params.get(key) is not None:
+            attrs[name] = params[key]
+    return attrs
+
+
+def messages_json(messages: Sequence[dict[str, str]]) -> str:
+    return json.dumps(list(messages), ensure_ascii=False)
+
+
+def run_prompt(
+    ctx: Context, *, ref: str, request: PromptRunRequest, resolve_model: ModelResolver | None
+) -> PromptRunResult:
+    version = get_prompt_version(ctx, project=request.project, ref=ref)
+    rendered = compile_version(version).format(
+        request.variables, example_source=dataset_examples(ctx, project=version.project)
+    )
+    params = {**rendered.params, **request.params.model_dump(exclude_none=True)}
+    model = request.model or params.pop("model", None)
+    params.pop("model", None)
+    if model is not None:
+        parse_ref(str(model))  # a registered model or deployment reference, nothing else
+    if resolve_model is None:  # checked after the inputs, so bad references still get 400/404
+        raise Unavailable(
+            "no model backend is wired to run prompts yet; rendering works "
+            "(POST /api/v1/prompts/{name}/render), running needs a registered model or deployment",
+            details={"ref": ref},
+        )
+    generate = resolve_model(model, version.project)
+    attrs = {
+        **model_call_attributes(model, params),
+        semconv.LLMLOOP_PROMPT: version.ref,
+        semconv.GEN_AI_INPUT_MESSAGES: messages_json(rendered.messages),
+    }
+    with span(
+        f"chat {model or 'default'}",
+        attributes=attrs,
+        kind="client",
+        project=request.project,
+        writer=writer_for(ctx),
+    ) as sp:
+        started = time.perf_counter()
+        try:
+            output = generate(rendered.messages, **params)
+        except Unavailable:
+            raise
+        except Exception as e:  # an engine failure is the engine's unavailability, not a bug here
+            raise Unavailable(f"model {model or 'default'} failed: {type(e).__name__}: {e}") from e
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        sp.set_attribute(
+            semconv.GEN_AI_OUTPUT_MESSAGES, messages_json([{"role": "assistant", "content": str(output)}])
+        )
+    run_id = None
+    if request.save_run:
+        run_id = _save_run(
+            ctx, version, rendered.messages, str(output), params, model, latency_ms, sp.trace_id
+        )
+    return PromptRunResult(
+        ref=version.ref,
+        model=model,
+        messages=rendered.messages,
+        params=params,
+        output=str(output),
+        latency_ms=latency_ms,
+        trace_id=sp.trace_id,
+        run_id=run_id,
+    )
+
+
+def _save_run(
+    ctx: Context,
+    version: PromptVersion,
+    messages: list[dict[str, str]],
+    output: str,
+    params: dict[str, Any],
+    model: str | None,
+    latency_ms: float,
+    trace_id: str,
+) -> str:
+    run = tracking.create_run(
+        ctx,
+        spec=RunCreate(
+            project=version.project,
+            name=f"prompt {version.ref}",
+            kind="prompt",
+            params={"prompt": version.ref, "model": model or "", **params},
+            tags={"trace_id": trace_id},
+        ),
+    )
+    blob = ctx.artifacts.put_bytes(
+        json.dumps({"messages": messages, "output": output}, ensure_ascii=False, indent=1).encode()
+    )
+    tracking.record_artifact(ctx, run_id=run.id, name="prompt_run.json", sha256=blob.sha256, size=blob.size)
+    t = time.time()
+    tracking.log_batch(
+        ctx,
+        run_id=run.id,
+        batch=RunBatch(
+            metrics=[
+                MetricPoint(key="latency_ms", value=latency_ms, step=0, timestamp=t),
+                MetricPoint(key="output_chars", value=len(output), step=0, timestamp=t),
+            ],
+            end_status="finished",
+        ),
+    )
+    with ctx.db.session() as s:
+        add_edge(s, Edge("prompt_version", version.id, "input_to", "run", run.id))
+    return run.id

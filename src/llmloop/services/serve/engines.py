@@ -1,0 +1,129 @@
+"""The seam between deployments and local inference engines.
+
+``resolve_engine(ctx, model_name)`` turns a registered model reference (``travel-sft@champion``,
+``smollm2-135m-instruct``) into a ``Target`` served by ``llmloop.services.registry.inference``: the
+reference is pinned to a version, and the version's engine is loaded once and cached by the
+engines layer. An unknown reference is ``NotFound`` naming the model, so the gateway answers
+404 in OpenAI's shape. ``set_engine_resolver`` lets a test or an embedding app replace it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+from llmloop.context import Context
+from llmloop.errors import NotFound
+from llmloop.services.serve.targets import Endpoint, Target
+
+EngineResolver = Callable[[Context, str], Target]
+_resolver: EngineResolver | None = None
+
+
+def set_engine_resolver(resolver: EngineResolver | None) -> EngineResolver | None:
+    """Install how registered model names become targets; returns the previous resolver."""
+    global _resolver
+    previous, _resolver = _resolver, resolver
+    return previous
+
+
+class EngineTarget:
+    """An ``llmloop.engines`` InferenceEngine driven from the event loop (its iterators run on threads)."""
+
+    def __init__(self, model: str, engine: Any, base: Any) -> None:
+        self.model = model
+        self.label = model
+        self._engine = engine
+        self._base = base
+
+    def _request(self, endpoint: Endpoint, body: dict[str, Any]) -> Any:
+        cls = {
+            "chat/completions": self._base.ChatRequest,
+            "completions": self._base.CompletionRequest,
+            "embeddings": self._base.EmbeddingRequest,
+        }[endpoint]
+        return cls.model_validate({k: v for k, v in body.items() if k in cls.model_fields})
+
+    async def call(self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
+        req = self._request(endpoint, body)
+        if endpoint == "embeddings":
+            result = await asyncio.wait_for(asyncio.to_thread(self._engine.embed, req), timeout_s)
+        elif endpoint == "chat/completions":
+            result = await asyncio.wait_for(
+                asyncio.to_thread(lambda: self._base.collect_chat(self._engine.chat(req))), timeout_s
+            )
+        else:
+            result = await asyncio.wait_for(
+                asyncio.to_thread(lambda: self._base.collect_completion(self._engine.complete(req))),
+                timeout_s,
+            )
+        out: dict[str, Any] = result.model_dump(mode="json")
+        return out
+
+    async def stream(
+        self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        req = self._request(endpoint, body)
+        it = self._engine.chat(req) if endpoint == "chat/completions" else self._engine.complete(req)
+        done = object()
+        step: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                step = asyncio.ensure_future(asyncio.to_thread(next, it, done))
+                # shield: a timeout must not orphan the thread still inside next(it)
+                chunk: Any = await asyncio.wait_for(asyncio.shield(step), timeout_s)
+                if chunk is done:
+                    return
+                yield chunk.model_dump(mode="json", exclude_none=True)
+        finally:
+            # Closing stops the engine generating for a client that left or timed out; a generator
+            # cannot be closed while another thread is inside it, so then it is closed right after.
+            if step is not None and not step.done():
+                step.add_done_callback(lambda _: _close(it))
+            else:
+                await asyncio.to_thread(_close, it)
+
+
+def _close(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+
+
+# Pinning a reference costs a few queries; a request should not pay them. An alias move is seen
+# within RESOLVE_TTL_S (the engine itself is cached by the engines layer, by weights).
+RESOLVE_TTL_S = 5.0
+_resolved: dict[tuple[str, str], tuple[float, Target]] = {}
+
+
+def resolve_engine(ctx: Context, model_name: str) -> Target:
+    """A target serving registered model ``model_name`` in the default project; ``NotFound`` when none."""
+    if _resolver is not None:
+        return _resolver(ctx, model_name)
+    key = (ctx.settings.default_project, model_name)
+    hit = _resolved.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < RESOLVE_TTL_S:
+        return hit[1]
+    target = _resolve_registered(ctx, model_name)
+    if len(_resolved) > 1000:
+        _resolved.clear()
+    _resolved[key] = (now, target)
+    return target
+
+
+def _resolve_registered(ctx: Context, model_name: str) -> Target:
+    from llmloop.engines import base
+    from llmloop.services.registry.inference import engine_for
+
+    try:
+        _, engine = engine_for(ctx, model=model_name)
+    except NotFound as e:
+        raise NotFound(
+            f"model {model_name!r} not found: no deployment has this name and no registered model "
+            f"matches it ({e.message})",
+            details={"model": model_name},
+        ) from e
+    return EngineTarget(model_name, engine, base)
