@@ -41,6 +41,14 @@ class Runs(Protocol):
     def log_batch(self, run_id: str, batch: RunBatch) -> None: ...
     def get_run(self, run_id: str) -> Run: ...
     def search_runs(self, query: RunSearch) -> RunPage: ...
+    def list_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage: ...
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
     def log_artifact(self, run_id: str, path: Path, name: str | None = None) -> RunArtifact: ...
     def download_artifact(self, run_id: str, name: str, dest: Path) -> Path: ...
@@ -69,6 +77,19 @@ class LocalRuns:
         from llmloop.services.tracking import service
 
         return service.search_runs(self.ctx, query=query)
+
+    def list_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        query = RunSearch(
+            project=project, filter=filter, order_by=order_by or [], limit=limit, page_token=page_token
+        )
+        return self.search_runs(query)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         from llmloop.services.tracking import service
@@ -104,6 +125,24 @@ class RemoteRuns:
 
     def search_runs(self, query: RunSearch) -> RunPage:
         page: RunPage = self.http.call("runs.search", body=query)
+        return page
+
+    def list_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        query = {
+            "project": project,
+            "filter": filter,
+            "order_by": order_by or [],
+            "limit": limit,
+            "page_token": page_token,
+        }
+        page: RunPage = self.http.call("runs.list", query=query)
         return page
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
