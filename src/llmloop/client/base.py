@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from llmloop.client.audit import Audit, LocalAudit, RemoteAudit
+from llmloop.client.datasets import Datasets, LocalDatasets, RemoteDatasets
+from llmloop.client.deployments import Deployments, LocalDeployments, RemoteDeployments
+from llmloop.client.evaluations import Evaluations, LocalEvaluations, RemoteEvaluations
+from llmloop.client.feedback import Feedback, LocalFeedback, RemoteFeedback
+from llmloop.client.keys import Keys, LocalKeys, RemoteKeys
+from llmloop.client.models import LocalModels, Models, RemoteModels
+from llmloop.client.privacy import LocalPrivacy, Privacy, RemotePrivacy
+from llmloop.client.prompts import LocalPrompts, Prompts, RemotePrompts
 from llmloop.client.runs import LocalRuns, RemoteRuns, Runs
+from llmloop.client.secrets import LocalSecrets, RemoteSecrets, Secrets
+from llmloop.client.store import LocalStore, RemoteStore, Store
+from llmloop.client.traces import LocalTraces, RemoteTraces, Traces
+from llmloop.client.users import LocalUsers, RemoteUsers, Users
 from llmloop.config import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -17,6 +30,19 @@ class Client:
     """One sub-API per noun. Code above the client holds a ``Client`` and never asks which kind."""
 
     runs: Runs
+    datasets: Datasets
+    prompts: Prompts
+    models: Models
+    evaluations: Evaluations
+    deployments: Deployments
+    traces: Traces
+    feedback: Feedback
+    users: Users
+    keys: Keys
+    audit: Audit
+    secrets: Secrets
+    store: Store
+    privacy: Privacy
     remote: bool = False
 
 
@@ -28,6 +54,19 @@ class LocalClient(Client):
 
         self.ctx = ctx or local_context(settings)
         self.runs = LocalRuns(self.ctx)
+        self.datasets = LocalDatasets(self.ctx)
+        self.prompts = LocalPrompts(self.ctx)
+        self.models = LocalModels(self.ctx)
+        self.evaluations = LocalEvaluations(self.ctx)
+        self.deployments = LocalDeployments(self.ctx)
+        self.traces = LocalTraces(self.ctx)
+        self.feedback = LocalFeedback(self.ctx)
+        self.users = LocalUsers(self.ctx)
+        self.keys = LocalKeys(self.ctx)
+        self.audit = LocalAudit(self.ctx)
+        self.secrets = LocalSecrets(self.ctx)
+        self.store = LocalStore(self.ctx)
+        self.privacy = LocalPrivacy(self.ctx)
 
 
 class RemoteClient(Client):
@@ -40,6 +79,19 @@ class RemoteClient(Client):
 
         self.http = Http(settings, transport=transport)
         self.runs = RemoteRuns(self.http)
+        self.datasets = RemoteDatasets(self.http)
+        self.prompts = RemotePrompts(self.http)
+        self.models = RemoteModels(self.http)
+        self.evaluations = RemoteEvaluations(self.http)
+        self.deployments = RemoteDeployments(self.http)
+        self.traces = RemoteTraces(self.http)
+        self.feedback = RemoteFeedback(self.http)
+        self.users = RemoteUsers(self.http)
+        self.keys = RemoteKeys(self.http)
+        self.audit = RemoteAudit(self.http)
+        self.secrets = RemoteSecrets(self.http)
+        self.store = RemoteStore(self.http)
+        self.privacy = RemotePrivacy(self.http)
 
 
 _last: tuple[Settings, Client] | None = None

@@ -1,7 +1,27 @@
-"""``client.datasets``: not ported to the client yet (see issue 13)."""
+"""``client.datasets``: not ported to the client yet (issue 13); the SDK and CLI still reach it their old way."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 from llmloop.client.routes import Route
 
+if TYPE_CHECKING:
+    from llmloop.client.http import Http
+    from llmloop.context import Context
+
 ROUTES: list[Route] = []
+
+
+class Datasets(Protocol):
+    """The verbs of ``client.datasets``."""
+
+
+class LocalDatasets:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+
+class RemoteDatasets:
+    def __init__(self, http: Http) -> None:
+        self.http = http

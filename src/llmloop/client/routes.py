@@ -64,6 +64,7 @@ def _collect() -> dict[str, Route]:
         feedback,
         keys,
         models,
+        privacy,
         prompts,
         runs,
         secrets,
@@ -74,7 +75,8 @@ def _collect() -> dict[str, Route]:
 
     table: dict[str, Route] = {}
     for module in (
-        runs, datasets, prompts, models, evaluations, deployments, traces, feedback, users, keys, audit, secrets, store
+        runs, datasets, prompts, models, evaluations, deployments, traces, feedback, users, keys, audit, secrets, store,
+        privacy,
     ):  # fmt: skip
         for route in module.ROUTES:
             assert route.name not in table, f"route {route.name} declared twice"
