@@ -35,6 +35,10 @@ def mount(router: APIRouter, name: str, **extra: Any) -> Callable[[F], F]:
     options.update(extra)
 
     def decorate(fn: F) -> F:
+        # the OpenAPI operation id stays ``{tag}-{function}``, as for routes declared by hand, so
+        # generated clients keep their method names
+        tag = str(router.tags[0]) if router.tags else "default"
+        options.setdefault("operation_id", f"{tag}-{getattr(fn, '__name__', name)}")
         router.api_route(r.path.removeprefix(prefix), methods=[r.method], name=name, **options)(fn)
         return fn
 
