@@ -17,6 +17,7 @@ from llmloop.client.runs import LocalRuns, RemoteRuns, Runs
 from llmloop.client.secrets import LocalSecrets, RemoteSecrets, Secrets
 from llmloop.client.store import LocalStore, RemoteStore, Store
 from llmloop.client.traces import LocalTraces, RemoteTraces, Traces
+from llmloop.client.train import LocalTrain, RemoteTrain, Train
 from llmloop.client.users import LocalUsers, RemoteUsers, Users
 from llmloop.config import Settings, get_settings
 
@@ -30,6 +31,7 @@ class Client:
     """One sub-API per noun. Code above the client holds a ``Client`` and never asks which kind."""
 
     runs: Runs
+    train: Train
     datasets: Datasets
     prompts: Prompts
     models: Models
@@ -54,6 +56,7 @@ class LocalClient(Client):
 
         self.ctx = ctx or local_context(settings)
         self.runs = LocalRuns(self.ctx)
+        self.train = LocalTrain(self.ctx)
         self.datasets = LocalDatasets(self.ctx)
         self.prompts = LocalPrompts(self.ctx)
         self.models = LocalModels(self.ctx)
@@ -79,6 +82,7 @@ class RemoteClient(Client):
 
         self.http = Http(settings, transport=transport)
         self.runs = RemoteRuns(self.http)
+        self.train = RemoteTrain(self.http)
         self.datasets = RemoteDatasets(self.http)
         self.prompts = RemotePrompts(self.http)
         self.models = RemoteModels(self.http)

@@ -4,9 +4,9 @@
     result = ll.train("examples/travel/sft.yaml", overrides={"training.max_steps": 20})
     result.run_id, result.eval_loss, result.model_version
 
-Training runs in this process against the local store (it needs the weights here); with
-``LLMLOOP_SERVER_URL`` set it still trains locally: point LLMLOOP_DATABASE_URL / ARTIFACTS_URL at
-the server's store to record it there.
+Training runs in this process (it needs the weights here) through ``get_client().train``: against
+the configured store with a local client; with ``LLMLOOP_SERVER_URL`` set it is refused with what
+to do instead, rather than recorded in a local store the server never sees.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmloop.context import local_context
+from llmloop.client import get_client
 from llmloop.services.train.config import TrainConfig, load_config, parse_config
 from llmloop.services.train.schemas import Plan, TrainResult
 from llmloop.services.train.sweep import SweepResult
+from llmloop.services.train.sweep_config import load_sweep
 from llmloop.services.train.teacher import Teacher
 
 ConfigLike = str | Path | Mapping[str, Any] | TrainConfig
@@ -40,32 +41,20 @@ def train(
     progress: bool = False,
 ) -> TrainResult:
     """Train as a tracked run; returns the run id, losses, the stored adapter and the model version."""
-    from llmloop.services.train.service import TrainOptions
-    from llmloop.services.train.service import train as run_training
-
     cfg = load(config, overrides)
-    options = TrainOptions(teacher=teacher, callbacks=callbacks, show_progress=progress)
-    return run_training(local_context(), config=cfg, options=options)
+    return get_client().train.train(cfg, teacher=teacher, callbacks=callbacks, progress=progress)
 
 
 def plan(config: ConfigLike, *, overrides: Mapping[str, Any] | None = None) -> Plan:
     """Validate and estimate (parameters, steps, tokens/step, memory, time) without training."""
-    from llmloop.services.train.service import plan_training
-
-    return plan_training(local_context(), config=load(config, overrides))
+    return get_client().train.plan(load(config, overrides))
 
 
 def resume(run_id: str, *, progress: bool = False) -> TrainResult:
     """Continue a crashed or killed training from its last checkpoint, as a new run."""
-    from llmloop.services.train.resume import resume_training
-    from llmloop.services.train.service import TrainOptions
-
-    return resume_training(local_context(), run_id=run_id, options=TrainOptions(show_progress=progress))
+    return get_client().train.resume(run_id, progress=progress)
 
 
 def sweep(config: str | Path, *, executor: str | None = None, promote: bool | None = None) -> SweepResult:
     """Run (or resume) a hyper-parameter sweep; trials are child runs of one parent run."""
-    from llmloop.services.train.sweep import run_sweep
-    from llmloop.services.train.sweep_config import load_sweep
-
-    return run_sweep(local_context(), sweep=load_sweep(config), executor=executor, promote=promote)
+    return get_client().train.sweep(load_sweep(config), executor=executor, promote=promote)
