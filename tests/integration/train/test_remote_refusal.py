@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import LiveServer
 
 import llmloop as ll
 from llmloop.config import reset_settings
 from llmloop.errors import Unavailable
-from tests.conftest import LiveServer
 
 
 def test_ll_train_with_a_server_url_refuses_instead_of_writing_a_local_store(
