@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.sdk.datasets import DatasetHandle, ProgressFn, datasets
+from llmloop.client.datasets import Progress
+from llmloop.sdk.datasets import DatasetHandle, datasets
 from llmloop.services.data.kinds import KINDS, parse_mapping
 from llmloop.services.data.schemas import DatasetVersion, Profile
 
@@ -24,7 +25,7 @@ def data() -> None:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[ProgressFn | None]:
+def _progress(label: str) -> Iterator[Progress | None]:
     """A rich progress bar on stderr while a file is read (only on a terminal)."""
     if not sys.stderr.isatty():
         yield None
