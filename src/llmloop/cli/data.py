@@ -5,14 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.client.datasets import Progress
 from llmloop.sdk.datasets import DatasetHandle, datasets
 from llmloop.services.data.kinds import KINDS, parse_mapping
 from llmloop.services.data.schemas import DatasetVersion, Profile
+
+if TYPE_CHECKING:
+    from llmloop.services.data.ingest import Progress as ProgressFn
 
 project_option = click.option(
     "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."
@@ -25,7 +28,7 @@ def data() -> None:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Progress | None]:
+def _progress(label: str) -> Iterator[ProgressFn | None]:
     """A rich progress bar on stderr while a file is read (only on a terminal)."""
     if not sys.stderr.isatty():
         yield None

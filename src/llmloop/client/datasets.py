@@ -9,7 +9,7 @@ as a server-side import that the server allows only inside ``LLMLOOP_DATA_IMPORT
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,8 +37,7 @@ if TYPE_CHECKING:
 
     from llmloop.client.http import Http
     from llmloop.context import Context
-
-Progress = Callable[[int, int | None], None]
+    from llmloop.services.data.ingest import Progress
 
 
 class DatasetList(BaseModel):

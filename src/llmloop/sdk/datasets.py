@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from llmloop.client import get_client
-from llmloop.client.datasets import Progress as ProgressFn
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
 from llmloop.services.data.kinds import Kind, arrow_schema
@@ -43,6 +42,7 @@ from llmloop.services.data.schemas import (
 
 if TYPE_CHECKING:
     from llmloop.client.datasets import Datasets as DatasetsApi
+    from llmloop.services.data.ingest import Progress
 
 
 def _api() -> DatasetsApi:
@@ -158,7 +158,7 @@ class Datasets:
         pii: PiiPolicy = "warn",
         tokenizer: str | None = None,
         description: str = "",
-        progress: ProgressFn | None = None,
+        progress: Progress | None = None,
     ) -> DatasetHandle:
         """Add ``path`` (file, folder, glob or fsspec URL) as a version of ``name``; ``.created`` says if it is new."""
         spec = validated(
