@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.sdk.datasets import DatasetHandle, ProgressFn, datasets
+from llmloop.sdk.datasets import DatasetHandle, datasets
 from llmloop.services.data.kinds import KINDS, parse_mapping
 from llmloop.services.data.schemas import DatasetVersion, Profile
+
+if TYPE_CHECKING:
+    from llmloop.services.data.ingest import Progress as ProgressFn
 
 project_option = click.option(
     "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."

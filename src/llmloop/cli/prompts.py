@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
-from pydantic import ValidationError
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.client import get_client
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.sdk.prompts import backend
-from llmloop.services.prompts.schemas import PromptCreate, PromptVersion, RenderRequest
+from llmloop.services.prompts.files import prompt_spec, read_mapping, spec_from_file
+from llmloop.services.prompts.schemas import PromptVersion, RenderRequest
 from llmloop.services.prompts.variables import parse_text
 
 project_option = click.option("--project", "-p", default=None, help="Project (default: the configured one).")
@@ -27,33 +26,6 @@ def _project(project: str | None) -> str:
 @click.group()
 def prompts() -> None:
     """Prompt registry: versioned templates, aliases, diffs, rendering."""
-
-
-def _load_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}", details={"file": str(path)}) from e
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else getattr(e, "lineno", None)
-        raise InvalidInput(
-            f"{path}{f' line {line}' if line else ''}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
-            details={"file": str(path), "line": line},
-        ) from e
-    if not isinstance(data, dict):
-        raise InvalidInput(
-            f"{path}: expected a mapping with messages or template", details={"file": str(path)}
-        )
-    return data
-
-
-def _validation_error(e: ValidationError, where: str) -> InvalidInput:
-    first = e.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return InvalidInput(f"{where}: {key}: {first['msg']}", details={"file": where, "key": key})
 
 
 @prompts.command("create")
@@ -76,25 +48,27 @@ def create_prompt(
     json_: bool,
 ) -> None:
     """Make a new version of NAME from a file (messages or template, variables, params, few_shot)."""
-    if (file_ is None) == (template is None):
-        raise click.UsageError("give either --file or --template")
-    data: dict[str, Any] = _load_file(file_) if file_ is not None else {"template": template}
-    variables = data.setdefault("variables", {})
-    if not isinstance(variables, dict):
-        raise InvalidInput(
-            f"{file_}: variables must be a mapping", details={"file": str(file_), "key": "variables"}
+    if file_ is not None and template is None:
+        spec = spec_from_file(
+            file_,
+            name=name,
+            project=project,
+            default_project=get_settings().default_project,
+            declare=declare,
+            message=message,
         )
-    for item in declare:
-        var, _, kind = item.partition(":")
-        variables[var] = kind or "string"
-    data.update(name=name, project=_project(project or data.get("project")))
-    if message is not None:
-        data["message"] = message
-    try:
-        spec = PromptCreate.model_validate(data)
-    except ValidationError as e:
-        raise _validation_error(e, str(file_ or "--template")) from None
-    version = backend().create(spec)
+    elif template is not None and file_ is None:
+        spec = prompt_spec(
+            {"template": template},
+            name=name,
+            project=_project(project),
+            declare=declare,
+            message=message,
+            where="--template",
+        )
+    else:
+        raise click.UsageError("give either --file or --template")
+    version = get_client().prompts.create_version(spec)
     if json_:
         print_json(version)
         return
@@ -106,7 +80,7 @@ def create_prompt(
 @json_option
 def list_prompts(project: str | None, json_: bool) -> None:
     """Prompts in a project with their latest version and aliases."""
-    page = backend().list(_project(project))
+    page = get_client().prompts.list_prompts(_project(project))
     if json_:
         print_json(page)
         return
@@ -152,7 +126,7 @@ def _print_version(v: PromptVersion) -> None:
 @json_option
 def show_prompt(ref: str, project: str | None, json_: bool) -> None:
     """Show one version: NAME (latest), NAME@VERSION or NAME@ALIAS."""
-    version = backend().get(_project(project), ref)
+    version = get_client().prompts.get_version(ref, _project(project))
     if json_:
         print_json(version)
         return
@@ -165,7 +139,7 @@ def show_prompt(ref: str, project: str | None, json_: bool) -> None:
 @json_option
 def list_versions(name: str, project: str | None, json_: bool) -> None:
     """Every version of NAME, newest first."""
-    items = backend().versions(_project(project), name)
+    items = get_client().prompts.list_versions(name, _project(project))
     if json_:
         print_json({"items": items})
         return
@@ -193,10 +167,12 @@ def render_prompt(
     json_: bool,
 ) -> None:
     """Render a version with variables and print the messages."""
-    client = backend()
+    client = get_client().prompts
     proj = _project(project)
-    version = client.get(proj, ref)
-    variables: dict[str, Any] = _load_file(vars_file) if vars_file is not None else {}
+    version = client.get_version(ref, proj)
+    variables: dict[str, Any] = (
+        read_mapping(vars_file, what="a mapping of variables") if vars_file is not None else {}
+    )
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep:
@@ -224,7 +200,7 @@ def render_prompt(
 @json_option
 def diff_prompts(a: str, b: str, project: str | None, json_: bool) -> None:
     """What changed from A to B (e.g. 'recommend@1 recommend@2', or 'recommend@1 2')."""
-    diff = backend().diff(_project(project), a, b)
+    diff = get_client().prompts.diff_versions(a, b, _project(project))
     if json_:
         print_json(diff)
         return
@@ -242,9 +218,9 @@ def alias_prompt(
     name: str, alias: str, version: int | None, delete: bool, project: str | None, json_: bool
 ) -> None:
     """Point NAME@ALIAS at VERSION (or --delete it)."""
-    client = backend()
+    client = get_client().prompts
     if delete:
-        client.delete_alias(_project(project), name, alias)
+        client.delete_alias(name, alias, _project(project))
         if json_:
             print_json({"name": name, "alias": alias, "deleted": True})
         else:
@@ -252,7 +228,7 @@ def alias_prompt(
         return
     if version is None:
         raise click.UsageError("give the VERSION the alias should point at (or --delete)")
-    target = client.set_alias(_project(project), name, alias, version)
+    target = client.set_alias(name, alias, version, _project(project))
     if json_:
         print_json(target)
         return

@@ -5,140 +5,46 @@
                       variables={"who": "string"}, params={"temperature": 0.3}, message="first cut")
     ll.prompts.get("recommend@production").render(who="a family")   # -> [{"role": "user", ...}]
 
-Like the rest of the SDK it talks to the embedded store, or to ``/api/v1/prompts`` when
-``LLMLOOP_SERVER_URL`` is set; either way the version is compiled and rendered here, in
-the caller's process, so a render never costs a round trip.
+Every call goes through ``llmloop.client.get_client().prompts``: the embedded store, or
+``/api/v1/prompts`` when ``LLMLOOP_SERVER_URL`` is set; either way the version is compiled and
+rendered here, in the caller's process, so a render never costs a round trip.
+``ll.prompts.create_from_file("recommend.yaml")`` reads the prompt files ``llmloop prompts create -f`` reads.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
-from urllib.parse import quote
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from llmloop.config import Settings, get_settings
+from llmloop.client import get_client
+from llmloop.config import get_settings
 from llmloop.services.prompts import chains
 from llmloop.services.prompts.fewshot import ExampleSource, TokenCounter
+from llmloop.services.prompts.files import spec_from_file
 from llmloop.services.prompts.render import compile_version
 from llmloop.services.prompts.schemas import (
-    AliasUpdate,
     PromptCreate,
     PromptDiff,
     PromptPage,
     PromptVersion,
     RenderedPrompt,
-    RenderRequest,
 )
 
-__all__ = ["Backend", "LocalBackend", "Prompt", "Prompts", "RemoteBackend", "api", "backend", "prompts"]
+if TYPE_CHECKING:
+    from llmloop.client.prompts import Prompts as PromptsApi
+
+__all__ = ["Prompt", "Prompts", "api", "prompts"]
 
 
-class Backend(Protocol):
-    def create(self, spec: PromptCreate) -> PromptVersion: ...
-    def get(self, project: str, ref: str) -> PromptVersion: ...
-    def list(self, project: str) -> PromptPage: ...
-    def versions(self, project: str, name: str) -> builtins.list[PromptVersion]: ...
-    def set_alias(self, project: str, name: str, alias: str, version: int) -> PromptVersion: ...
-    def delete_alias(self, project: str, name: str, alias: str) -> None: ...
-    def diff(self, project: str, a: str, b: str) -> PromptDiff: ...
-    def render(self, ref: str, request: RenderRequest) -> RenderedPrompt: ...
+def _api() -> PromptsApi:
+    """``client.prompts`` of the client the current settings name (looked up per call, never cached here)."""
+    return get_client().prompts
 
 
-class LocalBackend:
-    def __init__(self, settings: Settings) -> None:
-        from llmloop.context import local_context
-
-        self.ctx = local_context(settings)
-
-    def create(self, spec: PromptCreate) -> PromptVersion:
-        from llmloop.services.prompts import service
-
-        return service.create_prompt_version(self.ctx, spec=spec)
-
-    def get(self, project: str, ref: str) -> PromptVersion:
-        from llmloop.services.prompts import service
-
-        return service.get_prompt_version(self.ctx, project=project, ref=ref)
-
-    def list(self, project: str) -> PromptPage:
-        from llmloop.services.prompts import service
-
-        return service.list_prompts(self.ctx, project=project)
-
-    def versions(self, project: str, name: str) -> builtins.list[PromptVersion]:
-        from llmloop.services.prompts import service
-
-        return service.list_prompt_versions(self.ctx, project=project, name=name)
-
-    def set_alias(self, project: str, name: str, alias: str, version: int) -> PromptVersion:
-        from llmloop.services.prompts import service
-
-        return service.set_prompt_alias(self.ctx, project=project, name=name, alias=alias, version=version)
-
-    def delete_alias(self, project: str, name: str, alias: str) -> None:
-        from llmloop.services.prompts import service
-
-        service.delete_prompt_alias(self.ctx, project=project, name=name, alias=alias)
-
-    def diff(self, project: str, a: str, b: str) -> PromptDiff:
-        from llmloop.services.prompts import service
-
-        return service.diff_prompt_versions(self.ctx, project=project, a=a, b=b)
-
-    def render(self, ref: str, request: RenderRequest) -> RenderedPrompt:
-        from llmloop.services.prompts import service
-
-        return service.render_prompt(self.ctx, ref=ref, request=request)
-
-
-class RemoteBackend:
-    def __init__(self, settings: Settings, client: Any = None) -> None:
-        from llmloop.sdk.remote import RemoteClient
-
-        self.client = client or RemoteClient(settings)
-
-    def _json(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        kwargs: dict[str, Any] = {"params": {k: v for k, v in params.items() if v is not None}}
-        if body is not None:
-            kwargs["content"] = body.model_dump_json()
-            kwargs["headers"] = {"content-type": "application/json"}
-        return self.client._call(method, path, **kwargs)
-
-    def create(self, spec: PromptCreate) -> PromptVersion:
-        return PromptVersion.model_validate(self._json("POST", "/prompts", spec))
-
-    def get(self, project: str, ref: str) -> PromptVersion:
-        return PromptVersion.model_validate(self._json("GET", f"/prompts/{quote(ref)}", project=project))
-
-    def list(self, project: str) -> PromptPage:
-        return PromptPage.model_validate(self._json("GET", "/prompts", project=project))
-
-    def versions(self, project: str, name: str) -> builtins.list[PromptVersion]:
-        data = self._json("GET", f"/prompts/{quote(name)}/versions", project=project)
-        return [PromptVersion.model_validate(v) for v in data["items"]]
-
-    def set_alias(self, project: str, name: str, alias: str, version: int) -> PromptVersion:
-        path = f"/prompts/{quote(name)}/aliases/{quote(alias)}"
-        return PromptVersion.model_validate(
-            self._json("PUT", path, AliasUpdate(version=version), project=project)
-        )
-
-    def delete_alias(self, project: str, name: str, alias: str) -> None:
-        self._json("DELETE", f"/prompts/{quote(name)}/aliases/{quote(alias)}", project=project)
-
-    def diff(self, project: str, a: str, b: str) -> PromptDiff:
-        name = a.partition("@")[0]
-        data = self._json("GET", f"/prompts/{quote(name)}/diff", project=project, **{"from": a, "to": b})
-        return PromptDiff.model_validate(data)
-
-    def render(self, ref: str, request: RenderRequest) -> RenderedPrompt:
-        return RenderedPrompt.model_validate(self._json("POST", f"/prompts/{quote(ref)}/render", request))
-
-
-def backend(settings: Settings | None = None) -> Backend:
-    settings = settings or get_settings()
-    return RemoteBackend(settings) if settings.server_url else LocalBackend(settings)
+def _project(project: str | None) -> str:
+    return project or get_settings().default_project
 
 
 class Prompt:
@@ -210,7 +116,7 @@ class Prompts:
         """Make a new version (or return the latest when nothing changed)."""
         spec = PromptCreate.model_validate(
             {
-                "project": project or get_settings().default_project,
+                "project": _project(project),
                 "name": name,
                 "messages": list(messages) if messages is not None else None,
                 "template": template,
@@ -221,26 +127,51 @@ class Prompts:
                 "message": message,
             }
         )
-        return Prompt(backend().create(spec))
+        return Prompt(_api().create_version(spec))
+
+    def create_from_file(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        declare: Iterable[str] = (),
+        message: str | None = None,
+        project: str | None = None,
+    ) -> Prompt:
+        """Make a new version from a YAML or JSON prompt file, as ``llmloop prompts create -f`` does.
+
+        The file holds ``messages`` or ``template`` with ``variables``, ``params``, ``few_shot``,
+        ``description``, ``message`` (and optionally ``name``, ``project``); the arguments win over
+        the file. ``declare`` adds variables as ``NAME`` or ``NAME:TYPE``.
+        """
+        spec = spec_from_file(
+            path,
+            name=name,
+            project=project,
+            default_project=get_settings().default_project,
+            declare=declare,
+            message=message,
+        )
+        return Prompt(_api().create_version(spec))
 
     def get(self, ref: str, *, project: str | None = None) -> Prompt:
         """``NAME`` (latest), ``NAME@VERSION`` or ``NAME@ALIAS``."""
-        return Prompt(backend().get(project or get_settings().default_project, ref))
+        return Prompt(_api().get_version(ref, _project(project)))
 
     def list(self, *, project: str | None = None) -> PromptPage:
-        return backend().list(project or get_settings().default_project)
+        return _api().list_prompts(_project(project))
 
     def versions(self, name: str, *, project: str | None = None) -> builtins.list[PromptVersion]:
-        return backend().versions(project or get_settings().default_project, name)
+        return _api().list_versions(name, _project(project))
 
     def set_alias(self, name: str, alias: str, version: int, *, project: str | None = None) -> PromptVersion:
-        return backend().set_alias(project or get_settings().default_project, name, alias, version)
+        return _api().set_alias(name, alias, version, _project(project))
 
     def delete_alias(self, name: str, alias: str, *, project: str | None = None) -> None:
-        backend().delete_alias(project or get_settings().default_project, name, alias)
+        _api().delete_alias(name, alias, _project(project))
 
     def diff(self, a: str, b: str, *, project: str | None = None) -> PromptDiff:
-        return backend().diff(project or get_settings().default_project, a, b)
+        return _api().diff_versions(a, b, _project(project))
 
 
 api = Prompts()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 PROMPT_FILE = {
@@ -131,3 +132,32 @@ def test_bad_input_exits_2_with_one_line(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "'many' is not a valid integer" in r.stderr
     r = cli("prompts", "show", "ideas@7")
     assert r.exit_code == 2 and r.stderr == "error: prompt 'ideas' has no version 7\n"
+
+
+def test_sdk_reads_prompt_files_as_the_cli_does(cli: Any, tmp_path: Path) -> None:
+    import llmloop as ll
+    from llmloop.errors import InvalidInput
+
+    path = write(tmp_path, {**PROMPT_FILE, "name": "ideas", "project": "travel"})
+    made = ll.prompts.create_from_file(path, message="from python")
+    assert (made.ref, made.version.project, made.version.message) == ("ideas@1", "travel", "from python")
+    assert made.variable_names == {"agency", "nights", "tags"}
+    r = cli("prompts", "create", "ideas", "-f", path, "--json")  # the same file: no new version
+    assert r.exit_code == 0 and json.loads(r.stdout)["content_hash"] == made.version.content_hash
+    extra = ll.prompts.create_from_file(path, name="other", project="travel", declare=["tone:string"])
+    assert (extra.ref, extra.version.variables["tone"].type) == ("other@1", "string")
+
+    nameless = write(tmp_path, PROMPT_FILE, "nameless.json")
+    with pytest.raises(InvalidInput, match=r"nameless\.json: no prompt name"):
+        ll.prompts.create_from_file(nameless)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("messages: [unclosed\n")
+    with pytest.raises(InvalidInput, match=r"bad.yaml line \d+: not valid YAML") as err:
+        ll.prompts.create_from_file(bad, name="ideas")
+    assert err.value.details["file"] == str(bad)
+    with pytest.raises(InvalidInput, match=r"typo\.yaml: paramz: Extra inputs are not permitted"):
+        ll.prompts.create_from_file(write(tmp_path, {**PROMPT_FILE, "paramz": {}}, "typo.yaml"), name="x")
+    assert [p.name for p in ll.prompts.list(project="travel").items] == [
+        "ideas",
+        "other",
+    ]  # nothing else made

@@ -2,7 +2,9 @@
 
 A version in a path is a number, an alias, or ``latest``. New versions come from an upload (the
 request body is the file, streamed to disk, never held in memory) or, when the server allows it
-(``LLMLOOP_DATA_IMPORT_ROOT``), from a server-side path that must stay inside that root.
+(``LLMLOOP_DATA_IMPORT_ROOT``), from a server-side path that must stay inside that root. Every
+endpoint is mounted from the route table (``llmloop.client.datasets.ROUTES``), which also drives
+``RemoteDatasets``.
 """
 
 from __future__ import annotations
@@ -12,20 +14,27 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
+from llmloop.client.datasets import (
+    AliasRequest,
+    DatasetImport,
+    DatasetList,
+    DedupRequest,
+    LocalDatasets,
+    RedactRequest,
+    Rows,
+    UseRequest,
+)
 from llmloop.errors import InvalidInput
 from llmloop.refs import validate_name
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 from llmloop.services.data import formats, service, storage
 from llmloop.services.data.kinds import Kind, parse_mapping
 from llmloop.services.data.schemas import (
-    Dataset,
     DatasetAdd,
     DatasetAddResult,
     DatasetDiff,
@@ -43,59 +52,6 @@ from llmloop.services.data.schemas import (
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-class DatasetList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[Dataset]
-
-
-class DatasetImport(BaseModel):
-    """A server-side file to add; ``path`` is relative to (or inside) the server's import root."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    kind: Kind | None = None
-    format: Format | None = None
-    mapping: dict[str, str] = Field(default_factory=dict)
-    skip_invalid: bool = False
-    pii: PiiPolicy = "warn"
-    tokenizer: str | None = None
-    description: str = ""
-
-
-class RedactRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kinds: list[str] | None = None
-
-
-class DedupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    near: bool = False
-
-
-class AliasRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: str = Field(description="A version number, an alias, or 'latest'.")
-
-
-class UseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    run_id: str
-
-
-class Rows(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[dict[str, Any]]
-    offset: int
-    total: int
-
-
 def ref_of(name: str, version: str) -> str:
     """``name`` + a path version (number, alias or 'latest') as a reference."""
     validate_name(name, what="dataset name")
@@ -109,46 +65,38 @@ def _status(response: Response, result: DatasetAddResult) -> DatasetAddResult:
     return result
 
 
-@router.get("", response_model=DatasetList, openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.list")
 def list_datasets(ctx: CtxDep, project: str | None = None) -> DatasetList:
     return DatasetList(items=service.list_datasets(ctx, project=project))
 
 
-@router.get("/{name}", response_model=DatasetShow, openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.show")
 def show_dataset(ctx: CtxDep, name: str, project: str | None = None, version: str = "latest") -> DatasetShow:
     return service.show_dataset(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.get(
-    "/{name}/versions/{version}", response_model=DatasetVersion, openapi_extra=permission("datasets:read")
-)
+@mount(router, "datasets.get_version")
 def get_version(ctx: CtxDep, name: str, version: str, project: str | None = None) -> DatasetVersion:
     return service.get_version(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.get(
-    "/{name}/versions/{version}/profile", response_model=Profile, openapi_extra=permission("datasets:read")
-)
+@mount(router, "datasets.profile")
 def get_profile(ctx: CtxDep, name: str, version: str, project: str | None = None) -> Profile:
     return service.get_version(ctx, ref=ref_of(name, version), project=project).profile
 
 
-@router.get(
-    "/{name}/versions/{version}/profile.png",
-    response_class=Response,
-    openapi_extra=permission("datasets:read"),
-)
+@mount(router, "datasets.profile_png", response_class=Response)
 def profile_png(
     ctx: CtxDep, name: str, version: str, project: str | None = None, field: str | None = None
 ) -> Response:
     """Token-length histograms of the version's fields (or one field) as a PNG a person can look at."""
-    from llmloop.server.charts import token_histograms
+    from llmloop.services.data.charts import token_histograms
 
     v = service.get_version(ctx, ref=ref_of(name, version), project=project)
     return Response(token_histograms(v, field), media_type="image/png")
 
 
-@router.get("/{name}/versions/{version}/rows", response_model=Rows, openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.rows")
 def get_rows(
     ctx: CtxDep,
     name: str,
@@ -158,23 +106,11 @@ def get_rows(
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=1000),
 ) -> Rows:
-    from llmloop.services.data.transforms import export_records
-
-    v = service.get_version(ctx, ref=ref_of(name, version), project=project)
-    items: list[dict[str, Any]] = []
-    seen = 0
-    for batch in service.iter_batches(ctx, v, split=split):
-        if seen + batch.num_rows > offset and len(items) < limit:
-            start = max(0, offset - seen)
-            items.extend(export_records(batch.slice(start, limit - len(items))))
-        seen += batch.num_rows
-        if len(items) >= limit:
-            break
-    total = v.rows if split is None else (v.splits or {}).get(split, 0)
-    return Rows(items=items, offset=offset, total=total)
+    """One page of rows; the paging lives in ``LocalDatasets.get_rows``, shared with the local client."""
+    return LocalDatasets(ctx).get_rows(ref_of(name, version), project, split, offset, limit)
 
 
-@router.get("/{name}/versions/{version}/data", openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.download")
 def download_data(ctx: CtxDep, name: str, version: str, project: str | None = None) -> StreamingResponse:
     """The version's canonical Parquet file, streamed and verified against its hash."""
     v = service.get_version(ctx, ref=ref_of(name, version), project=project)
@@ -191,12 +127,7 @@ def download_data(ctx: CtxDep, name: str, version: str, project: str | None = No
     )
 
 
-@router.post(
-    "/{name}/versions",
-    response_model=DatasetAddResult,
-    status_code=201,
-    openapi_extra=permission("datasets:write"),
-)
+@mount(router, "datasets.upload")
 async def upload_version(
     ctx: CtxDep,
     name: str,
@@ -243,12 +174,7 @@ async def upload_version(
     return _status(response, result)
 
 
-@router.post(
-    "/{name}/versions/import",
-    response_model=DatasetAddResult,
-    status_code=201,
-    openapi_extra=permission("datasets:write"),
-)
+@mount(router, "datasets.import")
 def import_version(
     ctx: CtxDep, name: str, body: DatasetImport, response: Response, project: str = "default"
 ) -> DatasetAddResult:
@@ -257,12 +183,7 @@ def import_version(
     return _status(response, service.import_version(ctx, spec=spec))
 
 
-@router.post(
-    "/{name}/versions/{version}/redact",
-    response_model=DatasetAddResult,
-    status_code=201,
-    openapi_extra=permission("datasets:write"),
-)
+@mount(router, "datasets.redact")
 def redact_version(
     ctx: CtxDep, name: str, version: str, body: RedactRequest, response: Response, project: str | None = None
 ) -> DatasetAddResult:
@@ -270,12 +191,7 @@ def redact_version(
     return _status(response, result)
 
 
-@router.post(
-    "/{name}/versions/{version}/dedup",
-    response_model=DatasetAddResult,
-    status_code=201,
-    openapi_extra=permission("datasets:write"),
-)
+@mount(router, "datasets.dedup")
 def dedup_version(
     ctx: CtxDep, name: str, version: str, body: DedupRequest, response: Response, project: str | None = None
 ) -> DatasetAddResult:
@@ -284,38 +200,31 @@ def dedup_version(
     )
 
 
-@router.post(
-    "/{name}/versions/{version}/split",
-    response_model=SplitResult,
-    status_code=201,
-    openapi_extra=permission("datasets:write"),
-)
+@mount(router, "datasets.split")
 def split_version(
     ctx: CtxDep, name: str, version: str, spec: SplitSpec, project: str | None = None
 ) -> SplitResult:
     return service.split_version(ctx, ref=ref_of(name, version), spec=spec, project=project)
 
 
-@router.post("/{name}/versions/{version}/uses", status_code=204, openapi_extra=permission("datasets:write"))
+@mount(router, "datasets.record_use")
 def record_use(ctx: CtxDep, name: str, version: str, body: UseRequest, project: str | None = None) -> None:
     service.record_use(ctx, ref=ref_of(name, version), run_id=body.run_id, project=project)
 
 
-@router.put(
-    "/{name}/aliases/{alias}", response_model=DatasetVersion, openapi_extra=permission("datasets:write")
-)
+@mount(router, "datasets.alias")
 def set_alias(
     ctx: CtxDep, name: str, alias: str, body: AliasRequest, project: str | None = None
 ) -> DatasetVersion:
     return service.alias_version(ctx, ref=ref_of(name, body.version), alias=alias, project=project)
 
 
-@router.get("/{name}/diff", response_model=DatasetDiff, openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.diff")
 def diff_versions(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> DatasetDiff:
     """Rows added/removed/changed from version ``a`` to ``b`` (numbers, aliases, or full NAME@V refs)."""
     return service.diff_versions(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)
 
 
-@router.get("/{name}/leakage", response_model=LeakagePair, openapi_extra=permission("datasets:read"))
+@mount(router, "datasets.leakage")
 def leakage(ctx: CtxDep, name: str, a: str, b: str, project: str | None = None) -> LeakagePair:
     return service.check_leakage(ctx, a=ref_of(name, a), b=ref_of(name, b), project=project)

@@ -2,18 +2,18 @@
 
 ``/run`` calls a model through the resolver stored on ``app.state.prompt_models``: by default
 registered models (``llmloop.services.registry.inference.prompt_model_resolver``); ``set_model_resolver``
-swaps it (tests, an app embedding llmloop with its own models).
+swaps it (tests, an app embedding llmloop with its own models). Every endpoint is mounted from the
+route table (``llmloop.client.prompts.ROUTES``), which also drives ``RemotePrompts``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, FastAPI, Query, Request
 
+from llmloop.client.prompts import PromptVersionList
 from llmloop.context import Context
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 from llmloop.services.prompts import playground, service
 from llmloop.services.prompts.playground import ModelResolver
 from llmloop.services.prompts.schemas import (
@@ -40,28 +40,29 @@ def _project(ctx: Context, project: str | None) -> str:
     return project or ctx.settings.default_project
 
 
-@router.get("", response_model=PromptPage, openapi_extra=permission("prompts:read"))
+@mount(router, "prompts.list")
 def list_prompts(ctx: CtxDep, project: str | None = None) -> PromptPage:
     return service.list_prompts(ctx, project=_project(ctx, project))
 
 
-@router.post("", response_model=PromptVersion, status_code=201, openapi_extra=permission("prompts:write"))
+@mount(router, "prompts.create")
 def create_prompt_version(ctx: CtxDep, spec: PromptCreate) -> PromptVersion:
     return service.create_prompt_version(ctx, spec=spec)
 
 
-@router.get("/{ref}", response_model=PromptVersion, openapi_extra=permission("prompts:read"))
+@mount(router, "prompts.get")
 def get_prompt_version(ctx: CtxDep, ref: str, project: str | None = None) -> PromptVersion:
     return service.get_prompt_version(ctx, project=_project(ctx, project), ref=ref)
 
 
-@router.get("/{name}/versions", openapi_extra=permission("prompts:read"))
-def list_prompt_versions(ctx: CtxDep, name: str, project: str | None = None) -> dict[str, Any]:
-    items = service.list_prompt_versions(ctx, project=_project(ctx, project), name=name)
-    return {"items": [v.model_dump(mode="json") for v in items]}
+@mount(router, "prompts.versions")
+def list_prompt_versions(ctx: CtxDep, name: str, project: str | None = None) -> PromptVersionList:
+    return PromptVersionList(
+        items=service.list_prompt_versions(ctx, project=_project(ctx, project), name=name)
+    )
 
 
-@router.get("/{name}/diff", response_model=PromptDiff, openapi_extra=permission("prompts:read"))
+@mount(router, "prompts.diff")
 def diff_prompt_versions(
     ctx: CtxDep,
     name: str,
@@ -74,9 +75,7 @@ def diff_prompt_versions(
     return service.diff_prompt_versions(ctx, project=_project(ctx, project), a=a, b=b)
 
 
-@router.put(
-    "/{name}/aliases/{alias}", response_model=PromptVersion, openapi_extra=permission("prompts:write")
-)
+@mount(router, "prompts.set_alias")
 def set_prompt_alias(
     ctx: CtxDep, name: str, alias: str, body: AliasUpdate, project: str | None = None
 ) -> PromptVersion:
@@ -85,17 +84,17 @@ def set_prompt_alias(
     )
 
 
-@router.delete("/{name}/aliases/{alias}", status_code=204, openapi_extra=permission("prompts:write"))
+@mount(router, "prompts.delete_alias")
 def delete_prompt_alias(ctx: CtxDep, name: str, alias: str, project: str | None = None) -> None:
     service.delete_prompt_alias(ctx, project=_project(ctx, project), name=name, alias=alias)
 
 
-@router.post("/{ref}/render", response_model=RenderedPrompt, openapi_extra=permission("prompts:read"))
+@mount(router, "prompts.render")
 def render_prompt(ctx: CtxDep, ref: str, body: RenderRequest) -> RenderedPrompt:
     return service.render_prompt(ctx, ref=ref, request=body)
 
 
-@router.post("/{ref}/run", response_model=PromptRunResult, openapi_extra=permission("prompts:write"))
+@mount(router, "prompts.run")
 def run_prompt(ctx: CtxDep, ref: str, body: PromptRunRequest, request: Request) -> PromptRunResult:
     resolver: ModelResolver | None = getattr(request.app.state, "prompt_models", None)
     return playground.run_prompt(ctx, ref=ref, request=body, resolve_model=resolver)

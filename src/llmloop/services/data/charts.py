@@ -1,7 +1,8 @@
-"""PNG charts the server renders for people: token-length histograms of a dataset version.
+"""PNG charts of a dataset version for people: token-length histograms (``/profile.png``, the UI).
 
-matplotlib (Agg, no display) is imported only when a chart is asked for; without it the route
-answers 503 with the install line.
+A data-service job, so both clients draw the same picture. matplotlib (Agg, no display) is
+imported only when a chart is asked for; without it the call raises ``Unavailable`` (503) with
+the install line.
 """
 
 from __future__ import annotations
