@@ -1,16 +1,25 @@
-"""``llmloop models list|show|versions|register|add-base|promote|history|lineage|card|export``: the model registry from the shell."""
+"""``llmloop models list|show|versions|register|add-base|promote|protect|unprotect|protections|history|lineage|card|export``.
+
+The model registry from the shell, through ``ll.models`` and so through ``get_client()``: with
+``LLMLOOP_SERVER_URL`` set every command talks to that server. Exit codes: 0 done; 1 a move that
+its gates refused (a failed required gate of ``--gate`` or of the alias's protection), like
+``llmloop eval gate``; 2 an error (bad input, not found, not allowed, …).
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.errors import Conflict
 from llmloop.sdk.models import models as api
 from llmloop.services.registry.default import DEFAULT_MODEL
-from llmloop.services.registry.schemas import ModelVersion
+from llmloop.services.registry.schemas import ModelVersion, PromotionResult
 
 project_option = click.option(
     "--project", "-p", default=None, help="Project (default: LLMLOOP_DEFAULT_PROJECT)."
@@ -229,26 +238,127 @@ def register(
     type=click.Path(exists=True, dir_okay=False),
     help="An eval suite YAML whose gates must pass (repeatable); compared with NAME@champion when it exists.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Skip the gates of a protected alias (needs models:force; audited as forced).",
+)
 @project_option
 @json_option
 def promote(
-    ref: str, alias: str, reason: str, suites: tuple[str, ...], project: str | None, json_: bool
+    ref: str,
+    alias: str,
+    reason: str,
+    suites: tuple[str, ...],
+    force: bool,
+    project: str | None,
+    json_: bool,
 ) -> None:
-    """Point NAME@ALIAS at REF; with --gate, only if the suite's required gates pass (nothing moves otherwise)."""
+    """Point NAME@ALIAS at REF if the gates pass: those of --gate and of the alias's protection (exit 1 otherwise; nothing moves)."""
     gates = []
     if suites:
         from llmloop.services.evaluate.gates import promotion_gate
 
         gates = [promotion_gate(Path(s)) for s in suites]
-    result = api.promote(ref, alias, project=project, gates=gates, reason=reason)
+    result = _gated(
+        lambda: api.promote(ref, alias, project=project, gates=gates, reason=reason, force=force), json_
+    )
     if json_:
         print_json(result)
         return
     name = result.ref.split("@")[0]
     was = f" (was {name}@{result.previous})" if result.previous is not None else ""
-    click.echo(f"{name}@{alias} -> {result.ref}{was}")
+    click.echo(
+        f"{name}@{alias} -> {result.ref}{was}" + (" (forced past its protection)" if result.forced else "")
+    )
     for g in result.gates:
         click.echo(f"  {'pass' if g.passed else 'FAIL'} {g.name}: {g.message}")
+
+
+def _gated(move: Callable[[], PromotionResult], json_: bool) -> PromotionResult:
+    """The move, or exit 1 with one line on stderr when its gates said no: a check's answer, not an error."""
+    try:
+        return move()
+    except Conflict as e:
+        if "gates" not in e.details:
+            raise  # a race or an existing object: an error (exit 2)
+        if json_:
+            print_json(e.details)
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(1)
+
+
+@models.command("protect")
+@click.argument("name")
+@click.argument("alias")
+@click.option(
+    "--suite",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The eval suite YAML whose required gates guard every move (its text is stored).",
+)
+@click.option(
+    "--baseline-alias", default=None, help="Compare candidates with this alias's holder (default: ALIAS)."
+)
+@click.option("--reason", default="", help="Why, for the audit log.")
+@project_option
+@json_option
+def protect(
+    name: str,
+    alias: str,
+    suite: str,
+    baseline_alias: str | None,
+    reason: str,
+    project: str | None,
+    json_: bool,
+) -> None:
+    """Let NAME@ALIAS move only when SUITE's required gates pass, whichever door asks (needs models:protect)."""
+    done = api.protect(
+        name, alias, suite=Path(suite), baseline_alias=baseline_alias, project=project, reason=reason
+    )
+    if json_:
+        print_json(done)
+        return
+    click.echo(
+        f"{name}@{alias} is protected by suite {done.suite_name} ({done.suite_sha256[:12]}), "
+        f"compared with {name}@{done.baseline_alias}"
+    )
+
+
+@models.command("unprotect")
+@click.argument("name")
+@click.argument("alias")
+@project_option
+def unprotect(name: str, alias: str, project: str | None) -> None:
+    """Let NAME@ALIAS move without gates again (needs models:protect)."""
+    api.unprotect(name, alias, project=project)
+    click.echo(f"{name}@{alias} is no longer protected")
+
+
+@models.command("protections")
+@click.argument("name")
+@project_option
+@json_option
+def protections(name: str, project: str | None, json_: bool) -> None:
+    """The protected aliases of NAME and the suites that guard them."""
+    items = api.protections(name, project=project)
+    if json_:
+        print_json(items)
+        return
+    rows = [
+        [
+            p.alias,
+            p.suite_name,
+            p.suite_sha256[:12],
+            p.baseline_alias,
+            p.created_by or "-",
+            fmt_time(p.created_at),
+        ]
+        for p in items
+    ]
+    print_table(
+        ["Alias", "Suite", "sha256", "Baseline", "By", "Since"], rows, title=f"{name} protected aliases"
+    )
 
 
 @models.command("history")
@@ -270,7 +380,7 @@ def history(name: str, alias: str | None, project: str | None, json_: bool) -> N
             e.to_version,
             e.actor,
             e.reason,
-            ", ".join(g.name for g in e.gates),
+            "FORCED" if e.forced else ", ".join(g.name for g in e.gates),
         ]
         for e in items
     ]
@@ -344,13 +454,9 @@ def export(
     ref: str, out: Path, fmt: str, dtype: str, register_as: str | None, project: str | None, json_: bool
 ) -> None:
     """Merge REF's adapter into its base and write it to OUT (a new folder or .gguf file)."""
-    from llmloop.context import local_context
-    from llmloop.services.registry.export import export_version
-
-    done = export_version(
-        local_context(),
-        ref=ref,
-        out=out,
+    done = api.export(
+        ref,
+        out,
         format="gguf" if fmt == "gguf" else "hf",
         dtype=dtype,
         project=project,

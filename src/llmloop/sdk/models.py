@@ -3,116 +3,51 @@
     import llmloop as ll
     base = ll.models.get("smollm2-135m-instruct")            # registers the packaged model on first use
     v = ll.models.register("travel-sft", base_model=base.ref, adapter="out/adapter")
-    ll.models.promote(v.ref, "champion", gates=[my_gate], reason="beats the baseline")
+    ll.models.protect("travel-sft", "champion", suite="release.yaml")   # every move runs its gates
+    ll.models.promote(v.ref, "champion", reason="beats the baseline")   # Conflict if a gate fails
     print(ll.models.card("travel-sft@champion"))
 
-With ``LLMLOOP_SERVER_URL`` set the same calls go to ``/api/v1/models`` (paths then name files on
-the server, inside its import root, and gates cannot travel: promote with gates locally);
-otherwise they call the models service on the embedded store.
+Every call goes through ``llmloop.client.get_client().models``: with ``LLMLOOP_SERVER_URL`` set it
+reaches ``/api/v1/models`` (paths then name files on the server, inside its import root, and gates
+given as code cannot travel: protect the alias instead, or promote with gates locally); otherwise
+the models service on the embedded store.
 """
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any, Protocol
-from urllib.parse import quote
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
 from llmloop.services.registry.default import DEFAULT_MODEL
 from llmloop.services.registry.schemas import (
     AliasEvent,
+    AliasProtection,
+    AliasProtectionCreate,
     EntityRef,
     Lineage,
     Model,
-    ModelCard,
     ModelVersion,
     ModelVersionCreate,
     PromotionResult,
     UpstreamSpec,
 )
 
+if TYPE_CHECKING:
+    from llmloop.client.models import Models as ModelsApi
+    from llmloop.services.registry.export import Exported, ExportFormat
+
 __all__ = ["Models", "models"]
 
 
-class Backend(Protocol):
-    def call(self, op: str, **kwargs: Any) -> Any: ...
+def _api() -> ModelsApi:
+    """The configured client's models sub-API, looked up per call so a settings change takes effect."""
+    from llmloop.client import get_client
 
-
-class _Local:
-    def __init__(self) -> None:
-        from llmloop.context import local_context
-
-        self.ctx = local_context()
-
-    def call(self, op: str, **kwargs: Any) -> Any:
-        from llmloop.services.registry import card, service
-
-        module = card if op in ("model_lineage", "model_card") else service
-        return getattr(module, op)(self.ctx, **kwargs)
-
-
-def _split(ref: str) -> tuple[str, str]:
-    name, _, version = ref.partition("@")
-    return quote(name), quote(version or "latest")
-
-
-class _Remote:
-    def __init__(self) -> None:
-        from llmloop.sdk.remote import RemoteClient
-
-        self.client = RemoteClient(get_settings())
-
-    def _call(self, method: str, path: str, project: str | None, **kwargs: Any) -> Any:
-        params = {"project": project} if project else {}
-        return self.client._call(
-            method, f"/models{path}", params={**params, **kwargs.pop("params", {})}, **kwargs
-        )
-
-    def call(self, op: str, **kw: Any) -> Any:
-        project = kw.get("project")
-        if op == "list_models":
-            return [Model.model_validate(m) for m in self._call("GET", "", project)["items"]]
-        if op == "list_versions":
-            items = self._call("GET", f"/{quote(kw['name'])}/versions", project)["items"]
-            return [ModelVersion.model_validate(v) for v in items]
-        if op == "get_model_version":
-            name, v = _split(kw["ref"])
-            return ModelVersion.model_validate(self._call("GET", f"/{name}/versions/{v}", project))
-        if op == "register_model_version":
-            spec: ModelVersionCreate = kw["spec"]
-            body = spec.model_dump(mode="json", exclude={"project", "name"}, exclude_none=True)
-            data = self._call("POST", f"/{quote(spec.name)}/versions", spec.project, json=body)
-            return ModelVersion.model_validate(data)
-        if op == "register_base":
-            body = {"base": kw["path"], "source": "base", "description": kw.get("description", "")}
-            body.update({k: kw[k] for k in ("license", "chat_template") if kw.get(k)})
-            data = self._call("POST", f"/{quote(kw['name'])}/versions", project, json=body)
-            return ModelVersion.model_validate(data)
-        if op == "promote_model":
-            if kw.get("gates"):
-                raise InvalidInput(
-                    "gates are code and run where the store is: promote with gates without LLMLOOP_SERVER_URL",
-                    details={"field": "gates"},
-                )
-            name, v = _split(kw["ref"])
-            body = {"version": v, "reason": kw.get("reason", "")}
-            data = self._call("PUT", f"/{name}/aliases/{quote(kw['alias'])}", project, json=body)
-            return PromotionResult.model_validate(data)
-        if op == "alias_history":
-            params = {"alias": kw["alias"]} if kw.get("alias") else {}
-            items = self._call("GET", f"/{quote(kw['name'])}/aliases", project, params=params)["items"]
-            return [AliasEvent.model_validate(e) for e in items]
-        if op in ("model_lineage", "model_card"):
-            name, v = _split(kw["ref"])
-            route, schema = ("lineage", Lineage) if op == "model_lineage" else ("card", ModelCard)
-            return schema.model_validate(self._call("GET", f"/{name}/versions/{v}/{route}", project))
-        raise NotImplementedError(op)
-
-
-def _backend() -> Backend:
-    return _Remote() if get_settings().server_url else _Local()
+    return get_client().models
 
 
 class Models:
@@ -120,17 +55,14 @@ class Models:
 
     def list(self, *, project: str | None = None) -> builtins.list[Model]:
         """Models of a project, or of every project you may read."""
-        result: builtins.list[Model] = _backend().call("list_models", project=project)
-        return result
+        return _api().list_models(project)
 
     def get(self, ref: str, *, project: str | None = None) -> ModelVersion:
         """``NAME`` (latest), ``NAME@N`` or ``NAME@ALIAS``."""
-        result: ModelVersion = _backend().call("get_model_version", ref=ref, project=project)
-        return result
+        return _api().get_version(ref, project)
 
     def versions(self, name: str, *, project: str | None = None) -> builtins.list[ModelVersion]:
-        result: builtins.list[ModelVersion] = _backend().call("list_versions", name=name, project=project)
-        return result
+        return _api().list_versions(name, project)
 
     def register(
         self,
@@ -168,8 +100,7 @@ class Models:
             chat_template=chat_template,
             default_engine=default_engine,
         )
-        result: ModelVersion = _backend().call("register_model_version", spec=spec)
-        return result
+        return _api().register_version(spec)
 
     def add_base(
         self,
@@ -188,16 +119,7 @@ class Models:
                     f"add_base {name!r}: name a folder or GGUF file", details={"field": "path"}
                 )
             return self.get(DEFAULT_MODEL, project=project)
-        result: ModelVersion = _backend().call(
-            "register_base",
-            name=name,
-            path=path,
-            project=project,
-            description=description,
-            license=license,
-            chat_template=chat_template,
-        )
-        return result
+        return _api().register_base(name, path, project, description, license, chat_template)
 
     def promote(
         self,
@@ -207,30 +129,79 @@ class Models:
         project: str | None = None,
         gates: Sequence[Any] = (),
         reason: str = "",
+        force: bool = False,
     ) -> PromotionResult:
-        """Point ``NAME@alias`` at ``ref`` if every required gate passes (Conflict otherwise; nothing moves)."""
-        result: PromotionResult = _backend().call(
-            "promote_model", ref=ref, alias=alias, project=project, gates=list(gates), reason=reason
-        )
-        return result
+        """Point ``NAME@alias`` at ``ref`` if every required gate passes (Conflict otherwise; nothing moves).
+
+        The gates are ``gates`` (code, so only without a server) plus those of the alias's
+        protection, if any. ``force`` skips the protection's gates: it needs ``models:force`` (an
+        admin) and the move is audited as forced.
+        """
+        return _api().promote(ref, alias, project, reason, force, gates)
+
+    def protect(
+        self,
+        name: str,
+        alias: str,
+        *,
+        suite: str | Path,
+        baseline_alias: str | None = None,
+        project: str | None = None,
+        reason: str = "",
+    ) -> AliasProtection:
+        """Let ``NAME@alias`` move only when the required gates of ``suite`` pass.
+
+        ``suite`` is a YAML file (its text is stored, so later edits change nothing) or the YAML
+        text itself; candidates are compared with the holder of ``baseline_alias`` (default: the
+        protected alias itself). Needs ``models:protect``.
+        """
+        text = _suite_text(suite)
+        spec = AliasProtectionCreate(suite=text, baseline_alias=baseline_alias, reason=reason)
+        return _api().protect(name, alias, spec, project)
+
+    def unprotect(self, name: str, alias: str, *, project: str | None = None) -> None:
+        """Let ``NAME@alias`` move without gates again. Needs ``models:protect``."""
+        _api().unprotect(name, alias, project)
+
+    def protections(self, name: str, *, project: str | None = None) -> builtins.list[AliasProtection]:
+        """The protected aliases of ``name`` with their stored suites."""
+        return _api().protections(name, project)
+
+    def export(
+        self,
+        ref: str,
+        out: str | Path,
+        *,
+        format: ExportFormat = "hf",
+        dtype: str = "f16",
+        project: str | None = None,
+        register_as: str | None = None,
+    ) -> Exported:
+        """Merge ``ref``'s adapter into its base and write it to ``out`` (local store only)."""
+        return _api().export(ref, Path(out), format, dtype, project, register_as)
 
     def history(
         self, name: str, *, project: str | None = None, alias: str | None = None
     ) -> builtins.list[AliasEvent]:
         """Every alias move of ``name`` (or of one alias), newest first."""
-        result: builtins.list[AliasEvent] = _backend().call(
-            "alias_history", name=name, project=project, alias=alias
-        )
-        return result
+        return _api().alias_history(name, project, alias)
 
     def lineage(self, ref: str, *, project: str | None = None) -> Lineage:
-        result: Lineage = _backend().call("model_lineage", ref=ref, project=project)
-        return result
+        return _api().lineage(ref, project)
 
     def card(self, ref: str, *, project: str | None = None) -> str:
         """The generated Markdown model card."""
-        result: ModelCard = _backend().call("model_card", ref=ref, project=project)
-        return result.markdown
+        return _api().card(ref, project).markdown
+
+
+def _suite_text(suite: str | Path) -> str:
+    """A suite's YAML text: the file's content when ``suite`` names an existing file, else ``suite`` itself."""
+    if isinstance(suite, Path) or "\n" not in suite:
+        path = Path(suite)
+        if not path.is_file():
+            raise InvalidInput(f"suite file not found: {path}", details={"field": "suite", "file": str(path)})
+        return path.read_text(encoding="utf-8")
+    return suite
 
 
 models = Models()

@@ -49,10 +49,14 @@ PERMISSIONS: dict[str, str] = {
     # data: datasets and their versions
     "datasets:read": "viewer",
     "datasets:write": "member",
-    # models: the registry (read, register versions, move aliases such as champion/production)
+    # models: the registry (read, register versions, move aliases such as champion/production);
+    # protecting an alias and forcing a protected one past its gates are admin-only, since
+    # either lets an untested version reach the alias
     "models:read": "viewer",
     "models:write": "member",
     "models:promote": "maintainer",
+    "models:protect": "admin",
+    "models:force": "admin",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -3,8 +3,10 @@
 A version in a path is a number, an alias, or ``latest``. A registration names its base as a hub
 id, a registered reference or an upstream server; a local folder, GGUF file or adapter folder is
 read on the *server*, so it must lie under ``LLMLOOP_DATA_IMPORT_ROOT`` (the datasets import
-root), like a server-side dataset import. Promotion over HTTP has no gates: gates are code
-(``promote_model(..., gates=[...])``, ``llmloop models promote --gate``) run where the store is.
+root), like a server-side dataset import. Gates given as code cannot travel over HTTP, but a
+protected alias (``PUT /models/{name}/protections/{alias}``) is gated on every move by the
+service, so ``PUT /models/{name}/aliases/{alias}`` answers 409 with the verdict when they fail.
+Methods, paths, status codes and permissions come from the route table (``client/models.py``).
 """
 
 from __future__ import annotations
@@ -12,52 +14,31 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from llmloop.refs import validate_name
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 from llmloop.services.data.schemas import validated
 from llmloop.services.data.service import confine_server_path
 from llmloop.services.data.settings import data_settings
 from llmloop.services.registry import card, formats, service
 from llmloop.services.registry.schemas import (
-    AliasEvent,
+    AliasHistory,
+    AliasProtection,
+    AliasProtectionCreate,
     Lineage,
-    Model,
     ModelCard,
+    ModelList,
     ModelVersion,
     ModelVersionCreate,
     ModelVersionFields,
+    PromoteRequest,
     PromotionResult,
+    ProtectionList,
+    VersionList,
 )
 
 router = APIRouter(prefix="/models", tags=["models"])
-
-
-class ModelList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[Model]
-
-
-class VersionList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[ModelVersion]
-
-
-class AliasHistory(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[AliasEvent]
-
-
-class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: str = Field(description="A version number, an alias, or 'latest'.")
-    reason: str = Field("", max_length=2000)
 
 
 def ref_of(name: str, version: str) -> str:
@@ -72,26 +53,22 @@ def _server_side(path: str | None) -> str | None:
     return str(confine_server_path(path, data_settings().import_root))
 
 
-@router.get("", response_model=ModelList, openapi_extra=permission("models:read"))
+@mount(router, "models.list")
 def list_models(ctx: CtxDep, project: str | None = None) -> ModelList:
     return ModelList(items=service.list_models(ctx, project=project))
 
 
-@router.get("/{name}/versions", response_model=VersionList, openapi_extra=permission("models:read"))
+@mount(router, "models.versions")
 def list_versions(ctx: CtxDep, name: str, project: str | None = None) -> VersionList:
     return VersionList(items=service.list_versions(ctx, name=name, project=project))
 
 
-@router.get(
-    "/{name}/versions/{version}", response_model=ModelVersion, openapi_extra=permission("models:read")
-)
+@mount(router, "models.get")
 def get_version(ctx: CtxDep, name: str, version: str, project: str | None = None) -> ModelVersion:
     return service.get_model_version(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.post(
-    "/{name}/versions", response_model=ModelVersion, status_code=201, openapi_extra=permission("models:write")
-)
+@mount(router, "models.register")
 def register_version(
     ctx: CtxDep, name: str, body: ModelVersionFields, project: str | None = None
 ) -> ModelVersion:
@@ -104,32 +81,33 @@ def register_version(
     return service.register_model_version(ctx, spec=spec)
 
 
-@router.put(
-    "/{name}/aliases/{alias}", response_model=PromotionResult, openapi_extra=permission("models:promote")
-)
+@mount(router, "models.promote")
 def promote(
     ctx: CtxDep, name: str, alias: str, body: PromoteRequest, project: str | None = None
 ) -> PromotionResult:
     return service.promote_model(
-        ctx, ref=ref_of(name, body.version), alias=alias, project=project, reason=body.reason
+        ctx,
+        ref=ref_of(name, body.version),
+        alias=alias,
+        project=project,
+        reason=body.reason,
+        force=body.force,
     )
 
 
-@router.get("/{name}/aliases", response_model=AliasHistory, openapi_extra=permission("models:read"))
+@mount(router, "models.history")
 def alias_history(
     ctx: CtxDep, name: str, project: str | None = None, alias: str | None = None
 ) -> AliasHistory:
     return AliasHistory(items=service.alias_history(ctx, name=name, project=project, alias=alias))
 
 
-@router.get(
-    "/{name}/versions/{version}/lineage", response_model=Lineage, openapi_extra=permission("models:read")
-)
+@mount(router, "models.lineage")
 def lineage(ctx: CtxDep, name: str, version: str, project: str | None = None) -> Lineage:
     return card.model_lineage(ctx, ref=ref_of(name, version), project=project)
 
 
-@router.get("/{name}/versions/{version}/card", openapi_extra=permission("models:read"))
+@mount(router, "models.card")
 def model_card(
     ctx: CtxDep,
     name: str,
@@ -142,3 +120,20 @@ def model_card(
     if fmt == "markdown":
         return Response(result.markdown, media_type="text/markdown; charset=utf-8")
     return result
+
+
+@mount(router, "models.protections")
+def list_protections(ctx: CtxDep, name: str, project: str | None = None) -> ProtectionList:
+    return ProtectionList(items=service.list_protections(ctx, name=name, project=project))
+
+
+@mount(router, "models.protect")
+def protect(
+    ctx: CtxDep, name: str, alias: str, body: AliasProtectionCreate, project: str | None = None
+) -> AliasProtection:
+    return service.protect_alias(ctx, name=name, alias=alias, spec=body, project=project)
+
+
+@mount(router, "models.unprotect")
+def unprotect(ctx: CtxDep, name: str, alias: str, project: str | None = None) -> None:
+    service.unprotect_alias(ctx, name=name, alias=alias, project=project)

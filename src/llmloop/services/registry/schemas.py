@@ -174,7 +174,7 @@ class GateResult(BaseModel):
 
 
 class AliasEvent(BaseModel):
-    """One alias move in the history: ``to_version`` None is a removal."""
+    """One alias move in the history: ``to_version`` None is a removal; ``forced`` skipped a protection's gates."""
 
     model_config = _FROZEN
 
@@ -183,8 +183,22 @@ class AliasEvent(BaseModel):
     to_version: int | None = None
     reason: str = ""
     gates: list[GateResult] = Field(default_factory=list)
+    forced: bool = False
     actor: str | None = None
     created_at: float
+
+
+class PromoteRequest(BaseModel):
+    """The body of ``PUT /models/{name}/aliases/{alias}``: which version the alias moves to, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(description="A version number, an alias, or 'latest'.")
+    reason: str = Field("", max_length=2000)
+    force: bool = Field(
+        False,
+        description="Skip the gates of a protected alias (needs models:force; the move is audited as forced).",
+    )
 
 
 class PromotionResult(BaseModel):
@@ -195,6 +209,42 @@ class PromotionResult(BaseModel):
     alias: str
     previous: int | None = None
     gates: list[GateResult] = Field(default_factory=list)
+    forced: bool = False
+
+
+class AliasProtectionCreate(BaseModel):
+    """The body of ``PUT /models/{name}/protections/{alias}``: the suite whose required gates guard the alias.
+
+    The suite travels and is stored as its YAML text, so editing or deleting the file later
+    changes nothing; it may not read local files (its dataset and few-shot examples are
+    registered datasets, named by ``ref``), because the gates run wherever the store is.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str = Field(min_length=1, max_length=200_000, description="The eval suite, as YAML text.")
+    baseline_alias: str | None = Field(
+        None,
+        description="Compare candidates with the holder of this alias (default: the protected alias itself).",
+    )
+    reason: str = Field("", max_length=2000)
+
+
+class AliasProtection(BaseModel):
+    """A protected alias: it moves only when the stored suite's required gates pass (or by a forced move)."""
+
+    model_config = _FROZEN
+
+    project: str
+    name: str
+    alias: str
+    suite_name: str
+    suite_sha256: str = Field(description="sha256 of the stored suite text.")
+    suite: str = Field(description="The stored suite YAML.")
+    baseline_alias: str
+    reason: str = ""
+    created_at: float
+    created_by: str | None = None
 
 
 class LineageEdge(BaseModel):
@@ -223,3 +273,27 @@ class ModelCard(BaseModel):
 
     ref: str
     markdown: str
+
+
+class ModelList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[Model]
+
+
+class VersionList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[ModelVersion]
+
+
+class AliasHistory(BaseModel):
+    model_config = _CONFIG
+
+    items: list[AliasEvent]
+
+
+class ProtectionList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[AliasProtection]

@@ -4,7 +4,9 @@ Registration reads and checks everything first (the base's metadata and digest, 
 fit to that base), stores the adapter files in the artifact store, and only then writes the
 version, its lineage edges and its audit event in one transaction: a bad input leaves nothing
 registered. A promotion runs its gates before touching anything; a failed required gate refuses
-the move. Every alias move is audited and kept in ``model_alias_events``.
+the move. A protected alias (``protect_alias``) adds its stored suite's gates to every move of it,
+whichever door asked; only ``models:force`` skips them. Every alias move is audited and kept in
+``model_alias_events``. (704 lines: registration and promotion share the resolution helpers.)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,12 @@ from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import parse_ref, validate_alias, validate_name
 from llmloop.security import audit
 from llmloop.services.data.schemas import validated
-from llmloop.services.registry import default, formats
+from llmloop.services.registry import default, formats, protection
 from llmloop.services.registry.schemas import (
     AdapterInfo,
     AliasEvent,
+    AliasProtection,
+    AliasProtectionCreate,
     BaseRef,
     GateResult,
     Model,
@@ -39,8 +43,14 @@ from llmloop.services.registry.schemas import (
 from llmloop.store.aliases import aliases_of, resolve_version, set_alias
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.store.projects import project_id
+from llmloop.store.tables.base import now
 from llmloop.store.tables.core import ProjectRow
-from llmloop.store.tables.models import ModelAliasEventRow, ModelRow, ModelVersionRow
+from llmloop.store.tables.models import (
+    ModelAliasEventRow,
+    ModelAliasProtectionRow,
+    ModelRow,
+    ModelVersionRow,
+)
 from llmloop.store.tables.tracking import RunRow
 
 ALIAS_KIND = "model"
@@ -58,6 +68,13 @@ def project_or_default(ctx: Context, project: str | None) -> str:
 
 def _find_model(s: Session, pid: str, name: str) -> ModelRow | None:
     return s.scalar(select(ModelRow).where(ModelRow.project_id == pid, ModelRow.name == name))
+
+
+def _model_row(s: Session, project: str, name: str) -> ModelRow:
+    model = _find_model(s, project_id(s, project), validate_name(name, what="model name"))
+    if model is None:
+        raise NotFound(f"model {name!r} not found in project {project!r}", details={"name": name})
+    return model
 
 
 def _latest(s: Session, model_id: str) -> int | None:
@@ -168,9 +185,7 @@ def list_versions(ctx: Context, *, name: str, project: str | None = None) -> lis
     project = project_or_default(ctx, project)
     ctx.require("models:read", project)
     with ctx.db.session() as s:
-        model = _find_model(s, project_id(s, project), validate_name(name, what="model name"))
-        if model is None:
-            raise NotFound(f"model {name!r} not found in project {project!r}", details={"name": name})
+        model = _model_row(s, project, name)
         rows = s.scalars(
             select(ModelVersionRow)
             .where(ModelVersionRow.model_id == model.id)
@@ -186,9 +201,7 @@ def alias_history(
     project = project_or_default(ctx, project)
     ctx.require("models:read", project)
     with ctx.db.session() as s:
-        model = _find_model(s, project_id(s, project), name)
-        if model is None:
-            raise NotFound(f"model {name!r} not found in project {project!r}", details={"name": name})
+        model = _model_row(s, project, name)
         stmt = select(ModelAliasEventRow).where(ModelAliasEventRow.model_id == model.id)
         if alias is not None:
             stmt = stmt.where(ModelAliasEventRow.alias == alias)
@@ -200,6 +213,7 @@ def alias_history(
                 to_version=r.to_version,
                 reason=r.reason,
                 gates=[GateResult.model_validate(g) for g in r.gates or []],
+                forced=r.forced,
                 actor=r.actor,
                 created_at=r.created_at,
             )
@@ -509,17 +523,29 @@ def promote_model(
     project: str | None = None,
     gates: Sequence[Gate] = (),
     reason: str = "",
+    force: bool = False,
 ) -> PromotionResult:
     """Point ``NAME@alias`` at the version ``ref`` names, if every required gate passes.
 
-    Gates run first, outside any transaction (an evaluation can take minutes); a failed required
-    gate raises Conflict with every gate's answer in ``details`` and changes nothing. A move is
-    recorded in the alias history with its reason and gate results, and in the audit log.
+    The gates are ``gates`` plus, when the alias is protected, its stored suite's (compared with
+    the holder of the protection's baseline alias), so the rule holds whichever door the request
+    came through. They run first, outside any transaction (an evaluation can take minutes); a
+    failed required gate raises Conflict with every gate's answer in ``details["gates"]`` and
+    changes nothing. ``force`` skips a protection's gates: it needs ``models:force`` and the move
+    is recorded as forced. A move is recorded in the alias history with its reason and gate
+    results, and in the audit log.
     """
     project = project_or_default(ctx, project)
     _check_alias(alias)
     ctx.require("models:promote", project)
+    if force:
+        ctx.require("models:force", project)
+        if gates:
+            raise InvalidInput("force skips gates: pass gates or force, not both", details={"field": "force"})
     version = get_model_version(ctx, ref=ref, project=project)
+    guard = _guard(ctx, project, version.name, alias)
+    if guard is not None and not force:
+        gates = [*gates, protection.gate(guard.protection)]
     results = _run_gates(ctx, version, gates)
     failed = [r for r in results if r.required and not r.passed]
     if failed:
@@ -529,11 +555,14 @@ def promote_model(
             details={
                 "ref": version.ref,
                 "alias": alias,
+                "protected": guard is not None,
                 "gates": [r.model_dump(mode="json") for r in results],
             },
         )
     with ctx.db.session() as s:
         model, row = resolve(s, project, version.ref)
+        if guard is not None and not force:
+            _still(s, model, alias, guard)
         before = set_alias(
             s, project_id=model.project_id, kind=ALIAS_KIND, name=model.name, alias=alias, version=row.version
         )
@@ -545,17 +574,135 @@ def promote_model(
                 to_version=row.version,
                 reason=reason[:2000],
                 gates=[r.model_dump(mode="json") for r in results],
+                forced=force,
                 actor=ctx.actor.id,
             )
         )
         s.flush()
+        after = {
+            "version": row.version,
+            "reason": reason,
+            "gates": {r.name: r.passed for r in results},
+            "forced": force,
+        }
+        if force and guard is not None:
+            after["skipped_suite"] = guard.protection.suite_name
         audit.record(
             s,
             ctx,
             "models.promote",
             f"model:{model.name}@{alias}",
             {"version": before},
-            {"version": row.version, "reason": reason, "gates": {r.name: r.passed for r in results}},
+            after,
             project=project,
         )
-    return PromotionResult(promoted=True, ref=version.ref, alias=alias, previous=before, gates=results)
+    return PromotionResult(
+        promoted=True, ref=version.ref, alias=alias, previous=before, gates=results, forced=force
+    )
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """A protection as a promotion found it, and the version its alias pointed at then."""
+
+    protection: AliasProtection
+    holder: int | None
+
+
+def _guard(ctx: Context, project: str, name: str, alias: str) -> _Guard | None:
+    with ctx.db.session() as s:
+        model = _find_model(s, project_id(s, project), name)
+        found = protection.find(s, model_id=model.id, alias=alias) if model is not None else None
+        if model is None or found is None:
+            return None
+        holder = aliases_of(s, project_id=model.project_id, kind=ALIAS_KIND, name=name).get(alias)
+        return _Guard(protection.to_protection(found, project=project, name=name), holder)
+
+
+def _still(s: Session, model: ModelRow, alias: str, guard: _Guard) -> None:
+    """Refuse the move if the protection or the alias's holder changed while the gates ran."""
+    current = protection.find(s, model_id=model.id, alias=alias)
+    holder = aliases_of(s, project_id=model.project_id, kind=ALIAS_KIND, name=model.name).get(alias)
+    if current is None or current.suite_sha256 != guard.protection.suite_sha256 or holder != guard.holder:
+        raise Conflict(
+            f"{model.name}@{alias} changed while its gates ran (its protection or its holder); promote again",
+            details={"alias": alias, "holder": holder, "was": guard.holder},
+        )
+
+
+# --- protecting ------------------------------------------------------------------------------------
+
+
+def protect_alias(
+    ctx: Context,
+    *,
+    name: str,
+    alias: str,
+    spec: AliasProtectionCreate,
+    project: str | None = None,
+) -> AliasProtection:
+    """Declare (or replace) the suite whose required gates every move of ``NAME@alias`` must pass.
+
+    The suite is checked in full first (valid YAML and keys, gates that parse, no local files)
+    and stored as its text; the model must exist. Audited as ``models.protect``.
+    """
+    project = project_or_default(ctx, project)
+    _check_alias(alias)
+    baseline = _check_alias(spec.baseline_alias or alias)
+    ctx.require("models:protect", project)
+    suite = protection.checked_suite(spec.suite, source=f"suite for {name}@{alias}")
+    with ctx.db.session() as s:
+        model = _model_row(s, project, name)
+        row = protection.find(s, model_id=model.id, alias=alias)
+        before = {"suite_sha256": row.suite_sha256, "baseline_alias": row.baseline_alias} if row else None
+        if row is None:
+            row = ModelAliasProtectionRow(model_id=model.id, alias=alias)
+            s.add(row)
+        row.suite = spec.suite
+        row.suite_name = suite.name[:256]
+        row.suite_sha256 = protection.digest(spec.suite)
+        row.baseline_alias = baseline
+        row.reason = spec.reason
+        row.created_at = now()
+        row.created_by = ctx.actor.id
+        s.flush()
+        after = {"suite": suite.name, "suite_sha256": row.suite_sha256, "baseline_alias": baseline}
+        audit.record(
+            s, ctx, "models.protect", f"model:{model.name}@{alias}", before, {**after, "reason": spec.reason},
+            project=project,
+        )  # fmt: skip
+        return protection.to_protection(row, project=project, name=model.name)
+
+
+def unprotect_alias(ctx: Context, *, name: str, alias: str, project: str | None = None) -> None:
+    """Remove the protection of ``NAME@alias`` (NotFound if it has none). Audited as ``models.unprotect``."""
+    project = project_or_default(ctx, project)
+    _check_alias(alias)
+    ctx.require("models:protect", project)
+    with ctx.db.session() as s:
+        model = _model_row(s, project, name)
+        row = protection.find(s, model_id=model.id, alias=alias)
+        if row is None:
+            raise NotFound(f"{name}@{alias} is not protected", details={"name": name, "alias": alias})
+        before = {
+            "suite": row.suite_name,
+            "suite_sha256": row.suite_sha256,
+            "baseline_alias": row.baseline_alias,
+        }
+        s.delete(row)
+        s.flush()
+        audit.record(s, ctx, "models.unprotect", f"model:{model.name}@{alias}", before, None, project=project)
+
+
+def list_protections(ctx: Context, *, name: str, project: str | None = None) -> list[AliasProtection]:
+    """The protected aliases of a model, by alias."""
+    project = project_or_default(ctx, project)
+    ctx.require("models:read", project)
+    with ctx.db.session() as s:
+        model = _model_row(s, project, name)
+        rows = s.scalars(
+            select(ModelAliasProtectionRow)
+            .where(ModelAliasProtectionRow.model_id == model.id)
+            .order_by(ModelAliasProtectionRow.alias)
+        )
+        return [protection.to_protection(r, project=project, name=model.name) for r in rows]

@@ -5,13 +5,26 @@ upstream server) with the digest seen at registration, its adapter (a manifest b
 artifact store naming each file's digest) and what was read from the weights' metadata. Aliases
 live in the generic ``aliases`` table; ``model_alias_events`` keeps every move with its reason
 and gate results, because the alias table only knows where an alias points *now*.
+``model_alias_protections`` names the aliases that move only behind a stored eval suite's gates.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from llmloop.store.tables.base import Base, now
@@ -75,5 +88,24 @@ class ModelAliasEventRow(Base):
     to_version: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(2000), default="")
     gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     actor: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Float, default=now)
+
+
+class ModelAliasProtectionRow(Base):
+    """An alias that moves only when this suite's required gates pass; the suite is kept as its text."""
+
+    __tablename__ = "model_alias_protections"
+    __table_args__ = (UniqueConstraint("model_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(64))
+    suite: Mapped[str] = mapped_column(Text)
+    suite_name: Mapped[str] = mapped_column(String(256))
+    suite_sha256: Mapped[str] = mapped_column(String(64))
+    baseline_alias: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    created_by: Mapped[str | None] = mapped_column(String(128))
