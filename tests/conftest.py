@@ -162,8 +162,10 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(isolated_home: Path) -> Iterator[LiveServer]:
-    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port>, over the test's home."""
+def live_server(request: pytest.FixtureRequest, isolated_home: Path) -> Iterator[LiveServer]:
+    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port>, over the test's home.
+
+    A test module may declare ``SERVER_ENV`` (e.g. a master key) for the server's environment."""
     import subprocess
     import sys
     import time
@@ -172,7 +174,9 @@ def live_server(isolated_home: Path) -> Iterator[LiveServer]:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
-    env.update(LLMLOOP_HOME=str(isolated_home), PYTHONUNBUFFERED="1")
+    env.update(
+        LLMLOOP_HOME=str(isolated_home), PYTHONUNBUFFERED="1", **getattr(request.module, "SERVER_ENV", {})
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
         env=env,

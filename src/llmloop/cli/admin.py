@@ -1,4 +1,5 @@
-"""``llmloop admin init``: turn the local single-user store into an authenticated one."""
+"""``llmloop admin init``: turn a single-user store (local, or the server's with LLMLOOP_SERVER_URL) into an
+authenticated one."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import click
 
 from llmloop.cli._output import json_option, print_json
 from llmloop.cli.users import read_password
-from llmloop.context import local_context
-from llmloop.security import users
+from llmloop.client import get_client
 
 
 @click.group()
@@ -20,11 +20,16 @@ def admin() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read a UI password from stdin (else: key only).")
 @json_option
 def init(name: str, password_stdin: bool, json_: bool) -> None:
-    """Create the first admin and print its API key once. From then on every API call needs a key."""
+    """Create the first admin and print its API key once. From then on every API call needs a key.
+
+    With LLMLOOP_SERVER_URL set it initialises that server's store, which answers only while it has
+    no user yet (and, with LLMLOOP_AUTH_REQUIRED, not at all: run it on the server's machine then).
+    """
     password = read_password() if password_stdin else None
-    user, key = users.bootstrap_admin(local_context(), name=name, password=password)
+    result = get_client().users.bootstrap_admin(name, password)
+    user, key = result.user, result.key
     if json_:
-        print_json({"user": user, "key": key})
+        print_json(result)
         return
     click.echo(f"created admin {user.name!r} (admin in every project); authentication is now on")
     click.echo("API key (shown once; it is stored only as a hash, so keep it now):")

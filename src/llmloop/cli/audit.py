@@ -1,4 +1,4 @@
-"""``llmloop audit verify|list``: check the hash chain; read who did what."""
+"""``llmloop audit verify|list``: check the hash chain; read who did what (the server's, with LLMLOOP_SERVER_URL)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import click
 
 from llmloop.cli._durations import parse_since
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.context import local_context
-from llmloop.security import audit as service
+from llmloop.client import get_client
 
 
 @click.group()
@@ -21,7 +20,7 @@ def audit() -> None:
 @json_option
 def verify(json_: bool) -> None:
     """Re-hash the whole chain; exit 1 naming the first bad row after any edit or deletion."""
-    report = service.verify_chain(local_context())
+    report = get_client().audit.verify_chain()
     if json_:
         print_json(report)
     elif report.ok:
@@ -45,8 +44,7 @@ def list_(
     actor: str | None, action: str | None, project: str | None, since: str | None, limit: int, json_: bool
 ) -> None:
     """Events, newest first."""
-    items = service.list_events(
-        local_context(),
+    items = get_client().audit.list_events(
         actor=actor,
         action=action,
         project=project,

@@ -1,4 +1,4 @@
-"""``llmloop config show``."""
+"""``llmloop config show``: the settings of this process, never a server's (so it stays local)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ def config() -> None:
 @config.command("show")
 @json_option
 def show(json_: bool) -> None:
-    """Print the resolved settings; secrets and passwords masked."""
+    """Print the resolved settings of this machine; secrets and passwords masked.
+
+    These are the settings this CLI runs with (LLMLOOP_SERVER_URL included), not those of the
+    server it may talk to: a server's settings are its own process's environment.
+    """
     values = get_settings().public_dict()
     if json_:
         print_json(values)

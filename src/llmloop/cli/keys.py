@@ -1,6 +1,8 @@
-"""``llmloop keys create|list|revoke|rotate-master`` on the local store (as its admin).
+"""``llmloop keys create|list|revoke`` on the store ``get_client()`` names; ``rotate-master`` on this machine.
 
 A key's secret is printed once, by ``create``; afterwards only its prefix exists anywhere.
+``rotate-master`` re-wraps key material with the master key of the machine that holds the
+store, so it runs there and refuses while ``LLMLOOP_SERVER_URL`` points elsewhere.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ import click
 
 from llmloop.cli._durations import parse_duration
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.context import local_context
-from llmloop.errors import Conflict
-from llmloop.security import crypto, vault
-from llmloop.security import keys as service
-from llmloop.security.encrypted_artifacts import EncryptedArtifactStore
+from llmloop.client import get_client
+from llmloop.config import get_settings
+from llmloop.errors import Conflict, InvalidInput
 from llmloop.security.schemas import ApiKeyCreate
 
 
@@ -56,7 +56,7 @@ def create(
         deployments=list(deployments),
         expires_in_s=parse_duration(expires_in, flag="--expires-in") if expires_in else None,
     )
-    created = service.create_key(local_context(), spec=spec)
+    created = get_client().keys.create_key(spec)
     if json_:
         print_json(created)
         return
@@ -71,7 +71,7 @@ def create(
 @json_option
 def list_(user: str | None, include_revoked: bool, json_: bool) -> None:
     """Keys by prefix, owner, scope and dates; never their secrets."""
-    items = service.list_keys(local_context(), user=user, include_revoked=include_revoked)
+    items = get_client().keys.list_keys(user, include_revoked)
     if json_:
         print_json(items)
         return
@@ -96,7 +96,7 @@ def list_(user: str | None, include_revoked: bool, json_: bool) -> None:
 @json_option
 def revoke(key: str, json_: bool) -> None:
     """Revoke a key by its prefix (llk_ab12cd34) or id; it stops working at once."""
-    k = service.revoke_key(local_context(), key=key)
+    k = get_client().keys.revoke_key(key)
     if json_:
         print_json(k)
     else:
@@ -115,10 +115,21 @@ def rotate_master(new_key_file: Path | None, generate: Path | None, json_: bool)
     """Re-wrap every data key (artifacts, secrets) from the current master key to a new one.
 
     The data itself is not rewritten. Rerunning is safe. Afterwards point LLMLOOP_MASTER_KEY_FILE
-    (or LLMLOOP_MASTER_KEY) at the new key.
+    (or LLMLOOP_MASTER_KEY) at the new key. It runs on the machine that holds the store, with that
+    machine's master key (which never travels), so it refuses while LLMLOOP_SERVER_URL is set.
     """
+    from llmloop.context import local_context
+    from llmloop.security import crypto, vault
+    from llmloop.security.encrypted_artifacts import EncryptedArtifactStore
+
     if (new_key_file is None) == (generate is None):
         raise click.UsageError("give exactly one of --new-key-file or --generate")
+    if get_settings().server_url:
+        raise InvalidInput(
+            "keys rotate-master works on this machine's store with its master key, but LLMLOOP_SERVER_URL "
+            "is set: run it on the server's machine, without LLMLOOP_SERVER_URL",
+            details={"setting": "LLMLOOP_SERVER_URL"},
+        )
     old = crypto.load_master_key()
     if generate is not None:
         if generate.exists():

@@ -1,12 +1,14 @@
-"""``llmloop privacy retention|purge|erase``: keep data only as long as allowed; erase one person's data."""
+"""``llmloop privacy retention|purge|erase``: keep data only as long as allowed; erase one person's data.
+
+All of them act on the store ``get_client()`` names: the server's, with LLMLOOP_SERVER_URL.
+"""
 
 from __future__ import annotations
 
 import click
 
 from llmloop.cli._output import json_option, print_json, print_table
-from llmloop.context import local_context
-from llmloop.services.privacy import service
+from llmloop.client import get_client
 
 
 @click.group()
@@ -23,7 +25,8 @@ def retention() -> None:
 @click.option("--project", "-p", required=True)
 @json_option
 def show(project: str, json_: bool) -> None:
-    policy = service.get_retention(local_context(), project=project)
+    """Days kept per kind of data in PROJECT."""
+    policy = get_client().privacy.get_retention(project)
     if json_:
         print_json(policy)
     else:
@@ -37,11 +40,10 @@ def show(project: str, json_: bool) -> None:
 @click.option("--forever", is_flag=True, help="Remove the limit.")
 @json_option
 def set_(project: str, kind: str, days: int | None, forever: bool, json_: bool) -> None:
+    """Keep KIND data of PROJECT for --days N, or --forever."""
     if (days is None) == (not forever):
         raise click.UsageError("give exactly one of --days N or --forever")
-    policy = service.set_retention(
-        local_context(), project=project, kind=kind, days=None if forever else days
-    )
+    policy = get_client().privacy.set_retention(project, kind, None if forever else days)
     if json_:
         print_json(policy)
     else:
@@ -52,7 +54,7 @@ def set_(project: str, kind: str, days: int | None, forever: bool, json_: bool) 
 @json_option
 def purge(json_: bool) -> None:
     """Delete what is older than each project's retention allows."""
-    report = service.purge(local_context())
+    report = get_client().privacy.purge()
     if json_:
         print_json(report)
         return
@@ -68,7 +70,7 @@ def purge(json_: bool) -> None:
 @json_option
 def erase(user_id: str, json_: bool) -> None:
     """Remove everything that names USER_ID, through every area's erase handler."""
-    report = service.erase_subject(local_context(), subject=user_id)
+    report = get_client().privacy.erase_subject(user_id)
     if json_:
         print_json(report)
         return

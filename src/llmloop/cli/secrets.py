@@ -1,4 +1,5 @@
-"""``llmloop secrets set|list|delete``: upstream credentials, stored encrypted, never printed."""
+"""``llmloop secrets set|list|delete``: upstream credentials, stored encrypted (on the server, with
+LLMLOOP_SERVER_URL, under its master key), never printed."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import sys
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.context import local_context
+from llmloop.client import get_client
 from llmloop.errors import InvalidInput
-from llmloop.security import vault
 
 
 @click.group()
@@ -27,7 +27,7 @@ def set_(project: str, name: str) -> None:
         raise InvalidInput(
             "no value on stdin (e.g. `printenv OPENAI_API_KEY | llmloop secrets set travel openai`)"
         )
-    vault.set_secret(local_context(), project=project, name=name, value=value)
+    get_client().secrets.set_secret(project, name, value)
     click.echo(f"stored secret {name!r} for {project!r} (encrypted)")
 
 
@@ -36,7 +36,7 @@ def set_(project: str, name: str) -> None:
 @json_option
 def list_(project: str, json_: bool) -> None:
     """Names and dates only."""
-    items = vault.list_secrets(local_context(), project=project)
+    items = get_client().secrets.list_secrets(project)
     if json_:
         print_json(items)
     else:
@@ -50,5 +50,6 @@ def list_(project: str, json_: bool) -> None:
 @click.argument("project")
 @click.argument("name")
 def delete(project: str, name: str) -> None:
-    vault.delete_secret(local_context(), project=project, name=name)
+    """Remove NAME of PROJECT."""
+    get_client().secrets.delete_secret(project, name)
     click.echo(f"deleted secret {name!r} of {project!r}")

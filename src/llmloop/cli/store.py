@@ -1,4 +1,4 @@
-"""``llmloop store verify``."""
+"""``llmloop store verify``: re-hash the artifacts of the store ``get_client()`` names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import click
 
 from llmloop.cli._output import json_option, print_json
-from llmloop.context import local_context
+from llmloop.client import get_client
 
 
 @click.group()
@@ -19,16 +19,9 @@ def store() -> None:
 @json_option
 def verify(json_: bool) -> None:
     """Re-hash every artifact; exit 1 and list the damaged ones if any do not match."""
-    report = local_context().artifacts.verify()
+    report = get_client().store.verify()
     if json_:
-        print_json(
-            {
-                "ok": report.ok,
-                "checked": report.checked,
-                "bytes_checked": report.bytes_checked,
-                "corrupted": report.corrupted,
-            }
-        )
+        print_json(report)
     else:
         click.echo(f"checked {report.checked} artifacts ({report.bytes_checked} bytes)")
         for sha in report.corrupted:

@@ -1,4 +1,8 @@
-"""``llmloop users create|list|grant|revoke|set-password`` on the local store (as its admin)."""
+"""``llmloop users create|list|grant|revoke|disable|set-password``, on the store ``get_client()`` names.
+
+With ``LLMLOOP_SERVER_URL`` set they change the server's users (as the holder of ``LLMLOOP_API_KEY``,
+an admin); otherwise the local store's, as its local admin.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ import click
 from pydantic import SecretStr
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.context import local_context
+from llmloop.client import get_client
 from llmloop.errors import InvalidInput
-from llmloop.security import users as service
 from llmloop.security.rbac import ROLES
 from llmloop.security.schemas import RoleBinding, User, UserCreate
 
@@ -61,7 +64,7 @@ def create(
         password=password,
         roles=[_binding(r) for r in roles],
     )
-    user = service.create_user(local_context(), spec=spec)
+    user = get_client().users.create_user(spec)
     if json_:
         print_json(user)
     else:
@@ -72,7 +75,7 @@ def create(
 @json_option
 def list_(json_: bool) -> None:
     """Every user with their roles."""
-    items = service.list_users(local_context())
+    items = get_client().users.list_users()
     if json_:
         print_json(items)
         return
@@ -90,7 +93,7 @@ def list_(json_: bool) -> None:
 @json_option
 def grant(name: str, project: str, role: str, json_: bool) -> None:
     """Give NAME a role in a project (replacing the one held there)."""
-    user = service.grant_role(local_context(), user=name, project=project, role=role)  # type: ignore[arg-type]
+    user = get_client().users.grant_role(name, project, role)  # type: ignore[arg-type]
     if json_:
         print_json(user)
     else:
@@ -103,7 +106,7 @@ def grant(name: str, project: str, role: str, json_: bool) -> None:
 @json_option
 def revoke(name: str, project: str, json_: bool) -> None:
     """Take NAME's role in a project away."""
-    user = service.revoke_role(local_context(), user=name, project=project)
+    user = get_client().users.revoke_role(name, project)
     if json_:
         print_json(user)
     else:
@@ -115,7 +118,7 @@ def revoke(name: str, project: str, json_: bool) -> None:
 @json_option
 def disable(name: str, json_: bool) -> None:
     """Lock NAME out: every key and session of theirs stops working at once."""
-    user = service.disable_user(local_context(), user=name)
+    user = get_client().users.disable_user(name)
     if json_:
         print_json(user)
     else:
@@ -126,5 +129,5 @@ def disable(name: str, json_: bool) -> None:
 @click.argument("name")
 def set_password(name: str) -> None:
     """Set NAME's UI password, read from stdin."""
-    service.set_password(local_context(), user=name, password=read_password())
+    get_client().users.set_password(name, read_password())
     click.echo(f"password of {name!r} set")

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from llmloop.errors import InvalidInput
 from llmloop.security.schemas import AuditEvent, AuditVerifyReport
 from llmloop.store.tables.base import now
 from llmloop.store.tables.security import AuditEventRow, AuditHeadRow
@@ -189,8 +190,10 @@ def list_events(
     limit: int = 100,
 ) -> list[AuditEvent]:
     """Newest first. ``action`` ending in ``*`` matches a prefix (``runs.*``)."""
+    if not 1 <= limit <= 10000:
+        raise InvalidInput(f"limit must be 1 to 10000, not {limit}", details={"field": "limit"})
     ctx.require("audit:read", project or "*")
-    stmt = select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(max(1, min(limit, 10000)))
+    stmt = select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(limit)
     if actor is not None:
         stmt = stmt.where(AuditEventRow.actor == actor)
     if action is not None:

@@ -19,6 +19,7 @@ UserKind = Literal["user", "service_account"]
 Scope = Literal["api", "api:read", "gateway"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
 PROJECT_PATTERN = r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$"
+SECRET_VALUE_MAX_CHARS = 16384
 
 
 class RoleBinding(BaseModel):
@@ -84,6 +85,34 @@ class ApiKeyCreated(ApiKey):
     key: str = Field(description="The secret key. Shown once: it is stored only as a hash.")
 
 
+class RoleGrant(BaseModel):
+    model_config = _CONFIG
+
+    role: Role
+
+
+class PasswordSet(BaseModel):
+    model_config = _CONFIG
+
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class AdminInit(BaseModel):
+    """The first admin of a store that has no user yet (``llmloop admin init``)."""
+
+    model_config = _CONFIG
+
+    name: str = Field("admin", pattern=NAME_PATTERN)
+    password: SecretStr | None = Field(None, description="For UI login; else the admin has a key only.")
+
+
+class AdminInitResult(BaseModel):
+    model_config = _CONFIG
+
+    user: User
+    key: ApiKeyCreated
+
+
 class LoginRequest(BaseModel):
     model_config = _CONFIG
 
@@ -136,6 +165,17 @@ class AuditVerifyReport(BaseModel):
     head_hash: str | None = Field(None, description="Keep a copy elsewhere to detect a rewritten tail.")
 
 
+class StoreVerifyReport(BaseModel):
+    """Every artifact re-hashed: damage is a verdict (``ok`` false, the bad hashes named), not an error."""
+
+    model_config = _CONFIG
+
+    ok: bool
+    checked: int
+    bytes_checked: int
+    corrupted: list[str]
+
+
 class Secret(BaseModel):
     """What anyone may see of a stored upstream secret: never its value."""
 
@@ -151,4 +191,4 @@ class Secret(BaseModel):
 class SecretSet(BaseModel):
     model_config = _CONFIG
 
-    value: SecretStr = Field(min_length=1, max_length=16384)
+    value: SecretStr = Field(min_length=1, max_length=SECRET_VALUE_MAX_CHARS)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from llmloop.errors import NotFound
+from llmloop.errors import InvalidInput, NotFound
 from llmloop.refs import validate_name
 from llmloop.security import audit, crypto
-from llmloop.security.schemas import Secret
+from llmloop.security.schemas import SECRET_VALUE_MAX_CHARS, Secret
 from llmloop.store.tables.base import now
 from llmloop.store.tables.security import SecretRow
 
@@ -45,6 +45,10 @@ def _row(session: Session, project: str, name: str) -> SecretRow:
 
 def set_secret(ctx: Context, *, project: str, name: str, value: str) -> Secret:
     _check(project, name)
+    if not 1 <= len(value) <= SECRET_VALUE_MAX_CHARS:
+        raise InvalidInput(
+            f"a secret's value needs 1 to {SECRET_VALUE_MAX_CHARS} characters", details={"field": "value"}
+        )
     ctx.require("secrets:write", project)
     wrapped, ciphertext = crypto.encrypt_value(value.encode(), aad=_aad(project, name))
     with ctx.db.session() as s:

@@ -68,11 +68,12 @@ def jsonable(value: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """A module may declare ``SERVER_ENV`` (e.g. a master key) for its server; nothing else leaks in."""
     home = tmp_path_factory.mktemp("parity-home")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
-    env.update(LLMLOOP_HOME=str(home), PYTHONUNBUFFERED="1")
+    env.update(LLMLOOP_HOME=str(home), PYTHONUNBUFFERED="1", **getattr(request.module, "SERVER_ENV", {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
         env=env,

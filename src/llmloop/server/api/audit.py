@@ -6,13 +6,13 @@ from fastapi import APIRouter, Query
 
 from llmloop.security import audit as service
 from llmloop.security.schemas import AuditEvent, AuditVerifyReport
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-@router.get("", response_model=list[AuditEvent], openapi_extra=permission("audit:read"))
+@mount(router, "audit.list")
 def list_events(
     ctx: CtxDep,
     actor: str | None = Query(None, max_length=128),
@@ -24,6 +24,6 @@ def list_events(
     return service.list_events(ctx, actor=actor, action=action, project=project, since=since, limit=limit)
 
 
-@router.post("/verify", response_model=AuditVerifyReport, openapi_extra=permission("audit:read"))
+@mount(router, "audit.verify")
 def verify(ctx: CtxDep) -> AuditVerifyReport:
     return service.verify_chain(ctx)

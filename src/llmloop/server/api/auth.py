@@ -1,4 +1,5 @@
-"""/api/v1/auth: UI login (session cookie + CSRF token), logout, and who am I.
+"""/api/v1/auth: UI login (session cookie + CSRF token), logout, and who am I (``users.login`` …
+in the route table: signing in is a verb of the ``users`` noun).
 
 Failed logins are counted per user name (5 per 5 minutes by default) and per client address
 (4 times as many, as an address may be shared); past either limit the answer is 429 with
@@ -13,17 +14,17 @@ from fastapi.responses import JSONResponse
 from llmloop.errors import RateLimited, Unauthenticated
 from llmloop.security import auth
 from llmloop.security.ratelimit import FailureLimiter
-from llmloop.security.rbac import AUTHENTICATED, PUBLIC
 from llmloop.security.schemas import LoginRequest, LoginResult, Me
 from llmloop.security.settings import SecuritySettings
-from llmloop.server.auth import SESSION_COOKIE, permission, request_actor
+from llmloop.server.auth import SESSION_COOKIE, request_actor
 from llmloop.server.deps import CtxDep
 from llmloop.server.errors import error_response
+from llmloop.server.routes import mount
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=LoginResult, openapi_extra=permission(PUBLIC))
+@mount(router, "users.login")
 def login(ctx: CtxDep, request: Request, body: LoginRequest) -> Response:
     by_name: FailureLimiter = request.app.state.login_limiter
     by_address: FailureLimiter = request.app.state.login_ip_limiter
@@ -60,7 +61,7 @@ def login(ctx: CtxDep, request: Request, body: LoginRequest) -> Response:
     return resp
 
 
-@router.post("/logout", status_code=204, openapi_extra=permission(AUTHENTICATED))
+@mount(router, "users.logout")
 def logout(ctx: CtxDep, request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -70,7 +71,7 @@ def logout(ctx: CtxDep, request: Request) -> Response:
     return resp
 
 
-@router.get("/me", response_model=Me, openapi_extra=permission(AUTHENTICATED))
+@mount(router, "users.me")
 def me(request: Request) -> Me:
     actor = request_actor(request)
     return Me(id=actor.id, kind=actor.kind, roles=dict(actor.roles), via=actor.via)

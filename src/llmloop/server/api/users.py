@@ -1,51 +1,66 @@
-"""/api/v1/users: identities and their project roles (global admins only)."""
+"""/api/v1/users: identities and their project roles (global admins only), the first admin, passwords."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict
 
 from llmloop.security import users as service
-from llmloop.security.schemas import NAME_PATTERN, PROJECT_PATTERN, Role, User, UserCreate
-from llmloop.server.auth import permission
+from llmloop.security.schemas import (
+    NAME_PATTERN,
+    PROJECT_PATTERN,
+    AdminInit,
+    AdminInitResult,
+    PasswordSet,
+    RoleGrant,
+    User,
+    UserCreate,
+)
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 
 router = APIRouter(prefix="/users", tags=["users"])
 UserName = Path(pattern=NAME_PATTERN)
 ProjectName = Path(pattern=PROJECT_PATTERN)
 
 
-class RoleGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-
-
-@router.get("", response_model=list[User], openapi_extra=permission("users:read"))
+@mount(router, "users.list")
 def list_users(ctx: CtxDep) -> list[User]:
     return service.list_users(ctx)
 
 
-@router.post("", response_model=User, status_code=201, openapi_extra=permission("users:write"))
+@mount(router, "users.create")
 def create_user(ctx: CtxDep, spec: UserCreate) -> User:
     return service.create_user(ctx, spec=spec)
 
 
-@router.get("/{name}", response_model=User, openapi_extra=permission("users:read"))
+@mount(router, "users.bootstrap_admin")
+def bootstrap_admin(ctx: CtxDep, spec: AdminInit) -> AdminInitResult:
+    """Works only while the store has no user, when every loopback caller is the local admin."""
+    password = spec.password.get_secret_value() if spec.password is not None else None
+    user, key = service.bootstrap_admin(ctx, name=spec.name, password=password)
+    return AdminInitResult(user=user, key=key)
+
+
+@mount(router, "users.get")
 def get_user(ctx: CtxDep, name: str = UserName) -> User:
     return service.get_user(ctx, name=name)
 
 
-@router.post("/{name}/disable", response_model=User, openapi_extra=permission("users:write"))
+@mount(router, "users.disable")
 def disable_user(ctx: CtxDep, name: str = UserName) -> User:
     return service.disable_user(ctx, user=name)
 
 
-@router.put("/{name}/roles/{project}", response_model=User, openapi_extra=permission("users:write"))
+@mount(router, "users.grant")
 def grant_role(ctx: CtxDep, grant: RoleGrant, name: str = UserName, project: str = ProjectName) -> User:
     return service.grant_role(ctx, user=name, project=project, role=grant.role)
 
 
-@router.delete("/{name}/roles/{project}", response_model=User, openapi_extra=permission("users:write"))
+@mount(router, "users.revoke")
 def revoke_role(ctx: CtxDep, name: str = UserName, project: str = ProjectName) -> User:
     return service.revoke_role(ctx, user=name, project=project)
+
+
+@mount(router, "users.set_password")
+def set_password(ctx: CtxDep, body: PasswordSet, name: str = UserName) -> None:
+    service.set_password(ctx, user=name, password=body.password.get_secret_value())

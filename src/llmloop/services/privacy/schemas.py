@@ -28,3 +28,18 @@ class EraseReport(BaseModel):
     subject_digest: str = Field(description="sha256 prefix of the erased id; the id itself is not kept.")
     removed: dict[str, int] = Field(default_factory=dict, description="kind -> rows removed.")
     audit_events_anonymised: int = 0
+
+
+class RetentionSet(BaseModel):
+    """One kind's retention in one project. The service checks the values (known kind, at least a day)."""
+
+    model_config = _CONFIG
+
+    kind: str = Field(description="runs (and, as their areas land, traces, …).")
+    days: int | None = Field(description="Days to keep; null: keep forever.")
+
+
+class EraseRequest(BaseModel):
+    model_config = _CONFIG
+
+    user_id: str = Field(description="The id as it appears in the data (run creator, trace user, …).")
