@@ -12,16 +12,16 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
 from llmloop.client.routes import Route
-from llmloop.engines.base import ChatCompletion, ChatCompletionChunk, ChatRequest
 from llmloop.errors import InvalidInput, LlmloopError, Unavailable, from_envelope
 from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, RollbackRequest
 
 if TYPE_CHECKING:
+    import httpx
+
     from llmloop.client.http import Http
     from llmloop.context import Context
+    from llmloop.engines.base import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 R, W = "deployments:read", "deployments:write"
 ROUTES = [
@@ -144,6 +144,8 @@ class RemoteDeployments:
     def chat(
         self, model: str, request: ChatRequest, *, engine: str | None = None, project: str | None = None
     ) -> ChatCompletion:
+        from llmloop.engines.base import ChatCompletion
+
         body = _gateway_body(model, request, engine, project, stream=False)
         resp = self._send(lambda: self.http.client.post("/v1/chat/completions", json=body))
         return ChatCompletion.model_validate_json(resp.content)
@@ -156,6 +158,10 @@ class RemoteDeployments:
         return self._chunks(body)
 
     def _chunks(self, body: dict[str, Any]) -> Iterator[ChatCompletionChunk]:
+        import httpx
+
+        from llmloop.engines.base import ChatCompletionChunk
+
         try:
             with self.http.client.stream("POST", "/v1/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
@@ -175,6 +181,8 @@ class RemoteDeployments:
             raise Unavailable(f"cannot reach llmloop server at {self.http.base}: {e}") from e
 
     def _send(self, request: Any) -> httpx.Response:
+        import httpx
+
         try:
             resp: httpx.Response = request()
         except httpx.HTTPError as e:
