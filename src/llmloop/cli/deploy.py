@@ -1,32 +1,25 @@
-"""``llmloop deploy create|list|show|rollback``: deployments on the embedded store or a server."""
+"""``llmloop deploy create|list|show|rollback``: deployments, through ``get_client().deployments``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-from llmloop.config import get_settings
 from llmloop.errors import InvalidInput
-from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
+from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentSpec
+
+if TYPE_CHECKING:
+    from llmloop.client.deployments import Deployments
 
 
-def _remote(method: str, path: str, **kwargs: Any) -> Any:
-    settings = get_settings()
-    if not settings.server_url:
-        return None
-    from llmloop.sdk.remote import RemoteClient
+def _api() -> Deployments:
+    from llmloop.client import get_client
 
-    return RemoteClient(settings)._call(method, path, **kwargs)
-
-
-def _local() -> Any:
-    from llmloop.context import local_context
-
-    return local_context()
+    return get_client().deployments
 
 
 def _spec(
@@ -94,14 +87,7 @@ def create_cmd(
     body = DeploymentCreate(
         name=name, project=project, spec=_spec(spec, model, upstream, timeout_s), message=message
     )
-    remote = _remote("POST", "/deployments", content=body.model_dump_json())
-    if remote is not None:
-        d = Deployment.model_validate(remote)
-    else:
-        from llmloop.services.serve.service import create_deployment
-
-        d = create_deployment(_local(), spec=body)
-    _show(d, json_)
+    _show(_api().create_deployment(body), json_)
 
 
 @deploy.command("list")
@@ -109,14 +95,7 @@ def create_cmd(
 @json_option
 def list_cmd(project: str | None, json_: bool) -> None:
     """Deployments at their latest revision."""
-    params = {"project": project} if project else {}
-    remote = _remote("GET", "/deployments", params=params)
-    if remote is not None:
-        page = DeploymentPage.model_validate(remote)
-    else:
-        from llmloop.services.serve.service import list_deployments
-
-        page = list_deployments(_local(), project=project)
+    page = _api().list_deployments(project)
     if json_:
         print_json(page)
         return
@@ -140,17 +119,7 @@ def list_cmd(project: str | None, json_: bool) -> None:
 @json_option
 def show_cmd(name: str, revision: int | None, project: str | None, json_: bool) -> None:
     """One deployment (latest revision unless --revision)."""
-    params: dict[str, Any] = {
-        k: v for k, v in {"project": project, "revision": revision}.items() if v is not None
-    }
-    remote = _remote("GET", f"/deployments/{name}", params=params)
-    if remote is not None:
-        d = Deployment.model_validate(remote)
-    else:
-        from llmloop.services.serve.service import get_deployment
-
-        d = get_deployment(_local(), name=name, project=project, revision=revision)
-    _show(d, json_)
+    _show(_api().get_deployment(name, project, revision), json_)
 
 
 @deploy.command("rollback")
@@ -162,12 +131,4 @@ def show_cmd(name: str, revision: int | None, project: str | None, json_: bool) 
 @json_option
 def rollback_cmd(name: str, to_revision: int | None, project: str | None, json_: bool) -> None:
     """A new revision of NAME copying an older one."""
-    body = json.dumps({"to_revision": to_revision, "project": project})
-    remote = _remote("POST", f"/deployments/{name}/rollback", content=body)
-    if remote is not None:
-        d = Deployment.model_validate(remote)
-    else:
-        from llmloop.services.serve.service import rollback_deployment
-
-        d = rollback_deployment(_local(), name=name, project=project, to_revision=to_revision)
-    _show(d, json_)
+    _show(_api().rollback_deployment(name, project, to_revision), json_)

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
-
-if TYPE_CHECKING:
-    from llmloop.context import Context
-
-
-def _ctx() -> Context:
-    from llmloop.context import local_context
-
-    return local_context()
 
 
 @click.group()
@@ -57,9 +47,9 @@ def add_cmd(
 @json_option
 def list_cmd(trace_id: str | None, project: str | None, json_: bool) -> None:
     """Feedback, newest first."""
-    from llmloop.services.serve.feedback import list_feedback
+    from llmloop.client import get_client
 
-    items = list_feedback(_ctx(), trace_id=trace_id, project=project)
+    items = get_client().feedback.list_feedback(trace_id=trace_id, project=project)
     if json_:
         print_json({"items": items})
         return
@@ -83,11 +73,13 @@ def export_cmd(kind: str, out: Path, project: str | None, dataset: str | None, j
     """Corrections as chat rows (sft), or corrections and preferences as chosen/rejected pairs (preference)."""
     from dataclasses import asdict
 
-    from llmloop.services.serve.feedback_export import export_feedback
+    from llmloop.client import get_client
+    from llmloop.services.serve.schemas import FeedbackExportRequest
 
-    result = export_feedback(
-        _ctx(), kind="sft" if kind == "sft" else "preference", out=out, project=project, dataset=dataset
+    request = FeedbackExportRequest(
+        kind="sft" if kind == "sft" else "preference", project=project, dataset=dataset
     )
+    result = get_client().feedback.export(request, out)
     if json_:
         print_json(asdict(result))
     else:

@@ -1,27 +1,56 @@
-"""``client.traces``: not ported to the client yet (issue 13); the SDK and CLI still reach it their old way."""
+"""``client.traces``: read traces (time, model, user, status, latency) with their spans and feedback.
+
+Writing spans is ``ll.span`` / ``@ll.trace`` and the gateway (and OTLP ingest at ``/v1/traces``);
+this sub-API reads what they stored, in-process or over ``/api/v1/traces``.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
 from llmloop.client.routes import Route
+from llmloop.services.observe.schemas import TracePage, TraceSearch
+from llmloop.services.serve.schemas import TraceDetail
 
 if TYPE_CHECKING:
     from llmloop.client.http import Http
     from llmloop.context import Context
 
-ROUTES: list[Route] = []
+ROUTES = [
+    Route("traces.list", "GET", "/traces", "traces:read", TracePage),
+    Route("traces.get", "GET", "/traces/{trace_id}", "traces:read", TraceDetail),
+]
 
 
 class Traces(Protocol):
-    """The verbs of ``client.traces``."""
+    def list_traces(self, query: TraceSearch) -> TracePage: ...
+    def get_trace(self, trace_id: str) -> TraceDetail: ...
 
 
 class LocalTraces:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    def list_traces(self, query: TraceSearch) -> TracePage:
+        from llmloop.services.observe import service
+
+        return service.list_traces(self.ctx, query=query)
+
+    def get_trace(self, trace_id: str) -> TraceDetail:
+        """The trace with its spans and the feedback given on it."""
+        from llmloop.services.serve.feedback import get_trace_detail
+
+        return get_trace_detail(self.ctx, trace_id=trace_id)
+
 
 class RemoteTraces:
     def __init__(self, http: Http) -> None:
         self.http = http
+
+    def list_traces(self, query: TraceSearch) -> TracePage:
+        page: TracePage = self.http.call("traces.list", query=query.model_dump(exclude_none=True))
+        return page
+
+    def get_trace(self, trace_id: str) -> TraceDetail:
+        out: TraceDetail = self.http.call("traces.get", path={"trace_id": trace_id})
+        return out

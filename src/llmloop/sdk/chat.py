@@ -6,8 +6,11 @@
     for chunk in ll.chat(model="travel-sft@champion", messages=msgs, stream=True):
         print(chunk.choices[0].delta.content or "", end="")
 
-The model runs here (the engine is cached, so the second call is fast). To call a model served
-elsewhere, point the official ``openai`` client at ``llmloop serve``'s ``/v1``.
+Locally the model runs here (the engine is cached, so the second call is fast) and the request
+is traced like a gateway request (``llmloop traces list --model NAME`` finds it). With
+``LLMLOOP_SERVER_URL`` set, the request goes to that server's gateway (``/v1/chat/completions``),
+which picks the deployment or registered model, applies its guardrails and limits and records the
+trace there; ``engine`` and ``project`` are then the server's to choose.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
-from llmloop.context import local_context
 from llmloop.engines.base import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["chat"]
@@ -55,11 +57,11 @@ def chat(
     **params: Any,
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """``params``: max_tokens, temperature, top_p, seed, stop — validated like the gateway's request body."""
+    from llmloop.client import get_client
     from llmloop.engines.base import ChatRequest
-    from llmloop.services.registry import inference
 
     request = ChatRequest.model_validate({"messages": list(messages), **params})
-    ctx = local_context()
+    api = get_client().deployments
     if stream:
-        return inference.stream_chat(ctx, model=model, request=request, engine=engine, project=project)
-    return inference.chat(ctx, model=model, request=request, engine=engine, project=project)
+        return api.stream_chat(model, request, engine=engine, project=project)
+    return api.chat(model, request, engine=engine, project=project)

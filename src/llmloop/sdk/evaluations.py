@@ -6,21 +6,17 @@
     cmp = ll.evaluations.compare([base.id, ev.id])      # deltas with 95% CIs, report on disk
     verdict = ll.evaluations.gate("suite.yaml", candidate="travel@4", baseline="travel@champion")
 
-Running an evaluation generates with the model in this process and writes to the local store;
-with ``LLMLOOP_SERVER_URL`` set, reading, comparing and checking gates of stored evaluations go to
-the server (``/api/v1/evaluations``), and running raises ``Unavailable``.
+Every verb goes through ``llmloop.client.get_client().evaluations``: the local store, or with
+``LLMLOOP_SERVER_URL`` set, the server's ``/api/v1/evaluations``. Running one evaluation generates
+with the model in this process, so it is local only; gating with a suite works both ways.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmloop.config import get_settings
-from llmloop.context import Context, local_context
-from llmloop.errors import Unavailable
-from llmloop.services.evaluate.generation import Generator, ProgressFn
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
@@ -30,33 +26,19 @@ from llmloop.services.evaluate.schemas import (
     GateCheckRequest,
     GateVerdict,
 )
-from llmloop.services.evaluate.suite import GateSpec, Suite, load_suite
+from llmloop.services.evaluate.suite import GateSpec, Suite
+
+if TYPE_CHECKING:
+    from llmloop.client.evaluations import Evaluations
+    from llmloop.services.evaluate.generation import Generator, ProgressFn
 
 __all__ = ["check", "compare", "examples", "gate", "get", "list", "run"]
 
 
-def _remote() -> Any | None:
-    if not get_settings().server_url:
-        return None
-    from llmloop.sdk.remote import RemoteClient
+def _api() -> Evaluations:
+    from llmloop.client import get_client
 
-    return RemoteClient(get_settings())
-
-
-def _ctx() -> Context:
-    return local_context()
-
-
-def _suite(suite: Suite | str | Path) -> Suite:
-    return suite if isinstance(suite, Suite) else load_suite(suite)
-
-
-def _local_only(what: str) -> None:
-    if get_settings().server_url:
-        raise Unavailable(
-            f"{what} runs the model in this process and writes the local store; unset LLMLOOP_SERVER_URL "
-            "(reading, comparing and gate checks of stored evaluations work remotely)"
-        )
+    return get_client().evaluations
 
 
 def run(
@@ -69,21 +51,11 @@ def run(
     progress: ProgressFn | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` (a reference, ``py:module:attr`` or a callable) on a suite."""
-    _local_only("running an evaluation")
-    from llmloop.services.evaluate.service import run_suite
-
-    return run_suite(
-        _ctx(), suite=_suite(suite), model=model, project=project, limit=limit, reuse=reuse, progress=progress
-    )
+    return _api().run_suite(suite, model=model, project=project, limit=limit, reuse=reuse, progress=progress)
 
 
 def get(evaluation_id: str) -> Evaluation:
-    remote = _remote()
-    if remote is not None:
-        return Evaluation.model_validate(remote._call("GET", f"/evaluations/{evaluation_id}"))
-    from llmloop.services.evaluate.results import get_evaluation
-
-    return get_evaluation(_ctx(), evaluation_id=evaluation_id)
+    return _api().get_evaluation(evaluation_id)
 
 
 def list(
@@ -95,22 +67,8 @@ def list(
     limit: int = 50,
     page_token: str | None = None,
 ) -> EvaluationPage:
-    remote = _remote()
-    if remote is not None:
-        params = {
-            "project": project,
-            "suite": suite,
-            "model": model,
-            "status": status,
-            "limit": limit,
-            "page_token": page_token,
-        }
-        data = remote._call("GET", "/evaluations", params={k: v for k, v in params.items() if v is not None})
-        return EvaluationPage.model_validate(data)
-    from llmloop.services.evaluate.results import list_evaluations
-
-    return list_evaluations(
-        _ctx(), project=project, suite=suite, model=model, status=status, limit=limit, page_token=page_token
+    return _api().list_evaluations(
+        project=project, suite=suite, model=model, status=status, limit=limit, page_token=page_token
     )
 
 
@@ -122,29 +80,8 @@ def examples(
     errors_only: bool = False,
     worst_first: str | None = None,
 ) -> ExamplePage:
-    remote = _remote()
-    if remote is not None:
-        params = {
-            "limit": limit,
-            "page_token": page_token,
-            "errors_only": errors_only,
-            "worst_first": worst_first,
-        }
-        data = remote._call(
-            "GET",
-            f"/evaluations/{evaluation_id}/examples",
-            params={k: v for k, v in params.items() if v is not None},
-        )
-        return ExamplePage.model_validate(data)
-    from llmloop.services.evaluate.results import list_examples
-
-    return list_examples(
-        _ctx(),
-        evaluation_id=evaluation_id,
-        limit=limit,
-        page_token=page_token,
-        errors_only=errors_only,
-        worst_first=worst_first,
+    return _api().list_examples(
+        evaluation_id, limit=limit, page_token=page_token, errors_only=errors_only, worst_first=worst_first
     )
 
 
@@ -165,22 +102,8 @@ def compare(
     request = CompareRequest(
         ids=[str(i) for i in ids], n_resamples=n_resamples, confidence=confidence, seed=seed, report=report
     )
-    remote = _remote()
-    if remote is not None:
-        if judge is not None:
-            raise Unavailable("pairwise judging runs the judge in this process; unset LLMLOOP_SERVER_URL")
-        return Comparison.model_validate(
-            remote._call("POST", "/evaluations/compare", content=request.model_dump_json())
-        )
-    from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations
-
-    return compare_evaluations(
-        _ctx(),
-        ids=request.ids,
-        settings=CompareSettings(n_resamples, confidence, seed),
-        report_dir=Path(report_dir) if report_dir is not None else None,
-        write=report,
-        judge=judge,
+    return _api().compare(
+        request, report_dir=Path(report_dir) if report_dir is not None else None, judge=judge
     )
 
 
@@ -191,14 +114,7 @@ def check(rules: Any, *, candidate: str, baseline: str | None = None) -> GateVer
         candidate=candidate,
         baseline=baseline,
     )
-    remote = _remote()
-    if remote is not None:
-        return GateVerdict.model_validate(
-            remote._call("POST", "/evaluations/gate", content=request.model_dump_json())
-        )
-    from llmloop.services.evaluate.gates import check_gates
-
-    return check_gates(_ctx(), rules=request.rules, candidate=request.candidate, baseline=request.baseline)
+    return _api().check_gates(request)
 
 
 def gate(
@@ -212,12 +128,8 @@ def gate(
     progress: ProgressFn | None = None,
 ) -> GateVerdict:
     """Evaluate candidate and baseline on the suite (reusing stored identical evaluations) and check its gates."""
-    _local_only("gating with a suite")
-    from llmloop.services.evaluate.gates import gate_suite
-
-    return gate_suite(
-        _ctx(),
-        suite=_suite(suite),
+    return _api().gate_suite(
+        suite,
         candidate=candidate,
         baseline=baseline,
         project=project,

@@ -1,13 +1,12 @@
-"""Reading traces from Python and the CLI: the embedded store, or ``/api/v1/traces`` on a server.
+"""Reading traces from Python and the CLI, through ``get_client().traces`` (the store or a server).
 
 Writing spans is ``ll.span`` / ``ll.trace`` (``llmloop.services.observe.tracer``); this module reads them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmloop.config import get_settings
 from llmloop.services.observe.schemas import TracePage, TraceSearch
 
 if TYPE_CHECKING:
@@ -15,28 +14,13 @@ if TYPE_CHECKING:
 
 
 def list_traces(query: TraceSearch) -> TracePage:
-    settings = get_settings()
-    if settings.server_url:
-        from llmloop.sdk.remote import RemoteClient
+    from llmloop.client import get_client
 
-        params: dict[str, Any] = query.model_dump(exclude_none=True)
-        return TracePage.model_validate(RemoteClient(settings)._call("GET", "/traces", params=params))
-    from llmloop.context import local_context
-    from llmloop.services.observe import service
-
-    return service.list_traces(local_context(settings), query=query)
+    return get_client().traces.list_traces(query)
 
 
 def get_trace(trace_id: str) -> TraceDetail:
     """The trace with its spans and the feedback given on it."""
-    from llmloop.services.serve.schemas import TraceDetail
+    from llmloop.client import get_client
 
-    settings = get_settings()
-    if settings.server_url:
-        from llmloop.sdk.remote import RemoteClient
-
-        return TraceDetail.model_validate(RemoteClient(settings)._call("GET", f"/traces/{trace_id}"))
-    from llmloop.context import local_context
-    from llmloop.services.serve.feedback import get_trace_detail
-
-    return get_trace_detail(local_context(settings), trace_id=trace_id)
+    return get_client().traces.get_trace(trace_id)

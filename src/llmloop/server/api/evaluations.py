@@ -1,19 +1,19 @@
-"""/api/v1/evaluations: stored evaluations, their examples, comparisons and gate checks.
+"""/api/v1/evaluations: stored evaluations, their examples, comparisons, gate checks, and gating with a suite.
 
-Running an evaluation needs the model in the caller's process, so it is not an endpoint; these
-routes read results and compute comparisons and verdicts from them. A failed gate is a 200 whose
-verdict says ``passed: false``: a check that says no is a result, not an error.
+Running a single evaluation needs the model in the caller's process, so it is not an endpoint;
+gating with a suite is (``gate-suite``): the server evaluates its registered models on the suite
+and checks the suite's gates, the way ``llmloop models promote --gate`` does. A failed gate is a
+200 whose verdict says ``passed: false``: a check that says no is a result, not an error.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
-from llmloop.services.evaluate import results
+from llmloop.server.routes import mount
+from llmloop.services.evaluate import gates, results
 from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations
-from llmloop.services.evaluate.gates import check_gates
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
@@ -22,12 +22,13 @@ from llmloop.services.evaluate.schemas import (
     ExamplePage,
     GateCheckRequest,
     GateVerdict,
+    SuiteGate,
 )
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
 
 
-@router.get("", response_model=EvaluationPage, openapi_extra=permission("evaluations:read"))
+@mount(router, "evaluations.list")
 def list_evaluations(
     ctx: CtxDep,
     project: str | None = None,
@@ -42,25 +43,37 @@ def list_evaluations(
     )
 
 
-@router.post("/compare", response_model=Comparison, openapi_extra=permission("evaluations:read"))
+@mount(router, "evaluations.compare")
 def compare(ctx: CtxDep, request: CompareRequest) -> Comparison:
     settings = CompareSettings(request.n_resamples, request.confidence, request.seed)
     return compare_evaluations(ctx, ids=request.ids, settings=settings, write=request.report)
 
 
-@router.post("/gate", response_model=GateVerdict, openapi_extra=permission("evaluations:read"))
+@mount(router, "evaluations.gate")
 def gate(ctx: CtxDep, request: GateCheckRequest) -> GateVerdict:
-    return check_gates(ctx, rules=request.rules, candidate=request.candidate, baseline=request.baseline)
+    return gates.check_gates(ctx, rules=request.rules, candidate=request.candidate, baseline=request.baseline)
 
 
-@router.get("/{evaluation_id}", response_model=Evaluation, openapi_extra=permission("evaluations:read"))
+@mount(router, "evaluations.gate_suite")
+def gate_suite(ctx: CtxDep, request: SuiteGate) -> GateVerdict:
+    gates.refuse_caller_files(request)
+    return gates.gate_from_suite(
+        ctx,
+        suite=request.suite,
+        candidate=request.candidate,
+        baseline=request.baseline,
+        project=request.project,
+        allow_missing_baseline=request.allow_missing_baseline,
+        reuse=request.reuse,
+    )
+
+
+@mount(router, "evaluations.get")
 def get_evaluation(ctx: CtxDep, evaluation_id: str) -> Evaluation:
     return results.get_evaluation(ctx, evaluation_id=evaluation_id)
 
 
-@router.get(
-    "/{evaluation_id}/examples", response_model=ExamplePage, openapi_extra=permission("evaluations:read")
-)
+@mount(router, "evaluations.examples")
 def list_examples(
     ctx: CtxDep,
     evaluation_id: str,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from llmloop.server.auth import permission
 from llmloop.server.deps import CtxDep
+from llmloop.server.routes import mount
 from llmloop.services.observe import service
 from llmloop.services.observe.schemas import TracePage, TraceSearch
 from llmloop.services.serve.feedback import get_trace_detail
@@ -14,7 +14,7 @@ from llmloop.services.serve.schemas import TraceDetail
 router = APIRouter(prefix="/traces", tags=["traces"])
 
 
-@router.get("", response_model=TracePage, openapi_extra=permission("traces:read"))
+@mount(router, "traces.list")
 def list_traces(
     ctx: CtxDep,
     project: str | None = None,
@@ -45,6 +45,6 @@ def list_traces(
     return service.list_traces(ctx, query=query)
 
 
-@router.get("/{trace_id}", response_model=TraceDetail, openapi_extra=permission("traces:read"))
+@mount(router, "traces.get")
 def get_trace(ctx: CtxDep, trace_id: str) -> TraceDetail:
     return get_trace_detail(ctx, trace_id=trace_id)

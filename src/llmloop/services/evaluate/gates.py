@@ -31,7 +31,7 @@ from llmloop.errors import InvalidInput, NotFound
 from llmloop.services.evaluate.compare import CompareSettings, metric_delta, paired_indices
 from llmloop.services.evaluate.generation import Generator, ProgressFn
 from llmloop.services.evaluate.results import example_table
-from llmloop.services.evaluate.schemas import GateResult, GateVerdict, MetricAggregate
+from llmloop.services.evaluate.schemas import GateResult, GateVerdict, MetricAggregate, SuiteGate
 from llmloop.services.evaluate.service import run_suite
 from llmloop.services.evaluate.stats import percentile
 from llmloop.services.evaluate.suite import GateSpec, Suite, load_suite
@@ -401,6 +401,60 @@ def gate_suite(
     return check_gates(ctx, rules=rules, candidate=cand.id, baseline=base_id)
 
 
+def refuse_caller_files(request: SuiteGate) -> None:
+    """Refuse a suite that names what only the caller's machine has: JSONL files or ``py:`` callables.
+
+    A server runs a gate request with its own store and models; a file path or Python import path
+    in it would be read or imported on the server, which is neither what the caller meant nor safe.
+    """
+    suite = request.suite
+    paths = [("dataset.path", suite.dataset.path)]
+    if suite.prompt is not None and suite.prompt.few_shot is not None:
+        paths.append(("prompt.few_shot.path", suite.prompt.few_shot.path))
+    for key, path in paths:
+        if path is not None:
+            raise InvalidInput(
+                f"suite {suite.name!r}: {key} {path!r} is a file on your machine, which a server cannot read; "
+                "register it as a dataset (llmloop data add) and name it with 'ref'",
+                details={"key": key},
+            )
+    for field, ref in (("candidate", request.candidate), ("baseline", request.baseline)):
+        if ref is not None and ref.startswith("py:"):
+            raise InvalidInput(
+                f"{field} {ref!r}: a server gates registered models only, not py: callables",
+                details={"field": field},
+            )
+
+
+def gate_from_suite(
+    ctx: Context,
+    *,
+    suite: Suite | str | Path,
+    candidate: str | Generator,
+    baseline: str | Generator | None = None,
+    project: str | None = None,
+    allow_missing_baseline: bool = False,
+    reuse: bool = True,
+    progress: ProgressFn | None = None,
+) -> GateVerdict:
+    """The gates of a suite (a ``Suite`` or its YAML file) checked on candidate against baseline.
+
+    The one entry behind ``llmloop eval gate``, ``ll.evaluations.gate`` and
+    ``POST /api/v1/evaluations/gate-suite``, so every door loads the suite and gates the same way.
+    """
+    loaded = suite if isinstance(suite, Suite) else load_suite(suite)
+    return gate_suite(
+        ctx,
+        suite=loaded,
+        candidate=candidate,
+        baseline=baseline,
+        project=project,
+        allow_missing_baseline=allow_missing_baseline,
+        reuse=reuse,
+        progress=progress,
+    )
+
+
 def gates_for_promotion(
     ctx: Context,
     model_ref: str,
@@ -417,10 +471,9 @@ def gates_for_promotion(
     and data are reused, so promoting right after ``llmloop eval gate`` does not evaluate twice.
     The caller refuses the promotion when ``verdict.passed`` is False unless forced (and audits the force).
     """
-    loaded = load_suite(suite) if isinstance(suite, (str, Path)) else suite
-    return gate_suite(
+    return gate_from_suite(
         ctx,
-        suite=loaded,
+        suite=suite,
         candidate=model_ref,
         baseline=baseline_ref,
         project=project,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmloop.services.evaluate.suite import GateSpec
+from llmloop.services.evaluate.suite import GateSpec, Suite
 
 EvaluationStatus = Literal["running", "completed", "failed"]
 
@@ -105,6 +105,23 @@ class GateCheckRequest(BaseModel):
     rules: list[str | GateSpec] = Field(min_length=1)
     candidate: str = Field(description="Candidate evaluation id.")
     baseline: str | None = Field(None, description="Baseline evaluation id, for comparative rules.")
+
+
+class SuiteGate(BaseModel):
+    """Evaluate candidate (and baseline) on a suite and check the suite's gates: ``llmloop eval gate``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: Suite = Field(description="The suite, as ``load_suite`` reads it from its YAML file.")
+    candidate: str = Field(min_length=1, description="Candidate model reference NAME[@VERSION|@ALIAS].")
+    baseline: str | None = Field(
+        None, min_length=1, description="Baseline model reference, e.g. NAME@champion."
+    )
+    project: str | None = None
+    allow_missing_baseline: bool = Field(
+        False, description="Skip the comparative gates when the baseline does not resolve (no champion yet)."
+    )
+    reuse: bool = Field(True, description="Reuse stored identical completed evaluations.")
 
 
 class MetricDelta(_Frozen):

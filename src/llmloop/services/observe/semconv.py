@@ -32,3 +32,9 @@ LLMLOOP_STEP = "llmloop.chain.step"
 LLMLOOP_ATTEMPT = "llmloop.chain.attempt"
 LLMLOOP_INPUT = "llmloop.input"
 LLMLOOP_OUTPUT = "llmloop.output"
+
+# What the gateway and ``ll.chat`` record on a chat request's spans beyond the GenAI names.
+LLMLOOP_TARGET = "llmloop.target"
+LLMLOOP_TTFT_MS = "llmloop.time_to_first_token_ms"
+LLMLOOP_LATENCY_MS = "llmloop.latency_ms"
+LLMLOOP_COST_USD = "llmloop.cost_usd"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -147,3 +147,32 @@ class TraceDetail(Trace):
     """A trace with its spans and the feedback given on it."""
 
     feedback: list[Feedback] = Field(default_factory=list)
+
+
+class FeedbackList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[Feedback]
+
+
+class FeedbackExportRequest(BaseModel):
+    """Feedback as training rows: corrections as chat rows (sft), or chosen/rejected pairs (preference)."""
+
+    model_config = _CONFIG
+
+    kind: Literal["sft", "preference"]
+    project: str | None = None
+    dataset: str | None = Field(
+        None, min_length=1, description="Also register the rows as the next version of this dataset."
+    )
+
+
+class FeedbackExport(BaseModel):
+    """The rows of an export, for the caller to write where it wants them."""
+
+    model_config = _CONFIG
+
+    kind: Literal["sft", "preference"]
+    rows: list[dict[str, Any]]
+    trace_ids: list[str]
+    dataset_version: str | None = None

@@ -3,11 +3,18 @@
 ``create_deployment`` writes revision N+1 of the name (creating the deployment at 1);
 ``rollback_deployment`` writes a new revision whose spec copies an older one, so the log of
 what served when is never rewritten.
+
+``chat`` / ``stream_chat`` answer from a registered model in this process (``ll.chat``) and trace
+the request as the gateway does, with the same spans and attributes, so the requests a model
+version answered are found in one place whichever door they came through.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +27,9 @@ from llmloop.store.projects import project_id
 from llmloop.store.tables.base import now
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.deployments import DeploymentRevisionRow, DeploymentRow
+
+if TYPE_CHECKING:
+    from llmloop.engines.base import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 
 def _deployment(row: DeploymentRow, rev: DeploymentRevisionRow, project: str) -> Deployment:
@@ -167,3 +177,142 @@ def rollback_deployment(
         return _write_revision(
             ctx, s, project=project, name=name, spec=spec, message=f"rollback to revision {target}"
         )
+
+
+def stream_chat(
+    ctx: Context, *, model: str, request: ChatRequest, engine: str | None = None, project: str | None = None
+) -> Iterator[ChatCompletionChunk]:
+    """Chunks of registered model ``model``'s answer, traced like a streamed gateway request.
+
+    The model is resolved now (an unknown one raises here, not on the first chunk).
+    """
+    return _ChatTrace(ctx, model=model, request=request, project=project).answer(engine, streamed=True)
+
+
+def chat(
+    ctx: Context, *, model: str, request: ChatRequest, engine: str | None = None, project: str | None = None
+) -> ChatCompletion:
+    """Registered model ``model``'s whole answer, traced like a gateway request."""
+    from llmloop.engines.base import collect_chat
+
+    return collect_chat(
+        _ChatTrace(ctx, model=model, request=request, project=project).answer(engine, streamed=False)
+    )
+
+
+class _ChatTrace:
+    """The spans of ``Gateway.call`` / ``Gateway.stream`` for a model served without a deployment.
+
+    A root ``gateway chat`` span (request parameters as sent, answer, latency, cost; time to first
+    token when streamed), a ``routing`` span (single policy, no deployment: what the gateway records
+    for a bare model name) and one ``chat MODEL`` client span with the usage tokens. The root is a
+    child of the caller's current span, if any, so ``ll.chat`` inside ``ll.span`` joins that trace.
+    """
+
+    def __init__(self, ctx: Context, *, model: str, request: ChatRequest, project: str | None) -> None:
+        from llmloop.services.observe import semconv
+        from llmloop.services.observe.tracer import span, writer_for
+        from llmloop.services.serve.schemas import TargetSpec
+
+        self.ctx, self.model, self.request, self.project = ctx, model, request, project
+        self.started = time.perf_counter()
+        sent: dict[str, Any] = request.model_dump(exclude_unset=True)
+        self.root = span(
+            "gateway chat",
+            kind="server",
+            project=project or ctx.settings.default_project,
+            writer=writer_for(ctx),
+            attributes={
+                semconv.GEN_AI_OPERATION_NAME: "chat",
+                semconv.GEN_AI_REQUEST_MODEL: model,
+                semconv.GEN_AI_REQUEST_MAX_TOKENS: sent.get("max_tokens"),
+                semconv.GEN_AI_REQUEST_TEMPERATURE: sent.get("temperature"),
+                semconv.GEN_AI_REQUEST_TOP_P: sent.get("top_p"),
+                semconv.USER_ID: request.user,
+                semconv.GEN_AI_INPUT_MESSAGES: sent["messages"],
+            },
+        )
+        target = TargetSpec(model=model).label
+        routing = span("routing", parent=self.root)
+        routing.set_attributes({"llmloop.routing.policy": "single", "llmloop.routing.attempts": [target]})
+        routing.end()
+        self.attempt = span(
+            f"chat {model}",
+            kind="client",
+            parent=self.root,
+            attributes={
+                semconv.GEN_AI_OPERATION_NAME: "chat",
+                semconv.GEN_AI_REQUEST_MODEL: model,
+                semconv.GEN_AI_SYSTEM: "llmloop",
+                semconv.LLMLOOP_TARGET: target,
+                "llmloop.attempt": 0,
+            },
+        )
+        self.text: list[str] = []
+        self.reasons: list[str] = []
+        self.usage = (0, 0)
+        self.answered: str | None = None
+
+    def answer(self, engine: str | None, *, streamed: bool) -> Iterator[ChatCompletionChunk]:
+        from llmloop.services.registry.inference import engine_for
+
+        try:
+            _, eng = engine_for(self.ctx, model=self.model, project=self.project, engine=engine)
+        except BaseException as e:
+            self._end(e)
+            raise
+        return self._chunks(eng.chat(self.request), streamed)
+
+    def _chunks(self, chunks: Iterator[ChatCompletionChunk], streamed: bool) -> Iterator[ChatCompletionChunk]:
+        from llmloop.services.observe import semconv
+
+        failed: BaseException | None = None
+        try:
+            for n, chunk in enumerate(chunks):
+                if n == 0 and streamed:
+                    ttft = (time.perf_counter() - self.started) * 1000.0
+                    self.root.set_attribute(semconv.LLMLOOP_TTFT_MS, ttft)
+                    self.attempt.add_event("first_token", {semconv.LLMLOOP_TTFT_MS: ttft})
+                self.answered = chunk.model
+                for ch in chunk.choices:
+                    self.text.append(ch.delta.content or "")
+                    if ch.finish_reason:
+                        self.reasons.append(ch.finish_reason)
+                if chunk.usage is not None:
+                    self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                yield chunk
+        except BaseException as e:  # includes the caller abandoning the stream (GeneratorExit)
+            failed = e
+            raise
+        finally:
+            self._end(failed)
+
+    def _end(self, failed: BaseException | None) -> None:
+        from llmloop.services.observe import semconv
+        from llmloop.services.observe.tracer import MAX_ATTRIBUTE_CHARS
+        from llmloop.services.serve.settings import cost_usd, gateway_settings
+
+        root, attempt, usage = self.root, self.attempt, self.usage
+        attempt.set_attributes(
+            {
+                semconv.GEN_AI_RESPONSE_MODEL: self.answered,
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: usage[0],
+                semconv.GEN_AI_USAGE_OUTPUT_TOKENS: usage[1],
+            }
+        )
+        if failed is None:  # as the gateway, an answer is recorded only when there is one
+            root.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, self.answered)
+            if self.reasons:
+                root.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, self.reasons)
+            text = "".join(self.text)[:MAX_ATTRIBUTE_CHARS]
+            root.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, [{"role": "assistant", "content": text}])
+            cost = cost_usd(gateway_settings().prices, (self.model, *filter(None, [self.answered])), *usage)
+            if cost is not None:
+                root.set_attribute(semconv.LLMLOOP_COST_USD, cost)
+        root.set_attribute(semconv.LLMLOOP_LATENCY_MS, (time.perf_counter() - self.started) * 1000.0)
+        for sp in (attempt, root):
+            if failed is not None:
+                sp.record_exception(failed)
+            else:
+                sp.set_status("ok")
+            sp.end()

@@ -1,0 +1,69 @@
+"""Traces and feedback through both clients: same JSON, same errors."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.integration.client.conftest import Pair
+
+from llmloop.errors import NotFound
+from llmloop.services.observe import semconv
+from llmloop.services.observe import service as observe
+from llmloop.services.observe.schemas import SpanRecord, TraceSearch
+from llmloop.services.observe.tracer import new_span_id, new_trace_id
+
+COVERED = {"traces.list", "traces.get"}
+
+
+def record_exchange(pair: Pair, *, model: str, answer: str, status: str = "ok") -> str:
+    """A gateway-shaped trace (root with the prompt and answer, one model span) in the shared store."""
+    trace_id, now = new_trace_id(), time.time()
+    root = new_span_id()
+    messages = [{"role": "user", "content": "Where in May?"}]
+    spans = [
+        SpanRecord(
+            trace_id=trace_id,
+            span_id=root,
+            project="parity",
+            name="gateway chat",
+            kind="server",
+            start_time=now,
+            end_time=now + 0.2,
+            status_code=status,  # type: ignore[arg-type]
+            attributes={
+                semconv.GEN_AI_REQUEST_MODEL: model,
+                semconv.GEN_AI_INPUT_MESSAGES: json.dumps(messages),
+                semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "content": answer}]),
+            },
+        ),
+        SpanRecord(
+            trace_id=trace_id,
+            span_id=new_span_id(),
+            parent_span_id=root,
+            project="parity",
+            name=f"chat {model}",
+            kind="client",
+            start_time=now + 0.01,
+            end_time=now + 0.19,
+            status_code="ok",
+            attributes={semconv.GEN_AI_USAGE_INPUT_TOKENS: 7, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3},
+        ),
+    ]
+    observe.record_spans(pair.local.ctx, spans=spans)
+    return trace_id
+
+
+def test_traces_read_the_same(pair: Pair) -> None:
+    ok = record_exchange(pair, model="tiny@1", answer="Lisbon")
+    bad = record_exchange(pair, model="tiny@2", answer="", status="error")
+    page = pair.same(lambda c: c.traces.list_traces(TraceSearch(project="parity", model="tiny@1")))
+    assert ok in [t["trace_id"] for t in page["items"]] and bad not in [t["trace_id"] for t in page["items"]]
+    errors = pair.same(lambda c: c.traces.list_traces(TraceSearch(project="parity", status="error")))
+    assert [t["trace_id"] for t in errors["items"]] == [bad]
+    trace = pair.same(lambda c: c.traces.get_trace(ok))
+    assert trace["span_count"] == 2 and trace["input_tokens"] == 7 and trace["feedback"] == []
+
+
+def test_unknown_traces_raise_the_same_class(pair: Pair) -> None:
+    assert pair.same_error(lambda c: c.traces.get_trace("0" * 31 + "1")) is NotFound
