@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -67,7 +67,13 @@ def mask_url(url: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from ``LLMLOOP_*``; a bad value is InvalidInput naming the setting, not a traceback."""
+    from llmloop.validation import format_validation_error
+
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise format_validation_error(e, where="LLMLOOP_* settings", model=Settings) from None
 
 
 def reset_settings() -> None:

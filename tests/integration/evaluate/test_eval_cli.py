@@ -156,7 +156,7 @@ def test_import_jsonl_writes_a_runnable_suite(cli: Any, tmp_path: Path, model_mo
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"q": "x", "gold": "y"}\n{"q": "x", "gold": \n')
     res = cli("eval", "import-jsonl", str(bad), "--name", "bad", "--input-field", "q")
-    assert res.exit_code == 2 and "bad.jsonl:2: not valid JSON" in res.stderr
+    assert res.exit_code == 2 and "bad.jsonl:2: malformed JSON" in res.stderr
     no_refs = tmp_path / "norefs.jsonl"
     no_refs.write_text('{"prompt": "say hi"}\n')
     res = cli("eval", "import-jsonl", str(no_refs), "--name", "n")

@@ -92,7 +92,7 @@ def test_bad_input_fails_before_anything_is_written(ctx: Any, tmp_path: Path) ->
         service.run_suite(ctx, suite=load_suite(no_refs), model=answering(set()))
     missing = write_suite(tmp_path / "d")
     (tmp_path / "d" / "qa.jsonl").unlink()
-    with pytest.raises(NotFound, match=r"qa\.jsonl not found"):
+    with pytest.raises(InvalidInput, match=r"file not found: .*qa\.jsonl"):
         service.run_suite(ctx, suite=load_suite(missing), model=answering(set()))
     bad_option = write_suite(tmp_path / "e", extra="")
     bad_option.write_text(

@@ -19,6 +19,7 @@ from llmloop.services.observe import semconv, service
 from llmloop.services.observe.schemas import SpanRecord, TraceSearch
 from llmloop.services.observe.tracer import new_span_id, new_trace_id
 from llmloop.services.observe.writer import SpanWriter
+from llmloop.store import pages
 
 
 def record(trace_id: str, *, parent: str | None = None, start: float = 100.0, **kw: Any) -> SpanRecord:
@@ -195,6 +196,28 @@ def test_list_traces_filters_and_pages(ctx: Any) -> None:
     )
     assert len(page.items) == 4 and len(rest.items) == 2 and rest.next_page_token is None
     assert {t.project for t in service.list_traces(ctx, query=TraceSearch()).items} == {"obs", "other"}
+
+
+def test_trace_pages_seek_past_the_last_row_seen(ctx: Any) -> None:
+    """Keyset paging: ties on start time are split by id, and a trace written between two pages
+    shifts nothing (an OFFSET page would serve the last row of the first page again)."""
+    tied = [record(new_trace_id(), start=500.0) for _ in range(3)]
+    older = record(new_trace_id(), start=400.0)
+    service.record_spans(ctx, spans=[*tied, older])
+    seen: list[str] = []
+    token = None
+    while True:
+        page = service.list_traces(ctx, query=TraceSearch(project="obs", limit=1, page_token=token))
+        seen += [t.trace_id for t in page.items]
+        if len(seen) == 1:  # a newer trace arrives after the first page
+            service.record_spans(ctx, spans=[record(new_trace_id(), start=900.0)])
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [*sorted(r.trace_id for r in tied), older.trace_id]
+    with pytest.raises(InvalidInput, match="invalid page_token") as err:  # another listing's token
+        service.list_traces(ctx, query=TraceSearch(page_token=pages.encode("runs", offset=1)))
+    assert err.value.details == {"field": "page_token"}
 
 
 def test_bad_spans_and_unknown_traces(ctx: Any) -> None:

@@ -193,3 +193,97 @@ def test_glob_and_gzip_sources(tmp_path: Path) -> None:
             fh.write(json.dumps({"text": f"row {i}"}) + "\n")
     result = run(str(tmp_path / "part-*.jsonl.gz"), tmp_path)
     assert result.rows == 2
+
+
+PAIR = {"prompt": "Quiet beach?", "chosen": "Menorca.", "rejected": "Ibiza."}
+TURNS = {
+    "prompt": [{"role": "user", "content": "Quiet beach?"}],
+    "chosen": [{"role": "assistant", "content": "Menorca."}],
+    "rejected": [{"role": "assistant", "content": "Ibiza."}],
+}
+
+
+def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("label", "row"),
+    [
+        ("conversational", TURNS),
+        (  # answers that repeat the prompt as their head (HuggingFaceH4/ultrafeedback_binarized)
+            "repeated prompt",
+            {
+                "prompt": "Quiet beach?",
+                "chosen": [*TURNS["prompt"], *TURNS["chosen"]],
+                "rejected": [*TURNS["prompt"], *TURNS["rejected"]],
+            },
+        ),
+        (  # TRL's implicit prompt: no prompt field, the shared opening turns are the prompt
+            "implicit prompt",
+            {
+                "chosen": [*TURNS["prompt"], *TURNS["chosen"]],
+                "rejected": [*TURNS["prompt"], *TURNS["rejected"]],
+            },
+        ),
+        ("as CSV cells", {k: json.dumps(v) for k, v in TURNS.items()}),
+    ],
+)
+def test_preference_pairs_in_any_trl_form_are_one_conversational_version(
+    tmp_path: Path, label: str, row: dict[str, object]
+) -> None:
+    standard = run(_jsonl(tmp_path / "standard.jsonl", [PAIR]), tmp_path)
+    assert standard.fast_path and standard.kind == "preference"
+    other = run(_jsonl(tmp_path / "other.jsonl", [row]), tmp_path)
+    assert other.content_hash == standard.content_hash, label
+    assert pq.read_table(other.data_path).to_pylist() == [{**TURNS, "metadata": None}]
+    assert pq.read_table(standard.data_path).to_pylist() == [{**TURNS, "metadata": None}]
+    assert other.profile == standard.profile
+
+
+def test_a_string_that_spells_a_conversation_leaves_the_fast_path_and_reads_as_one(tmp_path: Path) -> None:
+    row = {**PAIR, "prompt": json.dumps(TURNS["prompt"])}
+    result = run(_jsonl(tmp_path / "p.jsonl", [row]), tmp_path)
+    assert not result.fast_path
+    assert pq.read_table(result.data_path).to_pylist()[0]["prompt"] == TURNS["prompt"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({**PAIR, "chosen": [{"role": "user", "content": "x"}]}, "field 'chosen' must end with an assistant"),
+        ({**TURNS, "prompt": []}, "field 'prompt' is empty"),
+        ({**PAIR, "rejected": 3}, "field 'rejected' must be a list of messages, got number"),
+        ({"chosen": "a", "rejected": "b"}, "field 'prompt' is missing, and 'chosen' and 'rejected' share"),
+    ],
+)
+def test_bad_preference_pairs_name_the_field(tmp_path: Path, row: dict[str, object], message: str) -> None:
+    path = _jsonl(tmp_path / "p.jsonl", [row])
+    with pytest.raises(InvalidInput, match=f"p.jsonl:1: {message}"):
+        run(path, tmp_path)
+
+
+def test_prompts_alone_are_a_kind_but_an_unnamed_answer_is_not(tmp_path: Path) -> None:
+    prompts = run(
+        _jsonl(tmp_path / "p.jsonl", [{"prompt": "a", "id": 1}, {"prompt": "b", "id": 2}]), tmp_path
+    )
+    assert prompts.kind == "prompt" and prompts.rows == 2
+    with pytest.raises(InvalidInput, match="cannot tell the schema"):
+        run(_jsonl(tmp_path / "q.jsonl", [{"prompt": "a", "answer": "b"}]), tmp_path)
+
+
+def test_preference_versions_stored_as_strings_read_as_conversations() -> None:
+    """Versions written before pairs became conversational keep their files; readers see one form."""
+    from llmloop.services.data.kinds import arrow_schema, upgrade_batch
+
+    old = pa.RecordBatch.from_pylist(
+        [{**PAIR, "metadata": None, "split": "train"}],
+        schema=pa.schema(
+            [*(pa.field(f, pa.string()) for f in PAIR), ("metadata", pa.string()), ("split", pa.string())]
+        ),
+    )
+    new = upgrade_batch(old, "preference")
+    assert new.schema == arrow_schema("preference", with_split=True)
+    assert new.to_pylist() == [{**TURNS, "metadata": None, "split": "train"}]
+    assert upgrade_batch(new, "preference") is new

@@ -24,14 +24,35 @@ from llmloop.services.evaluate.suite import FieldMap, parse_suite
 def test_bad_jsonl_lines_name_file_and_line(tmp_path: Path) -> None:
     p = tmp_path / "d.jsonl"
     p.write_text('{"a": 1}\n\n{"a": \n')
-    with pytest.raises(InvalidInput, match=r"d.jsonl:3: not valid JSON") as err:
+    with pytest.raises(InvalidInput, match=r"d.jsonl:3: malformed JSON") as err:
         read_jsonl(p)
     assert err.value.details["line"] == 3
     p.write_text("[1, 2]\n")
-    with pytest.raises(InvalidInput, match="must be a JSON object"):
+    with pytest.raises(InvalidInput, match=r"d\.jsonl:1: expected a JSON object, got array"):
         read_jsonl(p)
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput, match="file not found"):  # a file is input, as `data add` says
         read_jsonl(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"prompt": "Quiet beach?", "chosen": "Menorca", "rejected": "Ibiza"},  # TRL's standard form
+        {  # the conversational form, as `feedback export --as preference` writes it
+            "prompt": [{"role": "user", "content": "Quiet beach?"}],
+            "chosen": [{"role": "assistant", "content": "Menorca"}],
+            "rejected": [{"role": "assistant", "content": "Ibiza"}],
+        },
+    ],
+)
+def test_preference_rows_are_asked_their_prompt_and_scored_against_the_chosen_answer(
+    record: dict[str, Any],
+) -> None:
+    row = row_from_record(record, FieldMap(), where="x")
+    assert row.messages == [{"role": "user", "content": "Quiet beach?"}]
+    assert row.reference == ["Menorca"] and "rejected" not in row.variables
+    with pytest.raises(InvalidInput, match="x: field 'chosen' must end with an assistant message"):
+        row_from_record({**record, "chosen": [{"role": "user", "content": "?"}]}, FieldMap(), where="x")
 
 
 def test_row_fields_ids_references_and_messages() -> None:

@@ -62,13 +62,17 @@ def test_unknown_key_without_close_match_lists_valid_keys() -> None:
         (with_(lora={"dropout": 1.5}), "lora.dropout", "less than 1"),
         (with_(data={"train": 5}), "data.train", "dictionary"),
         (with_(data={"train": {"ref": "a@1", "path": "b.jsonl"}}), "data.train", "exactly one of"),
-        ({"name": "t", "data": {"train": "x.jsonl"}}, "model", "Field required"),
     ],
 )
 def test_wrong_values_name_the_key(raw: dict[str, Any], key: str, fragment: str) -> None:
     err = error_of(raw)
     assert err.details["key"] == key
     assert f"sft.yaml: {key}: " in err.message and fragment in err.message
+
+
+def test_a_missing_key_is_named_as_in_every_config_file() -> None:
+    err = error_of({"name": "t", "data": {"train": "x.jsonl"}})
+    assert (err.message, err.details) == ("sft.yaml: missing key 'model'", {"file": "sft.yaml", "key": "model"})
 
 
 @pytest.mark.parametrize(

@@ -69,12 +69,17 @@ def test_wrong_kind_for_method_names_the_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "where", "fragment"),
     [
-        ([CHAT, "{not json"], ":2", "not valid JSON"),
+        ([CHAT, "{not json"], ":2", "malformed JSON"),
         ([CHAT, {"text": "x"}], ":2", "not a chat row like the first one"),
         ([{"prompt": "p", "completion": 3}], ":1", "'completion' must be a string"),
-        ([{"messages": [{"role": "wizard", "content": "x"}]}], ":1", "messages[0].role 'wizard'"),
+        ([{"messages": [{"role": "wizard", "content": "x"}]}], ":1", "messages[0].role is 'wizard'"),
+        (
+            [{"prompt": "p", "chosen": [{"role": "user", "content": "a"}], "rejected": "b"}],
+            ":1",
+            "end with an assistant",
+        ),
         ([{"question": "q", "answer": "a"}], ":1", "match no dataset kind"),
-        (["[1, 2]"], ":1", "must be a JSON object"),
+        (["[1, 2]"], ":1", "expected a JSON object"),
     ],
 )
 def test_bad_rows_are_named_by_file_and_line(
@@ -142,3 +147,31 @@ def test_eval_split_is_seeded_and_independent_of_order() -> None:
     assert {r["text"] for r in split_eval(rows, 0.2, seed=2)[1]} != {r["text"] for r in held}
     with pytest.raises(InvalidInput, match="leaves no eval"):
         split_eval(rows[:2], 0.01, seed=1)
+
+
+def test_dpo_reads_the_standard_and_the_conversational_form_alike(tmp_path: Path) -> None:
+    standard = load(write(tmp_path / "s.jsonl", [{"prompt": "Q", "chosen": "A", "rejected": "B"}]))
+    turns = {
+        "prompt": [{"role": "user", "content": "Q"}],
+        "chosen": [{"role": "assistant", "content": "A"}],
+        "rejected": [{"role": "assistant", "content": "B"}],
+    }
+    conversational = load(write(tmp_path / "c.jsonl", [turns]))
+    assert standard.rows == conversational.rows == [{**turns, "metadata": None}]
+    for chat in (True, False):
+        assert preference_rows(standard, chat=chat, system_prompt=None) == preference_rows(
+            conversational, chat=chat, system_prompt=None
+        )
+    assert preference_rows(standard, chat=False, system_prompt=None) == [
+        {"prompt": "Q", "chosen": "A", "rejected": "B"}
+    ]
+    multi = load(
+        write(
+            tmp_path / "m.jsonl",
+            [{**turns, "prompt": [{"role": "system", "content": "S"}, *turns["prompt"]]}],
+        )
+    )
+    with pytest.raises(
+        InvalidInput, match="row 1: a multi-turn preference pair needs a tokenizer with a chat"
+    ):
+        preference_rows(multi, chat=False, system_prompt=None)

@@ -19,7 +19,7 @@ from llmloop.errors import InvalidInput
 from llmloop.refs import validate_name
 from llmloop.services.data import storage, transforms, versions
 from llmloop.services.data.ingest import ingest_batches, ingest_options
-from llmloop.services.data.kinds import FIELDS, Kind, arrow_schema
+from llmloop.services.data.kinds import FIELDS, MESSAGE_FIELDS, Kind, arrow_schema
 from llmloop.services.data.pii import KINDS as PII_KINDS
 from llmloop.services.data.schemas import DatasetAddResult, DatasetVersion, SplitResult, SplitSpec
 from llmloop.services.data.splits import assign
@@ -117,10 +117,10 @@ def dedup_version(
 
 def _strata(ctx: Context, parent: DatasetVersion, column: str) -> np.ndarray:
     field, _, key = column.partition(".")
-    names = [*FIELDS[parent.kind], "metadata", "split"]
-    if field not in names or (field == "metadata") != bool(key) or field == "messages":
+    texts = [f for f in FIELDS[parent.kind] if f not in MESSAGE_FIELDS.get(parent.kind, ())]
+    if field not in [*texts, "metadata", "split"] or (field == "metadata") != bool(key):
         raise InvalidInput(
-            f"cannot stratify by {column!r}: use a text field ({', '.join(FIELDS[parent.kind])}) or metadata.KEY",
+            f"cannot stratify by {column!r}: use a text field ({', '.join(texts) or 'none here'}) or metadata.KEY",
             details={"field": "stratify"},
         )
     values: list[str] = []

@@ -58,9 +58,10 @@ def _write_csv(batches: Iterable[pa.RecordBatch], path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as out:
         writer: Any = None
         for batch in batches:
-            for rec in batch.to_pylist():
-                if "messages" in rec:
-                    rec["messages"] = json.dumps(rec["messages"], ensure_ascii=False)
+            for rec in batch.to_pylist():  # message lists as JSON text: CSV cells hold strings only
+                rec = {
+                    k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in rec.items()
+                }
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(rec))
                     writer.writeheader()

@@ -268,6 +268,22 @@ def iter_jsonl(fh: io.RawIOBase, max_line: int) -> Iterator[Item]:
             yield item
 
 
+def read_jsonl(path: str | Path, *, max_line: int = 64 << 20) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line, record)`` of a local JSONL file, streamed; the first bad line is InvalidInput naming FILE:LINE.
+
+    The one JSONL reader for rows read whole (training and evaluation files): the same parser as
+    ``llmloop data add``, so a file one accepts the others accept, with the same messages.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"file not found: {p}", details={"file": str(p)})
+    with p.open("rb") as fh:
+        for line, rec, err in iter_jsonl(CountingReader(fh, None), max_line):
+            if err is not None:
+                raise InvalidInput(f"{p}:{line}: {err}", details={"file": str(p), "line": line})
+            yield line, rec
+
+
 def _json_kind(value: Any) -> str:
     from llmloop.services.data.kinds import json_type
 

@@ -6,8 +6,8 @@ Each row gets three hashes:
   Same row, same hash, whatever file, format, key order or batch it came from. The version's content
   hash covers the kind, the column names, every row hash in order and the split labels, and is
   computed while streaming.
-- ``key``  (uint64, xxh3-64): hash of the *normalised* key text: the first field (text, prompt, input) or, for
-  chat, every message but a final assistant turn. Splits are assigned by it, so near-identical prompts land in the same split, and a diff
+- ``key``  (uint64, xxh3-64): hash of the *normalised* key text: the first field (text, prompt, input; a
+  preference prompt's messages) or, for chat, every message but a final assistant turn. Splits are assigned by it, so near-identical prompts land in the same split, and a diff
   calls a row "changed" when its key survives but the rest differs.
 - ``near`` (uint64, xxh3-64): hash of the normalised text of all fields, for near-duplicate counts.
 
@@ -101,7 +101,7 @@ def canonical_encoding(batch: pa.RecordBatch) -> pa.Array:
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         if name == "split":
             continue
-        if name == "messages":
+        if pa.types.is_list(col.type):
             offsets, roles, contents = message_texts(col)
             msgs = pc.binary_join_element_wise(_escape(roles), _escape(contents), "\x1d")
             parts.append(_join_lists(offsets, msgs, "\x1e"))
@@ -160,12 +160,17 @@ def chat_key_mask(offsets: np.ndarray, roles: pa.Array) -> tuple[np.ndarray, np.
     return keep, cumulative[offsets]
 
 
+def field_text(col: pa.Array, sep: str, norm: bool = False) -> pa.Array:
+    """A text column as it is, or a message-list column's contents joined by ``sep`` (normalised or not)."""
+    if not pa.types.is_list(col.type):
+        return normalise(col) if norm else col
+    offsets, _, contents = message_texts(col)
+    return _join_lists(offsets, normalise(contents) if norm else contents, sep)
+
+
 def full_text(batch: pa.RecordBatch, kind: Kind) -> pa.Array:
-    """Every text field of a row joined by newlines (for chat: the message contents; metadata excluded)."""
-    if kind == "chat":
-        offsets, _, contents = message_texts(batch.column("messages"))
-        return _join_lists(offsets, contents, "\n")
-    cols = [batch.column(f) for f in FIELDS[kind]]
+    """Every text field of a row joined by newlines (messages: their contents; metadata excluded)."""
+    cols = [field_text(batch.column(f), "\n") for f in FIELDS[kind]]
     return cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\n")
 
 
@@ -193,7 +198,7 @@ def row_hashes(batch: pa.RecordBatch, kind: Kind) -> RowHashes:
         key_text = _join_lists(key_offsets, norm.filter(pa.array(keep)), "\x1f")
         near_text = _join_lists(offsets, norm, "\x1f")
     else:
-        norms = [normalise(batch.column(f)) for f in FIELDS[kind]]
+        norms = [field_text(batch.column(f), "\x1f", norm=True) for f in FIELDS[kind]]
         key_text = norms[0]  # text, prompt or input: the first field of every kind but chat
         near_text = norms[0] if len(norms) == 1 else pc.binary_join_element_wise(*norms, _SEP)
     key = _hash64(key_text)

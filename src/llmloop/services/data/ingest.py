@@ -33,12 +33,14 @@ from llmloop.services.data.kinds import (
     MESSAGE,
     MESSAGES,
     ROLES,
+    STRING_ROLE,
     Kind,
     RowBuilder,
     RowError,
     apply_mapping,
     arrow_schema,
     detect_kind,
+    string_messages,
 )
 from llmloop.services.data.profile import Profiler
 from llmloop.services.data.schemas import DatasetAdd, Profile
@@ -52,7 +54,7 @@ INDEX_SCHEMA = pa.schema(
         pa.field("near_hash", pa.uint64(), nullable=False),
     ]
 )
-INGEST_VERSION = 1  # bump when canonical rows change: it retires every stored source fingerprint
+INGEST_VERSION = 2  # bump when canonical rows change: it retires every stored source fingerprint
 FAST_CHUNK = 8 << 20  # bytes of whole lines the Arrow reader parses at a time
 COMPRESSION = "snappy"  # twice as fast as zstd to write; storage is cheaper than ingest time
 _ROLES = pa.array(sorted(ROLES), pa.string())
@@ -214,13 +216,17 @@ def _fast_path_kind(source: formats.Source, opts: IngestOptions) -> Kind | None:
             except RowError:
                 return None
             kind = opts.kind or detect_kind(rec)
-            return kind if kind is not None and set(rec) == set(FIELDS[kind]) else None
+            if kind is None or set(rec) != set(FIELDS[kind]):
+                return None
+            if kind == "preference" and not all(isinstance(rec[f], str) for f in FIELDS[kind]):
+                return None  # conversational pairs: only the record path drops a prompt the answers repeat
+            return kind
     return None
 
 
 def _fast_batch(batch: pa.RecordBatch, kind: Kind, names: list[str], schema: pa.Schema) -> pa.RecordBatch:
     cols: list[pa.Array] = []
-    for name in names:
+    for name, canonical in zip(names, FIELDS[kind], strict=True):
         col = batch.column(name)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
@@ -230,7 +236,11 @@ def _fast_batch(batch: pa.RecordBatch, kind: Kind, names: list[str], schema: pa.
             col.validate(full=True)  # the JSON reader does not check UTF-8 inside strings
         except pa.ArrowInvalid as e:
             raise FastPathRejected(f"invalid {name}: {e}") from e
-        if pa.types.is_list(col.type):
+        if pa.types.is_string(col.type) and pa.types.is_list(schema.field(canonical).type):
+            if len(col) and pc.any(pc.starts_with(pc.utf8_ltrim_whitespace(col), "[")).as_py():
+                raise FastPathRejected(f"a {name} that may be a conversation written as JSON text")
+            col = string_messages(col, STRING_ROLE[canonical])  # a preference pair in TRL's standard form
+        elif pa.types.is_list(col.type):
             lengths = pc.list_value_length(col)
             if len(col) and pc.min(lengths).as_py() < 1:
                 raise FastPathRejected("empty messages")
@@ -279,8 +289,9 @@ def _ingest_fast(
     reverse = {dst: src for src, dst in opts.mapping.items()}
     names = [reverse.get(f, f) for f in FIELDS[kind]]
     schema = arrow_schema(kind)
+    read_as = {"preference": pa.string()}.get(kind)  # its fast path reads the standard (string) form
     explicit = pa.schema(
-        [pa.field(n, schema.field(f).type) for n, f in zip(names, FIELDS[kind], strict=True)]
+        [pa.field(n, read_as or schema.field(f).type) for n, f in zip(names, FIELDS[kind], strict=True)]
     )
     parse_options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="error")
     sink = CanonicalSink(kind, schema, workdir, opts)

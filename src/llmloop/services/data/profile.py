@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from llmloop.errors import InvalidInput, Unavailable
 from llmloop.services.data import pii
-from llmloop.services.data.hashing import RowHashes, full_text, message_texts, string_parts
+from llmloop.services.data.hashing import RowHashes, field_text, full_text, message_texts, string_parts
 from llmloop.services.data.kinds import FIELDS, Kind
 from llmloop.services.data.schemas import (
     ChatProfile,
@@ -251,8 +251,8 @@ class Profiler:
             all_empty = self._update_chat(batch)
         else:
             all_empty = np.ones(n, dtype=bool)
-            for name in FIELDS[self.kind]:
-                empty, _ = self._text_column(name, batch.column(name))
+            for name in FIELDS[self.kind]:  # a preference field's messages count as one text
+                empty, _ = self._text_column(name, field_text(batch.column(name), "\n"))
                 all_empty &= empty
         self._empty_rows += int(all_empty.sum())
         meta = batch.column("metadata")

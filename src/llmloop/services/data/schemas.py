@@ -6,9 +6,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llmloop.errors import InvalidInput
 from llmloop.services.data.kinds import Kind
 from llmloop.services.data.pii import KINDS as PII_KINDS
+from llmloop.validation import format_validation_error
 
 PiiPolicy = Literal["warn", "block"]
 Format = Literal["jsonl", "json", "csv", "parquet", "hf"]
@@ -26,10 +26,7 @@ def validated(model: type[M], **values: Any) -> M:
     try:
         return model(**values)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or model.__name__
-        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        raise InvalidInput(f"{where}: {msg}", details={"field": where}) from e
+        raise format_validation_error(e, model=model, detail_name="field") from e
 
 
 def pii_zero() -> dict[str, int]:

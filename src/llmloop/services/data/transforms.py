@@ -58,7 +58,7 @@ def redact_batch(batch: pa.RecordBatch, kinds: Iterable[str] | None = None) -> p
     kinds = list(kinds) if kinds is not None else None
     cols: list[pa.Array] = []
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        if name == "messages":
+        if pa.types.is_list(col.type):
             offsets, roles, contents = message_texts(col)
             values = pa.StructArray.from_arrays(
                 [roles, redact_strings(contents, kinds)], fields=list(MESSAGE)

@@ -23,7 +23,7 @@ from llmloop.refs import parse_ref, validate_name
 from llmloop.security import audit
 from llmloop.services.data import storage
 from llmloop.services.data.ingest import IngestResult
-from llmloop.services.data.kinds import arrow_schema
+from llmloop.services.data.kinds import arrow_schema, upgrade_batch
 from llmloop.services.data.schemas import DatasetAddResult, DatasetVersion, DatasetVersionSummary, Profile
 from llmloop.store.aliases import aliases_of, resolve_version
 from llmloop.store.artifacts import Blob
@@ -255,7 +255,8 @@ def iter_batches(
             f"{version.ref} has no split {split!r}; it has {sorted(version.splits or {}) or 'none'}",
             details={"ref": version.ref, "split": split},
         )
-    for batch in storage.iter_batches(ctx, version.project, version.data_sha256, batch_rows=batch_rows):
+    for stored in storage.iter_batches(ctx, version.project, version.data_sha256, batch_rows=batch_rows):
+        batch = upgrade_batch(stored, version.kind)
         if split is not None:
             batch = batch.filter(pc.equal(batch.column("split"), split))
         if batch.num_rows:

@@ -6,7 +6,6 @@ as ``failed``: it can never complete, and gates and comparisons read completed e
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from llmloop.services.evaluate.schemas import (
 )
 from llmloop.services.evaluate.scoring import prompt_text
 from llmloop.services.tracking import service as tracking
+from llmloop.store import pages
 from llmloop.store.projects import project_id, project_name
 from llmloop.store.tables.base import now
 from llmloop.store.tables.core import ProjectRow
@@ -114,19 +114,6 @@ def get_evaluation(ctx: Context, *, evaluation_id: str) -> Evaluation:
     return _to_evaluation(row, pname)
 
 
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidInput("invalid page_token", details={"field": "page_token"}) from e
-
-
 def list_evaluations(
     ctx: Context,
     *,
@@ -137,11 +124,14 @@ def list_evaluations(
     limit: int = 50,
     page_token: str | None = None,
 ) -> EvaluationPage:
-    """Evaluations newest first, in projects the actor can read."""
-    offset = _offset(page_token)
+    """Evaluations newest first, in projects the actor can read; pages by keyset on (created, id)."""
+    cursor = pages.decode(page_token, "evaluations", key_types=(float, str))
+    order = [(EvaluationRow.created_at, True), (EvaluationRow.id, False)]
     with ctx.db.session() as s:
         names = dict(s.execute(select(ProjectRow.id, ProjectRow.name)).all())
         stmt = select(EvaluationRow)
+        if cursor.after is not None:
+            stmt = stmt.where(pages.seek(order, cursor.after))
         if project is not None:
             ctx.require("evaluations:read", project)
             stmt = stmt.where(EvaluationRow.project_id == project_id(s, project))
@@ -154,9 +144,7 @@ def list_evaluations(
             stmt = stmt.where(EvaluationRow.model_ref == model)
         if status is not None:
             stmt = stmt.where(EvaluationRow.status == status)
-        stmt = (
-            stmt.order_by(EvaluationRow.created_at.desc(), EvaluationRow.id).offset(offset).limit(limit + 1)
-        )
+        stmt = stmt.order_by(EvaluationRow.created_at.desc(), EvaluationRow.id).limit(limit + 1)
         rows = list(s.scalars(stmt))
         for r in rows:
             s.expunge(r)
@@ -165,7 +153,9 @@ def list_evaluations(
     _reap(ctx, rows)
     return EvaluationPage(
         items=[_to_evaluation(r, names[r.project_id]) for r in rows],
-        next_page_token=_token(offset + limit) if more else None,
+        next_page_token=pages.encode("evaluations", after=(rows[-1].created_at, rows[-1].id))
+        if more
+        else None,
     )
 
 
@@ -223,14 +213,19 @@ def list_examples(
 ) -> ExamplePage:
     """Examples of an evaluation in order; ``worst_first=KEY`` sorts by that metric, worst first."""
     row, _ = _resolve_id(ctx, evaluation_id)
-    offset = _offset(page_token)
+    listing = "examples" if worst_first is None else "worst-first examples"
     with ctx.db.session() as s:
         base = select(EvaluationExampleRow).where(EvaluationExampleRow.evaluation_id == row.id)
         if errors_only:
             base = base.where(EvaluationExampleRow.error.is_not(None))
         total = int(s.scalar(select(func.count()).select_from(base.subquery())) or 0)
-        if worst_first is None:
-            items = list(s.scalars(base.order_by(EvaluationExampleRow.idx).offset(offset).limit(limit)))
+        if worst_first is None:  # in order: keyset on the example's index
+            cursor = pages.decode(page_token, listing, key_types=(int,))
+            after = [] if cursor.after is None else [EvaluationExampleRow.idx > cursor.after[0]]
+            items = list(s.scalars(base.where(*after).order_by(EvaluationExampleRow.idx).limit(limit + 1)))
+            more = len(items) > limit
+            items = items[:limit]
+            token = pages.encode(listing, after=(items[-1].idx,)) if more else None
         else:
             agg = (row.metrics or {}).get(worst_first)
             if agg is None:
@@ -244,12 +239,12 @@ def list_examples(
                 v = (e.scores or {}).get(worst_first)
                 return (math.inf if v is None else sign * v, e.idx)
 
-            everything.sort(key=badness)
+            everything.sort(key=badness)  # sorted here, by a score: offset pages
+            offset = pages.decode(page_token, listing).offset
             items = everything[offset : offset + limit]
+            token = pages.encode(listing, offset=offset + limit) if offset + limit < total else None
         out = [_example(e) for e in items]
-    return ExamplePage(
-        items=out, total=total, next_page_token=_token(offset + limit) if offset + limit < total else None
-    )
+    return ExamplePage(items=out, total=total, next_page_token=token)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import Any
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.plugins import load_attribute
+from llmloop.services.data import formats, kinds
 from llmloop.services.evaluate.generation import Completion, Generator, Messages
 from llmloop.services.evaluate.suite import DatasetSource, FewShot, FieldMap, PromptSource, Suite
 
@@ -91,10 +92,25 @@ def _content_id(variables: Mapping[str, Any], messages: Messages | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def _preference_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) -> dict[str, Any]:
+    """A preference pair read as a chat to answer: its prompt turns, and the chosen answer as reference."""
+    try:
+        prompt, chosen, _ = kinds.preference_turns(record)
+    except kinds.RowError as e:
+        raise InvalidInput(f"{where}: {e.message}", details={"where": where, "field": e.field}) from e
+    out = {k: v for k, v in record.items() if k not in kinds.FIELDS["preference"]}
+    out[fields.messages] = prompt
+    if fields.reference is None:
+        out["reference"] = chosen[-1]["content"]
+    return out
+
+
 def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) -> EvalRow:
     """A dataset record → EvalRow; the id is the record's id field, else a hash of its content."""
     if not isinstance(record, Mapping):
         raise InvalidInput(f"{where}: a row must be a JSON object", details={"where": where})
+    if fields.messages not in record and kinds.detect_kind(record) == "preference":
+        record = _preference_record(record, fields, where=where)
     ref_field = fields.reference or next((f for f in REFERENCE_FIELDS if f in record), None)
     reference = None
     if ref_field is not None and record.get(ref_field) is not None:
@@ -134,26 +150,8 @@ def _dedupe_ids(rows: list[EvalRow]) -> list[EvalRow]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSONL file; a bad line is InvalidInput naming the file and line."""
-    if not path.is_file():
-        raise NotFound(f"dataset file {path} not found", details={"file": str(path)})
-    out: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as e:
-                raise InvalidInput(
-                    f"{path}:{line_no}: not valid JSON: {e}", details={"file": str(path), "line": line_no}
-                ) from e
-            if not isinstance(record, dict):
-                raise InvalidInput(
-                    f"{path}:{line_no}: each line must be a JSON object",
-                    details={"file": str(path), "line": line_no},
-                )
-            out.append(record)
+    """Every record of a JSONL file, read by the datasets reader (bad lines name FILE:LINE); at least one."""
+    out = [record for _, record in formats.read_jsonl(path)]
     if not out:
         raise InvalidInput(f"{path} holds no rows", details={"file": str(path)})
     return out

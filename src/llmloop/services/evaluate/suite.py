@@ -20,7 +20,6 @@ closest valid key, so a typo never silently drops a setting.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -30,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmloop.errors import InvalidInput
+from llmloop.validation import format_validation_error
 
 
 class _Strict(BaseModel):
@@ -211,57 +211,6 @@ class Suite(_Strict):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """Valid keys of the object at ``loc`` (best effort, for 'did you mean')."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        current = None
-        for candidate in (ann, *getattr(ann, "__args__", ())):
-            for inner in (candidate, *getattr(candidate, "__args__", ())):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    current = inner
-    return [k for k in getattr(current, "model_fields", {}) if k != "base_dir"]
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part not in ("function-after", "function-before") and not str(part).startswith("function-"):
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def explain_validation_error(
-    err: ValidationError, *, source: str, model: type[BaseModel] = Suite
-) -> InvalidInput:
-    """The first problem of a suite file as one InvalidInput naming the file, key path and a suggestion."""
-    first = err.errors()[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    path = _key_path(loc)
-    details: dict[str, Any] = {"file": source, "key": path}
-    if first["type"] == "extra_forbidden":
-        options = _fields_at(model, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), options, n=1)
-        if close:
-            details["did_you_mean"] = _key_path((*loc[:-1], close[0]))
-        hint = (
-            f"; did you mean {details['did_you_mean']!r}?" if close else f"; valid keys: {', '.join(options)}"
-        )
-        return InvalidInput(f"{source}: unknown key {path!r}{hint}", details=details)
-    if first["type"] == "missing":
-        return InvalidInput(f"{source}: missing key {path!r}", details=details)
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    return InvalidInput(f"{source}: {path}: {msg}", details=details)
-
-
 def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = None) -> Suite:
     if not isinstance(data, dict):
         raise InvalidInput(
@@ -272,7 +221,7 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     try:
         return Suite.model_validate({**data, "base_dir": str(base_dir) if base_dir else None})
     except ValidationError as e:
-        raise explain_validation_error(e, source=source) from None
+        raise format_validation_error(e, where=source, model=Suite, details={"file": source}) from None
 
 
 def load_suite(path: str | Path) -> Suite:

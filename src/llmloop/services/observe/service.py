@@ -10,7 +10,6 @@ in the summary; the span itself is stored once.)
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -20,10 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
-from llmloop.errors import InvalidInput, LlmloopError, NotFound
+from llmloop.errors import LlmloopError, NotFound
 from llmloop.refs import validate_name
 from llmloop.services.observe import semconv
 from llmloop.services.observe.schemas import Span, SpanRecord, Trace, TracePage, TraceSearch
+from llmloop.store import pages
 from llmloop.store.projects import project_id
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.traces import SpanRow, TraceRow
@@ -261,19 +261,15 @@ def get_trace(ctx: Context, *, trace_id: str) -> Trace:
         return _trace(row, project, spans)
 
 
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidInput("invalid page_token", details={"field": "page_token"}) from e
-
-
 def list_traces(ctx: Context, *, query: TraceSearch) -> TracePage:
-    """Traces newest first, filtered by project, time, model, user, session, status and latency."""
-    offset = _offset(query.page_token)
-    where: list[Any] = []
+    """Traces newest first, filtered by project, time, model, user, session, status and latency.
+
+    Pages by keyset on (start time, trace id), so a page deep in a busy project costs what the
+    first one does.
+    """
+    cursor = pages.decode(query.page_token, "traces", key_types=(float, str))
+    order = [(TraceRow.start_time, True), (TraceRow.trace_id, False)]
+    where: list[Any] = [] if cursor.after is None else [pages.seek(order, cursor.after)]
     with ctx.db.session() as s:
         names = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if query.project is not None:
@@ -302,11 +298,11 @@ def list_traces(ctx: Context, *, query: TraceSearch) -> TracePage:
                 select(TraceRow)
                 .where(*where)
                 .order_by(TraceRow.start_time.desc(), TraceRow.trace_id)
-                .offset(offset)
                 .limit(query.limit + 1)
             )
         )
         more = len(rows) > query.limit
-        items = [_trace(r, names[r.project_id]) for r in rows[: query.limit]]
-    token = base64.urlsafe_b64encode(str(offset + query.limit).encode()).decode() if more else None
+        rows = rows[: query.limit]
+        items = [_trace(r, names[r.project_id]) for r in rows]
+    token = pages.encode("traces", after=(rows[-1].start_time, rows[-1].trace_id)) if more else None
     return TracePage(items=items, next_page_token=token)

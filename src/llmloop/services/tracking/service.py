@@ -11,7 +11,6 @@ nothing stays "running" forever.
 
 from __future__ import annotations
 
-import base64
 import math
 import operator
 import os
@@ -56,6 +55,7 @@ from llmloop.services.tracking.schemas import (
     check_key,
     param_value,
 )
+from llmloop.store import pages
 from llmloop.store.artifacts import safe_relpath
 from llmloop.store.projects import project_id, project_name
 from llmloop.store.tables.base import now
@@ -469,17 +469,8 @@ def metric_keys(ctx: Context, *, run_id: str) -> list[str]:
     return sorted(get_run(ctx, run_id=run_id).metrics)
 
 
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidInput("invalid page_token", details={"field": "page_token"}) from e
-
-
 def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
-    offset = _decode_token(query.page_token)
+    offset = pages.decode(query.page_token, "runs").offset  # a caller-chosen order: no key to seek by
     where = search.compile_filter(query.filter)
     order = search.compile_order(query.order_by) or [RunRow.start_time.desc()]
     with ctx.db.session() as s:
@@ -503,7 +494,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
         rows = list(s.execute(stmt).all())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    token = base64.urlsafe_b64encode(str(offset + query.limit).encode()).decode() if more else None
+    token = pages.encode("runs", offset=offset + query.limit) if more else None
     return RunPage(items=_to_runs(ctx, rows, projects), next_page_token=token)
 
 

@@ -14,7 +14,6 @@ so a typo never trains silently with a default. Paths in a YAML file are relativ
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmloop.errors import InvalidInput
+from llmloop.validation import KeyProblem, format_validation_error, unknown_key
 
 Method = Literal["sft", "dpo", "distill"]
 Scheduler = Literal[
@@ -258,41 +258,32 @@ class TrainConfig(_Section):
     def _consistent(self) -> TrainConfig:
         t = self.training
         if "num_epochs" in t.model_fields_set and t.max_steps is not None:
-            raise _KeyProblem(
+            raise KeyProblem(
                 "training.max_steps", "set one of training.num_epochs or training.max_steps, not both"
             )
         if self.method in ("sft", "dpo") and self.data.train is None:
-            raise _KeyProblem("data.train", f"method {self.method!r} needs data.train")
+            raise KeyProblem("data.train", f"method {self.method!r} needs data.train")
         if self.method == "distill" and self.distill is None:
-            raise _KeyProblem("distill", "method 'distill' needs a distill section (teacher, prompts)")
+            raise KeyProblem("distill", "method 'distill' needs a distill section (teacher, prompts)")
         has_eval = self.data.eval is not None or self.data.eval_fraction > 0
         if t.early_stopping_patience is not None:
             if not has_eval:
-                raise _KeyProblem(
+                raise KeyProblem(
                     "training.early_stopping_patience", "early stopping needs data.eval or data.eval_fraction"
                 )
             if t.eval_steps is None:
-                raise _KeyProblem("training.eval_steps", "early stopping needs training.eval_steps")
+                raise KeyProblem("training.eval_steps", "early stopping needs training.eval_steps")
             if t.save_steps is not None and t.save_steps % t.eval_steps:
-                raise _KeyProblem(
+                raise KeyProblem(
                     "training.save_steps", "with early stopping, save_steps must be a multiple of eval_steps"
                 )
         if t.packing and self.method != "sft":
-            raise _KeyProblem("training.packing", "packing applies to sft only")
+            raise KeyProblem("training.packing", "packing applies to sft only")
         return self
 
     @property
     def effective_batch(self) -> int:
         return self.training.batch_size * self.training.gradient_accumulation_steps
-
-
-class _KeyProblem(ValueError):
-    """A cross-field rule broken at a known key path (reported with that path, not the root)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.message = message
 
 
 # ----------------------------------------------------------------------------- loading
@@ -348,10 +339,6 @@ def parse_config(
         cfg = TrainConfig.model_validate(data)
     except ValidationError as e:
         raise config_error(e, TrainConfig, source=source) from None
-    except _KeyProblem as e:  # raised outside pydantic's wrapping in rare paths
-        raise InvalidInput(
-            f"{source}: {e.key}: {e.message}", details={"file": source, "key": e.key}
-        ) from None
     return _resolve_paths(cfg, base_dir) if base_dir is not None else cfg
 
 
@@ -423,32 +410,16 @@ def check_key_path(key: str, *, source: str = "config", root: type[BaseModel] = 
                 details={"file": source, "key": key},
             )
         if part not in model.model_fields:
-            _raise_unknown(done, part, model, source)
+            raise unknown_key(
+                [*done, part],
+                list(model.model_fields),
+                where=source,
+                details={"file": source},
+                synonyms=SYNONYMS,
+            )
         done.append(part)
         model = _section_of(model.model_fields[part].annotation)
     return key
-
-
-def _raise_unknown(done: list[str], part: str, model: type[BaseModel], source: str) -> None:
-    path = ".".join([*done, part])
-    guess = closest_key(part, list(model.model_fields))
-    details: dict[str, Any] = {"file": source, "key": path}
-    msg = f"{source}: unknown key {path!r}"
-    if guess is not None:
-        full = ".".join([*done, guess])
-        details["did_you_mean"] = full
-        msg += f"; did you mean {full!r}?"
-    else:
-        msg += f"; valid keys here: {', '.join(sorted(model.model_fields))}"
-    raise InvalidInput(msg, details=details)
-
-
-def closest_key(word: str, choices: list[str]) -> str | None:
-    if word in SYNONYMS and SYNONYMS[word] in choices:
-        return SYNONYMS[word]
-    lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.5)
-    return lowered[match[0]] if match else None
 
 
 def _section_of(annotation: Any) -> type[BaseModel] | None:
@@ -464,44 +435,8 @@ def _section_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def config_error(err: ValidationError, root: type[BaseModel], *, source: str) -> InvalidInput:
-    """Turn the first Pydantic error into one InvalidInput that names the key path."""
-    first = err.errors(include_url=False)[0]
-    loc = [str(p) for p in first["loc"] if not isinstance(p, int)]
-    loc = _field_path(loc, root)
-    ctx_err = (first.get("ctx") or {}).get("error")
-    if isinstance(ctx_err, _KeyProblem):
-        return InvalidInput(
-            f"{source}: {ctx_err.key}: {ctx_err.message}", details={"file": source, "key": ctx_err.key}
-        )
-    if first["type"] == "extra_forbidden":
-        try:
-            check_key_path(".".join(loc), source=source, root=root)
-        except InvalidInput as e:
-            return e
-    key = ".".join(loc) or "(top level)"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    got = first.get("input")
-    shown = "" if isinstance(got, (dict, list)) or first["type"] == "missing" else f" (got {str(got)[:60]!r})"
-    extra = len(err.errors()) - 1
-    more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
-    return InvalidInput(f"{source}: {key}: {message}{shown}{more}", details={"file": source, "key": key})
-
-
-def _field_path(loc: list[str], root: type[BaseModel]) -> list[str]:
-    """Drop Pydantic's union-member tags (``'list[str]'``, ``'literal[...]'``) from a location."""
-    out: list[str] = []
-    model: type[BaseModel] | None = root
-    for part in loc:
-        if model is not None and part in model.model_fields:
-            out.append(part)
-            model = _section_of(model.model_fields[part].annotation)
-        elif model is not None and not out:
-            out.append(part)
-            model = None
-        elif model is not None:
-            out.append(part)  # an unknown key inside a known section: keep it so the message names it
-            model = None
-    return out
+    """The first Pydantic error as one InvalidInput that names the file and key path."""
+    return format_validation_error(err, where=source, model=root, details={"file": source}, synonyms=SYNONYMS)
 
 
 def flatten(cfg: TrainConfig) -> dict[str, Any]:

@@ -1,15 +1,15 @@
 """Training rows: resolve a dataset (registry reference or local JSONL), check its kind, shape it for TRL.
 
-Kinds are the datasets service's five (``text``, ``prompt_completion``, ``chat``, ``preference``,
-``eval``) plus ``prompt`` (prompts alone, for distillation). Each method accepts some of them:
+Rows are the datasets service's canonical rows whichever way they come: a registered version is
+read as stored, and a local file goes through the same row-kind module (``services.data.kinds``)
+and JSONL reader as ``llmloop data add``, so a file training accepts is one the registry accepts.
+Each method accepts some kinds:
 
     sft      text, prompt_completion, chat (eval rows become prompt → reference)
-    dpo      preference
+    dpo      preference (either TRL form; stored conversational, read back as strings without a chat template)
     distill  prompts from chat, prompt, prompt_completion or eval rows
 
-The datasets seam is in this file only: ``_rows_from_registry`` (read a version) and
-``save_rows`` (write one, for distillation). Both import ``llmloop.services.data.service`` lazily, so
-training works on local files with or without the datasets service installed.
+``_rows_from_registry`` reads a version and ``save_rows`` writes one (for distillation).
 """
 
 from __future__ import annotations
@@ -23,32 +23,25 @@ from typing import Any
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
+from llmloop.services.data import formats, kinds
+from llmloop.services.data import service as data
+from llmloop.services.data.schemas import DatasetAdd
 from llmloop.services.train.config import DatasetSpec
 
-KINDS: dict[str, tuple[str, ...]] = {
-    "text": ("text",),
-    "prompt_completion": ("prompt", "completion"),
-    "chat": ("messages",),
-    "preference": ("prompt", "chosen", "rejected"),
-    "eval": ("input", "reference"),
-    "prompt": ("prompt",),
-}
-ACCEPTS: dict[str, tuple[str, ...]] = {
+ACCEPTS: dict[str, tuple[kinds.Kind, ...]] = {
     "sft": ("text", "prompt_completion", "chat", "eval"),
     "dpo": ("preference",),
     "distill": ("chat", "prompt", "prompt_completion", "eval"),
 }
-IGNORED_FIELDS = frozenset({"metadata", "split", "id"})
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 
 @dataclass(frozen=True)
 class LoadedDataset:
-    """Rows of one dataset plus what lineage needs to name it."""
+    """Canonical rows of one dataset plus what lineage needs to name it."""
 
     key: str  # the config key it came from, for error messages: data.train
     source: str  # the pinned reference (travel-sft@3, even when an alias was named) or the path
-    kind: str
+    kind: kinds.Kind
     rows: list[dict[str, Any]]
     entity_type: str  # lineage: dataset_version | artifact (a local file, stored with the run)
     entity_id: str  # travel-sft@1, or the file's sha256 (= its artifact id)
@@ -60,116 +53,62 @@ def load_dataset(
 ) -> LoadedDataset:
     """Read every row (datasets for fine-tuning are small; the datasets service streams the big ones)."""
     if spec.ref is not None:
-        rows, entity_id, pinned = _rows_from_registry(
+        rows, entity_id, pinned, kind = _rows_from_registry(
             ctx, ref=spec.ref, split=spec.split, project=project, key=key
         )
         rows = rows[:max_rows] if max_rows else rows
-        return LoadedDataset(key, pinned, _check_kind(rows, pinned, key), rows, "dataset_version", entity_id)
+        return LoadedDataset(key, pinned, kind, rows, "dataset_version", entity_id)
     assert spec.path is not None
     path = Path(spec.path)
-    rows, sha = read_jsonl(path, key=key, max_rows=max_rows)
-    if spec.split is not None:
-        rows = [r for r in rows if r.get("split") == spec.split]
-        if not rows:
-            raise InvalidInput(
-                f"{key}: {path} has no rows with split {spec.split!r}", details={"key": f"{key}.split"}
-            )
-    return LoadedDataset(key, str(path), _check_kind(rows, str(path), key), rows, "artifact", sha, path)
+    kind, rows = _rows_from_file(path, key=key, split=spec.split, max_rows=max_rows)
+    return LoadedDataset(key, str(path), kind, rows, "artifact", formats.file_digest(path), path)
 
 
-def read_jsonl(path: Path, *, key: str, max_rows: int | None = None) -> tuple[list[dict[str, Any]], str]:
-    """Rows of a JSONL file and the sha256 of the whole file; a bad line is an error naming FILE:LINE."""
-    if not path.is_file():
-        raise InvalidInput(f"{key}: file not found: {path}", details={"key": key, "file": str(path)})
+def _rows_from_file(
+    path: Path, *, key: str, split: str | None, max_rows: int | None
+) -> tuple[kinds.Kind, list[dict[str, Any]]]:
+    """Canonical rows of a local JSONL file (one split of it when asked); errors name FILE:LINE and the key."""
+    kind: kinds.Kind | None = None
     rows: list[dict[str, Any]] = []
-    hasher = hashlib.sha256()
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            hasher.update(raw)
+    try:
+        for line, rec in formats.read_jsonl(path):
             if max_rows is not None and len(rows) >= max_rows:
+                break
+            if split is not None and rec.get("split") != split:
                 continue
-            if not raw.strip():
-                continue
+            rec.pop("split", None)
             try:
-                row = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                kind = _row_kind(rec, kind)
+                rows.append(kinds.canonical_record(kind, rec))
+            except kinds.RowError as e:
+                details = {"file": str(path), "line": line, "key": key}
                 raise InvalidInput(
-                    f"{path}:{lineno}: not valid JSON ({e})",
-                    details={"file": str(path), "line": lineno, "key": key},
-                ) from e
-            if not isinstance(row, dict):
-                raise InvalidInput(
-                    f"{path}:{lineno}: each line must be a JSON object",
-                    details={"file": str(path), "line": lineno},
-                )
-            row["_line"] = lineno
-            rows.append(row)
-    if not rows:
-        raise InvalidInput(f"{key}: {path} holds no rows", details={"key": key, "file": str(path)})
-    return rows, hasher.hexdigest()
-
-
-def detect_kind(row: dict[str, Any]) -> str | None:
-    fields = {k for k in row if k not in IGNORED_FIELDS and not k.startswith("_")}
-    for kind in ("preference", "prompt_completion", "chat", "eval", "text", "prompt"):
-        if set(KINDS[kind]) == fields:
-            return kind
-    return None
-
-
-def _where(row: dict[str, Any], source: str, index: int) -> tuple[str, dict[str, Any]]:
-    line = row.get("_line")
-    if line is not None:
-        return f"{source}:{line}", {"file": source, "line": line}
-    return f"{source} row {index + 1}", {"file": source, "row": index + 1}
-
-
-def _check_kind(rows: list[dict[str, Any]], source: str, key: str) -> str:
-    """The rows' kind (all rows must share it) after checking every field's type."""
-    kind = detect_kind(rows[0])
+                    f"{path}:{line}: {e.message}",
+                    details={**details, **({"field": e.field} if e.field else {})},
+                ) from None
+    except InvalidInput as e:  # from the reader: name the config key too (FILE:LINE already says where)
+        if "key" in e.details:
+            raise
+        message = e.message if "line" in e.details else f"{key}: {e.message}"
+        raise InvalidInput(message, details={**e.details, "key": key}) from None
     if kind is None:
-        fields = sorted(k for k in rows[0] if not k.startswith("_"))
-        where, details = _where(rows[0], source, 0)
+        what = f"no rows with split {split!r}" if split is not None else "no rows"
         raise InvalidInput(
-            f"{where}: fields {fields} match no dataset kind (text, prompt_completion, chat, preference, eval)",
-            details={**details, "key": key},
+            f"{key}: {path} holds {what}",
+            details={"key": f"{key}.split" if split else key, "file": str(path)},
         )
-    for i, row in enumerate(rows):
-        if detect_kind(row) != kind:
-            where, details = _where(row, source, i)
-            raise InvalidInput(
-                f"{where}: row is not a {kind} row like the first one", details={**details, "key": key}
-            )
-        problem = _field_problem(row, kind)
-        if problem:
-            where, details = _where(row, source, i)
-            raise InvalidInput(f"{where}: {problem}", details={**details, "key": key})
+    return kind, rows
+
+
+def _row_kind(rec: dict[str, Any], first: kinds.Kind | None) -> kinds.Kind:
+    """The record's kind, which must be the first row's."""
+    kind = kinds.detect_kind(rec)
+    if kind is None and first is None:
+        raise kinds.RowError(f"fields {sorted(rec)} match no dataset kind ({', '.join(kinds.KINDS)})")
+    if first is not None and kind != first:
+        raise kinds.RowError(f"row is not a {first} row like the first one")
+    assert kind is not None
     return kind
-
-
-def _field_problem(row: dict[str, Any], kind: str) -> str | None:
-    for field in KINDS[kind]:
-        value = row[field]
-        if field == "messages" or (
-            isinstance(value, list) and kind in ("prompt_completion", "preference", "prompt")
-        ):
-            problem = _messages_problem(value, field)
-            if problem:
-                return problem
-        elif not isinstance(value, str):
-            return f"field {field!r} must be a string, got {type(value).__name__}"
-    return None
-
-
-def _messages_problem(messages: Any, field: str) -> str | None:
-    if not isinstance(messages, list) or not messages:
-        return f"field {field!r} must be a non-empty list of messages"
-    for j, m in enumerate(messages):
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-            return f"{field}[{j}] must be an object with a string 'content'"
-        if m.get("role") not in ROLES:
-            return f"{field}[{j}].role {m.get('role')!r} is not one of {sorted(ROLES)}"
-    return None
 
 
 def require_kind(ds: LoadedDataset, method: str) -> None:
@@ -230,9 +169,7 @@ def sft_rows(
                     {"prompt": prompt, "completion": answer} if answer_only else {"text": prompt + answer}
                 )
                 continue
-            p = _clean(prompt) if isinstance(prompt, list) else [_user(prompt)]
-            a = _clean(answer) if isinstance(answer, list) else [_assistant(answer)]
-            messages = _with_system(p + a, system_prompt)
+            messages = _with_system([_user(prompt), _assistant(answer)], system_prompt)
         if not chat:
             raise InvalidInput(
                 f"{ds.key}: chat rows need a tokenizer with a chat template; the base model has none",
@@ -250,22 +187,36 @@ def sft_rows(
     return out
 
 
+def _as_text(messages: list[dict[str, Any]], role: str) -> str | None:
+    """The text of a conversation that is one message in ``role`` (TRL's standard form), else None."""
+    if len(messages) == 1 and messages[0]["role"] == role:
+        return str(messages[0]["content"])
+    return None
+
+
 def preference_rows(ds: LoadedDataset, *, chat: bool, system_prompt: str | None) -> list[dict[str, Any]]:
-    """Rows in TRL's DPO format: conversational when the tokenizer has a chat template."""
+    """Rows in TRL's DPO format: conversational with a chat template, standard (strings) without one.
+
+    Stored pairs are conversational; without a chat template a pair of one user prompt and one
+    answer each is exactly the standard form it may have been written in, and anything longer
+    needs a template to become text.
+    """
     out: list[dict[str, Any]] = []
-    for row in ds.rows:
-        prompt, chosen, rejected = row["prompt"], row["chosen"], row["rejected"]
-        if not chat:
-            out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    for i, row in enumerate(ds.rows):
+        prompt, chosen, rejected = _clean(row["prompt"]), _clean(row["chosen"]), _clean(row["rejected"])
+        if chat:
+            out.append(
+                {"prompt": _with_system(prompt, system_prompt), "chosen": chosen, "rejected": rejected}
+            )
             continue
-        p = _clean(prompt) if isinstance(prompt, list) else [_user(prompt)]
-        out.append(
-            {
-                "prompt": _with_system(p, system_prompt),
-                "chosen": _clean(chosen) if isinstance(chosen, list) else [_assistant(chosen)],
-                "rejected": _clean(rejected) if isinstance(rejected, list) else [_assistant(rejected)],
-            }
-        )
+        texts = (_as_text(prompt, "user"), _as_text(chosen, "assistant"), _as_text(rejected, "assistant"))
+        if None in texts:
+            raise InvalidInput(
+                f"{ds.key} row {i + 1}: a multi-turn preference pair needs a tokenizer with a chat "
+                "template; the base model has none",
+                details={"key": ds.key, "row": i + 1},
+            )
+        out.append(dict(zip(("prompt", "chosen", "rejected"), texts, strict=True)))
     return out
 
 
@@ -277,11 +228,8 @@ def prompt_messages(ds: LoadedDataset, *, system_prompt: str | None) -> list[lis
             messages = _clean(row["messages"])
             while messages and messages[-1]["role"] == "assistant":
                 messages.pop()
-        elif ds.kind == "eval":
-            messages = [_user(row["input"])]
         else:
-            prompt = row["prompt"]
-            messages = _clean(prompt) if isinstance(prompt, list) else [_user(prompt)]
+            messages = [_user(row["input"] if ds.kind == "eval" else row["prompt"])]
         if not messages:
             raise InvalidInput(
                 f"{ds.key}: a row has no prompt left after removing answers", details={"key": ds.key}
@@ -308,20 +256,18 @@ def split_eval(
     return train, held
 
 
-# ----------------------------------------------------------------------------- the datasets-service seam
+# ----------------------------------------------------------------------------- the datasets service
 
 
 def _rows_from_registry(
     ctx: Context, *, ref: str, split: str | None, project: str, key: str
-) -> tuple[list[dict[str, Any]], str, str]:
-    """SEAM (datasets, issue 4): rows of a registered version, its lineage id and its pinned ``NAME@V``.
+) -> tuple[list[dict[str, Any]], str, str, kinds.Kind]:
+    """Rows of a registered version, its lineage id, its pinned ``NAME@V`` and its kind.
 
     ``get_version`` pins an alias (``travel-sft@champion``) to one version before reading, so a
     moving alias cannot mix two versions in one training; rows come from ``iter_batches``
     (canonical rows: the kind's fields, ``metadata`` and ``split``).
     """
-    from llmloop.services.data import service as data
-
     try:
         version = data.get_version(ctx, ref=ref, project=project)
         rows = [row for batch in data.iter_batches(ctx, version, split=split) for row in batch.to_pylist()]
@@ -334,7 +280,7 @@ def _rows_from_registry(
             f"{key}: dataset {ref!r} has no rows{f' in split {split!r}' if split else ''}",
             details={"key": key},
         )
-    return rows, str(version.id), str(version.ref)
+    return rows, str(version.id), str(version.ref), version.kind
 
 
 @dataclass(frozen=True)
@@ -348,10 +294,7 @@ class SavedDataset:
 def save_rows(
     ctx: Context, *, name: str, project: str, rows: Iterable[dict[str, Any]], folder: Path
 ) -> SavedDataset:
-    """Write rows as JSONL, then register them as a dataset version.
-
-    SEAM (datasets, issue 4): ``add_version(ctx, spec=DatasetAdd(name=, path=, project=, kind="chat"))``.
-    """
+    """Write rows as JSONL, then register them as a chat dataset version."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.jsonl"
     tmp = path.with_suffix(".jsonl.tmp")
@@ -359,9 +302,6 @@ def save_rows(
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     tmp.replace(path)
-    from llmloop.services.data import service as data
-    from llmloop.services.data.schemas import DatasetAdd
-
     spec = DatasetAdd(
         name=name,
         path=str(path),
