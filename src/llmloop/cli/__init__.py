@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from llmloop import __version__
 from llmloop.errors import LlmloopError
 from llmloop.plugins import load_attribute
+from llmloop.validation import format_validation_error
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -79,7 +81,10 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Translate errors once for every sub-command."""
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except ValidationError as e:  # a flag's value refused by a schema: say which, like any bad input
+                raise format_validation_error(e, detail_name="field") from e
         except LlmloopError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 raise

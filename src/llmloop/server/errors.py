@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmloop.errors import InvalidInput, LlmloopError
+from llmloop.validation import dotted
 
 log = logging.getLogger("llmloop.server")
 
@@ -26,10 +27,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        problems = [{"field": dotted(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
         return error_response(
             InvalidInput(f"{first['field']}: {first['message']}", details={"errors": problems})

@@ -17,6 +17,7 @@ from llmloop.server.gateway.errors import TRACE_HEADER, openai_error
 from llmloop.server.gateway.sse import sse
 from llmloop.services.serve.gateway import Gateway
 from llmloop.services.serve.targets import Endpoint
+from llmloop.validation import format_validation_error
 
 USER_HEADER = "x-llmloop-user-id"
 SESSION_HEADER = "x-llmloop-session-id"
@@ -58,9 +59,7 @@ async def read_body(request: Request, limit: int, schema: type[BaseModel]) -> di
     try:
         schema.model_validate(body)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        raise InvalidInput(f"{field}: {err.get('msg', 'invalid')}", details={"field": field}) from None
+        raise format_validation_error(e, model=schema, detail_name="field") from None
     return body
 
 
