@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from llmloop.context import local_context
-from llmloop.engines.base import ChatCompletion, ChatCompletionChunk
+from llmloop.engines.schemas import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["chat"]
 
@@ -55,7 +55,7 @@ def chat(
     **params: Any,
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """``params``: max_tokens, temperature, top_p, seed, stop — validated like the gateway's request body."""
-    from llmloop.engines.base import ChatRequest
+    from llmloop.engines.schemas import ChatRequest
     from llmloop.services.registry import inference
 
     request = ChatRequest.model_validate({"messages": list(messages), **params})
