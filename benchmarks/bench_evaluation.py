@@ -170,7 +170,7 @@ def _suite_on_engine(
     ctx: Any, data: Path, engine: str, n: int, max_new_tokens: int, batch_size: int
 ) -> dict[str, Any]:
     """``run_suite(model=MODEL)`` with ``generation.extra.engine``: the path a user gets from the CLI/SDK."""
-    from llmloop.engines.base import ChatRequest
+    from llmloop.engines.schemas import ChatRequest
     from llmloop.services.evaluate.service import run_suite
     from llmloop.services.evaluate.suite import parse_suite
     from llmloop.services.registry import inference

@@ -41,8 +41,8 @@ from _report import Row
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 UPSTREAM = (
-    "import sys, uvicorn; from llmloop.services.serve.echo_upstream import EchoUpstream; "
-    "uvicorn.run(EchoUpstream().app, host='127.0.0.1', port=int(sys.argv[1]), log_level='error', access_log=False)"
+    "import sys, uvicorn; from tests.fakes.openai_server import FakeOpenAI; "
+    "uvicorn.run(FakeOpenAI().app, host='127.0.0.1', port=int(sys.argv[1]), log_level='error', access_log=False)"
 )
 BODY = b'{"model":"bench","messages":[{"role":"user","content":"hello gateway"}],"max_tokens":16}'
 WARMUP = 20
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="llmloop-bench-gateway-"))
     home = tmp / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
-    env.update(LLMLOOP_HOME=str(home), PYTHONPATH=str(SRC))
+    env.update(LLMLOOP_HOME=str(home), PYTHONPATH=f"{SRC}{os.pathsep}{HERE.parent}")
     up_port, gw_port, lt_port = _port(), _port(), _port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
     raw: dict[str, Any] = {}

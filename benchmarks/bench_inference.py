@@ -54,10 +54,10 @@ def percentile(xs: list[float], p: float) -> float:
 def run_engine(
     engine: Any, chats: list[list[dict[str, str]]], concurrency: int, new_tokens: int
 ) -> dict[str, float]:
-    from llmloop.engines import base
+    from llmloop.engines import schemas
 
     def one(messages: list[dict[str, str]]) -> tuple[float, int]:
-        req = base.ChatRequest(messages=messages, max_tokens=new_tokens, temperature=0, stream=True)
+        req = schemas.ChatRequest(messages=messages, max_tokens=new_tokens, temperature=0, stream=True)
         t0 = time.perf_counter()
         ttft = None
         tokens = 0

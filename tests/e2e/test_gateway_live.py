@@ -13,9 +13,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from tests.conftest import free_port
-
-from llmloop.services.serve.echo_upstream import EchoUpstream, ServerThread
+from tests.fakes.openai_server import serving
 
 
 def _llmloop(env: dict[str, str], *args: str) -> Any:
@@ -34,9 +32,9 @@ def _llmloop(env: dict[str, str], *args: str) -> Any:
 @pytest.mark.slow
 def test_live_gateway_with_openai_client_feedback_and_export(live_server: Any, tmp_path: Path) -> None:
     env = {**live_server.env, "LLMLOOP_SERVER_URL": live_server.url}
-    with ServerThread(EchoUpstream().app, free_port()) as up:
+    with serving() as up:
         made = _llmloop(
-            env, "deploy", "create", "bot", "--model", "echo-live", "--upstream", f"{up.url}/v1", "--json"
+            env, "deploy", "create", "bot", "--model", "echo-live", "--upstream", up.url, "--json"
         )
         assert made["revision"] == 1
         assert [d["name"] for d in _llmloop(env, "deploy", "list", "--json")["items"]] == ["bot"]
@@ -124,8 +122,8 @@ def test_clean_shutdown_loses_no_trace(live_server: Any) -> None:
     """uvicorn re-raises SIGTERM (skipping atexit); the app's shutdown still writes every queued span."""
     import sqlite3
 
-    with ServerThread(EchoUpstream().app, free_port()) as up:
-        spec = {"targets": [{"model": "e", "upstream": f"{up.url}/v1"}]}
+    with serving() as up:
+        spec = {"targets": [{"model": "e", "upstream": up.url}]}
         assert (
             httpx.post(f"{live_server.url}/api/v1/deployments", json={"name": "d", "spec": spec}).status_code
             == 201

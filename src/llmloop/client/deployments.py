@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from llmloop.client.http import Http
     from llmloop.context import Context
-    from llmloop.engines.base import ChatCompletion, ChatCompletionChunk, ChatRequest
+    from llmloop.engines.schemas import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 R, W = "deployments:read", "deployments:write"
 ROUTES = [
@@ -144,7 +144,7 @@ class RemoteDeployments:
     def chat(
         self, model: str, request: ChatRequest, *, engine: str | None = None, project: str | None = None
     ) -> ChatCompletion:
-        from llmloop.engines.base import ChatCompletion
+        from llmloop.engines.schemas import ChatCompletion
 
         body = _gateway_body(model, request, engine, project, stream=False)
         resp = self._send(lambda: self.http.client.post("/v1/chat/completions", json=body))
@@ -160,7 +160,7 @@ class RemoteDeployments:
     def _chunks(self, body: dict[str, Any]) -> Iterator[ChatCompletionChunk]:
         import httpx
 
-        from llmloop.engines.base import ChatCompletionChunk
+        from llmloop.engines.schemas import ChatCompletionChunk
 
         try:
             with self.http.client.stream("POST", "/v1/chat/completions", json=body) as resp:

@@ -1,5 +1,7 @@
 """Inference engines: one interface (``InferenceEngine``) for every way llmloop generates text.
 
+Engines are found by kind in the entry-point group ``llmloop.engines`` (``engines.registry``:
+the built-ins transformers, llamacpp, vllm and openai, and any installed plugin).
 ``load_engine(spec, kind)`` turns a ``ModelSpec`` (from the registry) into a running engine:
 loaded on first use, shared by every caller asking for the same (kind, weights), and closed
 after it has been idle for ``idle_timeout_s`` (a background reaper checks; ``release_idle``
@@ -10,18 +12,18 @@ load per key at a time, so a slow load of one model does not block callers of an
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from llmloop.engines.base import InferenceEngine
-from llmloop.engines.spec import ENGINE_KINDS, EngineKind, ModelSpec, Upstream
-from llmloop.errors import InvalidInput, Unavailable
+from llmloop.engines import registry
+from llmloop.engines.llamacpp_engine import llama_cpp_available
+from llmloop.engines.protocol import InferenceEngine
+from llmloop.engines.spec import EngineKind, ModelSpec, Upstream
+from llmloop.errors import InvalidInput
 
 __all__ = [
-    "ENGINE_KINDS",
     "EngineKind",
     "InferenceEngine",
     "ModelSpec",
@@ -51,10 +53,6 @@ _reaper: threading.Thread | None = None
 _wake = threading.Event()  # set when the timeout changes, so the reaper rechecks at the new pace
 
 
-def llama_cpp_available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
-
-
 def default_kind(spec: ModelSpec) -> EngineKind:
     """The version's own choice, else llama.cpp for GGUF (when installed), transformers for folders, openai upstream."""
     if spec.default_engine is not None:
@@ -66,48 +64,17 @@ def default_kind(spec: ModelSpec) -> EngineKind:
     return "transformers"
 
 
-def _create(kind: str, spec: ModelSpec) -> InferenceEngine:
-    if kind == "transformers":
-        from llmloop.engines.transformers_engine import TransformersEngine
-
-        return TransformersEngine(spec)
-    if kind == "llamacpp":
-        if not llama_cpp_available():
-            raise Unavailable(
-                "the llamacpp engine needs llama-cpp-python: pip install llama-cpp-python",
-                details={"engine": kind},
-            )
-        from llmloop.engines.llamacpp_engine import LlamaCppEngine
-
-        return LlamaCppEngine(spec)
-    if kind == "openai":
-        from llmloop.engines.openai_engine import OpenAIEngine
-
-        return OpenAIEngine(spec)
-    if kind == "vllm":
-        from llmloop.engines.vllm_engine import VLLMEngine
-
-        return VLLMEngine(spec)
-    raise InvalidInput(
-        f"engine {kind!r} is unknown; choose one of {', '.join(ENGINE_KINDS)}", details={"field": "engine"}
-    )
-
-
 def load_engine(spec: ModelSpec, kind: str | None = None) -> InferenceEngine:
     """The engine serving ``spec`` (loaded now if needed, cached by kind and weights key)."""
     chosen = kind or default_kind(spec)
-    if chosen not in ENGINE_KINDS:
-        raise InvalidInput(
-            f"engine {chosen!r} is unknown; choose one of {', '.join(ENGINE_KINDS)}",
-            details={"field": "engine"},
-        )
+    registry.entry(chosen)  # an unknown kind fails here, before it takes a cache slot
     key = (chosen, spec.key)
     with _lock:
         slot = _slots.setdefault(key, _Slot(threading.Lock()))
         _start_reaper()
     with slot.lock:
         if slot.engine is None:
-            slot.engine = _create(chosen, spec)
+            slot.engine = registry.create(chosen, spec)
         slot.last_used = time.monotonic()
         engine: InferenceEngine = slot.engine
         return engine

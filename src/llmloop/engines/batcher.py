@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from llmloop.engines.base import Sampling
+from llmloop.engines.schemas import Sampling
 
 
 @dataclass

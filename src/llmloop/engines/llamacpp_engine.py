@@ -5,7 +5,7 @@ A ``Llama`` context is not thread-safe, so the engine keeps a small pool of cont
 request holds one for as long as it generates. Prompts are built with the chat template stored
 in the GGUF (or the version's own), tokenised here, and generated token by token through
 ``Llama.generate``, so stop sequences, ``max_tokens``, usage counts and streaming behave exactly
-as in the transformers engine (``base.text_pieces``). Embeddings use a second, embedding-mode
+as in the transformers engine (``generation.text_pieces``). Embeddings use a second, embedding-mode
 context created on first use. A LoRA adapter is not applied here (llama.cpp wants it as GGUF):
 a version with one is refused with a pointer to the transformers engine.
 
@@ -15,6 +15,7 @@ size), ``n_ctx`` (default: the model's trained context, capped at 8192).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import random
@@ -22,7 +23,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from llmloop.engines.base import (
+from llmloop.engines.generation import Piece, chat_chunks, completion_chunks, fit_context, text_pieces
+from llmloop.engines.protocol import closed
+from llmloop.engines.schemas import (
     ChatCompletionChunk,
     ChatRequest,
     CompletionRequest,
@@ -30,13 +33,8 @@ from llmloop.engines.base import (
     EmbeddingRequest,
     EmbeddingResponse,
     EmbeddingUsage,
-    Piece,
     Sampling,
     TextCompletionChunk,
-    chat_chunks,
-    completion_chunks,
-    fit_context,
-    text_pieces,
 )
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.weights import check_gguf
@@ -46,10 +44,20 @@ MAX_DEFAULT_CTX = 8192
 CONTEXT_WAIT_S = 600.0  # a request waits at most this long for a free context: no hung requests
 
 
+def llama_cpp_available() -> bool:
+    """Whether llama-cpp-python is installed (an optional extra); finding it imports nothing."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 class LlamaCppEngine:
     kind = "llamacpp"
 
     def __init__(self, spec: ModelSpec) -> None:
+        if not llama_cpp_available():
+            raise Unavailable(
+                "the llamacpp engine needs llama-cpp-python: pip install llama-cpp-python",
+                details={"engine": self.kind},
+            )
         if spec.base_kind != "gguf":
             raise InvalidInput(
                 f"{spec.ref}: the llamacpp engine serves GGUF files; this version's base is {spec.base_kind}",
@@ -80,6 +88,12 @@ class LlamaCppEngine:
         self._bos_text = _token_text(first, first.token_bos())
         self._eos_text = _token_text(first, self._eos)
         self._tokenizer = first  # tokenising is read-only on the vocabulary: safe from any thread
+        self._closed = False
+
+    def _check_open(self) -> None:
+        # a closed Llama context crashes the process when used, so refuse first
+        if self._closed:
+            raise closed(self.model)
 
     def _new_context(self, *, embedding: bool, n_ctx: int) -> Any:
         from llama_cpp import Llama
@@ -107,6 +121,7 @@ class LlamaCppEngine:
     # ------------------------------------------------------------ prompts
 
     def chat_prompt_ids(self, request: ChatRequest) -> list[int]:
+        self._check_open()
         if not self._template:
             raise InvalidInput(
                 f"{self.model} has no chat template; use text completions or register one",
@@ -122,6 +137,7 @@ class LlamaCppEngine:
         return chat_chunks(self.model, self._generate(self.chat_prompt_ids(request), request.sampling()))
 
     def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
+        self._check_open()
         ids = list(self._tokenizer.tokenize(request.prompt_text().encode(), add_bos=True, special=False))
         return completion_chunks(self.model, self._generate(ids, request.sampling()))
 
@@ -175,6 +191,7 @@ class LlamaCppEngine:
     # ------------------------------------------------------------ embeddings
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        self._check_open()
         with self._embed_lock:
             if self._embedder is None:
                 self._embedder = self._new_context(embedding=True, n_ctx=min(self.context_length, 2048))
@@ -190,6 +207,7 @@ class LlamaCppEngine:
         )
 
     def close(self) -> None:
+        self._closed = True
         for llm in self._all:
             llm.close()
         self._all.clear()

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 BaseKind = Literal["hf_dir", "gguf", "hub", "upstream"]
+# The built-in kinds (``engines.registry.BUILTINS``; a test keeps them equal): what a version may pin
+# as its default engine. A plugin engine is asked for by name per call (``load_engine(spec, kind)``).
 EngineKind = Literal["transformers", "llamacpp", "vllm", "openai"]
-ENGINE_KINDS: tuple[EngineKind, ...] = ("transformers", "llamacpp", "vllm", "openai")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from llmloop.engines.base import (
+from llmloop.engines.batcher import Batcher, Job
+from llmloop.engines.generation import Piece, chat_chunks, completion_chunks, fit_context, text_pieces
+from llmloop.engines.protocol import closed
+from llmloop.engines.schemas import (
     ChatCompletionChunk,
     ChatRequest,
     CompletionRequest,
@@ -29,15 +32,9 @@ from llmloop.engines.base import (
     EmbeddingRequest,
     EmbeddingResponse,
     EmbeddingUsage,
-    Piece,
     Sampling,
     TextCompletionChunk,
-    chat_chunks,
-    completion_chunks,
-    fit_context,
-    text_pieces,
 )
-from llmloop.engines.batcher import Batcher, Job
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.weights import check_gguf, gguf_to_hf_dir, load_tokenizer, model_cache_root
 from llmloop.errors import InvalidInput, NotFound, Unavailable
@@ -152,10 +149,16 @@ class TransformersEngine:
             pad_id=int(self.tokenizer.pad_token_id),
             max_batch=int(opts.get("max_batch", 32)),
         )
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed(self.model)
 
     # ------------------------------------------------------------ text in, tokens out
 
     def chat_prompt_ids(self, request: ChatRequest) -> list[int]:
+        self._check_open()
         if not self.tokenizer.chat_template:
             raise InvalidInput(
                 f"{self.model} has no chat template; use text completions or register one",
@@ -171,6 +174,7 @@ class TransformersEngine:
         return chat_chunks(self.model, self._generate(self.chat_prompt_ids(request), request.sampling()))
 
     def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
+        self._check_open()
         with self._tok_lock:
             ids = list(self.tokenizer(request.prompt_text()).input_ids)
         return completion_chunks(self.model, self._generate(ids, request.sampling()))
@@ -208,6 +212,7 @@ class TransformersEngine:
         """Mean-pooled, L2-normalised last hidden states (a causal LM's embeddings: usable, not tuned)."""
         import torch
 
+        self._check_open()
         texts = request.inputs()
         with self._tok_lock:
             enc = self.tokenizer(
@@ -228,4 +233,5 @@ class TransformersEngine:
         )
 
     def close(self) -> None:
+        self._closed = True
         self._batcher.close()

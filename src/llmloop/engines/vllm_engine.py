@@ -19,11 +19,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import httpx
-
-from llmloop.engines.openai_engine import OpenAIEngine, _error_message
+from llmloop.engines.openai_upstream import OpenAIEngine
 from llmloop.engines.spec import ModelSpec
-from llmloop.errors import InvalidInput, Unavailable
+from llmloop.errors import InvalidInput, NotFound, Unavailable
 
 
 def lora_name(spec: ModelSpec) -> str:
@@ -52,21 +50,18 @@ class VLLMEngine(OpenAIEngine):
                 raise
 
     def _load_adapter(self, name: str, path: str) -> None:
-        url = self._url.removesuffix("/v1") + "/v1/load_lora_adapter"
         body = {"lora_name": name, "lora_path": str(Path(path).resolve())}
         try:
-            resp = self._client.post(url, json=body, headers=self._headers())
-        except httpx.HTTPError as e:
-            raise self._fail(f"cannot register LoRA adapter {name!r} ({type(e).__name__})") from None
-        if resp.status_code < 300:
-            return
-        detail = _error_message(resp)
-        if resp.status_code == 400 and "already" in detail.lower():
-            return
-        if resp.status_code == 404:
+            self.client.post_text("/load_lora_adapter", body)
+        except NotFound:
             raise Unavailable(
-                f"upstream {self._url} has no /v1/load_lora_adapter: start vLLM with --enable-lora and "
+                f"upstream {self.client.url} has no /v1/load_lora_adapter: start vLLM with --enable-lora and "
                 "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True",
-                details={"upstream": self._url},
-            )
-        raise self._fail(f"refused LoRA adapter {name!r} (HTTP {resp.status_code}): {detail}")
+                details={"upstream": self.client.url},
+            ) from None
+        except InvalidInput as e:
+            if "already" in e.message.lower():
+                return
+            raise self.client.fail(f"refused LoRA adapter {name!r}: {e.message}") from None
+        except Unavailable as e:
+            raise self.client.fail(f"cannot register LoRA adapter {name!r} ({e.message})") from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
-from llmloop.engines.base import ChatCompletion, ChatCompletionChunk
+from llmloop.engines.schemas import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["chat"]
 
@@ -58,7 +58,7 @@ def chat(
 ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
     """``params``: max_tokens, temperature, top_p, seed, stop — validated like the gateway's request body."""
     from llmloop.client import get_client
-    from llmloop.engines.base import ChatRequest
+    from llmloop.engines.schemas import ChatRequest
 
     request = ChatRequest.model_validate({"messages": list(messages), **params})
     api = get_client().deployments

@@ -12,16 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.server_thread import ServerThread
 
 from llmloop.services.observe.tracer import writer_for
-from llmloop.services.serve.echo_upstream import EchoUpstream, ServerThread
 from llmloop.services.train.config import DatasetSpec
 from llmloop.services.train.data import load_dataset, preference_rows, require_kind
 
 
 def _served_and_judged(api: Any, ctx: Any) -> str:
     """One chat through a deployment, and a reviewer's preferred answer for it; the trace id."""
-    with ServerThread(EchoUpstream().app, free_port()) as up:
+    with ServerThread(FakeOpenAI().app, free_port()) as up:
         spec = {"targets": [{"model": "echo-1", "upstream": f"{up.url}/v1"}]}
         assert api.post("/api/v1/deployments", json={"name": "bot", "spec": spec}).status_code == 201
         r = api.post(

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from llmloop.engines import base
+from llmloop.engines import schemas
 from llmloop.engines.compress import export_gguf, export_merged
 from llmloop.engines.llamacpp_engine import LlamaCppEngine
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, Unavailable
 
-REQ = base.ChatRequest(messages=[{"role": "user", "content": "hello adapter"}], temperature=0, max_tokens=8)
+REQ = schemas.ChatRequest(
+    messages=[{"role": "user", "content": "hello adapter"}], temperature=0, max_tokens=8
+)
 
 
 def test_merged_export_answers_like_base_plus_adapter(
@@ -30,8 +32,8 @@ def test_merged_export_answers_like_base_plus_adapter(
     tuned = TransformersEngine(spec)
     merged = TransformersEngine(ModelSpec(ref="m@1", key="m", base_kind="hf_dir", base=str(out)))
     try:
-        a = base.collect_chat(tuned.chat(REQ)).choices[0].message.content
-        b = base.collect_chat(merged.chat(REQ)).choices[0].message.content
+        a = schemas.collect_chat(tuned.chat(REQ)).choices[0].message.content
+        b = schemas.collect_chat(merged.chat(REQ)).choices[0].message.content
         assert a == b
     finally:
         tuned.close()
@@ -65,13 +67,13 @@ def test_gguf_export_of_smollm2_is_served_by_llamacpp(
         ModelSpec(ref="q8@1", key="q8", base_kind="gguf", base=str(out), options={"n_ctx": "512"})
     )
     try:
-        q = base.ChatRequest(
+        q = schemas.ChatRequest(
             messages=[
                 {"role": "user", "content": "What is the capital of France? Answer with the city name."}
             ],
             temperature=0,
             max_tokens=12,
         )
-        assert "paris" in base.collect_chat(eng.chat(q)).choices[0].message.content.lower()
+        assert "paris" in schemas.collect_chat(eng.chat(q)).choices[0].message.content.lower()
     finally:
         eng.close()

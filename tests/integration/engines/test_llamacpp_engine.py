@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llmloop.engines import base
+from llmloop.engines import schemas
 from llmloop.engines.llamacpp_engine import LlamaCppEngine
 from llmloop.engines.spec import ModelSpec
 from llmloop.errors import DataCorrupted, InvalidInput, NotFound, Unavailable
@@ -27,14 +27,14 @@ def engine(smollm2_gguf: Path) -> Iterator[LlamaCppEngine]:
     eng.close()
 
 
-def ask(text: str, **kw: object) -> base.ChatRequest:
-    return base.ChatRequest(messages=[{"role": "user", "content": text}], **kw)  # type: ignore[arg-type]
+def ask(text: str, **kw: object) -> schemas.ChatRequest:
+    return schemas.ChatRequest(messages=[{"role": "user", "content": text}], **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
 def test_capital_of_france_mentions_paris(engine: LlamaCppEngine) -> None:
     # Loose check (STACK trap 4): Q4_1 flips a near-tie on the bare question, so ask for one word.
-    out = base.collect_chat(
+    out = schemas.collect_chat(
         engine.chat(ask("What is the capital of France? Answer with the city name.", temperature=0))
     )
     assert "paris" in out.choices[0].message.content.lower()
@@ -51,14 +51,14 @@ def test_streaming_stop_max_tokens_and_seed(engine: LlamaCppEngine) -> None:
     assert len(chunks) > 5 and chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens <= 24
     word = text.split()[3]
-    cut = base.collect_chat(
+    cut = schemas.collect_chat(
         engine.chat(ask("Write a short poem about the sea.", temperature=0, max_tokens=24, stop=word))
     )
     assert (
         cut.choices[0].message.content == text[: text.index(word)] and cut.choices[0].finish_reason == "stop"
     )
     sampled = [
-        base.collect_chat(engine.chat(ask("Name an animal.", temperature=1.0, seed=s, max_tokens=12)))
+        schemas.collect_chat(engine.chat(ask("Name an animal.", temperature=1.0, seed=s, max_tokens=12)))
         .choices[0]
         .message.content
         for s in (11, 11, 12)
@@ -69,23 +69,23 @@ def test_streaming_stop_max_tokens_and_seed(engine: LlamaCppEngine) -> None:
 @pytest.mark.slow
 def test_concurrent_requests_share_the_context_pool(engine: LlamaCppEngine) -> None:
     reqs = [ask(f"Give me one fact about the number {i}.", temperature=0, max_tokens=12) for i in range(6)]
-    sequential = [base.collect_chat(engine.chat(r)).choices[0].message.content for r in reqs]
+    sequential = [schemas.collect_chat(engine.chat(r)).choices[0].message.content for r in reqs]
     with ThreadPoolExecutor(6) as pool:
         concurrent = list(
-            pool.map(lambda r: base.collect_chat(engine.chat(r)).choices[0].message.content, reqs)
+            pool.map(lambda r: schemas.collect_chat(engine.chat(r)).choices[0].message.content, reqs)
         )
     assert concurrent == sequential
 
 
 @pytest.mark.slow
 def test_completion_embeddings_and_context_overflow(engine: LlamaCppEngine) -> None:
-    out = base.collect_completion(
+    out = schemas.collect_completion(
         engine.complete(
-            base.CompletionRequest(prompt="The capital of France is", max_tokens=8, temperature=0)
+            schemas.CompletionRequest(prompt="The capital of France is", max_tokens=8, temperature=0)
         )
     )
     assert out.usage.completion_tokens <= 8 and out.choices[0].text
-    emb = engine.embed(base.EmbeddingRequest(input=["cat", "dog"]))
+    emb = engine.embed(schemas.EmbeddingRequest(input=["cat", "dog"]))
     assert len(emb.data) == 2 and len(emb.data[0].embedding) == 576
     with pytest.raises(InvalidInput, match="context length is 1024"):
         engine.chat(ask("word " * 1100))
@@ -118,4 +118,4 @@ def test_waiting_for_a_busy_context_is_bounded(
     finally:
         for llm in held:
             engine._contexts.put(llm)
-    assert base.collect_chat(engine.chat(ask("hi", max_tokens=2))).usage.completion_tokens <= 2
+    assert schemas.collect_chat(engine.chat(ask("hi", max_tokens=2))).usage.completion_tokens <= 2

@@ -8,17 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.fakes.openai_server import FakeOpenAI, serve
+from tests.fakes.openai_server import FakeOpenAI, serving
 
 import llmloop.engines as engines
-from llmloop.engines import base
+from llmloop.engines import schemas
 from llmloop.engines.spec import ModelSpec, Upstream
 from llmloop.errors import InvalidInput, NotFound, Unavailable
 
 
 @pytest.fixture
 def server() -> Iterator[FakeOpenAI]:
-    yield from serve()
+    with serving() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +69,9 @@ def test_idle_engines_are_released(server: FakeOpenAI) -> None:
     assert engines.loaded() == []
     second = engines.load_engine(spec)
     assert second is not first
-    assert base.collect_chat(second.chat(base.ChatRequest(messages=[{"role": "user", "content": "x"}]))).usage
+    assert schemas.collect_chat(
+        second.chat(schemas.ChatRequest(messages=[{"role": "user", "content": "x"}]))
+    ).usage
 
 
 def test_released_transformers_engine_refuses_new_work(tiny_llama_dir: Path) -> None:
@@ -76,7 +79,7 @@ def test_released_transformers_engine_refuses_new_work(tiny_llama_dir: Path) -> 
     eng = engines.load_engine(spec)
     assert engines.release_idle(now=time.monotonic() + 601) == [("transformers", "tiny")]
     with pytest.raises(Unavailable, match="released"):
-        eng.chat(base.ChatRequest(messages=[{"role": "user", "content": "x"}]))
+        eng.chat(schemas.ChatRequest(messages=[{"role": "user", "content": "x"}]))
 
 
 def test_bad_choices_are_clear(tmp_path: Path) -> None:

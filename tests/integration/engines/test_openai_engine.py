@@ -6,25 +6,24 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tests.fakes.openai_server import FakeOpenAI, Faults, serve
+from tests.fakes.openai_server import FakeOpenAI, serving
 
-from llmloop.engines import base
-from llmloop.engines.openai_engine import OpenAIEngine
+from llmloop.engines import schemas
+from llmloop.engines.openai_upstream import OpenAIEngine
 from llmloop.engines.spec import ModelSpec, Upstream
 from llmloop.engines.vllm_engine import VLLMEngine
-from llmloop.errors import InvalidInput, Unavailable
+from llmloop.errors import InvalidInput, NotFound, RateLimited, Unavailable
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeOpenAI]:
-    yield from serve()
+    with serving() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)
 def _reset(server: FakeOpenAI) -> None:
-    server.faults = Faults()
-    server.requests.clear()
-    server.headers.clear()
+    server.reset()
 
 
 def spec(server: FakeOpenAI, **kw: object) -> ModelSpec:
@@ -32,17 +31,17 @@ def spec(server: FakeOpenAI, **kw: object) -> ModelSpec:
     return ModelSpec(ref="up@1", key="k" * 32, base_kind="upstream", base="base", upstream=Upstream(**up))  # type: ignore[arg-type]
 
 
-HELLO = base.ChatRequest(messages=[{"role": "user", "content": "hello there"}])
+HELLO = schemas.ChatRequest(messages=[{"role": "user", "content": "hello there"}])
 
 
 def test_chat_non_streaming_and_streaming_agree(server: FakeOpenAI) -> None:
     eng = OpenAIEngine(spec(server))
-    full = base.collect_chat(eng.chat(HELLO))
-    assert full.choices[0].message.content == "answer: hello there"
+    full = schemas.collect_chat(eng.chat(HELLO))
+    assert full.choices[0].message.content == "echo: hello there"
     assert full.model == "up@1" and full.usage.completion_tokens == 3
     chunks = list(eng.chat(HELLO.model_copy(update={"stream": True})))
     assert len(chunks) > 3
-    streamed = base.collect_chat(chunks)
+    streamed = schemas.collect_chat(chunks)
     assert streamed.choices[0].message.content == full.choices[0].message.content
     assert streamed.usage == full.usage and streamed.choices[0].finish_reason == "stop"
     assert server.requests[-1][1]["model"] == "base"  # the upstream's own name
@@ -51,9 +50,9 @@ def test_chat_non_streaming_and_streaming_agree(server: FakeOpenAI) -> None:
 
 def test_completion_and_embeddings(server: FakeOpenAI) -> None:
     eng = OpenAIEngine(spec(server))
-    out = base.collect_completion(eng.complete(base.CompletionRequest(prompt="abc")))
-    assert out.choices[0].text == " continued abc" and out.usage.total_tokens == 3
-    emb = eng.embed(base.EmbeddingRequest(input=["a", "abcd"]))
+    out = schemas.collect_completion(eng.complete(schemas.CompletionRequest(prompt="abc")))
+    assert out.choices[0].text == "echo: abc" and out.usage.completion_tokens == 2
+    emb = eng.embed(schemas.EmbeddingRequest(input=["a", "abcd"]))
     assert [d.embedding[0] for d in emb.data] == [1.0, 4.0]
     eng.close()
 
@@ -72,7 +71,15 @@ def test_api_key_read_from_env_and_required(server: FakeOpenAI, monkeypatch: pyt
 def test_500s_then_ok_are_retried(server: FakeOpenAI) -> None:
     server.faults.fail_times = 2
     eng = OpenAIEngine(spec(server))
-    assert base.collect_chat(eng.chat(HELLO)).choices[0].message.content == "answer: hello there"
+    assert schemas.collect_chat(eng.chat(HELLO)).choices[0].message.content == "echo: hello there"
+    assert len(server.requests) == 3
+    eng.close()
+
+
+def test_429s_then_ok_are_retried(server: FakeOpenAI) -> None:
+    server.faults.fail_times, server.faults.fail_status = 2, 429
+    eng = OpenAIEngine(spec(server))
+    assert schemas.collect_chat(eng.chat(HELLO)).choices[0].message.content == "echo: hello there"
     assert len(server.requests) == 3
     eng.close()
 
@@ -80,7 +87,7 @@ def test_500s_then_ok_are_retried(server: FakeOpenAI) -> None:
 def test_persistent_429_gives_up_after_retries(server: FakeOpenAI) -> None:
     server.faults.status = 429
     eng = OpenAIEngine(spec(server, max_retries=1))
-    with pytest.raises(Unavailable, match="HTTP 429 after 2 attempt"):
+    with pytest.raises(RateLimited, match="HTTP 429 after 2 attempt"):
         list(eng.chat(HELLO))
     assert len(server.requests) == 2
     eng.close()
@@ -90,7 +97,7 @@ def test_timeout_is_unavailable_not_a_hang(server: FakeOpenAI) -> None:
     server.faults.delay_s = 3.0
     eng = OpenAIEngine(spec(server, timeout_s=0.5))
     t0 = time.perf_counter()
-    with pytest.raises(Unavailable, match="timeout"):
+    with pytest.raises(Unavailable, match="timed out"):
         list(eng.chat(HELLO))
     assert time.perf_counter() - t0 < 2.5
     eng.close()
@@ -108,10 +115,11 @@ def test_stream_stall_is_unavailable(server: FakeOpenAI) -> None:
 def test_garbage_is_unavailable(server: FakeOpenAI, garbage: str) -> None:
     server.faults.garbage = garbage
     eng = OpenAIEngine(spec(server))
-    with pytest.raises(Unavailable, match="not an OpenAI ChatCompletion"):
+    what = "not JSON" if garbage == "text" else "not an OpenAI"
+    with pytest.raises(Unavailable, match=f"{what}( ChatCompletion)?$"):
         list(eng.chat(HELLO))
-    with pytest.raises(Unavailable, match="not an OpenAI EmbeddingResponse"):
-        eng.embed(base.EmbeddingRequest(input="x"))
+    with pytest.raises(Unavailable, match=f"{what}( EmbeddingResponse)?$"):
+        eng.embed(schemas.EmbeddingRequest(input="x"))
     eng.close()
 
 
@@ -132,6 +140,15 @@ def test_upstream_400_is_invalid_input(server: FakeOpenAI) -> None:
     eng.close()
 
 
+def test_upstream_404_is_not_found_and_not_retried(server: FakeOpenAI) -> None:
+    server.faults.status = 404
+    eng = OpenAIEngine(spec(server))
+    with pytest.raises(NotFound, match="HTTP 404"):
+        list(eng.chat(HELLO))
+    assert len(server.requests) == 1
+    eng.close()
+
+
 def test_vllm_registers_the_adapter_and_addresses_it(server: FakeOpenAI, tmp_path: object) -> None:
     s = ModelSpec(
         ref="ft@3",
@@ -144,7 +161,7 @@ def test_vllm_registers_the_adapter_and_addresses_it(server: FakeOpenAI, tmp_pat
     )
     eng = VLLMEngine(s)
     assert server.adapters["travel-ft-3"] == str(tmp_path)
-    base.collect_chat(eng.chat(HELLO))
+    schemas.collect_chat(eng.chat(HELLO))
     assert server.requests[-1][1]["model"] == "travel-ft-3"
     VLLMEngine(s).close()  # a second load of the same adapter: "already loaded" is fine
     eng.close()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import llmloop.engines as engines
-from llmloop.engines import base
+from llmloop.engines import schemas
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.weights import model_cache_root
 
@@ -30,35 +30,35 @@ def test_gguf_spec_answers_paris_and_batches_like_sequential(
     assert model_cache_root(spec.cache_dir) / "hf" / smollm2_digest == smollm2_hf_dir
     eng = engines.load_engine(spec, "transformers")
     try:
-        q = base.ChatRequest(
+        q = schemas.ChatRequest(
             messages=[{"role": "user", "content": "What is the capital of France?"}],
             temperature=0,
             max_tokens=16,
         )
-        out = base.collect_chat(eng.chat(q))
+        out = schemas.collect_chat(eng.chat(q))
         assert "paris" in out.choices[0].message.content.lower()
         assert out.usage.prompt_tokens > 20 and out.model == "smollm2-135m-instruct@1"
         reqs = [
-            base.ChatRequest(
+            schemas.ChatRequest(
                 messages=[{"role": "user", "content": f"Name {n} fruits."}], temperature=0, max_tokens=12
             )
             for n in ("two", "three", "four", "five")
         ]
-        sequential = [base.collect_chat(eng.chat(r)).choices[0].message.content for r in reqs]
+        sequential = [schemas.collect_chat(eng.chat(r)).choices[0].message.content for r in reqs]
         with ThreadPoolExecutor(4) as pool:
             concurrent = list(
-                pool.map(lambda r: base.collect_chat(eng.chat(r)).choices[0].message.content, reqs)
+                pool.map(lambda r: schemas.collect_chat(eng.chat(r)).choices[0].message.content, reqs)
             )
         assert concurrent == sequential
 
         def distinct(**kw: float) -> float:
-            req = base.ChatRequest(
+            req = schemas.ChatRequest(
                 messages=[{"role": "user", "content": "Say 'la' twenty times."}],
                 temperature=0,
                 max_tokens=30,
                 **kw,
             )
-            text = base.collect_chat(eng.chat(req)).choices[0].message.content
+            text = schemas.collect_chat(eng.chat(req)).choices[0].message.content
             words = text.lower().split()
             return len(set(words)) / max(1, len(words))
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from tests.model_fixtures import build_tiny_llama, build_tiny_lora
 
-from llmloop.engines import base
+from llmloop.engines import schemas
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, NotFound
@@ -30,12 +30,12 @@ def engine(tiny_llama_dir: Path) -> Iterator[TransformersEngine]:
     eng.close()
 
 
-def ask(text: str, **kw: object) -> base.ChatRequest:
-    return base.ChatRequest(messages=[{"role": "user", "content": text}], **kw)  # type: ignore[arg-type]
+def ask(text: str, **kw: object) -> schemas.ChatRequest:
+    return schemas.ChatRequest(messages=[{"role": "user", "content": text}], **kw)  # type: ignore[arg-type]
 
 
-def answer(eng: TransformersEngine, req: base.ChatRequest) -> base.ChatCompletion:
-    return base.collect_chat(eng.chat(req))
+def answer(eng: TransformersEngine, req: schemas.ChatRequest) -> schemas.ChatCompletion:
+    return schemas.collect_chat(eng.chat(req))
 
 
 def test_chat_streams_chunks_ending_with_usage(engine: TransformersEngine) -> None:
@@ -58,8 +58,8 @@ def test_max_tokens_ends_with_length(engine: TransformersEngine) -> None:
 
 
 def test_text_completion(engine: TransformersEngine) -> None:
-    out = base.collect_completion(
-        engine.complete(base.CompletionRequest(prompt="Once upon", max_tokens=4, temperature=0))
+    out = schemas.collect_completion(
+        engine.complete(schemas.CompletionRequest(prompt="Once upon", max_tokens=4, temperature=0))
     )
     assert out.usage.completion_tokens == 4 and out.choices[0].text
 
@@ -129,7 +129,7 @@ def test_context_overflow_is_clear_or_truncated_on_request(engine: TransformersE
 
 
 def test_embeddings_are_normalised_and_distinct(engine: TransformersEngine) -> None:
-    out = engine.embed(base.EmbeddingRequest(input=["a cat", "quantum chromodynamics of quarks"]))
+    out = engine.embed(schemas.EmbeddingRequest(input=["a cat", "quantum chromodynamics of quarks"]))
     a, b = (torch.tensor(d.embedding) for d in out.data)
     assert a.shape == (64,) and abs(float(a.norm()) - 1) < 1e-4
     assert float(a @ b) < 0.9999 and out.usage.prompt_tokens > 2

@@ -1,4 +1,4 @@
-"""Gateway fixtures: the echo upstream on a real 127.0.0.1 socket, and the app over the test's store."""
+"""Gateway fixtures: the fake OpenAI upstream on a real 127.0.0.1 socket, and the app over the test's store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI, serving
 from tests.model_fixtures import (  # noqa: F401  (registered-model tests)
     smollm2_digest,
     smollm2_gguf,
@@ -15,15 +15,12 @@ from tests.model_fixtures import (  # noqa: F401  (registered-model tests)
     tiny_llama_dir,
 )
 
-from llmloop.services.serve.echo_upstream import EchoUpstream, ServerThread
-
 
 @pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoUpstream]]:
-    """(base URL ending in /v1, the upstream object) of an OpenAI-compatible echo server."""
-    upstream = EchoUpstream()
-    with ServerThread(upstream.app, free_port()) as srv:
-        yield f"{srv.url}/v1", upstream
+def echo() -> Iterator[tuple[str, FakeOpenAI]]:
+    """(base URL ending in /v1, the server object) of the fake OpenAI server, which echoes."""
+    with serving() as fake:
+        yield fake.url, fake
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_with_a_server_ll_chat_goes_through_its_gateway(live_server: Any, tiny_l
     from llmloop.client import RemoteClient
     from llmloop.config import Settings, get_settings
     from llmloop.context import local_context
-    from llmloop.engines.base import ChatRequest
+    from llmloop.engines.schemas import ChatRequest
     from llmloop.errors import InvalidInput
     from llmloop.services.observe.schemas import TraceSearch
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from tests.conftest import free_port
+from tests.fakes.server_thread import ServerThread
 
 from llmloop.services.observe.tracer import writer_for
-from llmloop.services.serve.echo_upstream import ServerThread
 
 
 @pytest.fixture

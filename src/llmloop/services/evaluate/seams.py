@@ -393,7 +393,7 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
     continuous batcher shares every forward pass), and each answer keeps its own latency and usage.
     ``generation.extra.engine`` picks an engine other than the version's default.
     """
-    from llmloop.engines import base as engine_api
+    from llmloop.engines import schemas as engine_api
     from llmloop.services.registry import inference
     from llmloop.services.registry import service as registry
 

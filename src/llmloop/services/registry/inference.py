@@ -13,14 +13,14 @@ from typing import Any
 
 from llmloop.context import Context
 from llmloop.engines import load_engine
-from llmloop.engines.base import (
+from llmloop.engines.protocol import InferenceEngine
+from llmloop.engines.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
     EmbeddingResponse,
-    InferenceEngine,
     TextCompletion,
     collect_chat,
     collect_completion,

@@ -115,7 +115,7 @@ def resolve_engine(ctx: Context, model_name: str) -> Target:
 
 
 def _resolve_registered(ctx: Context, model_name: str) -> Target:
-    from llmloop.engines import base
+    from llmloop.engines import schemas
     from llmloop.services.registry.inference import engine_for
 
     try:
@@ -126,4 +126,4 @@ def _resolve_registered(ctx: Context, model_name: str) -> Target:
             f"matches it ({e.message})",
             details={"model": model_name},
         ) from e
-    return EngineTarget(model_name, engine, base)
+    return EngineTarget(model_name, engine, schemas)

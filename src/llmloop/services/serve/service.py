@@ -29,7 +29,7 @@ from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.deployments import DeploymentRevisionRow, DeploymentRow
 
 if TYPE_CHECKING:
-    from llmloop.engines.base import ChatCompletion, ChatCompletionChunk, ChatRequest
+    from llmloop.engines.schemas import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 
 def _deployment(row: DeploymentRow, rev: DeploymentRevisionRow, project: str) -> Deployment:
@@ -193,7 +193,7 @@ def chat(
     ctx: Context, *, model: str, request: ChatRequest, engine: str | None = None, project: str | None = None
 ) -> ChatCompletion:
     """Registered model ``model``'s whole answer, traced like a gateway request."""
-    from llmloop.engines.base import collect_chat
+    from llmloop.engines.schemas import collect_chat
 
     return collect_chat(
         _ChatTrace(ctx, model=model, request=request, project=project).answer(engine, streamed=False)

@@ -58,7 +58,7 @@ def _engine_teacher(ctx: Context, spec: DistillSection, *, project: str) -> Reso
     batcher shares every forward pass; llama.cpp and upstreams take them in parallel), which is
     the batched generation distillation needs.
     """
-    from llmloop.engines import base as engine_api
+    from llmloop.engines import schemas as engine_api
     from llmloop.services.registry import inference
     from llmloop.services.registry import service as registry
 
