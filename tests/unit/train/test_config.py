@@ -72,7 +72,10 @@ def test_wrong_values_name_the_key(raw: dict[str, Any], key: str, fragment: str)
 
 def test_a_missing_key_is_named_as_in_every_config_file() -> None:
     err = error_of({"name": "t", "data": {"train": "x.jsonl"}})
-    assert (err.message, err.details) == ("sft.yaml: missing key 'model'", {"file": "sft.yaml", "key": "model"})
+    assert (err.message, err.details) == (
+        "sft.yaml: missing key 'model'",
+        {"file": "sft.yaml", "key": "model"},
+    )
 
 
 @pytest.mark.parametrize(
