@@ -13,7 +13,7 @@ from security_fixtures import PROJECT, Team, add_user
 from llmloop.config import Settings, reset_settings
 from llmloop.context import Context
 from llmloop.errors import NotFound, Unauthenticated
-from llmloop.sdk.remote import RemoteClient
+from llmloop.client import RemoteClient
 from llmloop.security import audit, users
 from llmloop.server.app import create_app
 from llmloop.services.tracking import service
@@ -103,9 +103,10 @@ def test_remote_sdk_raises_the_same_classes(ctx: Context, api: Any, team: Team) 
     other = service.create_run(ctx, spec=RunCreate(project="q")).id
     for key, error in ((team.keys["viewer"], NotFound), (None, Unauthenticated)):
         client = RemoteClient(Settings(server_url="http://testserver", api_key=key))  # type: ignore[arg-type]
-        client.http = TestClient(api.app, headers=dict(client.http.headers))  # in-process, same headers
+        # in-process, same headers: the door's pooled client is swapped for the app's test client
+        client.http.client = TestClient(api.app, headers=dict(client.http.client.headers))
         with pytest.raises(error):
-            client.get_run(other)
+            client.runs.get_run(other)
 
 
 def test_session_login_cookie_and_csrf(ctx: Context, api: Any) -> None:

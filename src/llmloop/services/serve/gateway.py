@@ -39,10 +39,6 @@ OPERATION = {"chat/completions": "chat", "completions": "text_completion", "embe
 MAX_RECORDED_CHARS = 16_384
 DEPLOYMENT = "llmloop.deployment"
 REVISION = "llmloop.deployment.revision"
-TARGET = "llmloop.target"
-TTFT_MS = "llmloop.time_to_first_token_ms"
-LATENCY_MS = "llmloop.latency_ms"
-COST_USD = "llmloop.cost_usd"
 SHADOW = "llmloop.shadow"
 FALLBACK_ERRORS = (Unavailable, RateLimited, TimeoutError)
 
@@ -234,7 +230,7 @@ class Gateway:
 
     def _finish(self, call: Call) -> None:
         elapsed = time.perf_counter() - call.started
-        call.root.set_attribute(LATENCY_MS, elapsed * 1000.0)
+        call.root.set_attribute(semconv.LLMLOOP_LATENCY_MS, elapsed * 1000.0)
         if call.root.status_code == "unset":
             call.root.set_status("ok")
         call.root.end()
@@ -282,7 +278,7 @@ class Gateway:
         )
         cost = cost_usd(self.settings.prices, models, *usage)
         if cost is not None:
-            root.set_attribute(COST_USD, cost)
+            root.set_attribute(semconv.LLMLOOP_COST_USD, cost)
 
     async def _plan(self, call: Call) -> list[TargetSpec]:
         model = call.body.get("model")
@@ -387,7 +383,7 @@ class Gateway:
                 semconv.GEN_AI_OPERATION_NAME: OPERATION[call.endpoint],
                 semconv.GEN_AI_REQUEST_MODEL: ts.model,
                 semconv.GEN_AI_SYSTEM: "openai" if ts.upstream else "llmloop",
-                TARGET: ts.label,
+                semconv.LLMLOOP_TARGET: ts.label,
                 "llmloop.attempt": n,
             },
         )
@@ -480,8 +476,8 @@ class Gateway:
             call.root.set_attribute("llmloop.guardrail.buffered", True)
         call.ttft_s = time.perf_counter() - call.started
         ttft = call.ttft_s * 1000.0
-        call.root.set_attribute(TTFT_MS, ttft)
-        sp.add_event("first_token", {TTFT_MS: ttft})
+        call.root.set_attribute(semconv.LLMLOOP_TTFT_MS, ttft)
+        sp.add_event("first_token", {semconv.LLMLOOP_TTFT_MS: ttft})
         text: list[str] = []
         size = 0
         reasons: list[str] = []
@@ -580,7 +576,7 @@ class Gateway:
                 call,
                 f"shadow {ts.model}",
                 kind="client",
-                attributes={SHADOW: True, TARGET: ts.label, semconv.GEN_AI_REQUEST_MODEL: ts.model},
+                attributes={SHADOW: True, semconv.LLMLOOP_TARGET: ts.label, semconv.GEN_AI_REQUEST_MODEL: ts.model},
             )
             try:
                 out = await self.target(ts).call(call.endpoint, body, timeout_s=spec.timeout_s)
