@@ -49,6 +49,18 @@ def tiny_sanity_suite(work: Path) -> None:
     )
 
 
+def evaluation_page(work: Path) -> None:
+    """The tiny instruction suite, and an earlier evaluation of the base, so compare has a baseline."""
+    from click.testing import CliRunner
+
+    from llmloop.cli import cli
+
+    tiny_sanity_suite(work)
+    suite = str(work / "examples/suites/instruction_sanity.yaml")
+    done = CliRunner().invoke(cli, ["eval", "run", suite, "--model", "smollm2-135m-instruct"])
+    assert done.exit_code == 0, done.output
+
+
 def smollm2_adapter(work: Path) -> Path:
     """A random LoRA over the packaged SmolLM2 at out/adapter (the page's stand-in for a trained one)."""
     from llmloop.engines.weights import check_gguf, gguf_to_hf_dir
@@ -141,11 +153,11 @@ PAGES = [
         "docs/evaluation.md",
         rewrites={
             "llmloop eval compare BASELINE_ID CANDIDATE_ID": (
-                "llmloop eval compare {ids[0]} {ids[0]}",
-                "the page makes one evaluation; it is compared with itself",
+                "llmloop eval compare {ids[1]} {ids[0]}",
+                "the ids: the setup's evaluation (baseline) and the page's (candidate)",
             )
         },
-        setup=tiny_sanity_suite,
+        setup=evaluation_page,
         slow=True,
     ),
     Page("docs/models.md", setup=models_page, slow=True),
