@@ -36,6 +36,11 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Rewrite the generated parts of docs/ (every --help text, every setting); tests/docs checks them.
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m tests.docs.regen
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 

@@ -100,12 +100,11 @@ def test_create_show_render_diff_alias(cli: Any, api: Any, tmp_path: Path) -> No
 
 
 def test_text_template_inline(cli: Any) -> None:
-    r = cli("prompts", "create", "summary", "--template", "Summarise: {{ text }}")
-    assert r.exit_code == 2 and "variable 'text', which is not declared" in r.stderr
-    r = cli(
-        "prompts", "create", "summary", "-t", "Summarise: {{ text }}", "--declare", "text:string", "--json"
-    )
+    r = cli("prompts", "create", "summary", "--template", "Summarise: {{ text }}", "--json")
     assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["variables"]["text"]["type"] == "string"  # inferred, not declared
+    r = cli("prompts", "render", "summary")
+    assert r.exit_code == 2 and r.stderr.strip() == "error: missing variable 'text'"
     out = cli("prompts", "render", "summary", "--var", "text=a long review", "--json")
     assert json.loads(out.stdout)["text"] == "Summarise: a long review"
 

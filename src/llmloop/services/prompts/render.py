@@ -2,8 +2,12 @@
 
 A version is compiled once and cached by content (versions are immutable), so rendering
 costs a dict check plus joining strings. Compiling also validates the whole version —
-syntax, undeclared names, the few-shot set-up and a trial render with sample values that
-trips the sandbox's limits — which is how a bad template is refused before it is registered.
+syntax, the few-shot set-up and a trial render with sample values that trips the sandbox's
+limits — which is how a bad template is refused before it is registered.
+
+A name the templates use but ``variables`` does not declare is inferred as a required string
+(as MLflow and Langfuse do): ``"{{ month }}"`` alone is a complete prompt. Declared variables
+keep their types; declaring is how a prompt takes an integer, a list or a default.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from llmloop.services.prompts.schemas import (
     Variable,
 )
 from llmloop.services.prompts.templating import CompiledTemplate, compile_template
-from llmloop.services.prompts.variables import VariableChecker
+from llmloop.services.prompts.variables import VariableChecker, infer_variables
 
 MESSAGE_OVERHEAD_TOKENS = 3  # role and separators, roughly what chat templates add per message
 _CACHE_SIZE = 512
@@ -54,7 +58,6 @@ class CompiledPrompt:
     ) -> None:
         self.ref = ref
         self.kind: Literal["chat", "text"] = "chat" if messages is not None else "text"
-        self.checker = VariableChecker(variables)
         self.params: dict[str, Any] = params.model_dump(exclude_none=True)
         if messages is not None:
             self.parts = [
@@ -62,6 +65,12 @@ class CompiledPrompt:
             ]
         else:
             self.parts = [("user", compile_template(template or "", where="template"))]
+        used = frozenset().union(*(part.names for _, part in self.parts))
+        # the declared variables plus those inferred from the templates: what a stored version records
+        self.variables = infer_variables(
+            variables, used - {few_shot.variable} if few_shot is not None else used
+        )
+        self.checker = VariableChecker(self.variables)
         fast = [(role, part.fast) for role, part in self.parts]
         self._fast = (
             [(r, f) for r, f in fast if f is not None] if all(f is not None for _, f in fast) else None
@@ -88,7 +97,6 @@ class CompiledPrompt:
     # -- validation -------------------------------------------------------------------------
     def _validate(self) -> None:
         fs = self.few_shot
-        allowed = set(self.checker.names)
         if fs is not None:
             if fs.variable in self.checker.names:
                 raise InvalidInput(
@@ -106,14 +114,7 @@ class CompiledPrompt:
                     f"{{{{ {fs.variable} }}}} itself",
                     details={"field": "few_shot.messages"},
                 )
-            allowed.add(fs.variable)
             self._validate_examples(fs)
-        for _, part in self.parts:
-            for name in sorted(part.names - allowed):
-                raise InvalidInput(
-                    f"{part.where} uses variable {name!r}, which is not declared in variables",
-                    details={"where": part.where, "variable": name},
-                )
         self._trial_render()
 
     def _validate_examples(self, fs: FewShot) -> None:

@@ -1,8 +1,9 @@
 """Prompt registry service: create immutable versions, resolve references, move aliases, diff, render.
 
 A version is compiled and trial-rendered *before* the transaction opens, so a template
-with a syntax error, an undeclared variable or a sandbox violation leaves the store
-untouched. Creating a version whose content equals the latest one returns that version
+with a syntax error or a sandbox violation leaves the store untouched. Variables the
+templates use undeclared are stored as inferred strings, so a version lists every variable
+it needs. Creating a version whose content equals the latest one returns that version
 instead of adding a duplicate, so applying the same file twice is harmless.
 """
 
@@ -86,7 +87,7 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
     validate_name(spec.project, what="project")
     validate_name(spec.name, what="prompt name")
     ctx.require("prompts:write", spec.project)
-    CompiledPrompt(
+    compiled = CompiledPrompt(
         ref=f"{spec.name}@new",
         messages=spec.messages,
         template=spec.template,
@@ -94,6 +95,7 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
         params=spec.params,
         few_shot=spec.few_shot,
     )
+    spec = spec.model_copy(update={"variables": compiled.variables})
     doc = spec_document(spec)
     digest = content_hash(doc)
     t = now()

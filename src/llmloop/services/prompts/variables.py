@@ -1,7 +1,9 @@
 """Declared, typed template variables: checked on every render, parsed from text for the CLI.
 
 Checks are precomputed per prompt version (sets and one predicate per variable) because they
-run on the render hot path; an error always names the variable.
+run on the render hot path; an error always names the variable. A variable the templates use
+without a declaration is inferred as a required string (``infer_variables``); its description
+says so, which is how a type error on it can tell the user to declare it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ SAMPLES: dict[VarType, Any] = {
     "object": {},
     "any": "x",
 }
+
+
+INFERRED = "Inferred from the template: not declared, so a required string."
+
+
+def infer_variables(declared: Mapping[str, Variable], used: Iterable[str]) -> dict[str, Variable]:
+    """The declared variables, then every name the templates use undeclared, as a required string."""
+    out = dict(declared)
+    for name in sorted(set(used) - set(declared)):
+        out[name] = Variable(type="string", description=INFERRED)
+    return out
 
 
 class VariableChecker:
@@ -80,10 +93,12 @@ class VariableChecker:
             if allowed is not None and (
                 not isinstance(value, allowed) or (type(value) is bool and name in self.no_bool)
             ):
-                want = self.declared[name].type
+                var = self.declared[name]
+                hint = " (inferred: declare it in variables to give it another type)"
                 raise InvalidInput(
-                    f"variable {name!r} must be {want}, got {type(value).__name__}",
-                    details={"variable": name, "expected": want},
+                    f"variable {name!r} must be {var.type}, got {type(value).__name__}"
+                    + (hint if var.description == INFERRED else ""),
+                    details={"variable": name, "expected": var.type},
                 )
 
     def samples(self) -> dict[str, Any]:
