@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_user
 
+from llmloop.client import RemoteClient
 from llmloop.config import Settings, reset_settings
 from llmloop.context import Context
 from llmloop.errors import NotFound, Unauthenticated
-from llmloop.client import RemoteClient
 from llmloop.security import audit, users
 from llmloop.server.app import create_app
 from llmloop.services.tracking import service

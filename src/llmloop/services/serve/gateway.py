@@ -576,7 +576,11 @@ class Gateway:
                 call,
                 f"shadow {ts.model}",
                 kind="client",
-                attributes={SHADOW: True, semconv.LLMLOOP_TARGET: ts.label, semconv.GEN_AI_REQUEST_MODEL: ts.model},
+                attributes={
+                    SHADOW: True,
+                    semconv.LLMLOOP_TARGET: ts.label,
+                    semconv.GEN_AI_REQUEST_MODEL: ts.model,
+                },
             )
             try:
                 out = await self.target(ts).call(call.endpoint, body, timeout_s=spec.timeout_s)
