@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.fakes.openai_server import serve
+from tests.fakes.openai_server import serving
 from tests.integration.client.conftest import Pair
 from tests.integration.registry.protected import PROJECT, SUITE, champion, seed
 
@@ -55,23 +55,22 @@ def test_a_protected_alias_refuses_a_failing_candidate_through_both_clients(
     pair: Pair, tmp_path: Path
 ) -> None:
     ctx = pair.local.ctx
-    for good in serve():
-        for flaky in serve():
-            seeded = seed(ctx, tmp_path, good, flaky)
-            protected = pair.remote.models.protect(
-                "m", "champion", AliasProtectionCreate(suite=SUITE, reason="release"), PROJECT
-            )
-            assert protected.created_by is not None and protected.suite == SUITE
-            assert pair.same(lambda c: c.models.protections("m", PROJECT))[0]["suite_name"] == "release"
-            seeded.arm(times=4)  # two failed examples for each client, if the second evaluates again
-            assert pair.same_error(lambda c: c.models.promote("m@2", "champion", PROJECT)) is Conflict
-            assert champion(ctx) == 1
-            assert [e.to_version for e in pair.remote.models.alias_history("m", PROJECT)] == [1]
-            assert pair.remote.models.promote("m@3", "champion", PROJECT).gates[0].passed
-            assert pair.same(lambda c: c.models.get_version("m@champion", PROJECT))["version"] == 3
-            pair.remote.models.unprotect("m", "champion", PROJECT)
-            assert pair.same_error(lambda c: c.models.unprotect("m", "champion", PROJECT)) is NotFound
-            assert pair.same(lambda c: c.models.protections("m", PROJECT)) == []
+    with serving() as good, serving() as flaky:
+        seeded = seed(ctx, tmp_path, good, flaky)
+        protected = pair.remote.models.protect(
+            "m", "champion", AliasProtectionCreate(suite=SUITE, reason="release"), PROJECT
+        )
+        assert protected.created_by is not None and protected.suite == SUITE
+        assert pair.same(lambda c: c.models.protections("m", PROJECT))[0]["suite_name"] == "release"
+        seeded.arm(times=4)  # two failed examples for each client, if the second evaluates again
+        assert pair.same_error(lambda c: c.models.promote("m@2", "champion", PROJECT)) is Conflict
+        assert champion(ctx) == 1
+        assert [e.to_version for e in pair.remote.models.alias_history("m", PROJECT)] == [1]
+        assert pair.remote.models.promote("m@3", "champion", PROJECT).gates[0].passed
+        assert pair.same(lambda c: c.models.get_version("m@champion", PROJECT))["version"] == 3
+        pair.remote.models.unprotect("m", "champion", PROJECT)
+        assert pair.same_error(lambda c: c.models.unprotect("m", "champion", PROJECT)) is NotFound
+        assert pair.same(lambda c: c.models.protections("m", PROJECT)) == []
 
 
 def test_bad_input_raises_the_same_class_through_both_clients(pair: Pair) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fakes.openai_server import FakeOpenAI, serve
+from tests.fakes.openai_server import FakeOpenAI, serving
 from tests.integration.client.conftest import Pair
 
 from llmloop.errors import InvalidInput, NotFound
@@ -34,7 +34,8 @@ SPEC = {
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeOpenAI]:
-    yield from serve()
+    with serving() as fake:
+        yield fake
 
 
 def test_registry_reads_and_writes_agree(pair: Pair) -> None:
@@ -78,7 +79,7 @@ def test_playground_runs_agree(pair: Pair, upstream: FakeOpenAI) -> None:
     assert {k: v for k, v in a.items() if k not in volatile} == {
         k: v for k, v in b.items() if k not in volatile
     }
-    assert a["output"] == "answer: Hello Ada" and a["trace_id"] != b["trace_id"]
+    assert a["output"] == "echo: Hello Ada" and a["trace_id"] != b["trace_id"]
 
 
 def test_bad_input_raises_the_same_class_through_both_clients(pair: Pair, tmp_path: Path) -> None:

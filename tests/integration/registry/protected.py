@@ -1,6 +1,6 @@
 """A protected alias in seconds: a registered dataset, upstream versions on the fake OpenAI server, a suite.
 
-The fake server answers ``answer: <question>``, which is each row's reference, so a version served
+The fake server answers ``echo: <question>``, which is each row's reference, so a version served
 by it scores exact_match 1.0. ``flaky`` answers 500 to the next ``fail_times`` requests (set before
 a promotion): a version served by it gets 2 of 5 examples wrong by error, so its required
 ``error_rate <= 0`` gate fails. No weights are loaded; an evaluation takes milliseconds.
@@ -51,9 +51,7 @@ class Seeded:
 def seed(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI) -> Seeded:
     rows = folder / "qa.jsonl"
     rows.write_text(
-        "".join(
-            json.dumps({"prompt": f"item {i}", "completion": f"answer: item {i}"}) + "\n" for i in range(N)
-        )
+        "".join(json.dumps({"prompt": f"item {i}", "completion": f"echo: item {i}"}) + "\n" for i in range(N))
     )
     data.add_version(ctx, spec=DatasetAdd(project=PROJECT, name="qa", path=str(rows)))
     for server, model in ((good, "one"), (flaky, "two"), (good, "three")):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes.openai_server import serve
+from tests.fakes.openai_server import serving
 from tests.integration.registry.protected import PROJECT, SUITE, Seeded, champion, seed
 from tests.integration.security.security_fixtures import add_key, add_user
 
@@ -29,9 +29,8 @@ Q = {"project": PROJECT}
 
 @pytest.fixture
 def seeded(ctx: Any, tmp_path: Path) -> Iterator[Seeded]:
-    for good in serve():
-        for flaky in serve():
-            yield seed(ctx, tmp_path, good, flaky)
+    with serving() as good, serving() as flaky:
+        yield seed(ctx, tmp_path, good, flaky)
 
 
 def _protect(ctx: Any, suite: str = SUITE) -> Any:
