@@ -144,6 +144,9 @@ PAGES = [
             "llmloop eval gate examples/travel/suite.yaml --candidate travel-sft@1 "
             "--baseline smollm2-135m-instruct": 1,
             "llmloop models promote travel-sft@1 champion -p travel --gate examples/travel/suite.yaml": 1,
+            # the page's fresh store has served and rated nothing yet: the export refuses, saying so
+            # (tests/e2e/test_gateway_live.py exports real rated traffic)
+            "llmloop feedback export --as sft -o fixes.jsonl --dataset travel-fixes": 2,
         },
         setup=tiny_suite,
         slow=True,

@@ -68,24 +68,24 @@ EXAMPLES: dict[str, Body | bytes] = {
     "secrets.set": lambda: {"value": "sk-matrix"},
     "privacy.set_retention": lambda: {"kind": "runs", "days": 30},
     "privacy.erase": lambda: {"user_id": "nobody-at-all"},
-    "prompts-create_prompt_version": lambda: {
+    "prompts.create": lambda: {
         "project": PROJECT,
         "name": "y",
         "template": "hi {{ who }}",
         "variables": {"who": {"type": "string"}},
     },
-    "prompts-render_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
-    "prompts-run_prompt": lambda: {"project": PROJECT, "variables": {"who": "you"}},
-    "deployments-rollback_deployment": lambda: {"project": PROJECT},
-    "datasets-upload_version": b'{"text": "matrix row"}\n',
-    "models-register_version": lambda: {"base": "org/matrix-model"},
-    "models-promote": lambda: {"version": "1", "reason": "matrix"},
+    "prompts.render": lambda: {"project": PROJECT, "variables": {"who": "you"}},
+    "prompts.run": lambda: {"project": PROJECT, "variables": {"who": "you"}},
+    "deployments.rollback": lambda: {"project": PROJECT},
+    "datasets.upload": b'{"text": "matrix row"}\n',
+    "models.register": lambda: {"base": "org/matrix-model"},
+    "models.promote": lambda: {"version": "1", "reason": "matrix"},
 }
-# Keys above are route-table names ("runs.create"); routes not in the table yet go by operation id.
+# Keys above are route-table names ("runs.create"): every /api/v1 route is mounted from the table.
 
 
 def _op(route: Any) -> str:
-    return str(route.name) if route.name in table() else str(route.unique_id)
+    return str(route.name) if route.name in table() else str(route.unique_id)  # /v1 and health
 
 
 # the path value every area's seeded object is reached by (see _seed)
