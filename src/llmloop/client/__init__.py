@@ -7,7 +7,7 @@
 ``/api/v1`` through one pooled HTTP connection and rebuilds the server's error classes. Both
 expose the same sub-APIs with the same schemas, so the SDK (``ll.*``), the CLI, the examples and
 the quickstart cannot tell which they hold. The calls a remote sub-API makes are the entries of
-``llmloop.client.routes``, the same table the REST routers are mounted from.
+``llmloop.client.table``, the same table the REST routers are mounted from.
 """
 
 from __future__ import annotations

@@ -79,8 +79,9 @@ class RemoteClient(Client):
 
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
         from llmloop.client.http import Http
+        from llmloop.client.table import route
 
-        self.http = Http(settings, transport=transport)
+        self.http = Http(settings, lookup=route, transport=transport)
         self.runs = RemoteRuns(self.http)
         self.train = RemoteTrain(self.http)
         self.datasets = RemoteDatasets(self.http)

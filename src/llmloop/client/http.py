@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from llmloop.client.routes import route
+from llmloop.client.routes import Route
 from llmloop.config import Settings
 from llmloop.errors import LlmloopError, Unavailable, from_envelope
 
@@ -25,7 +25,15 @@ API = "/api/v1"
 
 
 class Http:
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        lookup: Callable[[str], Route],
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``lookup`` finds a route by name (``client.table.route``): handed in, so this door imports no noun."""
+        self.route = lookup
         if not settings.server_url:
             raise Unavailable("no server to talk to: LLMLOOP_SERVER_URL is not set")
         headers = {"user-agent": "llmloop-sdk"}
@@ -57,7 +65,7 @@ class Http:
         content: bytes | IO[bytes] | None = None,
     ) -> Any:
         """Call the route ``name`` and return its answer validated as the route's response schema."""
-        r = route(name)
+        r = self.route(name)
         kwargs: dict[str, Any] = {}
         if query:
             kwargs["params"] = {k: v for k, v in query.items() if v is not None}
@@ -77,7 +85,7 @@ class Http:
     def stream(
         self, name: str, *, path: Mapping[str, Any], query: Mapping[str, Any] | None = None
     ) -> Iterator[httpx.Response]:
-        r = route(name)
+        r = self.route(name)
         params = {k: v for k, v in (query or {}).items() if v is not None}
         with self.client.stream(r.method, f"{API}{r.url(**path)}", params=params) as resp:
             if resp.status_code >= 400:

@@ -7,8 +7,9 @@ route therefore cannot exist on one side only (``tests/integration/client/test_r
 checks the mounted app against this table, and the parity suite calls every entry through both
 clients).
 
-Each noun module (``client/runs.py``, ``client/datasets.py``, …) declares its ``ROUTES``; this
-module only defines the entry and collects them.
+Each noun module (``client/runs.py``, ``client/datasets.py``, …) declares its ``ROUTES`` with the
+entry defined here; ``client/table.py`` collects them (this module imports no noun, so the nouns
+and the HTTP door can import it without a circle).
 """
 
 from __future__ import annotations
@@ -53,47 +54,3 @@ class Route:
             return quote(value, safe="/" if m.group(0).endswith(":path}") else "")
 
         return _PARAM.sub(fill, self.path)
-
-
-def _collect() -> dict[str, Route]:
-    from llmloop.client import (
-        audit,
-        datasets,
-        deployments,
-        evaluations,
-        feedback,
-        keys,
-        models,
-        privacy,
-        prompts,
-        runs,
-        secrets,
-        store,
-        traces,
-        users,
-    )
-
-    table: dict[str, Route] = {}
-    for module in (
-        runs, datasets, prompts, models, evaluations, deployments, traces, feedback, users, keys, audit, secrets, store,
-        privacy,
-    ):  # fmt: skip
-        for route in module.ROUTES:
-            assert route.name not in table, f"route {route.name} declared twice"
-            table[route.name] = route
-    return table
-
-
-_table: dict[str, Route] | None = None
-
-
-def table() -> dict[str, Route]:
-    """Every route by name (built once, on first use)."""
-    global _table
-    if _table is None:
-        _table = _collect()
-    return _table
-
-
-def route(name: str) -> Route:
-    return table()[name]

@@ -1,4 +1,4 @@
-"""Mount a REST endpoint from the route table (``llmloop.client.routes``), never from a path typed here.
+"""Mount a REST endpoint from the route table (``llmloop.client.table``), never from a path typed here.
 
     @mount(router, "runs.get")
     def get_run(ctx: CtxDep, run_id: str) -> Response: ...
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter
 
-from llmloop.client.routes import route
+from llmloop.client.table import route
 from llmloop.server.auth import permission
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,7 +7,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from llmloop.client.routes import table
+from llmloop.client.table import table
 from llmloop.server.app import create_app
 from llmloop.server.auth import api_routes
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import PROJECT, Team, add_key, add_user
 
-from llmloop.client.routes import table
+from llmloop.client.table import table
 from llmloop.context import Context
 from llmloop.security import users
 from llmloop.security.rbac import AUTHENTICATED, PERMISSIONS, PUBLIC, RANK
