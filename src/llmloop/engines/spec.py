@@ -35,8 +35,9 @@ class Upstream:
 class ModelSpec:
     """One servable model version, with every path already local and checked by the registry.
 
-    ``key`` identifies the weights (base digest + adapter digest), so two references to the same
-    version share one loaded engine in the cache.
+    ``key`` identifies the weights (base digest + adapter digest). The engine cache is keyed by
+    the whole spec (``llmloop.engines.served_identity``), so two references to the same version
+    share one loaded engine, and versions that differ in anything else never do.
     """
 
     ref: str  # NAME@VERSION, for messages and the ``model`` field of responses
