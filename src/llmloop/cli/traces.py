@@ -117,7 +117,7 @@ def show_cmd(trace_id: str, json_: bool) -> None:
 
 # Who gave it and when close each line; every other field that is set is shown, so a field added
 # to ``Feedback`` appears here as it does in ``--json``.
-_FEEDBACK_META = frozenset({"id", "trace_id", "project", "created_at", "created_by"})
+_FEEDBACK_META = {"id", "trace_id", "project", "created_at", "created_by"}
 
 
 def _show_feedback(items: list[Feedback]) -> None:
