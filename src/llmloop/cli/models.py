@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.engines.spec import QUANTIZATIONS
 from llmloop.errors import Conflict
 from llmloop.sdk.models import models as api
 from llmloop.services.registry.default import DEFAULT_MODEL
@@ -191,6 +192,12 @@ def add_base(
     "--api-key-env", default=None, help="Name of the environment variable holding the upstream's key."
 )
 @click.option("--engine", type=click.Choice(["transformers", "llamacpp", "vllm", "openai"]), default=None)
+@click.option(
+    "--quantization",
+    type=click.Choice(sorted(QUANTIZATIONS)),
+    default=None,
+    help="Quantise the weights when loading them (int8-dynamic: the transformers engine, on CPU).",
+)
 @click.option("--run-id", default=None, help="The run that produced it (lineage).")
 @click.option("--description", default="", help="What this version is.")
 @project_option
@@ -204,6 +211,7 @@ def register(
     upstream_model: str | None,
     api_key_env: str | None,
     engine: str | None,
+    quantization: str | None,
     run_id: str | None,
     description: str,
     project: str | None,
@@ -223,6 +231,7 @@ def register(
         run_id=run_id,
         description=description,
         default_engine=engine,
+        quantization=quantization,
     )
     _registered(v, json_)
 

@@ -11,6 +11,7 @@ from llmloop.cli._output import fmt_time, json_option, print_json, print_table
 from llmloop.errors import InvalidInput
 from llmloop.sdk.traces import get_trace, list_traces
 from llmloop.services.observe.schemas import Span, TraceSearch
+from llmloop.services.serve.schemas import Feedback
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -92,7 +93,7 @@ def list_cmd(
 @click.argument("trace_id")
 @json_option
 def show_cmd(trace_id: str, json_: bool) -> None:
-    """One trace as a tree of spans."""
+    """One trace as a tree of spans, then the feedback given on it."""
     trace = get_trace(trace_id)
     if json_:
         print_json(trace)
@@ -111,3 +112,22 @@ def show_cmd(trace_id: str, json_: bool) -> None:
             walk(s.span_id, depth + 1)
 
     walk(None, 1)
+    _show_feedback(trace.feedback)
+
+
+# Who gave it and when close each line; every other field that is set is shown, so a field added
+# to ``Feedback`` appears here as it does in ``--json``.
+_FEEDBACK_META = {"id", "trace_id", "project", "created_at", "created_by"}
+
+
+def _show_feedback(items: list[Feedback]) -> None:
+    if not items:
+        click.echo("feedback: none")
+        return
+    click.echo(f"feedback ({len(items)}):")
+    for fb in items:
+        shown = [
+            f"{name} {value:g}" if isinstance(value, float) else f"{name} {value!r}"
+            for name, value in fb.model_dump(exclude=_FEEDBACK_META, exclude_none=True).items()
+        ]
+        click.echo(f"  - {'  '.join(shown)}  by {fb.created_by or '-'} at {fmt_time(fb.created_at)}")

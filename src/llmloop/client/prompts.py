@@ -2,6 +2,10 @@
 
 A ``project`` of ``None`` means the default project of the side that holds the store (the local
 settings, or the server's). References are ``NAME``, ``NAME@VERSION`` or ``NAME@ALIAS``.
+
+``example_source(project)`` is how a prompt rendered in the caller's process (``ll.prompts``)
+reads the dataset its few-shot examples come from (``few_shot.examples_from``): through the
+datasets service in-process, through the server's ``/api/v1/datasets`` remotely.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from llmloop.services.prompts.schemas import (
 )
 
 if TYPE_CHECKING:
+    from llmloop.client.datasets import Datasets
     from llmloop.client.http import Http
     from llmloop.context import Context
+    from llmloop.services.prompts.fewshot import ExampleSet, ExampleSource
 
 
 class PromptVersionList(BaseModel):
@@ -63,6 +69,10 @@ class Prompts(Protocol):
     def render(self, ref: str, request: RenderRequest) -> RenderedPrompt: ...
     def run(self, ref: str, request: PromptRunRequest) -> PromptRunResult:
         """Render ``ref`` and call a registered model on it (the playground); traced, optionally saved as a run."""
+        ...
+
+    def example_source(self, project: str | None = None) -> ExampleSource:
+        """``few_shot.examples_from`` references resolved in ``project``'s datasets, with this client's rights."""
         ...
 
 
@@ -123,6 +133,11 @@ class LocalPrompts:
             self.ctx, ref=ref, request=request, resolve_model=prompt_model_resolver(self.ctx)
         )
 
+    def example_source(self, project: str | None = None) -> ExampleSource:
+        from llmloop.services.prompts import service
+
+        return service.dataset_examples(self.ctx, project=self._project(project))
+
 
 class RemotePrompts:
     def __init__(self, http: Http) -> None:
@@ -180,3 +195,22 @@ class RemotePrompts:
     def run(self, ref: str, request: PromptRunRequest) -> PromptRunResult:
         result: PromptRunResult = self.http.call("prompts.run", path={"ref": ref}, body=request)
         return result
+
+    def example_source(self, project: str | None = None) -> ExampleSource:
+        from llmloop.client.datasets import RemoteDatasets
+
+        return examples_through(RemoteDatasets(self.http), project)
+
+
+def examples_through(datasets: Datasets, project: str | None) -> ExampleSource:
+    """An example source reading dataset versions through a datasets client: its version, then its rows."""
+    from llmloop.services.data.examples import check_example_rows
+    from llmloop.services.prompts.fewshot import ExampleSet
+
+    def resolve(ref: str) -> ExampleSet:
+        version = datasets.get_version(ref, project)
+        check_example_rows(ref, version)
+        rows = [row for batch in datasets.iter_batches(version) for row in batch.to_pylist()]
+        return ExampleSet(key=version.content_hash, rows=rows)
+
+    return resolve

@@ -3,8 +3,9 @@
 Engines are found by kind in the entry-point group ``llmloop.engines`` (``engines.registry``:
 the built-ins transformers, llamacpp, vllm and openai, and any installed plugin).
 ``load_engine(spec, kind)`` turns a ``ModelSpec`` (from the registry) into a running engine:
-loaded on first use, shared by every caller asking for the same (kind, weights), and closed
-after it has been idle for ``idle_timeout_s`` (a background reaper checks; ``release_idle``
+loaded on first use, shared by every caller asking for the same kind and the same whole spec
+(``served_identity``: weights, adapter, quantization, options such as dtype, and the version the
+engine names in its answers), and closed after it has been idle for ``idle_timeout_s`` (a background reaper checks; ``release_idle``
 does it on demand, ``release_all`` at shutdown). Loading happens outside the cache lock, one
 load per key at a time, so a slow load of one model does not block callers of another.
 """
@@ -12,6 +13,9 @@ load per key at a time, so a slow load of one model does not block callers of an
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ __all__ = [
     "loaded",
     "release_all",
     "release_idle",
+    "served_identity",
     "set_idle_timeout",
 ]
 
@@ -42,12 +47,13 @@ DEFAULT_IDLE_TIMEOUT_S = 600.0
 @dataclass
 class _Slot:
     lock: threading.Lock
+    label: tuple[str, str]  # (kind, weights key): what ``loaded`` and ``release_idle`` report
     engine: Any = None
     last_used: float = 0.0
 
 
 _lock = threading.Lock()
-_slots: dict[tuple[str, str], _Slot] = {}
+_slots: dict[tuple[str, str], _Slot] = {}  # (kind, served_identity) -> slot
 _idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S
 _reaper: threading.Thread | None = None
 _wake = threading.Event()  # set when the timeout changes, so the reaper rechecks at the new pace
@@ -64,13 +70,25 @@ def default_kind(spec: ModelSpec) -> EngineKind:
     return "transformers"
 
 
+def served_identity(spec: ModelSpec) -> str:
+    """A digest of every field of ``spec``: what one cached engine serves, and nothing else may share.
+
+    Weights alone are not enough: the same weights quantised or not, with another chat template,
+    context length or dtype answer differently, and ``ref`` is the version an engine names in
+    every response, so two versions never share an engine and each answer names its own version.
+    A field added to ``ModelSpec`` is part of the identity without anyone remembering to add it.
+    """
+    text = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def load_engine(spec: ModelSpec, kind: str | None = None) -> InferenceEngine:
-    """The engine serving ``spec`` (loaded now if needed, cached by kind and weights key)."""
+    """The engine serving ``spec`` (loaded now if needed, cached by kind and ``served_identity``)."""
     chosen = kind or default_kind(spec)
     registry.entry(chosen)  # an unknown kind fails here, before it takes a cache slot
-    key = (chosen, spec.key)
+    key = (chosen, served_identity(spec))
     with _lock:
-        slot = _slots.setdefault(key, _Slot(threading.Lock()))
+        slot = _slots.setdefault(key, _Slot(threading.Lock(), (chosen, spec.key)))
         _start_reaper()
     with slot.lock:
         if slot.engine is None:
@@ -81,9 +99,9 @@ def load_engine(spec: ModelSpec, kind: str | None = None) -> InferenceEngine:
 
 
 def loaded() -> list[tuple[str, str]]:
-    """(kind, key) of every engine loaded now."""
+    """(kind, weights key) of every engine loaded now; the same weights served two ways appear twice."""
     with _lock:
-        return [k for k, s in _slots.items() if s.engine is not None]
+        return [s.label for s in _slots.values() if s.engine is not None]
 
 
 def set_idle_timeout(seconds: float) -> float:
@@ -102,14 +120,14 @@ def release_idle(now: float | None = None) -> list[tuple[str, str]]:
     released = []
     with _lock:
         items = list(_slots.items())
-    for key, slot in items:
+    for _, slot in items:
         if not slot.lock.acquire(blocking=False):
             continue
         try:
             if slot.engine is not None and now - slot.last_used > _idle_timeout_s:
                 slot.engine.close()
                 slot.engine = None
-                released.append(key)
+                released.append(slot.label)
         finally:
             slot.lock.release()
     return released

@@ -15,6 +15,9 @@ BaseKind = Literal["hf_dir", "gguf", "hub", "upstream"]
 # The built-in kinds (``engines.registry.BUILTINS``; a test keeps them equal): what a version may pin
 # as its default engine. A plugin engine is asked for by name per call (``load_engine(spec, kind)``).
 EngineKind = Literal["transformers", "llamacpp", "vllm", "openai"]
+# What a version may ask for as ``quantization``, and the engine that applies it while loading the
+# weights. A GGUF file's own quantization (q4_1, ...) is read from the file, never asked for.
+QUANTIZATIONS: dict[str, EngineKind] = {"int8-dynamic": "transformers"}
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,9 @@ class Upstream:
 class ModelSpec:
     """One servable model version, with every path already local and checked by the registry.
 
-    ``key`` identifies the weights (base digest + adapter digest), so two references to the same
-    version share one loaded engine in the cache.
+    ``key`` identifies the weights (base digest + adapter digest). The engine cache is keyed by
+    the whole spec (``llmloop.engines.served_identity``), so two references to the same version
+    share one loaded engine, and versions that differ in anything else never do.
     """
 
     ref: str  # NAME@VERSION, for messages and the ``model`` field of responses

@@ -80,8 +80,13 @@ class Models:
         license: str | None = None,
         chat_template: str | None = None,
         default_engine: str | None = None,
+        quantization: str | None = None,
     ) -> ModelVersion:
-        """A new version of ``name`` over one base (folder/GGUF/hub id, registered ref, or upstream), with an optional LoRA adapter."""
+        """A new version of ``name`` over one base (folder/GGUF/hub id, registered ref, or upstream), with an optional LoRA adapter.
+
+        ``quantization="int8-dynamic"`` serves the weights int8-quantised by the transformers engine
+        (CPU); the same weights registered without it are another version, served apart.
+        """
         from llmloop.services.data.schemas import validated
 
         spec = validated(
@@ -99,6 +104,7 @@ class Models:
             license=license,
             chat_template=chat_template,
             default_engine=default_engine,
+            quantization=quantization,
         )
         return _api().register_version(spec)
 

@@ -7,7 +7,8 @@
 
 Every call goes through ``llmloop.client.get_client().prompts``: the embedded store, or
 ``/api/v1/prompts`` when ``LLMLOOP_SERVER_URL`` is set; either way the version is compiled and
-rendered here, in the caller's process, so a render never costs a round trip.
+rendered here, in the caller's process, so a render never costs a round trip (except to read
+the dataset a few-shot prompt takes its examples from, through the same client).
 ``ll.prompts.create_from_file("recommend.yaml")`` reads the prompt files ``llmloop prompts create -f`` reads.
 """
 
@@ -48,11 +49,18 @@ def _project(project: str | None) -> str:
 
 
 class Prompt:
-    """One prompt version, compiled and ready to render (compiled once per version per process)."""
+    """One prompt version, compiled and ready to render (compiled once per version per process).
 
-    def __init__(self, version: PromptVersion) -> None:
+    A version whose few-shot examples come from a dataset (``few_shot.examples_from``) reads it
+    through ``api``, the client's prompts it was fetched through (default: the current client),
+    so it renders what the CLI and REST render, locally and against a server.
+    """
+
+    def __init__(self, version: PromptVersion, api: PromptsApi | None = None) -> None:
         self.version = version
         self._compiled = compile_version(version)
+        self._api = api
+        self._from_dataset = version.few_shot is not None and version.few_shot.examples_from is not None
 
     @property
     def ref(self) -> str:
@@ -68,9 +76,14 @@ class Prompt:
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
         """OpenAI-style messages; raises InvalidInput naming a missing, extra or mistyped variable."""
+        if self._from_dataset:
+            return self.format(variables).messages
         return self._compiled.render(**variables)
 
     def render_text(self, **variables: Any) -> str:
+        """The rendered text of a text prompt (InvalidInput for a chat prompt)."""
+        if self._from_dataset and self.version.kind == "text":
+            return self.render(**variables)[0]["content"]
         return self._compiled.render_text(**variables)
 
     def format(
@@ -81,7 +94,12 @@ class Prompt:
         count_tokens: TokenCounter | None = None,
         example_source: ExampleSource | None = None,
     ) -> RenderedPrompt:
-        """Render with the details: params, few-shot examples used and dropped, estimated tokens."""
+        """Render with the details: params, few-shot examples used and dropped, estimated tokens.
+
+        ``example_source`` replaces the client's datasets as where ``examples_from`` is read.
+        """
+        if example_source is None and self._from_dataset:
+            example_source = (self._api or _api()).example_source(self.version.project)
         return self._compiled.format(
             variables, context_window=context_window, count_tokens=count_tokens, example_source=example_source
         )
@@ -127,7 +145,8 @@ class Prompts:
                 "message": message,
             }
         )
-        return Prompt(_api().create_version(spec))
+        api = _api()
+        return Prompt(api.create_version(spec), api)
 
     def create_from_file(
         self,
@@ -152,11 +171,13 @@ class Prompts:
             declare=declare,
             message=message,
         )
-        return Prompt(_api().create_version(spec))
+        api = _api()
+        return Prompt(api.create_version(spec), api)
 
     def get(self, ref: str, *, project: str | None = None) -> Prompt:
         """``NAME`` (latest), ``NAME@VERSION`` or ``NAME@ALIAS``."""
-        return Prompt(_api().get_version(ref, _project(project)))
+        api = _api()
+        return Prompt(api.get_version(ref, _project(project)), api)
 
     def list(self, *, project: str | None = None) -> PromptPage:
         return _api().list_prompts(_project(project))

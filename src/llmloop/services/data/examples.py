@@ -10,9 +10,20 @@ from __future__ import annotations
 from llmloop.context import Context
 from llmloop.errors import InvalidInput
 from llmloop.services.data import versions
+from llmloop.services.data.schemas import DatasetVersion
 from llmloop.services.prompts.fewshot import ExampleSet, ExampleSource
 
 MAX_EXAMPLE_ROWS = 20_000
+
+
+def check_example_rows(ref: str, version: DatasetVersion) -> None:
+    """Refuse a version too big to hold in memory as an example set (before any row is read)."""
+    if version.rows > MAX_EXAMPLE_ROWS:
+        raise InvalidInput(
+            f"few-shot examples_from={ref!r}: {version.ref} has {version.rows} rows; an example set "
+            f"holds at most {MAX_EXAMPLE_ROWS} (derive a smaller version with `llmloop data split`)",
+            details={"examples_from": ref, "rows": version.rows},
+        )
 
 
 def example_source(ctx: Context, *, project: str) -> ExampleSource:
@@ -20,12 +31,7 @@ def example_source(ctx: Context, *, project: str) -> ExampleSource:
 
     def resolve(ref: str) -> ExampleSet:
         version = versions.get_version(ctx, ref=ref, project=project)
-        if version.rows > MAX_EXAMPLE_ROWS:
-            raise InvalidInput(
-                f"few-shot examples_from={ref!r}: {version.ref} has {version.rows} rows; an example set "
-                f"holds at most {MAX_EXAMPLE_ROWS} (derive a smaller version with `llmloop data split`)",
-                details={"examples_from": ref, "rows": version.rows},
-            )
+        check_example_rows(ref, version)
         rows = versions.read_table(ctx, version).to_pylist()
         return ExampleSet(key=version.content_hash, rows=rows)
 

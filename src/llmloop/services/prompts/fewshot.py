@@ -6,8 +6,10 @@ by all-MiniLM-L6-v2 cosine similarity, most similar first).
 
 Examples are inline (``few_shot.examples``) or come from a dataset (``few_shot.examples_from``).
 The prompt registry does not import the dataset service: a dataset reference is resolved by
-an *example source*, a callable ``ref -> ExampleSet`` that the datasets service registers
-with ``set_example_source`` (or that a caller passes to ``render``). ``ExampleSet.key`` must
+an *example source*, a callable ``ref -> ExampleSet`` that whoever renders passes in (the
+prompts service: ``service.dataset_examples``; the SDK: its client's ``prompts.example_source``,
+so a remote caller reads the server's datasets). There is no process-wide default: which store
+and whose permissions a dataset is read with depends on the caller. ``ExampleSet.key`` must
 change whenever the rows do (a dataset version's content hash): the vector index cache is
 keyed by it, so a dataset version is embedded once.
 
@@ -51,14 +53,6 @@ class ExampleSet:
 
 
 ExampleSource = Callable[[str], ExampleSet]
-_source: ExampleSource | None = None
-
-
-def set_example_source(source: ExampleSource | None) -> ExampleSource | None:
-    """Register how ``examples_from`` references are resolved; returns the previous source."""
-    global _source
-    previous, _source = _source, source
-    return previous
 
 
 def inline_key(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -77,14 +71,13 @@ class Selector:
         if self._inline is not None:
             return self._inline
         ref = self.config.examples_from or ""
-        resolve = source or _source
-        if resolve is None:
+        if source is None:
             raise Unavailable(
-                f"few-shot examples_from={ref!r} needs an example source; none is registered "
-                "(the datasets service registers one with llmloop.services.prompts.fewshot.set_example_source)",
+                f"few-shot examples_from={ref!r} needs an example source to read the dataset: render "
+                "through ll.prompts, the CLI or REST, or pass example_source",
                 details={"examples_from": ref},
             )
-        return resolve(ref)
+        return source(ref)
 
     def select(
         self, values: Mapping[str, Any], *, source: ExampleSource | None = None, cache_dir: Path

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from llmloop.engines.spec import BaseKind, EngineKind
+from llmloop.engines.spec import QUANTIZATIONS, BaseKind, EngineKind
+from llmloop.validation import KeyProblem
 
 _CONFIG = ConfigDict(extra="forbid", from_attributes=True)
 _FROZEN = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
@@ -83,6 +84,36 @@ class ModelVersionFields(BaseModel):
             raise ValueError(
                 "name exactly one base: base (folder, GGUF file or hub id), base_model (a registered "
                 f"reference) or upstream; got {', '.join(given) or 'none'}"
+            )
+        return self
+
+    @field_validator("quantization")
+    @classmethod
+    def _applied_by_an_engine(cls, v: str | None) -> str | None:
+        if v is not None and v not in QUANTIZATIONS:
+            raise ValueError(
+                f"use one of: {', '.join(QUANTIZATIONS)}, which an engine applies when loading the "
+                "weights (a GGUF file's own quantization is read from the file)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _quantization_is_served(self) -> ModelVersionFields:
+        """A quantization the chosen engine would not apply is refused, not stored as a false label."""
+        if self.quantization is None:
+            return self
+        engine = QUANTIZATIONS[self.quantization]
+        if self.upstream is not None:
+            raise KeyProblem(
+                "quantization",
+                f"{self.quantization} is applied by the {engine} engine to local weights; "
+                "an upstream server serves its model as it loaded it",
+            )
+        if self.default_engine not in (None, engine):
+            raise KeyProblem(
+                "quantization",
+                f"{self.quantization} is applied by the {engine} engine; "
+                f"default_engine {self.default_engine!r} would serve the weights without it",
             )
         return self
 

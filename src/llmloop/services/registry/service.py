@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
+from llmloop.engines.spec import QUANTIZATIONS
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import parse_ref, validate_alias, validate_name
 from llmloop.security import audit
@@ -286,6 +287,8 @@ def _default_engine(kind: str, spec: ModelVersionCreate, *, has_adapter: bool) -
     """GGUF runs on llama.cpp, upstreams on their server; a PEFT adapter needs transformers (or vLLM)."""
     if spec.default_engine is not None:
         return spec.default_engine
+    if spec.quantization is not None:  # asked for at load time: only its engine applies it
+        return QUANTIZATIONS[spec.quantization]
     if kind == "gguf" and not has_adapter:
         return "llamacpp"
     if kind == "upstream":

@@ -93,7 +93,7 @@ def _close(it: Any) -> None:
 
 
 # Pinning a reference costs a few queries; a request should not pay them. An alias move is seen
-# within RESOLVE_TTL_S (the engine itself is cached by the engines layer, by weights).
+# within RESOLVE_TTL_S (the engine itself is cached by the engines layer, by the whole served spec).
 RESOLVE_TTL_S = 5.0
 _resolved: dict[tuple[str, str], tuple[float, Target]] = {}
 

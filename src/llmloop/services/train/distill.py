@@ -1,8 +1,9 @@
 """Distillation, step one: a teacher answers the prompt set in batches and the answers become a dataset.
 
-The new dataset (a dataset version through the datasets service, else a JSONL artifact) gets
-lineage from the teacher and from the prompts, and from the run that made it; step two is plain
-SFT of the student on it (the same code path as ``method: sft``), inside the same run.
+The new dataset (a dataset version through the datasets service) gets lineage from the teacher,
+from the prompts and from the run that made it; step two is plain SFT of the student on it (the
+same code path as ``method: sft``), inside the same run, which records it as its training data
+(``train_data``), so the student version's card and lineage name it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, Unavailable
 from llmloop.services.train.config import DistillSection
-from llmloop.services.train.data import LoadedDataset, SavedDataset, prompt_messages, save_rows
+from llmloop.services.train.data import LoadedDataset, prompt_messages, save_rows
 from llmloop.services.train.recorder import RunRecorder, output_edge
 from llmloop.services.train.teacher import Messages, ResolvedTeacher
 from llmloop.store.lineage import Edge
@@ -30,8 +31,12 @@ def teacher_dataset(
     system_prompt: str | None,
     recorder: RunRecorder,
     folder: Path,
-) -> tuple[LoadedDataset, SavedDataset]:
-    """Ask the teacher every prompt, store the answers as a chat dataset, and return it as training rows."""
+) -> LoadedDataset:
+    """Ask the teacher every prompt, store the answers as a chat dataset version, and return its rows.
+
+    The result is read under the key ``distill.teacher`` (its rows are the teacher's answers): the
+    caller records it as the run's training data, so the student's lineage names it.
+    """
     asked = prompt_messages(prompts, system_prompt=system_prompt)
     rows: list[dict[str, object]] = []
     empty = 0
@@ -72,13 +77,11 @@ def teacher_dataset(
         ]
     )
     recorder.set_tags({"distill.dataset": saved.label, "distill.rows": str(len(rows))})
-    loaded = LoadedDataset(
-        key="distill.prompts",
+    return LoadedDataset(  # no path: a registered version is named by its id, not kept as a run file
+        key="distill.teacher",
         source=saved.label,
         kind="chat",
         rows=rows,
         entity_type=saved.entity_type,
         entity_id=saved.entity_id,
-        path=saved.path,
     )
-    return loaded, saved

@@ -254,12 +254,20 @@ def _start_run(ctx: Context, prepared: Prepared, opts: TrainOptions) -> RunRecor
     return recorder
 
 
-_RELATIONS = {"data.train": "train_data", "data.eval": "eval_data", "distill.prompts": "prompts"}
+# A dataset's relation to the run (and to the version it registers) by the key it was read under;
+# "distill.teacher" is the dataset of the teacher's answers, which a distilled student trains on.
+_RELATIONS = {
+    "data.train": "train_data",
+    "data.eval": "eval_data",
+    "distill.prompts": "prompts",
+    "distill.teacher": "train_data",
+}
 
 
-def _record_inputs(prepared: Prepared, recorder: RunRecorder) -> None:
-    edges = [run_edge(prepared.source.entity_type, prepared.source.entity_id, "base_model", recorder.id)]
-    for ds in prepared.inputs:
+def _record_inputs(datasets: list[LoadedDataset], recorder: RunRecorder) -> None:
+    """``dataset --relation--> run`` for each dataset the run reads; a local file is kept as an input artifact."""
+    edges = []
+    for ds in datasets:
         if ds.path is not None:
             recorder.log_file(ds.path, f"inputs/{ds.key.replace('.', '_')}.jsonl")
         edges.append(run_edge(ds.entity_type, ds.entity_id, _RELATIONS[ds.key], recorder.id))
@@ -272,12 +280,21 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
 
     cfg = prepared.cfg
     folder = _checkpoint_dir(ctx, recorder, opts)
-    _record_inputs(prepared, recorder)
+    source = prepared.source
+    recorder.add_lineage([run_edge(source.entity_type, source.entity_id, "base_model", recorder.id)])
+    inputs = list(prepared.inputs)  # every dataset the run reads: its lineage and the version's
+    _record_inputs(inputs, recorder)
     if opts.resume is not None:
         recorder.add_lineage([output_edge(opts.resume.run_id, "resumed_as", "run", recorder.id)])
     train_rows, dataset_version = prepared.train_rows, None
     if cfg.method == "distill":
-        train_rows, dataset_version = _distilled_rows(ctx, prepared, recorder, opts, folder)
+        distilled = _distilled(ctx, prepared, recorder, opts, folder)
+        _record_inputs([distilled], recorder)
+        inputs.append(distilled)
+        train_rows = sft_rows(
+            distilled, chat=prepared.chat, system_prompt=None, answer_only=cfg.training.assistant_only_loss
+        )
+        dataset_version = distilled.source
 
     model = load_model(prepared.source, quantization=cfg.lora.quantization)
     guard = NanGuard()
@@ -334,11 +351,7 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             output=stored,
             run_id=recorder.id,
             method=cfg.method,
-            inputs=[
-                (_RELATIONS[d.key], d.entity_id)
-                for d in prepared.inputs
-                if d.entity_type == "dataset_version"
-            ],
+            inputs=[(_RELATIONS[d.key], d.entity_id) for d in inputs if d.entity_type == "dataset_version"],
             metadata={"method": cfg.method, "training_config": flatten(cfg)},
         )
     # the weights file is an output whether or not a registry names it: a later run that takes the
@@ -380,9 +393,10 @@ def _evaluated_at(state: Any, step: int) -> bool:
     return any("eval_loss" in entry and entry.get("step") == step for entry in state.log_history)
 
 
-def _distilled_rows(
+def _distilled(
     ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOptions, folder: Path
-) -> tuple[list[dict[str, Any]], str]:
+) -> LoadedDataset:
+    """The teacher's answers to the prompts, stored as a dataset version: what the student trains on."""
     from llmloop.services.train.distill import teacher_dataset
     from llmloop.services.train.teacher import resolve_teacher
 
@@ -390,7 +404,7 @@ def _distilled_rows(
     assert cfg.distill is not None and prepared.prompts is not None
     teacher = resolve_teacher(ctx, cfg.distill, given=opts.teacher, project=prepared.project)
     recorder.add_lineage([run_edge(teacher.entity_type, teacher.entity_id, "teacher", recorder.id)])
-    loaded, saved = teacher_dataset(
+    return teacher_dataset(
         ctx,
         spec=cfg.distill,
         name=cfg.name,
@@ -401,9 +415,6 @@ def _distilled_rows(
         recorder=recorder,
         folder=folder / "distill",
     )
-    return sft_rows(
-        loaded, chat=prepared.chat, system_prompt=None, answer_only=cfg.training.assistant_only_loss
-    ), saved.label
 
 
 def _build_trainer(
