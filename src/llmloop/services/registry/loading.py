@@ -49,9 +49,9 @@ def model_spec(ctx: Context, version: ModelVersion) -> ModelSpec:
             owner=version.created_by,
         )
         upstream = Upstream(u.base_url, u.model, key, u.timeout_s, u.max_retries)
-        # one engine per credential and author too: two versions on one URL must not share a key
-        key_text += (
-            f":{version.project}:{u.api_key_secret or '-'}:{u.api_key_env or '-'}:{version.created_by}"
+        key_text += (  # one engine per store, credential and author: no two versions share a key source
+            f":{ctx.settings.resolved_database_url}:{version.project}:{u.api_key_secret or '-'}"
+            f":{u.api_key_env or '-'}:{version.created_by}"
         )
     return ModelSpec(
         ref=version.ref,
