@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MASK = "****"
+# A parameter or field whose name contains one of these holds a credential: its value is never shown.
+SENSITIVE_WORDS = ("pass", "pwd", "secret", "token", "key", "sig", "auth", "credential", "session")
+_SENSITIVE = "|".join(SENSITIVE_WORDS)
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^/\s?#]*)@")
+_PARAM = re.compile(
+    rf"(?P<name>(?:^|(?<=[?&;\s,]))[\w.\-]*(?:{_SENSITIVE})[\w.\-]*=)(?P<value>[^&\s#,;]+)", re.I
+)
+_SCHEME_TOKEN = re.compile(r"\b(?P<scheme>[Bb]earer|Basic)\s+(?P<value>[A-Za-z0-9._~+/=\-]{4,})")
+_KNOWN_KEY = re.compile(r"\b(?P<prefix>llk_[0-9a-f]{8}_|sk-|ghp_|xox[abp]-)(?P<value>[A-Za-z0-9_\-]{6,})")
+
+
+def _comma_list(v: Any) -> Any:
+    return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
 
 
 class Settings(BaseSettings):
@@ -26,6 +42,18 @@ class Settings(BaseSettings):
     executor: str = Field("local", description="'local' or 'ray://host:port'.")
     default_project: str = Field("default", description="Project used when none is named.")
     flush_interval_s: float = Field(1.0, gt=0, description="How often buffered metrics are written.")
+    upstream_env_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated environment variables a deployment or model may name (api_key_env) as "
+        "its upstream key; empty: none (upstream keys come from the secrets store). Set by the operator.",
+    )
+    upstream_url_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URL prefixes (https://api.openai.com/v1) upstreams may point at; "
+        "empty: any http(s) URL.",
+    )
+
+    _lists = field_validator("upstream_env_allow", "upstream_url_allow", mode="before")(_comma_list)
 
     @field_validator("home", mode="after")
     @classmethod
@@ -41,28 +69,53 @@ class Settings(BaseSettings):
         return self.artifacts_url or str(self.home / "artifacts")
 
     def public_dict(self) -> dict[str, Any]:
-        """Resolved values for display; secrets and URL passwords masked."""
-        return {
-            "home": str(self.home),
-            "database_url": mask_url(self.resolved_database_url),
-            "artifacts_url": mask_url(self.resolved_artifacts_url),
-            "server_url": mask_url(self.server_url) if self.server_url else None,
-            "api_key": "****" if self.api_key else None,
-            "executor": self.executor,
-            "default_project": self.default_project,
-            "flush_interval_s": self.flush_interval_s,
-        }
+        """Every setting's resolved value for display, each through ``mask_secrets`` (secret fields as ``****``).
+
+        It walks the fields rather than naming them, so a setting added later is masked too.
+        """
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in ("database_url", "artifacts_url"):
+                value = getattr(self, f"resolved_{name}")
+            out[name] = _shown(value)
+        return out
 
 
-def mask_url(url: str) -> str:
-    """Hide the password part of ``scheme://user:password@host``."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":****"
-    return f"{scheme}://{creds}@{host}"
+def _shown(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK
+    if isinstance(value, (list, tuple)):
+        return [_shown(v) for v in value]
+    if isinstance(value, (str, Path)):
+        return mask_secrets(str(value))
+    return value
+
+
+def is_sensitive_name(name: str) -> bool:
+    """Whether a parameter, header or field called ``name`` holds a credential (``password``, ``api_key``...)."""
+    return re.search(_SENSITIVE, name, re.I) is not None
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every credential form replaced by ``****``: the one masking function.
+
+    Masks URL userinfo (``scheme://user:****@host``, a lone token ``scheme://****@host``), the
+    value of any ``name=value`` whose name looks like a credential (``?password=``, ``&X-Amz-Signature=``,
+    ``api_key=``, libpq's ``password=``), ``Bearer``/``Basic`` schemes, and keys with a
+    known shape (``llk_…``, ``sk-…``). Every output that may carry a URL or an upstream's words
+    (settings shown, error messages, logs, read models) goes through here.
+    """
+    text = _USERINFO.sub(_mask_userinfo, text)
+    text = _PARAM.sub(lambda m: m["name"] + MASK, text)
+    text = _SCHEME_TOKEN.sub(lambda m: f"{m['scheme']} {MASK}", text)
+    return _KNOWN_KEY.sub(lambda m: m["prefix"] + MASK, text)
+
+
+def _mask_userinfo(m: re.Match[str]) -> str:
+    info = m["info"]
+    shown = f"{info.split(':', 1)[0]}:{MASK}" if ":" in info else MASK
+    return f"{m['scheme']}{shown}@"
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from llmloop.config import is_sensitive_name, mask_secrets
 from llmloop.errors import InvalidInput
 
 TOP = "(top level)"
@@ -107,7 +108,13 @@ def format_validation_error(
         return InvalidInput(f"{_prefix(where)}missing key {key!r}", details=out)
     message = str(first["msg"]).removeprefix("Value error, ")
     got = first.get("input")
-    shown = "" if isinstance(got, (dict, list)) or got is None else f" (got {str(got)[:60]!r})"
+    # an input is echoed masked, and not at all at a key that names a credential (api_key_env, password)
+    secret = is_sensitive_name(str(path[-1])) if path else False
+    shown = (
+        ""
+        if isinstance(got, (dict, list)) or got is None or secret
+        else f" (got {mask_secrets(str(got))[:60]!r})"
+    )
     extra = err.error_count() - 1
     more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
     return InvalidInput(f"{_prefix(where)}{key}: {message}{shown}{more}", details=out)

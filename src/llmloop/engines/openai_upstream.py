@@ -1,12 +1,15 @@
 """The one client for OpenAI-compatible upstreams (OpenAI, vLLM, TGI, Ollama, llama.cpp's server...).
 
-``OpenAIUpstream`` knows how such an API is spoken and how it fails: the key read from the
-environment variable the user named (at each request; never stored, never logged), a timeout
+``OpenAIUpstream`` knows how such an API is spoken and how it fails: the key asked of the key
+source it was given at each request (``security.upstream.UpstreamKey``, which decides whether
+the key may be sent; this client never reads the environment), never logged; a timeout
 on every wait, retries with exponential backoff on connect errors, 429 and 5xx (never once a
 stream has started, so no answer is duplicated), server-sent events up to ``[DONE]``, and one
 mapping of what went wrong to llmloop's errors: 404 ``NotFound``, 429 ``RateLimited``, another
 4xx ``InvalidInput``, a 5xx, a timeout, a refused connection or a body that is not JSON
-``Unavailable``, each naming the upstream. A misbehaving server cannot hang or crash a caller.
+``Unavailable``, each naming the upstream by its masked URL, with the upstream's own words passed
+through ``config.mask_secrets`` (a server may echo the Authorization header it was sent). A
+misbehaving server cannot hang or crash a caller.
 
 It has two transports over that one protocol: ``post``/``stream`` (httpx, blocking) for
 ``OpenAIEngine`` and ``VLLMEngine``, which run on callers' threads, and ``apost``/``astream``
@@ -22,16 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import weakref
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any, TypeVar
 
 import aiohttp
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from llmloop.config import mask_secrets
 from llmloop.engines.protocol import closed
 from llmloop.engines.schemas import (
     ChatCompletion,
@@ -52,6 +55,7 @@ BACKOFF_S = 0.25
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_LINE_BYTES = 16 * 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
+KeySource = Callable[[], str]  # the key to send now; raises Unavailable when it may not be sent
 
 
 class OpenAIUpstream:
@@ -59,14 +63,21 @@ class OpenAIUpstream:
 
     ``max_retries`` is how many times a failed attempt is repeated (0 for the gateway, whose
     router falls back to another target instead). ``timeout_s`` bounds each wait (connecting,
-    the answer, each streamed piece), not a whole long stream.
+    the answer, each streamed piece), not a whole long stream. ``url`` is the base URL as shown in
+    messages (masked); requests go to the real one.
     """
 
     def __init__(
-        self, base_url: str, *, api_key_env: str | None = None, timeout_s: float = 60.0, max_retries: int = 0
+        self,
+        base_url: str,
+        *,
+        api_key: KeySource | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 0,
     ) -> None:
-        self.url = base_url.rstrip("/")
-        self.api_key_env = api_key_env
+        self._base = base_url.rstrip("/")
+        self.url = mask_secrets(self._base)
+        self.api_key = api_key
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._client: httpx.Client | None = None  # made on first blocking call
@@ -75,23 +86,27 @@ class OpenAIUpstream:
     # ------------------------------------------------------------ the protocol (both transports)
 
     def headers(self) -> dict[str, str]:
-        """The Authorization header from the named variable; ``Unavailable`` when it is named but unset."""
-        if not self.api_key_env:
+        """The Authorization header from the key source; its ``Unavailable`` names this upstream."""
+        if self.api_key is None:
             return {}
-        key = os.environ.get(self.api_key_env)
-        if not key:
+        try:
+            key = self.api_key()
+        except Unavailable as e:
             raise Unavailable(
-                f"upstream {self.url}: the API key variable {self.api_key_env} is not set in the environment",
-                details={"upstream": self.url, "env": self.api_key_env},
-            )
+                f"upstream {self.url}: {e.message}", details={**e.details, "upstream": self.url}
+            ) from None
         return {"Authorization": f"Bearer {key}"}
+
+    async def aheaders(self) -> dict[str, str]:
+        """``headers`` off the event loop when a key source may read the store."""
+        return await asyncio.to_thread(self.headers) if self.api_key is not None else {}
 
     def fail(self, what: str) -> Unavailable:
         return Unavailable(f"upstream {self.url}: {what}", details={"upstream": self.url})
 
     def error(self, status: int, text: str, *, attempts: int = 1) -> LlmloopError:
         """The llmloop error for an upstream's HTTP error answer (its message cut short: it may echo the request)."""
-        message = _error_message(text)
+        message = mask_secrets(_error_message(text))
         tried = f" after {attempts} attempt(s)" if attempts > 1 else ""
         details = {"upstream": self.url, "status": status}
         if status == 404:
@@ -152,7 +167,7 @@ class OpenAIUpstream:
             time.sleep(self._backoff_s(attempt))
             last_try = attempt == self.max_retries
             try:
-                req = client.build_request("POST", self.url + path, json=body, headers=headers)
+                req = client.build_request("POST", self._base + path, json=body, headers=headers)
                 resp = client.send(req, stream=stream)
             except httpx.TimeoutException:
                 raise self.timed_out(self.timeout_s) from None
@@ -199,12 +214,12 @@ class OpenAIUpstream:
         self, path: str, body: dict[str, Any], *, timeout_s: float | None = None
     ) -> dict[str, Any]:
         t = self.timeout_s if timeout_s is None else timeout_s
-        headers = self.headers()
+        headers = await self.aheaders()
         for attempt in self._attempts():
             await asyncio.sleep(self._backoff_s(attempt))
             try:
                 async with _session().post(
-                    self.url + path, json=body, headers=headers, timeout=_timeout(t)
+                    self._base + path, json=body, headers=headers, timeout=_timeout(t)
                 ) as r:
                     status, raw = r.status, await r.read()
             except TimeoutError:
@@ -224,10 +239,10 @@ class OpenAIUpstream:
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The streamed chunks of ``body``; not retried (the router falls back instead)."""
         t = self.timeout_s if timeout_s is None else timeout_s
-        headers, events = self.headers(), _Events(self)
+        headers, events = await self.aheaders(), _Events(self)
         try:
             async with _session().post(
-                self.url + path, json=self._streaming(body), headers=headers, timeout=_timeout(t)
+                self._base + path, json=self._streaming(body), headers=headers, timeout=_timeout(t)
             ) as r:
                 if r.status >= 300:
                     raise self.error(r.status, (await r.read()).decode("utf-8", "replace"))
@@ -353,7 +368,7 @@ class OpenAIEngine:
         self.model = spec.ref
         self.client = OpenAIUpstream(
             self.upstream.base_url,
-            api_key_env=self.upstream.api_key_env,
+            api_key=self.upstream.api_key,
             timeout_s=self.upstream.timeout_s,
             max_retries=self.upstream.max_retries,
         )

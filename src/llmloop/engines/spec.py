@@ -8,6 +8,7 @@ folder built in a fixture and the registry without loading any weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +27,9 @@ class Upstream:
 
     base_url: str  # e.g. http://127.0.0.1:8000/v1
     model: str  # the model name the upstream knows
-    api_key_env: str | None = None  # the *name* of an environment variable; the key is never stored
+    # the key to send now (``security.upstream.UpstreamKey``: checked against its author's permission);
+    # never stored, never read from the environment by an engine
+    api_key: Callable[[], str] | None = field(default=None, compare=False, repr=False)
     timeout_s: float = 60.0
     max_retries: int = 2
 

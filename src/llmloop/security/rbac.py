@@ -35,6 +35,9 @@ PERMISSIONS: dict[str, str] = {
     "audit:read": "admin",
     "secrets:read": "admin",
     "secrets:write": "admin",
+    # forwarding a stored secret (or an operator-allowed env key) to an upstream: whoever may, may send it
+    # to a URL of their choice, so it ranks above deployments:write
+    "secrets:use": "admin",
     "privacy:admin": "admin",
     "prompts:read": "viewer",
     "prompts:write": "member",

@@ -1,8 +1,10 @@
 """Upstream secrets (e.g. an OpenAI key a deployment forwards to): stored encrypted, never read back out.
 
 ``set_secret`` / ``list_secrets`` / ``delete_secret`` are what the API and CLI offer; none of
-them returns a value. ``reveal_secret`` is for server-side code that must forward the secret
-upstream (the gateway); it is never exposed by a route. Each value is AES-256-GCM under its
+them returns a value. ``use_secret`` is for server-side code that must forward the secret
+upstream (``security.upstream``, for deployments and registered models): it checks that the
+identity the forwarding acts for holds ``secrets:use`` where the secret lives; it is never
+exposed by a route. Each value is AES-256-GCM under its
 own data key, bound to its project and name (associated data), so a ciphertext copied onto
 another row fails to decrypt.
 """
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.refs import validate_name
 from llmloop.security import audit, crypto
+from llmloop.security.rbac import Actor, require
 from llmloop.security.schemas import SECRET_VALUE_MAX_CHARS, Secret
 from llmloop.store.tables.base import now
 from llmloop.store.tables.security import SecretRow
@@ -83,12 +86,15 @@ def delete_secret(ctx: Context, *, project: str, name: str) -> None:
         audit.record(s, ctx, "secrets.delete", f"secret:{name}", project=project)
 
 
-def reveal_secret(ctx: Context, *, project: str, name: str) -> str:
-    """The clear value, for server-side forwarding only: never return it from a route or log it.
+def use_secret(ctx: Context, *, project: str, name: str, actor: Actor) -> str:
+    """The clear value of secret ``name`` for forwarding on ``actor``'s behalf: never return it from a route or log it.
 
-    A project's own secret wins over a global (``*``) one of the same name.
+    A project's own secret wins over a global (``*``) one of the same name. ``actor`` needs
+    ``secrets:use`` in ``project`` (checked first, so one without it cannot learn which names
+    exist) and, for a global secret, on ``*``.
     """
     _check(project, name)
+    require(actor, "secrets:use", project)
     with ctx.db.session() as s:
         row = s.scalar(
             select(SecretRow)
@@ -96,7 +102,13 @@ def reveal_secret(ctx: Context, *, project: str, name: str) -> str:
             .order_by((SecretRow.project == "*").asc())
         )
         if row is None:
-            raise NotFound(f"secret {name!r} not found in project {project!r}", details={"secret": name})
+            raise NotFound(
+                f"secret {name!r} not found in project {project!r} (nor a global one): "
+                f"create it with `llmloop secrets set {name}`",
+                details={"secret": name},
+            )
+        if row.project == "*":
+            require(actor, "secrets:use", "*")
         return crypto.decrypt_value(row.wrapped_key, row.ciphertext, aad=_aad(row.project, name)).decode()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from llmloop.config import mask_url
+from llmloop.config import mask_secrets
 from llmloop.errors import Conflict, InvalidInput, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -78,7 +78,7 @@ def translate_db_errors(url: str) -> Iterator[None]:
     except exc.IntegrityError as e:
         raise Conflict(f"conflicts with existing data: {_first_line(e.orig)}") from e
     except exc.OperationalError as e:
-        raise Unavailable(f"database {mask_url(url)} is unavailable: {_first_line(e.orig)}") from e
+        raise Unavailable(f"database {mask_secrets(url)} is unavailable: {_first_line(e.orig)}") from e
     except exc.DataError as e:  # a value the column cannot hold (NUL byte, too long on PostgreSQL)
         raise InvalidInput(f"value rejected by the database: {_first_line(e.orig)}") from e
 
@@ -92,7 +92,7 @@ def _create_engine(url: str) -> Engine:
         parsed = make_url(url)
     except exc.ArgumentError as e:
         raise InvalidInput(
-            f"invalid database URL {mask_url(url)!r}: expected e.g. sqlite:///path/llmloop.db "
+            f"invalid database URL {mask_secrets(url)!r}: expected e.g. sqlite:///path/llmloop.db "
             "or postgresql+psycopg://user@host/db",
             details={"key": "LLMLOOP_DATABASE_URL"},
         ) from e
@@ -107,7 +107,7 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(parsed, **kwargs)
     except (exc.NoSuchModuleError, exc.ArgumentError, ImportError) as e:
         raise InvalidInput(
-            f"unsupported database URL {mask_url(url)!r}: {e}. PostgreSQL needs: pip install 'llmloop[postgres]'",
+            f"unsupported database URL {mask_secrets(url)!r}: {e}. PostgreSQL needs: pip install 'llmloop[postgres]'",
             details={"key": "LLMLOOP_DATABASE_URL"},
         ) from e
     if engine.dialect.name == "sqlite":

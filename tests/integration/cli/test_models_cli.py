@@ -77,10 +77,16 @@ def test_sdk_against_a_live_server(live_server: Any, monkeypatch: pytest.MonkeyP
     reset_settings()
     hub = "HuggingFaceTB/SmolLM2-135M-Instruct"
     v1 = ll.models.register("hubbed", base=hub, project="remote", description="from the hub")
+    with pytest.raises(
+        ll.InvalidInput, match="LLMLOOP_UPSTREAM_ENV_ALLOW"
+    ):  # no caller names a server variable
+        ll.models.register(
+            "hubbed",
+            upstream={"base_url": "http://127.0.0.1:9/v1", "model": "smol", "api_key_env": "SMOL_KEY"},
+            project="remote",
+        )
     v2 = ll.models.register(
-        "hubbed",
-        upstream={"base_url": "http://127.0.0.1:9/v1", "model": "smol", "api_key_env": "SMOL_KEY"},
-        project="remote",
+        "hubbed", upstream={"base_url": "http://127.0.0.1:9/v1", "model": "smol"}, project="remote"
     )
     assert (v1.base.kind, v1.default_engine, v2.base.kind, v2.default_engine) == (
         "hub",
@@ -88,7 +94,7 @@ def test_sdk_against_a_live_server(live_server: Any, monkeypatch: pytest.MonkeyP
         "upstream",
         "openai",
     )
-    assert v2.upstream is not None and v2.upstream.api_key_env == "SMOL_KEY"
+    assert v2.upstream is not None and v2.upstream.api_key_env is None
     result = ll.models.promote("hubbed@1", "production", project="remote", reason="ship")
     assert result.promoted and ll.models.get("hubbed@production", project="remote").id == v1.id
     with pytest.raises(ll.InvalidInput, match="gates are code"):

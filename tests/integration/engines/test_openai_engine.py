@@ -57,15 +57,39 @@ def test_completion_and_embeddings(server: FakeOpenAI) -> None:
     eng.close()
 
 
-def test_api_key_read_from_env_and_required(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
-    eng = OpenAIEngine(spec(server, api_key_env="FAKE_UPSTREAM_KEY"))
-    monkeypatch.delenv("FAKE_UPSTREAM_KEY", raising=False)
-    with pytest.raises(Unavailable, match="FAKE_UPSTREAM_KEY is not set"):
-        list(eng.chat(HELLO))
-    monkeypatch.setenv("FAKE_UPSTREAM_KEY", "sk-secret-123")
+def test_api_key_asked_of_its_source_at_each_request(server: FakeOpenAI) -> None:
+    keys = ["sk-secret-123"]
+
+    def source() -> str:
+        if not keys:
+            raise Unavailable("the upstream key (secret 'k') is not usable")
+        return keys[0]
+
+    eng = OpenAIEngine(spec(server, api_key=source))
     list(eng.chat(HELLO))
     assert server.headers[-1]["authorization"] == "Bearer sk-secret-123"
+    keys.clear()  # revoked: the next request sends nothing and says why, naming the upstream
+    n = len(server.requests)
+    with pytest.raises(Unavailable, match=r"upstream http://127\.0\.0\.1:\d+/v1: the upstream key"):
+        list(eng.chat(HELLO))
+    assert len(server.requests) == n
     eng.close()
+
+
+def test_upstream_errors_never_carry_credentials(server: FakeOpenAI) -> None:
+    """The URL is masked in every message, and so is what an upstream echoes back (its 4xx/5xx text)."""
+    url = server.url.replace("http://", "http://bob:hunter2@")
+    server.faults.fail_times, server.faults.fail_status = 5, 500
+    eng = OpenAIEngine(spec(server, base_url=url, max_retries=0))
+    with pytest.raises(Unavailable) as e:
+        list(eng.chat(HELLO))
+    assert "hunter2" not in str(e.value) and "hunter2" not in str(e.value.details)
+    assert "bob:****@" in e.value.message
+    eng.close()
+    msg = eng.client.error(
+        401, '{"error": {"message": "bad key: Bearer sk-live-abcdef123456 for ?token=zz"}}'
+    )
+    assert "abcdef123456" not in msg.message and "zz" not in msg.message and "Bearer ****" in msg.message
 
 
 def test_500s_then_ok_are_retried(server: FakeOpenAI) -> None:

@@ -45,6 +45,7 @@ def test_register_from_the_import_root_only(
 
 def test_errors_and_upstream_keys(api: Any, ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMOL_KEY", "sk-very-secret-value")
+    ctx.settings.upstream_env_allow = ["SMOL_KEY"]  # the operator's allow-list (LLMLOOP_UPSTREAM_ENV_ALLOW)
     up = api.post(
         "/api/v1/models/served/versions",
         params={"project": "p"},

@@ -230,6 +230,7 @@ def test_specs_for_hub_and_upstream_and_a_vanished_base(
         "HuggingFaceTB/SmolLM2-135M-Instruct",
         "transformers",
     )
+    ctx.settings.upstream_env_allow = ["VLLM_KEY"]  # the operator's allow-list (LLMLOOP_UPSTREAM_ENV_ALLOW)
     up = service.register_model_version(
         ctx,
         spec=ModelVersionCreate(
@@ -242,7 +243,7 @@ def test_specs_for_hub_and_upstream_and_a_vanished_base(
     spec = loading.model_spec(ctx, up)
     assert (spec.base_kind, spec.base, spec.default_engine) == ("upstream", "smol", "vllm")
     assert spec.upstream is not None and spec.upstream.base_url == "http://127.0.0.1:8000/v1"
-    assert spec.upstream.api_key_env == "VLLM_KEY"
+    assert spec.upstream.api_key is not None  # a key source, asked at each request
     lora = service.register_model_version(  # one vLLM base serving a fine-tune: the adapter rides along
         ctx,
         spec=ModelVersionCreate(

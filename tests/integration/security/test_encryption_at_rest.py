@@ -105,7 +105,7 @@ def test_rotate_master_rewraps_keys_without_rewriting_data(
     monkeypatch.setenv("LLMLOOP_MASTER_KEY_FILE", str(new_file))
     reset_settings()
     assert ctx.artifacts.read_bytes(sha) == PLAIN
-    assert vault.reveal_secret(ctx, project="p", name="openai") == "sk-rotate-me"
+    assert vault.use_secret(ctx, project="p", name="openai", actor=ctx.actor) == "sk-rotate-me"
     rerun = cli("keys", "rotate-master", "--new-key-file", str(new_file), "--json")
     assert rerun.exit_code == 0 and json.loads(rerun.stdout)["artifacts_already_current"] == 1
     exists = cli("keys", "rotate-master", "--generate", str(new_file))
@@ -125,4 +125,4 @@ def test_secret_ciphertext_is_bound_to_its_row(ctx: Context, master_key: str) ->
             {"w": raw[0], "c": raw[1]},
         )
     with pytest.raises(DataCorrupted):
-        vault.reveal_secret(ctx, project="p", name="b")
+        vault.use_secret(ctx, project="p", name="b", actor=ctx.actor)

@@ -228,7 +228,7 @@ def test_secret_values_never_come_back(ctx: Context, api: Any, team: Team, maste
     assert api.get("/api/v1/secrets/p", headers=team.headers("maintainer")).status_code == 403
     from llmloop.security import vault
 
-    assert vault.reveal_secret(ctx, project="p", name="openai") == "sk-live-abcdef123456"
+    assert vault.use_secret(ctx, project="p", name="openai", actor=ctx.actor) == "sk-live-abcdef123456"
     shown = cli("config", "show", "--json")
     assert master_key not in shown.stdout and "sk-live" not in shown.stdout
     listed_cli = cli("secrets", "list", "p")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmloop.config import Settings, mask_url
+from llmloop.config import Settings, mask_secrets
 from llmloop.errors import ERROR_CLASSES, InvalidInput, LlmloopError, NotFound, from_envelope
 from llmloop.refs import Ref, parse_ref
 
@@ -31,9 +31,9 @@ def test_parse_ref_rejects(bad: str) -> None:
         parse_ref(bad)
 
 
-def test_mask_url_hides_passwords() -> None:
-    assert mask_url("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:****@db:5432/x"
-    assert mask_url("sqlite:///a/b.db") == "sqlite:///a/b.db"
+def test_mask_secrets_hides_passwords() -> None:
+    assert mask_secrets("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:****@db:5432/x"
+    assert mask_secrets("sqlite:///a/b.db") == "sqlite:///a/b.db"
 
 
 def test_settings_public_dict_masks(monkeypatch: pytest.MonkeyPatch) -> None:

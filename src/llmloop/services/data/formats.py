@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from llmloop.config import mask_url
+from llmloop.config import mask_secrets
 from llmloop.errors import InvalidInput, Unavailable
 
 FORMATS = ("jsonl", "json", "csv", "parquet", "hf")
@@ -93,7 +93,7 @@ def resolve_source(path: str, *, fmt: str | None = None, display: str | None = N
         raise InvalidInput(
             f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", details={"field": "format"}
         )
-    shown = display or mask_url(str(path))
+    shown = display or mask_secrets(str(path))
     try:
         fs, root = fsspec.core.url_to_fs(str(path))
     except (ImportError, ValueError) as e:
@@ -128,7 +128,9 @@ def resolve_source(path: str, *, fmt: str | None = None, display: str | None = N
     for p in paths:
         found, compression, delimiter = _format_of(p)
         formats.add(fmt or found)
-        name = display if display and len(paths) == 1 else (p if local else mask_url(fs.unstrip_protocol(p)))
+        name = (
+            display if display and len(paths) == 1 else (p if local else mask_secrets(fs.unstrip_protocol(p)))
+        )
         files.append(SourceFile(name, fs, p, fs.size(p), compression, local, delimiter))
     if None in formats:
         raise InvalidInput(

@@ -18,6 +18,7 @@ from pathlib import Path
 from llmloop.context import Context
 from llmloop.engines.spec import ModelSpec, Upstream
 from llmloop.errors import DataCorrupted, NotFound, Unavailable
+from llmloop.security.upstream import upstream_key
 from llmloop.services.registry import default, formats
 from llmloop.services.registry.schemas import ModelVersion
 
@@ -34,12 +35,24 @@ def model_spec(ctx: Context, version: ModelVersion) -> ModelSpec:
     base = _local_base(version)
     adapter = str(unpack_adapter(ctx, version)) if version.adapter is not None else None
     upstream = None
-    if version.upstream is not None:
-        u = version.upstream
-        upstream = Upstream(u.base_url, u.model, u.api_key_env, u.timeout_s, u.max_retries)
     key_text = (
         f"{version.base.kind}:{version.base.sha256 or version.base.uri}:{version.adapter_sha256 or '-'}"
     )
+    if version.upstream is not None:
+        u = version.upstream
+        key = upstream_key(
+            ctx,
+            project=version.project,
+            url=u.base_url,
+            secret=u.api_key_secret,
+            env=u.api_key_env,
+            owner=version.created_by,
+        )
+        upstream = Upstream(u.base_url, u.model, key, u.timeout_s, u.max_retries)
+        key_text += (  # one engine per store, credential and author: no two versions share a key source
+            f":{ctx.settings.resolved_database_url}:{version.project}:{u.api_key_secret or '-'}"
+            f":{u.api_key_env or '-'}:{version.created_by}"
+        )
     return ModelSpec(
         ref=version.ref,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:32],

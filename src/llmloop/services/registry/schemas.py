@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmloop.config import mask_secrets
 from llmloop.engines.spec import QUANTIZATIONS, BaseKind, EngineKind
 from llmloop.validation import KeyProblem
 
@@ -28,15 +29,29 @@ class EntityRef(BaseModel):
 
 
 class UpstreamSpec(BaseModel):
-    """An OpenAI-compatible server the user runs; only the *name* of the key's environment variable is kept."""
+    """An OpenAI-compatible server the user runs; only the *name* of its key is kept (``security.upstream``).
+
+    A password in ``base_url`` is masked as the URL is read, so no model object ever holds it;
+    registering such a URL is refused (the key belongs in a secret).
+    """
 
     model_config = _FROZEN
 
     base_url: str = Field(description="e.g. http://127.0.0.1:8000/v1")
     model: str = Field(min_length=1, max_length=256, description="The model name the upstream knows.")
-    api_key_env: str | None = Field(None, description="Name of the environment variable holding the key.")
+    api_key_secret: str | None = Field(
+        None, max_length=128, description="Name of the secret (llmloop secrets set) holding the key."
+    )
+    api_key_env: str | None = Field(
+        None, description="Name of an environment variable holding the key; only one the operator allows."
+    )
     timeout_s: float = Field(60.0, gt=0, le=3600)
     max_retries: int = Field(2, ge=0, le=10)
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _masked(cls, v: object) -> object:
+        return mask_secrets(v) if isinstance(v, str) else v
 
     @field_validator("base_url")
     @classmethod

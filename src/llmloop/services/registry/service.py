@@ -26,6 +26,7 @@ from llmloop.engines.spec import QUANTIZATIONS
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import parse_ref, validate_alias, validate_name
 from llmloop.security import audit
+from llmloop.security.upstream import check_upstream
 from llmloop.services.data.schemas import validated
 from llmloop.services.registry import default, formats, protection
 from llmloop.services.registry.schemas import (
@@ -325,6 +326,16 @@ def _register(
     parent: ModelVersion | None,
     inherited: dict[str, Any] | None,
 ) -> ModelVersion:
+    upstream = spec.upstream or (parent.upstream if parent is not None else None)
+    if upstream is not None:  # the version will forward this key for its author: they must be allowed to
+        check_upstream(
+            ctx,
+            project=spec.project,
+            url=upstream.base_url,
+            secret=upstream.api_key_secret,
+            env=upstream.api_key_env,
+            where="upstream",
+        )
     if spec.run_id is not None:
         with ctx.db.session() as s:
             if s.get(RunRow, spec.run_id) is None:

@@ -95,14 +95,14 @@ def _close(it: Any) -> None:
 # Pinning a reference costs a few queries; a request should not pay them. An alias move is seen
 # within RESOLVE_TTL_S (the engine itself is cached by the engines layer, by the whole served spec).
 RESOLVE_TTL_S = 5.0
-_resolved: dict[tuple[str, str], tuple[float, Target]] = {}
+_resolved: dict[tuple[str, str, str], tuple[float, Target]] = {}
 
 
 def resolve_engine(ctx: Context, model_name: str) -> Target:
     """A target serving registered model ``model_name`` in the default project; ``NotFound`` when none."""
     if _resolver is not None:
         return _resolver(ctx, model_name)
-    key = (ctx.settings.default_project, model_name)
+    key = (ctx.settings.resolved_database_url, ctx.settings.default_project, model_name)  # one per store
     hit = _resolved.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < RESOLVE_TTL_S:

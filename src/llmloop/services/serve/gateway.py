@@ -52,6 +52,7 @@ class Route:
     spec: DeploymentSpec
     deployment: str | None = None
     revision: int | None = None
+    created_by: str | None = None  # the revision's author: upstream keys are sent on their behalf
 
 
 @dataclass
@@ -140,7 +141,14 @@ class Gateway:
             dep = service.get_deployment(self.ctx, name=model, project=project)
         except NotFound:
             return Route(model=model, project=project, spec=DeploymentSpec(targets=[TargetSpec(model=model)]))
-        return Route(model=model, project=project, spec=dep.spec, deployment=dep.name, revision=dep.revision)
+        return Route(
+            model=model,
+            project=project,
+            spec=dep.spec,
+            deployment=dep.name,
+            revision=dep.revision,
+            created_by=dep.created_by,
+        )
 
     async def route(self, model: str) -> Route:
         """The model's route, looked up at most once per ``route_cache_s``: when an entry expires under
@@ -168,13 +176,24 @@ class Gateway:
         self._routes.clear()
         self._refreshing.clear()
 
-    def target(self, spec: TargetSpec) -> Target:
+    def target(self, spec: TargetSpec, route: Route) -> Target:
         if spec.upstream is None:
             return resolve_engine(self.ctx, spec.model)
-        key = f"{spec.label}\0{spec.api_key_env}"
+        key = "\0".join(
+            str(x)
+            for x in (
+                route.project,
+                route.created_by,
+                spec.upstream,
+                spec.model,
+                spec.api_key_secret,
+                spec.api_key_env,
+            )
+        )
         found = self._targets.get(key)
         if found is None:
-            found = self._targets[key] = UpstreamTarget(spec)
+            found = UpstreamTarget(self.ctx, spec, project=route.project, owner=route.created_by)
+            self._targets[key] = found
         return found
 
     # -- spans ---------------------------------------------------------------------------------------
@@ -409,7 +428,7 @@ class Gateway:
         for n, ts in enumerate(attempts):
             sp = self._attempt_span(call, ts, n)
             try:
-                out = await self.target(ts).call(
+                out = await self.target(ts, call.route).call(
                     call.endpoint, call.body, timeout_s=call.route.spec.timeout_s
                 )
             except FALLBACK_ERRORS as e:
@@ -450,7 +469,9 @@ class Gateway:
         last: BaseException | None = None
         for n, ts in enumerate(attempts):
             sp = self._attempt_span(call, ts, n)
-            chunks = self.target(ts).stream(call.endpoint, call.body, timeout_s=call.route.spec.timeout_s)
+            chunks = self.target(ts, call.route).stream(
+                call.endpoint, call.body, timeout_s=call.route.spec.timeout_s
+            )
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -571,6 +592,7 @@ class Gateway:
     async def _mirror(self, call: Call, spec: DeploymentSpec) -> None:
         """Send the same request to each shadow target; record what it answered, return nothing."""
         body = {k: v for k, v in call.body.items() if k not in ("stream", "stream_options")}
+        assert call.route is not None
         for ts in spec.shadow:
             sp = self._span(
                 call,
@@ -583,7 +605,7 @@ class Gateway:
                 },
             )
             try:
-                out = await self.target(ts).call(call.endpoint, body, timeout_s=spec.timeout_s)
+                out = await self.target(ts, call.route).call(call.endpoint, body, timeout_s=spec.timeout_s)
             except Exception as e:  # a failing shadow never touches the real answer
                 sp.record_exception(e)
                 sp.end()

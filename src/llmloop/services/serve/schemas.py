@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmloop.config import mask_secrets
 from llmloop.services.observe.schemas import Trace
 from llmloop.services.serve.guardrails import GuardrailSpec
 from llmloop.services.serve.limits import RateLimits
@@ -15,7 +16,11 @@ Policy = Literal["single", "weighted"]
 
 
 class TargetSpec(BaseModel):
-    """Where a request goes: a registered model (``model`` only) or an OpenAI-compatible ``upstream``."""
+    """Where a request goes: a registered model (``model`` only) or an OpenAI-compatible ``upstream``.
+
+    The upstream's key is named, never given (``security.upstream``); a password in ``upstream`` is
+    masked as the URL is read, so no spec ever holds one, and writing such a URL is refused.
+    """
 
     model_config = _CONFIG
 
@@ -28,10 +33,21 @@ class TargetSpec(BaseModel):
         pattern=r"^https?://",
         description="Base URL of an OpenAI-compatible API (…/v1).",
     )
+    api_key_secret: str | None = Field(
+        None, max_length=128, description="Secret (llmloop secrets set) holding the upstream's key."
+    )
     api_key_env: str | None = Field(
-        None, max_length=128, description="Environment variable holding the upstream's key (never stored)."
+        None,
+        max_length=128,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the upstream's key; only one the operator allows.",
     )
     weight: float = Field(1.0, ge=0.0, le=1_000_000.0)
+
+    @field_validator("upstream", mode="before")
+    @classmethod
+    def _masked(cls, v: object) -> object:
+        return mask_secrets(v) if isinstance(v, str) else v
 
     @property
     def label(self) -> str:

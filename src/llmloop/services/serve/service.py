@@ -2,7 +2,10 @@
 
 ``create_deployment`` writes revision N+1 of the name (creating the deployment at 1);
 ``rollback_deployment`` writes a new revision whose spec copies an older one, so the log of
-what served when is never rewritten.
+what served when is never rewritten. Every revision written passes ``_check_upstreams``: an
+upstream's URL carries no credentials and its key is a secret (or an operator-allowed variable)
+the writer holds ``secrets:use`` for (``security.upstream``); a revision is served with its
+author's permission, re-checked at use.
 
 ``chat`` / ``stream_chat`` answer from a registered model in this process (``ll.chat``) and trace
 the request as the gateway does, with the same spans and attributes, so the requests a model
@@ -20,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
-from llmloop.errors import NotFound
+from llmloop.errors import InvalidInput, NotFound
 from llmloop.refs import validate_name
+from llmloop.security.upstream import check_upstream
 from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
 from llmloop.store.projects import project_id
 from llmloop.store.tables.base import now
@@ -45,9 +49,31 @@ def _deployment(row: DeploymentRow, rev: DeploymentRevisionRow, project: str) ->
     )
 
 
+def _check_upstreams(ctx: Context, project: str, spec: DeploymentSpec) -> None:
+    """Refuse a revision with any target (served, shadow or fallback) that ``ctx.actor`` may not configure."""
+    for group in ("targets", "shadow", "fallbacks"):
+        for i, t in enumerate(getattr(spec, group)):
+            if t.upstream is not None:
+                check_upstream(
+                    ctx,
+                    project=project,
+                    url=t.upstream,
+                    secret=t.api_key_secret,
+                    env=t.api_key_env,
+                    where=f"spec.{group}[{i}]",
+                )
+            elif t.api_key_secret is not None or t.api_key_env is not None:
+                raise InvalidInput(
+                    f"spec.{group}[{i}]: an upstream key needs an upstream URL (a registered model "
+                    "carries its own)",
+                    details={"field": f"spec.{group}[{i}].upstream"},
+                )
+
+
 def _write_revision(
     ctx: Context, s: Session, *, project: str, name: str, spec: DeploymentSpec, message: str
 ) -> Deployment:
+    _check_upstreams(ctx, project, spec)
     pid = project_id(s, project, create=True)
     row = s.scalar(
         select(DeploymentRow)
