@@ -78,8 +78,19 @@ def served_identity(spec: ModelSpec) -> str:
     every response, so two versions never share an engine and each answer names its own version.
     A field added to ``ModelSpec`` is part of the identity without anyone remembering to add it.
     """
-    text = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    text = json.dumps(_identity(spec), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _identity(value: Any) -> Any:
+    """A dataclass as plain values, field by field. A callable (an upstream's key source) is not
+    copied, which ``dataclasses.asdict`` would try: it stands for what it resolves, its
+    ``identity`` (which secret, for whom), so versions keyed differently never share an engine."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _identity(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(value):
+        return getattr(value, "identity", f"{type(value).__qualname__}@{id(value)}")
+    return value
 
 
 def load_engine(spec: ModelSpec, kind: str | None = None) -> InferenceEngine:

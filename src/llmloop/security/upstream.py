@@ -168,6 +168,11 @@ class UpstreamKey:
             return key
 
     @property
+    def identity(self) -> str:
+        """What this source stands for (never the key): an engine's cache key includes it."""
+        return f"{self.project}|{self.owner}|secret={self.secret}|env={self.env}"
+
+    @property
     def what(self) -> str:
         return f"secret {self.secret!r}" if self.secret is not None else f"variable {self.env}"
 
