@@ -70,13 +70,15 @@ def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, 
                 "input_tokens": 0,
                 "output_tokens": 0,
             }
-        if sp.parent_span_id is None:
+        if sp.parent_span_id is None:  # the root's outcome is the trace's (a fallback that saved it: ok)
             row["root_span_id"], row["name"] = sp.span_id, sp.name
+            row["status"] = "error" if sp.status_code == "error" else "ok"
         row["end_time"] = max(row["end_time"], sp.end_time)
         row["span_count"] += 1
         if sp.status_code == "error":
             row["error_count"] += 1
-            row["status"] = "error"
+            if row["root_span_id"] is None:  # until the root arrives, a failed span marks the trace
+                row["status"] = "error"
         row["model"] = row["model"] or _str_attr(
             a, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL
         )
@@ -114,7 +116,12 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
                     "end_time": case((x.end_time > t.end_time, x.end_time), else_=t.end_time),
                     "span_count": t.span_count + x.span_count,
                     "error_count": t.error_count + x.error_count,
-                    "status": case((x.status == "error", "error"), else_=t.status),
+                    "status": case(
+                        (x.root_span_id.is_not(None), x.status),
+                        (t.root_span_id.is_not(None), t.status),
+                        (x.status == "error", "error"),
+                        else_=t.status,
+                    ),
                     "root_span_id": func.coalesce(x.root_span_id, t.root_span_id),
                     "name": case((x.root_span_id.is_not(None), x.name), else_=t.name),
                     # the root span names the trace's model when it carries one, even if its children
