@@ -42,7 +42,9 @@ ATTACKS: dict[str, bytes] = {
     "lone low surrogate in an extra key": b'{"model":"d","messages":[{"role":"user","content":"x"}],"stop":"\\udc00"}',
     "surrogate in model": b'{"model":"\\ud800","input":"x","prompt":"x"}',
     "huge integer": b'{"model":"d","max_tokens":' + b"9" * 5000 + b"}",
-    "big integer": b'{"model":"d","messages":[{"role":"user","content":"x"}],"max_tokens":' + b"9" * 400 + b"}",
+    "big integer": b'{"model":"d","messages":[{"role":"user","content":"x"}],"max_tokens":'
+    + b"9" * 400
+    + b"}",
     "huge float": b'{"model":"d","messages":[{"role":"user","content":"x"}],"temperature":1e999}',
     "NaN": b'{"model":"d","messages":[{"role":"user","content":"x"}],"seed":NaN}',
     "Infinity in an extra key": b'{"model":"d","messages":[{"role":"user","content":"x"}],"x":-Infinity}',
@@ -149,7 +151,9 @@ def test_errors_before_the_handler_are_openai_shaped_too(
     # /api/v1 keeps llmloop's envelope
     assert set(gw.get("/api/v1/deployments").json()["error"]) == {"code", "message", "details"}
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url="http://testserver/v1", api_key="x", http_client=gw, max_retries=0).models.list()
+        openai.OpenAI(
+            base_url="http://testserver/v1", api_key="x", http_client=gw, max_retries=0
+        ).models.list()
 
 
 def test_the_official_clients_default_embeddings_are_base64(gw: Any, echo_deployment: str, echo: Any) -> None:
@@ -181,9 +185,7 @@ def test_models_lists_the_packaged_model_on_a_fresh_store(gw: Any) -> None:
     assert gw.get("/v1/models/smollm2-135m-instruct").json()["id"] == "smollm2-135m-instruct"
 
 
-def test_metrics_need_credentials_in_authenticated_mode(
-    gw: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_metrics_need_credentials_in_authenticated_mode(gw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = gw.app.state.ctx
     assert gw.get("/metrics").status_code == 200  # local mode: everyone is the local admin
     viewer = _user_key(ctx, "vic", {ctx.settings.default_project: "viewer"})
@@ -253,11 +255,14 @@ def test_deployments_resolve_in_the_callers_project(gw: Any, echo: tuple[str, An
     assert served("beta/assistant") == "echo-b"
     assert served("alpha/assistant", {"x-llmloop-project": "beta"}) == "echo-a"
     assert served("assistant") == 404  # the default project has none
-    assert gw.post(
-        "/v1/chat/completions",
-        json={"model": "assistant", "messages": MSGS},
-        headers={"x-llmloop-project": "../etc"},
-    ).status_code == 400
+    assert (
+        gw.post(
+            "/v1/chat/completions",
+            json={"model": "assistant", "messages": MSGS},
+            headers={"x-llmloop-project": "../etc"},
+        ).status_code
+        == 400
+    )
     ann = _user_key(ctx, "ann", {"beta": "member"})  # auth is on from here
     assert served("assistant", ann) == "echo-b"  # her only project
     assert served("alpha/assistant", ann) == 404  # no role in alpha: as if absent
@@ -299,6 +304,6 @@ def test_json_depth_limit_allows_real_bodies(gw: Any, echo_deployment: str) -> N
     for _ in range(12):
         schema = {"type": "object", "properties": {"x": schema}}
     tools = [{"type": "function", "function": {"name": "f", "parameters": schema}}]
-    text = json.dumps({"model": "d", "messages": MSGS, "tools": tools, "note": "[[[[ {{{{ \\\" ]]"})
+    text = json.dumps({"model": "d", "messages": MSGS, "tools": tools, "note": '[[[[ {{{{ \\" ]]'})
     r = gw.post("/v1/chat/completions", content=text, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text

@@ -50,6 +50,7 @@ def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
 def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, Any]]:
     """One summary row per trace from the spans of this batch that were not stored before."""
     out: dict[str, dict[str, Any]] = {}
+    decided: dict[str, bool] = {}  # trace id -> its root span set an explicit status
     for sp in sorted(spans, key=lambda s: s.start_time):
         a = sp.attributes
         row = out.get(sp.trace_id)
@@ -70,15 +71,19 @@ def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, 
                 "input_tokens": 0,
                 "output_tokens": 0,
             }
-        if sp.parent_span_id is None:  # the root's outcome is the trace's (a fallback that saved it: ok)
+        if sp.parent_span_id is None:
             row["root_span_id"], row["name"] = sp.span_id, sp.name
-            row["status"] = "error" if sp.status_code == "error" else "ok"
+            decided[sp.trace_id] = sp.status_code != "unset"
         row["end_time"] = max(row["end_time"], sp.end_time)
         row["span_count"] += 1
         if sp.status_code == "error":
             row["error_count"] += 1
-            if row["root_span_id"] is None:  # until the root arrives, a failed span marks the trace
-                row["status"] = "error"
+        # A root that states its outcome is the trace's (a request a fallback saved is ok although an
+        # attempt failed); a root that does not (OTel's "unset") leaves it to any failed span.
+        if sp.parent_span_id is None and decided[sp.trace_id]:
+            row["status"] = sp.status_code
+        elif sp.status_code == "error" and not decided.get(sp.trace_id):
+            row["status"] = "error"
         row["model"] = row["model"] or _str_attr(
             a, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL
         )
