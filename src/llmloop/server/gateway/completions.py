@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmloop.server.auth import permission
-from llmloop.server.gateway.handling import MAX_TOKENS, handle
+from llmloop.server.gateway.handling import MAX_TOKENS, documented, handle
 
 router = APIRouter(tags=["gateway"])
 
@@ -26,6 +26,10 @@ class CompletionBody(BaseModel):
     user: str | None = Field(None, max_length=256)
 
 
-@router.post("/completions", response_model=None, openapi_extra=permission("deployments:invoke"))
+@router.post(
+    "/completions",
+    response_model=None,
+    openapi_extra=documented(permission("deployments:invoke"), CompletionBody),
+)
 async def completions(request: Request) -> Response:
     return await handle(request, "completions", CompletionBody)

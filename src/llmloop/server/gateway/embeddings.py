@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmloop.server.auth import permission
-from llmloop.server.gateway.handling import handle
+from llmloop.server.gateway.handling import documented, handle
 
 router = APIRouter(tags=["gateway"])
 
@@ -51,6 +51,10 @@ def as_requested(body: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, A
     return encode
 
 
-@router.post("/embeddings", response_model=None, openapi_extra=permission("deployments:invoke"))
+@router.post(
+    "/embeddings",
+    response_model=None,
+    openapi_extra=documented(permission("deployments:invoke"), EmbeddingBody),
+)
 async def embeddings(request: Request) -> Response:
     return await handle(request, "embeddings", EmbeddingBody, as_requested)

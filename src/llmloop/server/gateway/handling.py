@@ -236,3 +236,24 @@ async def _released(gw: Gateway, events: AsyncGenerator[bytes, None]) -> AsyncGe
     finally:
         gw.admission.leave()
         await events.aclose()
+
+
+def documented(permission_extra: dict[str, Any], schema: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a ``/v1`` route: its permission and its JSON body (``schema``, with its
+    ``$defs`` inlined), so the OpenAPI document shows the body and schema-driven fuzzers send it.
+    (The handler reads the body itself, to bound and check it before FastAPI would parse it.)"""
+    doc = schema.model_json_schema()
+    defs = doc.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    body = {"required": True, "content": {"application/json": {"schema": inline(doc)}}}
+    return {**permission_extra, "requestBody": body}
