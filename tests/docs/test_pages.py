@@ -164,6 +164,7 @@ PAGES = [
     Page("docs/engines.md", setup=engines_page, slow=True),
     Page("docs/cli.md"),
     Page("docs/config.md"),
+    Page("docs/gateway.md"),
 ]
 
 
