@@ -167,6 +167,7 @@ PAGES = [
     Page("docs/engines.md", setup=engines_page, slow=True),
     Page("docs/cli.md"),
     Page("docs/config.md"),
+    Page("docs/gateway.md"),
 ]
 
 

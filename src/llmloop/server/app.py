@@ -30,6 +30,7 @@ from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
 from llmloop.services.registry.inference import prompt_model_resolver
+from llmloop.services.serve.settings import gateway_settings
 
 API_ROUTERS = [
     runs.router,
@@ -79,5 +80,6 @@ def create_app(ctx: Context | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(gateway.router)  # first: the gateway's routes are matched on every /v1 call
+    app.include_router(gateway.metrics_router(public=gateway_settings().metrics_public))
     app.include_router(api)
     return app

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from llmloop.security.ratelimit import FailureLimiter
 from llmloop.security.settings import SecuritySettings, security_settings
 from llmloop.server.auth import AuthState
+from llmloop.server.gateway.errors import error_body, is_gateway_path
 
 HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -52,7 +53,7 @@ class BodyLimitMiddleware:
         limit = self.max_upload if raw else self.max_body
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _send_413(send, limit)
+            await _send_413(send, limit, gateway=is_gateway_path(scope.get("path", "")))
             return
         seen = 0
 
@@ -68,16 +69,14 @@ class BodyLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "too_large",
-                "message": f"request body is larger than the limit of {limit} bytes",
-                "details": {"limit": limit},
-            }
-        }
-    ).encode()
+async def _send_413(send: Send, limit: int, *, gateway: bool) -> None:
+    """The 413 in the envelope of the door the request came through (OpenAI's under ``/v1``)."""
+    message = f"request body is larger than the limit of {limit} bytes"
+    if gateway:
+        doc = error_body(413, message, code="too_large", param="body")
+    else:
+        doc = {"error": {"code": "too_large", "message": message, "details": {"limit": limit}}}
+    body = json.dumps(doc).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": [*headers, *HEADERS.items()]})
     await send({"type": "http.response.body", "body": body})

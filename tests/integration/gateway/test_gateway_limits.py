@@ -130,9 +130,9 @@ def test_an_expired_route_is_looked_up_once_under_load(gw: Any, echo: tuple[str,
     lookups = []
     real = gateway._lookup
 
-    def counted(model: str) -> Any:
+    def counted(project: str, model: str) -> Any:
         lookups.append(model)
-        return real(model)
+        return real(project, model)
 
     gateway._lookup = counted  # type: ignore[method-assign]
 

@@ -104,7 +104,10 @@ def test_completions_and_embeddings(gw: Any, upstream_deployment: str) -> None:
     emb = client.embeddings.create(model="assistant", input=["abc", "hello"])
     assert [d.embedding[0] for d in emb.data] == [3.0, 5.0]
     models = client.models.list()
-    assert [m.id for m in models.data] == ["assistant"]
+    assert [m.id for m in models.data] == [
+        "assistant",
+        "smollm2-135m-instruct",
+    ]  # deployments, then the packaged model
 
 
 def test_errors_arrive_in_openai_shape(gw: Any, echo: tuple[str, Any], upstream_deployment: str) -> None:

@@ -45,13 +45,18 @@ def test_gateway_keys_invoke_only_what_they_may(gw: Any, echo: tuple[str, Any]) 
     assert _ask(gw, "some-registered-model", gateway_only).status_code == 403  # not a named deployment
     assert _ask(gw, "other", member).status_code == 200
     assert _ask(gw, "chat", viewer).status_code == 403
-    # a member of another project passes the coarse route check but not the deployment's project
-    assert _ask(gw, "chat", outsider).status_code == 403
+    # a member of another project asks in their own project, and finds nothing of the default's
+    assert _ask(gw, "chat", outsider).status_code == 404
+    assert _ask(gw, "default/chat", outsider).status_code == 404
 
     listed = gw.get("/v1/models", headers=gateway_only).json()["data"]
-    assert [m["id"] for m in listed] == ["chat"]
+    assert [m["id"] for m in listed] == ["chat"]  # a gateway-only key: not the packaged model either
     assert gw.get("/v1/models/other", headers=gateway_only).status_code == 404
-    assert sorted(m["id"] for m in gw.get("/v1/models", headers=member).json()["data"]) == ["chat", "other"]
+    assert sorted(m["id"] for m in gw.get("/v1/models", headers=member).json()["data"]) == [
+        "chat",
+        "other",
+        "smollm2-135m-instruct",
+    ]
 
     prefix = gateway_only["Authorization"].removeprefix("Bearer ")[:12]
     keys.revoke_key(ctx, key=prefix)

@@ -47,9 +47,24 @@ router = APIRouter(lifespan=_lifespan)
 router.include_router(v1)
 
 
-@router.get("/metrics", tags=["gateway"], response_model=None, openapi_extra=permission(PUBLIC))
 def metrics(request: Request) -> Response:
     """Prometheus text format: requests, errors, latency, time to first token, tokens, queue depth."""
     return Response(
         get_gateway(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
+
+
+def metrics_router(*, public: bool) -> APIRouter:
+    """``GET /metrics``. It names deployments and their traffic, so in authenticated mode it needs
+    ``deployments:read`` (a scraper gets a viewer key) unless the operator opens it with
+    ``LLMLOOP_GATEWAY_METRICS_PUBLIC=true``; in local mode everyone is the local admin anyway."""
+    out = APIRouter()
+    out.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        tags=["gateway"],
+        response_model=None,
+        openapi_extra=permission(PUBLIC if public else "deployments:read"),
+    )
+    return out

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmloop.server.auth import permission
-from llmloop.server.gateway.handling import handle
+from llmloop.server.gateway.handling import MAX_TOKENS, documented, handle
 
 router = APIRouter(tags=["gateway"])
 
@@ -21,11 +21,15 @@ class CompletionBody(BaseModel):
     prompt: str | list[str]
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(None, ge=0, le=2)
     user: str | None = Field(None, max_length=256)
 
 
-@router.post("/completions", response_model=None, openapi_extra=permission("deployments:invoke"))
+@router.post(
+    "/completions",
+    response_model=None,
+    openapi_extra=documented(permission("deployments:invoke"), CompletionBody),
+)
 async def completions(request: Request) -> Response:
     return await handle(request, "completions", CompletionBody)

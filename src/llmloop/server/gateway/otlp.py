@@ -4,19 +4,17 @@ the exporter gets its answer without waiting for the store."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from llmloop.errors import InvalidInput, LlmloopError
+from llmloop.errors import LlmloopError
 from llmloop.server.auth import permission, request_actor
-from llmloop.server.gateway.handling import get_gateway, read_raw
+from llmloop.server.gateway.errors import error_body
+from llmloop.server.gateway.handling import PROJECT_HEADER, get_gateway, parse_json, read_raw
 from llmloop.services.observe.tracer import writer_for
 from llmloop.services.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
 
 router = APIRouter(tags=["gateway"])
-PROJECT_HEADER = "x-llmloop-project"
 
 
 def _status_error(err: LlmloopError, protobuf: bool) -> Response:
@@ -25,7 +23,9 @@ def _status_error(err: LlmloopError, protobuf: bool) -> Response:
 
         body = Status(code=3, message=err.message).SerializeToString()
         return Response(body, status_code=err.http_status, media_type="application/x-protobuf")
-    return JSONResponse({"code": 3, "message": err.message}, status_code=err.http_status)
+    # google.rpc.Status in JSON for OTLP exporters, and OpenAI's ``error`` object like the rest of /v1
+    body = {"code": 3, "message": err.message, **error_body(err.http_status, err.message, code=err.code)}
+    return JSONResponse(body, status_code=err.http_status)
 
 
 @router.post("/traces", response_model=None, openapi_extra=permission("traces:write"))
@@ -41,11 +41,7 @@ async def ingest_traces(request: Request) -> Response:
         if protobuf:
             spans = spans_from_protobuf(raw, project=project)
         else:
-            try:
-                doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise InvalidInput(f"body is not valid JSON: {e}", details={"field": "body"}) from None
-            spans = spans_from_json(doc, project=project)
+            spans = spans_from_json(parse_json(raw), project=project)
         for name in {s.project for s in spans}:
             ctx.require("traces:write", name)
     except LlmloopError as e:

@@ -50,6 +50,7 @@ def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
 def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, Any]]:
     """One summary row per trace from the spans of this batch that were not stored before."""
     out: dict[str, dict[str, Any]] = {}
+    decided: dict[str, bool] = {}  # trace id -> its root span set an explicit status
     for sp in sorted(spans, key=lambda s: s.start_time):
         a = sp.attributes
         row = out.get(sp.trace_id)
@@ -72,10 +73,16 @@ def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, 
             }
         if sp.parent_span_id is None:
             row["root_span_id"], row["name"] = sp.span_id, sp.name
+            decided[sp.trace_id] = sp.status_code != "unset"
         row["end_time"] = max(row["end_time"], sp.end_time)
         row["span_count"] += 1
         if sp.status_code == "error":
             row["error_count"] += 1
+        # A root that states its outcome is the trace's (a request a fallback saved is ok although an
+        # attempt failed); a root that does not (OTel's "unset") leaves it to any failed span.
+        if sp.parent_span_id is None and decided[sp.trace_id]:
+            row["status"] = sp.status_code
+        elif sp.status_code == "error" and not decided.get(sp.trace_id):
             row["status"] = "error"
         row["model"] = row["model"] or _str_attr(
             a, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL
@@ -114,7 +121,12 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
                     "end_time": case((x.end_time > t.end_time, x.end_time), else_=t.end_time),
                     "span_count": t.span_count + x.span_count,
                     "error_count": t.error_count + x.error_count,
-                    "status": case((x.status == "error", "error"), else_=t.status),
+                    "status": case(
+                        (x.root_span_id.is_not(None), x.status),
+                        (t.root_span_id.is_not(None), t.status),
+                        (x.status == "error", "error"),
+                        else_=t.status,
+                    ),
                     "root_span_id": func.coalesce(x.root_span_id, t.root_span_id),
                     "name": case((x.root_span_id.is_not(None), x.name), else_=t.name),
                     # the root span names the trace's model when it carries one, even if its children

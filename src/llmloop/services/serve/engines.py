@@ -10,13 +10,17 @@ engines layer. An unknown reference is ``NotFound`` naming the model, so the gat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from llmloop.context import Context
 from llmloop.errors import NotFound
 from llmloop.services.serve.targets import Endpoint, Target
+from llmloop.validation import format_validation_error
 
 EngineResolver = Callable[[Context, str], Target]
 _resolver: EngineResolver | None = None
@@ -39,32 +43,47 @@ class EngineTarget:
         self._base = base
 
     def _request(self, endpoint: Endpoint, body: dict[str, Any]) -> Any:
+        """The engine's request; what its schema refuses is the caller's mistake (400), not a bug."""
         cls = {
             "chat/completions": self._base.ChatRequest,
             "completions": self._base.CompletionRequest,
             "embeddings": self._base.EmbeddingRequest,
         }[endpoint]
-        return cls.model_validate({k: v for k, v in body.items() if k in cls.model_fields})
+        try:
+            return cls.model_validate({k: v for k, v in body.items() if k in cls.model_fields})
+        except ValidationError as e:
+            raise format_validation_error(e, model=cls, detail_name="field") from None
 
     async def call(self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
-        req = self._request(endpoint, body)
+        """A whole answer, generated chunk by chunk as ``stream`` does, so that a caller cancelling
+        (its client left, or the timeout) stops the engine between tokens instead of leaving a
+        thread generating for nobody."""
         if endpoint == "embeddings":
+            req = self._request(endpoint, body)
             result = await asyncio.wait_for(asyncio.to_thread(self._engine.embed, req), timeout_s)
-        elif endpoint == "chat/completions":
-            result = await asyncio.wait_for(
-                asyncio.to_thread(lambda: self._base.collect_chat(self._engine.chat(req))), timeout_s
-            )
         else:
-            result = await asyncio.wait_for(
-                asyncio.to_thread(lambda: self._base.collect_completion(self._engine.complete(req))),
-                timeout_s,
-            )
+
+            async def collect() -> list[Any]:
+                async with contextlib.aclosing(self._chunks(endpoint, body, timeout_s=timeout_s)) as it:
+                    return [c async for c in it]
+
+            chunks = await asyncio.wait_for(collect(), timeout_s)
+            chat = endpoint == "chat/completions"
+            result = (self._base.collect_chat if chat else self._base.collect_completion)(iter(chunks))
         out: dict[str, Any] = result.model_dump(mode="json")
         return out
 
     async def stream(
         self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float
     ) -> AsyncGenerator[dict[str, Any], None]:
+        async with contextlib.aclosing(self._chunks(endpoint, body, timeout_s=timeout_s)) as it:
+            async for chunk in it:
+                yield chunk.model_dump(mode="json", exclude_none=True)
+
+    async def _chunks(
+        self, endpoint: Endpoint, body: dict[str, Any], *, timeout_s: float
+    ) -> AsyncGenerator[Any, None]:
+        """The engine's chunks, each ``next`` on a worker thread (at most ``timeout_s`` apart)."""
         req = self._request(endpoint, body)
         it = self._engine.chat(req) if endpoint == "chat/completions" else self._engine.complete(req)
         done = object()
@@ -76,7 +95,7 @@ class EngineTarget:
                 chunk: Any = await asyncio.wait_for(asyncio.shield(step), timeout_s)
                 if chunk is done:
                     return
-                yield chunk.model_dump(mode="json", exclude_none=True)
+                yield chunk
         finally:
             # Closing stops the engine generating for a client that left or timed out; a generator
             # cannot be closed while another thread is inside it, so then it is closed right after.
@@ -98,28 +117,30 @@ RESOLVE_TTL_S = 5.0
 _resolved: dict[tuple[str, str, str], tuple[float, Target]] = {}
 
 
-def resolve_engine(ctx: Context, model_name: str) -> Target:
-    """A target serving registered model ``model_name`` in the default project; ``NotFound`` when none."""
+def resolve_engine(ctx: Context, model_name: str, *, project: str | None = None) -> Target:
+    """A target serving registered model ``model_name`` in ``project`` (default: the default project);
+    ``NotFound`` when none."""
     if _resolver is not None:
         return _resolver(ctx, model_name)
-    key = (ctx.settings.resolved_database_url, ctx.settings.default_project, model_name)  # one per store
+    project = project or ctx.settings.default_project
+    key = (ctx.settings.resolved_database_url, project, model_name)  # one per store and project
     hit = _resolved.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < RESOLVE_TTL_S:
         return hit[1]
-    target = _resolve_registered(ctx, model_name)
+    target = _resolve_registered(ctx, model_name, project)
     if len(_resolved) > 1000:
         _resolved.clear()
     _resolved[key] = (now, target)
     return target
 
 
-def _resolve_registered(ctx: Context, model_name: str) -> Target:
+def _resolve_registered(ctx: Context, model_name: str, project: str) -> Target:
     from llmloop.engines import schemas
     from llmloop.services.registry.inference import engine_for
 
     try:
-        _, engine = engine_for(ctx, model=model_name)
+        _, engine = engine_for(ctx, model=model_name, project=project)
     except NotFound as e:
         raise NotFound(
             f"model {model_name!r} not found: no deployment has this name and no registered model "

@@ -5,6 +5,11 @@ deployment revision, latency, time to first token, cost), a ``routing`` span, an
 span per target tried (usage tokens live there, so a trace counts each token once). Shadow
 targets get their own spans from a background task; their answers are recorded, never
 returned. Spans are only queued here: the batched writer stores them off the request path.
+
+A ``model`` is looked up in the caller's project: ``project/name`` names it outright; otherwise
+the ``x-llmloop-project`` header, else the one project the caller holds a role in, else the
+default project. So two projects may each have a deployment ``assistant``; a caller with no
+role in a project cannot tell its deployments from absent ones.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmloop.context import Context
 from llmloop.errors import LlmloopError, NotFound, PermissionDenied, RateLimited, Unavailable
+from llmloop.refs import NAME_RE
 from llmloop.security.rbac import Actor
 from llmloop.services.observe import semconv
 from llmloop.services.observe.tracer import Span, new_trace_id, writer_for
@@ -61,6 +67,7 @@ class Call:
     body: dict[str, Any]
     root: Span
     user: str | None
+    project: str  # where ``model`` is looked up; the deployment's project once routed
     api_key: str | None = None
     actor: Actor | None = None  # who asked; None only for calls made in-process, not over HTTP
     started: float = field(default_factory=time.perf_counter)
@@ -135,8 +142,20 @@ class Gateway:
         )
 
     # -- routing -----------------------------------------------------------------------------------
-    def _lookup(self, model: str) -> Route:
-        project = self.ctx.settings.default_project
+    def caller_project(self, actor: Actor | None, header: str | None) -> str:
+        """Where a caller's models are looked up unless the model names a project (``project/name``)."""
+        if header:
+            return header
+        if actor is not None:
+            named = [p for p in actor.roles if p != "*"]
+            if len(named) == 1 and "*" not in actor.roles:
+                return named[0]
+        return self.ctx.settings.default_project
+
+    def _lookup(self, project: str, model: str) -> Route:
+        head, sep, name = model.partition("/")
+        if sep and NAME_RE.fullmatch(head) and NAME_RE.fullmatch(name):
+            project, model = head, name
         try:
             dep = service.get_deployment(self.ctx, name=model, project=project)
         except NotFound:
@@ -150,25 +169,28 @@ class Gateway:
             created_by=dep.created_by,
         )
 
-    async def route(self, model: str) -> Route:
-        """The model's route, looked up at most once per ``route_cache_s``: when an entry expires under
-        load, one request looks it up again while the others keep the previous answer meanwhile."""
+    async def route(self, model: str, project: str | None = None) -> Route:
+        """The model's route from ``project`` (default: the default project), looked up at most once per
+        ``route_cache_s``: when an entry expires under load, one request looks it up again while the
+        others keep the previous answer meanwhile."""
+        project = project or self.ctx.settings.default_project
+        key = f"{project}\0{model}"
         now = time.monotonic()
-        hit = self._routes.get(model)
+        hit = self._routes.get(key)
         if hit is not None:
             age = now - hit[0]
             if age < self.settings.route_cache_s or (
-                model in self._refreshing and age < 2 * self.settings.route_cache_s
+                key in self._refreshing and age < 2 * self.settings.route_cache_s
             ):
                 return hit[1]
-        self._refreshing.add(model)
+        self._refreshing.add(key)
         try:
-            route = await asyncio.to_thread(self._lookup, model)
+            route = await asyncio.to_thread(self._lookup, project, model)
         finally:
-            self._refreshing.discard(model)
+            self._refreshing.discard(key)
         if len(self._routes) > 10_000:
             self._routes.clear()
-        self._routes[model] = (time.monotonic(), route)
+        self._routes[key] = (time.monotonic(), route)
         return route
 
     def forget_routes(self) -> None:
@@ -178,7 +200,7 @@ class Gateway:
 
     def target(self, spec: TargetSpec, route: Route) -> Target:
         if spec.upstream is None:
-            return resolve_engine(self.ctx, spec.model)
+            return resolve_engine(self.ctx, spec.model, project=route.project)
         key = "\0".join(
             str(x)
             for x in (
@@ -219,14 +241,20 @@ class Gateway:
         session: str | None,
         api_key: str | None = None,
         actor: Actor | None = None,
+        project: str | None = None,
     ) -> Call:
-        """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens."""
+        """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens.
+
+        ``project`` is the ``x-llmloop-project`` header, if any. The trace is kept in the caller's
+        project until routing shows the deployment's (and that the caller may invoke it).
+        """
         model = body.get("model")
+        caller = self.caller_project(actor, project)
         root = Span(
             f"gateway {OPERATION[endpoint]}",
             trace_id=new_trace_id(),
             parent_span_id=None,
-            project=self.ctx.settings.default_project,
+            project=caller,
             kind="server",
             writer=self.writer,
             attributes={
@@ -240,7 +268,9 @@ class Gateway:
                 semconv.GEN_AI_INPUT_MESSAGES: _recorded_input(endpoint, body),
             },
         )
-        return Call(endpoint=endpoint, body=body, root=root, user=user, api_key=api_key, actor=actor)
+        return Call(
+            endpoint=endpoint, body=body, root=root, user=user, project=caller, api_key=api_key, actor=actor
+        )
 
     def fail(self, call: Call, err: BaseException) -> None:
         call.root.record_exception(err)
@@ -302,7 +332,9 @@ class Gateway:
     async def _plan(self, call: Call) -> list[TargetSpec]:
         model = call.body.get("model")
         with self._span(call, "routing") as sp:
-            route = call.route = await self.route(str(model))
+            route = call.route = await self.route(str(model), call.project)
+            self._check_invoke(call, route)
+            call.project = sp.project = call.root.project = route.project  # the deployment's trace
             attempts = plan_attempts(route.spec, deployment=route.deployment or route.model, user=call.user)
             sp.set_attributes(
                 {
@@ -313,13 +345,6 @@ class Gateway:
                 }
             )
         call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
-        name = route.deployment or route.model
-        if call.actor is not None and not call.actor.can_invoke(name, route.project):
-            # a gateway-only key names its deployments; anyone else needs deployments:invoke in the project
-            raise PermissionDenied(
-                f"{call.actor.id} may not invoke {name!r} in project {route.project!r}",
-                details={"model": name},
-            )
         for key, limits in self._limit_keys(call):
             await self.limiter.admit(key, limits)
         if route.deployment is not None:
@@ -330,6 +355,19 @@ class Gateway:
         if route.spec.shadow:
             self._spawn(self._mirror(call, route.spec))
         return attempts
+
+    @staticmethod
+    def _check_invoke(call: Call, route: Route) -> None:
+        """A gateway-only key names its deployments; anyone else needs deployments:invoke in the project.
+        A caller with no role in the project is answered as if the model did not exist there."""
+        actor, name = call.actor, route.deployment or route.model
+        if actor is None or actor.can_invoke(name, route.project):
+            return
+        if actor.deployments is None and actor.role_in(route.project) is None:
+            raise NotFound(f"model {name!r} not found in project {route.project!r}", details={"model": name})
+        raise PermissionDenied(
+            f"{actor.id} may not invoke {name!r} in project {route.project!r}", details={"model": name}
+        )
 
     def _guard_input(self, call: Call) -> None:
         assert call.route is not None

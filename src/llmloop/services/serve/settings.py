@@ -24,6 +24,10 @@ class GatewaySettings(BaseSettings):
         None, description="Share rate-limit counters between processes through Redis."
     )
     route_cache_s: float = Field(1.0, ge=0, description="How long a deployment lookup is reused.")
+    metrics_public: bool = Field(
+        False,
+        description="Serve /metrics without credentials in authenticated mode (default: needs deployments:read).",
+    )
 
 
 @functools.lru_cache(maxsize=1)
