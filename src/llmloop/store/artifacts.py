@@ -100,11 +100,15 @@ class ArtifactStore:
     def exists(self, sha256: str) -> bool:
         return bool(self.fs.exists(self._blob_path(_check_sha(sha256))))
 
+    def temp_file(self) -> tuple[int, str]:
+        """A new temp file (fd, path) named for this process, where ``leftovers`` finds it after a crash."""
+        return tempfile.mkstemp(dir=self._tmp_dir(), prefix=f"{UPLOAD_PREFIX}{os.getpid()}-")
+
     def put_stream(self, stream: IO[bytes]) -> Blob:
         """Store everything read from ``stream``; memory use is one chunk whatever the size."""
         hasher = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix=f"{UPLOAD_PREFIX}{os.getpid()}-")
+        fd, tmp = self.temp_file()
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
