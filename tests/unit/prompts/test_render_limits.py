@@ -40,7 +40,7 @@ ATTACKS = [
     ("doubling nest", SET_A + "{% set b = [a, a] %}{% set c = [b, b] %}{% set d = [c, c] %}{{ [d, d] }}"),
     # growth filters and methods with a huge size argument
     ("center", "{{ 'x' | center(10**8) }}"),
-    ("indent", SET_A[:-2] + "+ '\\n' * 999 %}" + "{{ a | indent(10**6) | length }}"),
+    ("indent", "{% set a = 'x\\n' * 400000 %}{{ a | indent(100) | length }}"),
     ("wordwrap wrapstring", SET_A + "{{ a | wordwrap(1, wrapstring='y' * 1000) | length }}"),
     ("batch fill", "{{ [1] | batch(10**8, 'x') | list | length }}"),
     ("slice fill", "{{ [1] | slice(10**8) | list | length }}"),
