@@ -9,8 +9,12 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import llmloop as ll
+from llmloop.services.tracking.service import HOLD_GRACE_S
 
 LOGGER = textwrap.dedent(
     """
@@ -80,4 +84,26 @@ def test_sigkilled_run_is_marked_killed_and_keeps_flushed_metrics(isolated_home:
     run = ll.get_run(run_id)
     assert run.status == "killed"
     assert run.end_time is not None
+    assert len(run.metric_history("loss")) == 100
+
+
+def test_sigkilled_client_of_a_server_has_its_run_marked_killed_in_seconds(
+    live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is tied to the client's connection: a live idle client keeps it, ``kill -9`` ends it."""
+    env = {**live_server.env, "LLMLOOP_SERVER_URL": live_server.url}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    assert run_id, "child did not start its run"
+    monkeypatch.setenv("LLMLOOP_SERVER_URL", live_server.url)
+    time.sleep(HOLD_GRACE_S + 2)  # idle, logging nothing, but alive: still running
+    assert ll.get_run(run_id).status == "running"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    killed_at = time.time()
+    while (run := ll.get_run(run_id)).status == "running":
+        assert time.time() - killed_at < HOLD_GRACE_S + 10, "the run still reads running"
+        time.sleep(0.2)
+    assert run.status == "killed" and run.end_time is not None and run.end_time <= killed_at
     assert len(run.metric_history("loss")) == 100

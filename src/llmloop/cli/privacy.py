@@ -77,3 +77,4 @@ def erase(user_id: str, json_: bool) -> None:
     for kind, n in sorted(report.removed.items()):
         click.echo(f"{kind}: {n} removed")
     click.echo(f"audit events anonymised: {report.audit_events_anonymised}")
+    click.echo(f"artifacts removed: {report.artifacts_removed}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from llmloop.client.routes import Route
-from llmloop.errors import InvalidInput
+from llmloop.errors import Conflict, InvalidInput, LlmloopError, NotFound, PermissionDenied
 from llmloop.services.tracking.schemas import (
     MetricHistory,
     MetricPoint,
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from llmloop.client.http import Http
     from llmloop.context import Context
 
+HOLD_SECONDS = 60  # one hold request's length; the client opens the next one as it ends
+
 ROUTES = [
     Route("runs.create", "POST", "/runs", "runs:write", Run, RunCreate, status=201),
     Route("runs.list", "GET", "/runs", "runs:read", RunPage),
@@ -33,6 +36,13 @@ ROUTES = [
         "runs.upload_artifact", "PUT", "/runs/{run_id}/artifacts/{name:path}", "artifacts:write", RunArtifact
     ),
     Route("runs.download_artifact", "GET", "/runs/{run_id}/artifacts/{name:path}", "artifacts:read"),
+    Route(
+        "runs.hold",
+        "POST",
+        "/runs/{run_id}/hold",
+        "runs:write",
+        summary="Hold the run for up to `seconds` (a byte every second); dropping the hold kills the run.",
+    ),
 ]
 
 
@@ -52,6 +62,50 @@ class Runs(Protocol):
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]: ...
     def log_artifact(self, run_id: str, path: Path, name: str | None = None) -> RunArtifact: ...
     def download_artifact(self, run_id: str, name: str, dest: Path) -> Path: ...
+    def hold(self, run_id: str) -> Hold: ...
+
+
+class Hold(Protocol):
+    """What keeps a run alive on the server while this process lives; ``release`` after it ends."""
+
+    def release(self) -> None: ...
+
+
+class _NoHold:
+    """In-process runs need none: their row names this process, whose death is seen by pid."""
+
+    def release(self) -> None:
+        return None
+
+
+class _ConnectionHold:
+    """A thread that keeps ``POST /runs/{id}/hold`` open, again and again, until released or the run ends."""
+
+    def __init__(self, http: Http, run_id: str) -> None:
+        self.http = http
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._hold, name=f"llmloop-hold-{run_id[:8]}", daemon=True)
+        self._thread.start()
+
+    def _hold(self) -> None:
+        import httpx
+
+        while not self._stop.is_set():
+            try:
+                with self.http.stream(
+                    "runs.hold", path={"run_id": self.run_id}, query={"seconds": HOLD_SECONDS}
+                ) as resp:
+                    for _ in resp.iter_bytes():
+                        if self._stop.is_set():
+                            return
+            except (Conflict, NotFound, PermissionDenied):
+                return  # the run has ended, is gone, or is not ours to hold
+            except (LlmloopError, httpx.HTTPError):
+                self._stop.wait(0.5)  # the server is unreachable: try again, within its grace
+
+    def release(self) -> None:
+        self._stop.set()
 
 
 class LocalRuns:
@@ -107,6 +161,9 @@ class LocalRuns:
         art = service.artifact_of(self.ctx, run_id=run_id, name=name)
         return self.ctx.artifacts.get_file(art.sha256, dest)
 
+    def hold(self, run_id: str) -> Hold:
+        return _NoHold()
+
 
 class RemoteRuns:
     def __init__(self, http: Http) -> None:
@@ -161,3 +218,6 @@ class RemoteRuns:
 
     def download_artifact(self, run_id: str, name: str, dest: Path) -> Path:
         return self.http.download("runs.download_artifact", dest, path={"run_id": run_id, "name": name})
+
+    def hold(self, run_id: str) -> Hold:
+        return _ConnectionHold(self.http, run_id)

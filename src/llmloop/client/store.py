@@ -21,13 +21,23 @@ ROUTES = [
         "/store/verify",
         "store:verify",
         StoreVerifyReport,
-        summary="Re-hash every artifact; damage is reported in a 200, not raised.",
+        summary="Re-hash every artifact and list leftovers; damage is reported in a 200, not raised.",
+    ),
+    Route(
+        "store.repair",
+        "POST",
+        "/store/repair",
+        "store:verify",
+        StoreVerifyReport,
+        summary="Verify, then delete stale upload temp files and blobs nothing refers to.",
     ),
 ]
 
 
 class Store(Protocol):
     def verify(self) -> StoreVerifyReport: ...
+
+    def repair(self) -> StoreVerifyReport: ...
 
 
 class LocalStore:
@@ -39,6 +49,11 @@ class LocalStore:
 
         return verify_store(self.ctx)
 
+    def repair(self) -> StoreVerifyReport:
+        from llmloop.security.integrity import verify_store
+
+        return verify_store(self.ctx, repair=True)
+
 
 class RemoteStore:
     def __init__(self, http: Http) -> None:
@@ -46,4 +61,8 @@ class RemoteStore:
 
     def verify(self) -> StoreVerifyReport:
         report: StoreVerifyReport = self.http.call("store.verify")
+        return report
+
+    def repair(self) -> StoreVerifyReport:
+        report: StoreVerifyReport = self.http.call("store.repair")
         return report

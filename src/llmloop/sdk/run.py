@@ -48,6 +48,8 @@ class ActiveRun:
         )
         self._token: contextvars.Token[ActiveRun | None] | None = None
         self.ended = False
+        # through a server, the run lives as long as this hold: a killed process ends it as killed
+        self._hold = client.runs.hold(run.id)
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
@@ -87,7 +89,10 @@ class ActiveRun:
         if self.ended:
             return
         self.ended = True
-        self._buffer.close(end_status=status)
+        try:
+            self._buffer.close(end_status=status)
+        finally:
+            self._hold.release()
 
     def get(self) -> Run:
         self.flush()

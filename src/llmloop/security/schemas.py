@@ -174,6 +174,13 @@ class StoreVerifyReport(BaseModel):
     checked: int
     bytes_checked: int
     corrupted: list[str]
+    temp_files: list[str] = Field(
+        default_factory=list, description="Leftovers of uploads that never finished (a killed writer)."
+    )
+    orphans: list[str] = Field(default_factory=list, description="Blobs that no row of the store refers to.")
+    removed: list[str] = Field(
+        default_factory=list, description="What --repair deleted: temp files and orphan blobs past the grace."
+    )
 
 
 class Secret(BaseModel):

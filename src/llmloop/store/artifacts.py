@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +23,22 @@ from llmloop.errors import DataCorrupted, InvalidInput, NotFound, Unavailable
 
 CHUNK = 1 << 20
 HEX = frozenset("0123456789abcdef")
+UPLOAD_PREFIX = "upload-"  # then the writer's pid and "-": a leftover names the process that left it
 
 
 @dataclass(frozen=True)
 class Blob:
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A file in the store that is no blob: a temp file of an upload, or a staged ``.part`` copy."""
+
+    path: str
+    age_s: float
+    pid: int | None  # the process that wrote it, when the name says (local uploads)
 
 
 @dataclass(frozen=True)
@@ -89,11 +100,15 @@ class ArtifactStore:
     def exists(self, sha256: str) -> bool:
         return bool(self.fs.exists(self._blob_path(_check_sha(sha256))))
 
+    def temp_file(self) -> tuple[int, str]:
+        """A new temp file (fd, path) named for this process, where ``leftovers`` finds it after a crash."""
+        return tempfile.mkstemp(dir=self._tmp_dir(), prefix=f"{UPLOAD_PREFIX}{os.getpid()}-")
+
     def put_stream(self, stream: IO[bytes]) -> Blob:
         """Store everything read from ``stream``; memory use is one chunk whatever the size."""
         hasher = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix="upload-")
+        fd, tmp = self.temp_file()
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK):
@@ -173,6 +188,36 @@ class ArtifactStore:
                 if len(head) == 2 and len(tail) == 62:
                     yield head + tail
 
+    def age_s(self, sha256: str) -> float:
+        """Seconds since the blob was written (by its modification time)."""
+        return _age(self.fs, self._blob_path(_check_sha(sha256)))
+
+    def delete(self, sha256: str) -> None:
+        """Remove one blob; the caller has checked that nothing refers to it."""
+        path = self._blob_path(_check_sha(sha256))
+        if self.fs.exists(path):
+            self.fs.rm(path)
+
+    def leftovers(self) -> list[Leftover]:
+        """Temp files of uploads that never finished (a killed process) and staged remote copies."""
+        found: list[Leftover] = []
+        if self.is_local:
+            for entry in sorted(Path(self.root, "tmp").glob(f"{UPLOAD_PREFIX}*")):
+                pid_text = entry.name[len(UPLOAD_PREFIX) :].partition("-")[0]
+                pid = int(pid_text) if pid_text.isdigit() else None
+                found.append(Leftover(str(entry), _age(self.fs, str(entry)), pid))
+        base = f"{self.root}/sha256"
+        if self.fs.exists(base):
+            for prefix in self.fs.ls(base, detail=False):
+                for name in self.fs.ls(prefix, detail=False):
+                    if str(name).endswith(".part"):
+                        found.append(Leftover(str(name), _age(self.fs, str(name)), None))
+        return found
+
+    def remove_leftover(self, path: str) -> None:
+        if self.fs.exists(path):
+            self.fs.rm(path)
+
     def verify(self) -> VerifyReport:
         """Re-hash every blob; corruption is a result to report, not an exception."""
         checked = 0
@@ -186,6 +231,14 @@ class ArtifactStore:
             except DataCorrupted:
                 bad.append(sha)
         return VerifyReport(checked, bad, total)
+
+
+def _age(fs: Any, path: str) -> float:
+    info = fs.info(path)
+    mtime = info.get("mtime") or info.get("LastModified") or info.get("created")
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return max(0.0, time.time() - float(mtime)) if mtime is not None else 0.0
 
 
 class VerifyingReader:

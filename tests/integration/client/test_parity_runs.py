@@ -18,6 +18,7 @@ COVERED = {
     "runs.metric_history",
     "runs.upload_artifact",
     "runs.download_artifact",
+    "runs.hold",
 }
 
 
@@ -59,3 +60,13 @@ def test_bad_input_raises_the_same_class_through_both_clients(pair: Pair, tmp_pa
         pair.same_error(lambda c: c.runs.search_runs(RunSearch(filter="metrics.loss <<< 1"))) is InvalidInput
     )
     assert pair.same_error(lambda c: c.runs.metric_history("no-such-run", "loss")) is NotFound
+
+
+def test_a_held_run_ends_as_its_client_says_through_both_clients(pair: Pair) -> None:
+    """Holding only ties the run to the process; ending and releasing it leaves the status given."""
+    for client, status in ((pair.local, "finished"), (pair.remote, "failed")):
+        run = client.runs.create_run(RunCreate(project="parity", name=f"held-{status}"))
+        hold = client.runs.hold(run.id)
+        client.runs.log_batch(run.id, RunBatch(end_status=status))
+        hold.release()
+        assert pair.same(lambda c, rid=run.id: c.runs.get_run(rid).status) == status

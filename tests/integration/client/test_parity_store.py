@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.integration.client.conftest import Pair
 
-COVERED = {"store.verify"}
+COVERED = {"store.verify", "store.repair"}
 
 
 def test_verify_reports_the_same_through_both_clients(pair: Pair) -> None:
@@ -15,3 +15,11 @@ def test_verify_reports_the_same_through_both_clients(pair: Pair) -> None:
     path.write_bytes(b"bitrot")
     damaged = pair.same(lambda c: c.store.verify())
     assert not damaged["ok"] and damaged["corrupted"] == [blobs[1]]
+
+
+def test_repair_reports_the_same_through_both_clients(pair: Pair) -> None:
+    orphan = pair.local.ctx.artifacts.put_bytes(b"linked to nothing").sha256
+    first = pair.same(lambda c: c.store.verify())
+    assert orphan in first["orphans"] and first["removed"] == []
+    kept = pair.same(lambda c: c.store.repair())  # too young: an upload may be about to link it
+    assert kept["orphans"] == first["orphans"] and kept["removed"] == []

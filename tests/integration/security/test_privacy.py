@@ -52,7 +52,7 @@ def test_purge_deletes_only_what_retention_allows(ctx: Context, cli: Any) -> Non
         "privacy.retention",
     ]
     bad = cli("privacy", "retention", "set", "-p", "p", "--kind", "weather", "--days", "3")
-    assert bad.exit_code == 2 and "known kinds: runs" in bad.stderr
+    assert bad.exit_code == 2 and "known kinds: feedback, runs, traces" in bad.stderr
     assert cli("privacy", "retention", "set", "-p", "p", "--kind", "runs", "--forever").exit_code == 0
     assert service.get_retention(ctx, project="p").days == {}
 
@@ -84,7 +84,7 @@ def test_erase_leaves_no_trace_of_the_user_id(ctx: Context, cli: Any) -> None:
     res = cli("privacy", "erase", "--user-id", subject, "--json")
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
-    assert report["removed"] == {"runs": 2} and report["audit_events_anonymised"] == 2
+    assert report["removed"]["runs"] == 2 and report["audit_events_anonymised"] == 2
     assert subject not in res.stdout
     assert subject not in _all_text(ctx)
     assert tracking.get_run(ctx, run_id=shared).tags == {"stage": "eval"}
@@ -103,14 +103,14 @@ def test_later_areas_plug_in_through_the_registry(ctx: Context) -> None:
         seen.append(("purge", project_id))
         return 0
 
-    registry.register(registry.Handler(kind="traces", description="test", purge=purge, erase=erase))
+    registry.register(registry.Handler(kind="weather", description="test", purge=purge, erase=erase))
     try:
-        assert service.erase_subject(ctx, subject="bob").removed == {"runs": 0, "traces": 3}
-        service.set_retention(ctx, project="p", kind="traces", days=7)
+        assert service.erase_subject(ctx, subject="bob").removed["weather"] == 3
+        service.set_retention(ctx, project="p", kind="weather", days=7)
         service.purge(ctx)
         assert [k for k, _ in seen] == ["erase", "purge"]
     finally:
-        registry.unregister("traces")
+        registry.unregister("weather")
     with pytest.raises(InvalidInput):
         service.erase_subject(ctx, subject="")
     with pytest.raises(Exception, match="privacy:admin"):

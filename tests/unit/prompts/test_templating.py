@@ -115,14 +115,14 @@ def test_filters_reaching_for_private_attributes_get_nothing() -> None:
         ),
         ("{{ 2 ** 100000 }}", "too large a number"),
         ("{{ 'x'|center(10**9) }}", "\\|center"),
-        ("{{ 'x'.ljust(10**9) }}", "string method"),
+        ("{{ 'x'.ljust(10**9) }}", "str.ljust"),
         ("{{ '%999999999d' % 1 }}", "width or precision"),
         ("{{ '%999999999d'|format(1) }}", "width or precision"),
         ("{{ ('ab' * 1000)|replace('a', 'x' * 10000) }}", "\\|replace"),
         ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "recursion"),
         (
             "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
-            "times|longer",
+            "times|longer|builds past",
         ),
     ],
 )
@@ -139,7 +139,7 @@ def test_cpu_bombs_hit_the_deadline() -> None:
         "{% set x = 'ab' * 250000 %}{% for i in range(9000) %}{% for j in range(9) %}"
         "{{ (x|replace('a', 'b'))[:0] }}{% endfor %}{% endfor %}"
     )
-    with pytest.raises(InvalidInput, match="longer than"):
+    with pytest.raises(InvalidInput, match=r"longer than|builds past"):
         render(source)
 
 

@@ -8,7 +8,7 @@ documents them in OpenAPI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -77,11 +77,10 @@ async def upload_artifact(ctx: CtxDep, run_id: str, name: str, request: Request)
     """Stream the body into the artifact store without holding it in memory."""
     import asyncio
     import os
-    import tempfile
 
     rel = safe_relpath(name)
     service.get_run(ctx, run_id=run_id)
-    fd, tmp = tempfile.mkstemp(prefix="llmloop-upload-")
+    fd, tmp = ctx.artifacts.temp_file()  # where ``store verify`` finds it if this server is killed
     try:
         with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
@@ -104,3 +103,34 @@ def download_artifact(ctx: CtxDep, run_id: str, name: str) -> StreamingResponse:
         media_type="application/octet-stream",
         headers={"x-llmloop-sha256": art.sha256, "content-length": str(art.size)},
     )
+
+
+@mount(router, "runs.hold")
+async def hold_run(
+    ctx: CtxDep, run_id: str, seconds: float = Query(0, ge=0, le=service.MAX_HOLD_S)
+) -> StreamingResponse:
+    """Keep the run tied to this connection for ``seconds``, sending a byte each second.
+
+    The answer ends when the time is up or the run ends; if the client goes away first, the
+    run is marked killed after a short grace (``service.release_run``).
+    """
+    import asyncio
+    import time
+
+    await asyncio.to_thread(service.check_hold, ctx, run_id=run_id)
+
+    async def beats() -> AsyncIterator[bytes]:
+        finished = False
+        service.hold_run(run_id)  # here, not before: an answer never started holds nothing
+        try:
+            until = time.monotonic() + seconds
+            while time.monotonic() < until and await asyncio.to_thread(
+                service.run_is_running, ctx, run_id=run_id
+            ):
+                yield b"."
+                await asyncio.sleep(min(1.0, max(0.0, until - time.monotonic())))
+            finished = True
+        finally:
+            service.release_run(ctx, run_id=run_id, lost=not finished)
+
+    return StreamingResponse(beats(), media_type="application/octet-stream")

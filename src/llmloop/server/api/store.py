@@ -15,3 +15,8 @@ router = APIRouter(prefix="/store", tags=["store"])
 @mount(router, "store.verify")
 def verify(ctx: CtxDep) -> StoreVerifyReport:
     return verify_store(ctx)
+
+
+@mount(router, "store.repair")
+def repair(ctx: CtxDep) -> StoreVerifyReport:
+    return verify_store(ctx, repair=True)

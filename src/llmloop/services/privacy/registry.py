@@ -37,6 +37,7 @@ class Handler:
     description: str
     purge: PurgeHook | None = None
     erase: EraseHook | None = None
+    order: int = 0  # erase hooks run by (order, kind): a hook that rewrites ids others search by goes last
 
 
 _handlers: dict[str, Handler] = {}
@@ -66,4 +67,4 @@ def handlers() -> dict[str, Handler]:
 
 def _load_builtin_handlers() -> None:
     """Import the modules whose import registers a handler (they import this module back)."""
-    from llmloop.services.privacy import tracking  # noqa: F401
+    from llmloop.services.privacy import authorship, traces, tracking  # noqa: F401

@@ -28,6 +28,7 @@ class EraseReport(BaseModel):
     subject_digest: str = Field(description="sha256 prefix of the erased id; the id itself is not kept.")
     removed: dict[str, int] = Field(default_factory=dict, description="kind -> rows removed.")
     audit_events_anonymised: int = 0
+    artifacts_removed: int = Field(0, description="Blobs that only the erased rows referred to.")
 
 
 class RetentionSet(BaseModel):

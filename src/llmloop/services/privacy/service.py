@@ -3,7 +3,10 @@
 Retention lives in the project's settings (``{"retention_days": {"runs": 90, "traces": 30}}``).
 ``purge`` and ``erase_subject`` each run in one transaction and are audited; the erasure's
 audit row names only a digest of the subject, and the subject's name is blanked from earlier
-audit rows without breaking the chain (see ``security.audit.erase_actor``).
+audit rows without breaking the chain (see ``security.audit.erase_actor``). The audit log is
+tamper-evident, so erasure never deletes or rewrites a hashed field: the actor column is outside
+the hash and becomes ``erased:<digest>``; targets and payloads name objects by id, not people.
+Artifact blobs that only the erased rows referred to are deleted after the transaction commits.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from llmloop.errors import InvalidInput
 from llmloop.refs import validate_name
 from llmloop.security import audit
+from llmloop.security.integrity import referenced_blobs, remove_unreferenced
 from llmloop.services.privacy.registry import handlers
 from llmloop.services.privacy.schemas import EraseReport, PurgeReport, RetentionPolicy
 from llmloop.store.projects import project_id
@@ -106,12 +110,15 @@ def erase_subject(ctx: Context, *, subject: str) -> EraseReport:
     if not subject or len(subject) > 256:
         raise InvalidInput("give the user id to erase (1-256 characters)", details={"field": "user_id"})
     report = EraseReport(subject_digest=subject_digest(subject))
+    blobs_before = referenced_blobs(ctx)
     with ctx.db.session() as s:
-        for kind, handler in handlers().items():
+        for handler in sorted(handlers().values(), key=lambda h: (h.order, h.kind)):
             if handler.erase is not None:
-                report.removed[kind] = handler.erase(ctx, s, subject)
+                report.removed[handler.kind] = handler.erase(ctx, s, subject)
         report.audit_events_anonymised = audit.erase_actor(s, subject)
         audit.record(
             s, ctx, "privacy.erase", f"subject:{report.subject_digest}", after={"removed": report.removed}
         )
+    # blobs only the erased rows referred to (a run's artifacts): removed once the rows are gone for good
+    report.artifacts_removed = len(remove_unreferenced(ctx, blobs_before))
     return report

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import math
 import re
-import time
 import types
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -38,15 +35,15 @@ from jinja2.lexer import TokenStream
 from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import LoopContext, Macro, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from llmloop.errors import InvalidInput
+from llmloop.services.prompts import limits
 
 MAX_SOURCE_CHARS = 100_000
-MAX_OUTPUT_CHARS = 1_000_000
-MAX_ITERATIONS = 100_000
-MAX_RANGE = 10_000
-MAX_POWER_BITS = 4096
-MAX_RENDER_SECONDS = 2.0
+MAX_OUTPUT_CHARS = limits.MAX_VALUE_CHARS
+MAX_ITERATIONS = limits.MAX_ITERATIONS
+RenderLimitError = limits.RenderLimitError
 
 _SAFE_TYPES = (str, int, float, bool, list, tuple, dict, type(None), LoopContext)
 _SAFE_FILTERS = (
@@ -56,105 +53,34 @@ _SAFE_FILTERS = (
     *("sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper"),
     *("wordcount", "wordwrap"),
 )
-_ITER_FILTER = "llmloop_bounded_iter"
-_PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+# The sandbox's own filters, which the parser routes loops, ``~``, slices and repeated text through.
+_ITER, _CONCAT, _SLICE, _EMIT = "llmloop_iter", "llmloop_concat", "llmloop_slice", "llmloop_emit"
+_REPEATING = (nodes.For, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock)
 
-
-class RenderLimitError(Exception):
-    """A template went past one of the render limits (output size, loop iterations, operand size)."""
-
-
-class _Budget:
-    __slots__ = ("deadline", "iterations")
-
-    def __init__(self) -> None:
-        self.iterations = 0
-        self.deadline = time.perf_counter() + MAX_RENDER_SECONDS
-
-
-_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
-    "llmloop_render_budget", default=None
-)
 _last_token: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "llmloop_last_token", default=None
 )
 
 
-def _check_size(n: int, what: str) -> None:
-    if n > MAX_OUTPUT_CHARS:
-        raise RenderLimitError(f"{what} would be {n:,} items long; the limit is {MAX_OUTPUT_CHARS:,}")
-
-
-def _tick(budget: _Budget | None) -> None:
-    """Count one loop iteration or call against the render's budget."""
-    if budget is not None:
-        budget.iterations += 1
-        if budget.iterations > MAX_ITERATIONS:
-            raise RenderLimitError(f"loops and calls ran more than {MAX_ITERATIONS:,} times in one render")
-        if time.perf_counter() > budget.deadline:
-            raise RenderLimitError(f"rendering took longer than {MAX_RENDER_SECONDS} s")
-
-
-def _bounded_iter(value: Any) -> Iterator[Any]:
-    budget = _budget.get()
-    for item in value:
-        _tick(budget)
-        yield item
-
-
-def _bounded_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise RenderLimitError(f"range() of {len(r):,} items; the limit is {MAX_RANGE:,}")
-    return r
-
-
-def _sized(value: Any) -> int:
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
-
-
-def _estimate(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-    """An upper bound on the length a size-sensitive string operation would produce (0 when harmless)."""
-    if not isinstance(target, str):
-        return 0
-    first = args[0] if args else kwargs.get("width", kwargs.get("tabsize", 0))
-    if name in {"center", "ljust", "rjust", "zfill"}:
-        return max(len(target), first if isinstance(first, int) else 0)
-    if name == "expandtabs":
-        return len(target) + target.count("\t") * (first if isinstance(first, int) else 8)
-    if name == "indent":
-        width = len(first) if isinstance(first, str) else (first if isinstance(first, int) else 4)
-        return len(target) + (target.count("\n") + 1) * width
-    if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        hits = target.count(args[0]) if args[0] else len(target) + 1
-        return len(target) + hits * max(0, len(args[1]) - len(args[0]))
-    return 0
-
-
-def _check_percent(fmt: str, args: Any) -> None:
-    for m in _PERCENT_SPEC.finditer(fmt):
-        for part in m.groups():
-            if part == "*" or (part is not None and int(part) > MAX_OUTPUT_CHARS):
-                raise RenderLimitError("a %-format width or precision is too large")
-
-
-def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        values = [a for a in args if not hasattr(a, "environment")]  # skip a passed context/env
-        if values:
-            _check_size(_estimate(name, values[0], tuple(values[1:]), kwargs), f"the result of |{name}")
-            if name == "format" and isinstance(values[0], str):
-                _check_percent(values[0], values[1:])
-        result = func(*args, **kwargs)
-        _check_size(_sized(result), f"the result of |{name}")
-        return result
-
-    return guarded
-
-
 def _no_str_format(*_args: Any, **_kwargs: Any) -> str:
     raise SecurityError("str.format is not available in prompt templates; use {{ }} or the format filter")
+
+
+class _BoundOperations(NodeTransformer):
+    """Rewrite ``a ~ b`` and ``x[i:j]`` into the sandbox filters that pay for their result first."""
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Filter(nodes.List(node.nodes), _CONCAT, [], [], None, None, lineno=node.lineno)
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        if not isinstance(node.arg, nodes.Slice):
+            return node
+        bounds = [
+            b if b is not None else nodes.Const(None) for b in (node.arg.start, node.arg.stop, node.arg.step)
+        ]
+        return nodes.Filter(node.node, _SLICE, bounds, [], None, None, lineno=node.lineno)
 
 
 class PromptEnvironment(ImmutableSandboxedEnvironment):
@@ -164,12 +90,18 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__(
-            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, cache_size=0
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            cache_size=0,
+            finalize=limits.finalize,
         )
         self.globals.clear()
-        self.globals["range"] = _bounded_range
-        self.filters = {name: _guard_filter(name, FILTERS[name]) for name in [*_SAFE_FILTERS, "format"]}
-        self.filters[_ITER_FILTER] = _bounded_iter
+        self.globals["range"] = limits.bounded_range
+        self.filters = {name: limits.guard_filter(name, FILTERS[name]) for name in [*_SAFE_FILTERS, "format"]}
+        self.filters.update(
+            {_ITER: limits.bounded_iter, _CONCAT: limits.concat, _SLICE: limits.slice_of, _EMIT: limits.emit}
+        )
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return (
@@ -179,7 +111,11 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
         )
 
     def is_safe_callable(self, obj: Any) -> bool:
-        if obj is _bounded_range or obj is _no_str_format or isinstance(obj, (Macro, LoopContext, Undefined)):
+        if (
+            obj is limits.bounded_range
+            or obj is _no_str_format
+            or isinstance(obj, (Macro, LoopContext, Undefined))
+        ):
             return True  # an Undefined raises its own clear error when called
         owner = getattr(obj, "__self__", None)
         return (
@@ -193,34 +129,19 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
             raise SecurityError(
                 f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed"
             )
-        _tick(_budget.get())  # macros can recurse without any loop: count calls too
-        owner = getattr(__obj, "__self__", None)
-        _check_size(_estimate(getattr(__obj, "__name__", ""), owner, args, kwargs), "a string method result")
+        limits.tick()  # macros can recurse without any loop: count calls too
+        joined = limits.estimate_call(__self, __obj, args, kwargs)
+        if joined is not None:
+            return joined
         result = __context.call(__obj, *args, **kwargs)
-        _check_size(_sized(result), "a call result")
+        limits.charge_built(result, "a call result")
         return result
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         return _no_str_format if super().wrap_str_format(value) is not None else None
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int):
-                    _check_size(len(seq) * n, f"{type(seq).__name__} * {n}")
-        elif operator == "**":
-            if (
-                isinstance(left, int)
-                and isinstance(right, int)
-                and abs(left) > 1
-                and right * math.log2(abs(left)) > MAX_POWER_BITS
-            ):
-                raise RenderLimitError(f"{left} ** {right} is too large a number")
-        elif operator == "+":
-            if _sized(left) and _sized(right):
-                _check_size(len(left) + len(right), "a concatenation")
-        elif operator == "%" and isinstance(left, str):
-            _check_percent(left, right)
+        limits.check_binop(operator, left, right)
         return self.binop_table[operator](left, right)
 
     def _tokenize(
@@ -232,11 +153,21 @@ class PromptEnvironment(ImmutableSandboxedEnvironment):
         return TokenStream(self.lexer.wrap(_track_positions(raw, source), name, filename), name, filename)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        """Parse, then route every ``{% for %}`` through the iteration budget."""
+        """Parse, then route loops, ``~``, slices and text that loops or macros repeat through the budget."""
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, _ITER_FILTER, [], [], None, None, lineno=loop.lineno)
-        return tree
+            loop.iter = nodes.Filter(loop.iter, _ITER, [], [], None, None, lineno=loop.lineno)
+        for block in tree.find_all(_REPEATING):
+            for output in block.find_all(nodes.Output):
+                output.nodes = [
+                    nodes.Filter(nodes.Const(n.data), _EMIT, [], [], None, None, lineno=n.lineno)
+                    if isinstance(n, nodes.TemplateData)
+                    else n
+                    for n in output.nodes
+                ]
+        bounded = _BoundOperations().visit(tree)
+        assert isinstance(bounded, nodes.Template)
+        return bounded
 
 
 def _track_positions(raw: Iterable[tuple[int, str, str]], source: str) -> Iterator[tuple[int, str, str]]:
@@ -278,7 +209,7 @@ class CompiledTemplate:
         try:
             if self.simple:
                 return "".join(tmpl.root_render_func(tmpl.new_context(variables)))
-            token = _budget.set(_Budget())
+            token = limits.current.set(limits.Budget())
             try:
                 parts: list[str] = []
                 size = 0
@@ -289,7 +220,7 @@ class CompiledTemplate:
                     parts.append(chunk)
                 return "".join(parts)
             finally:
-                _budget.reset(token)
+                limits.current.reset(token)
         except InvalidInput:
             raise
         except Exception as e:  # every template failure becomes one clear InvalidInput

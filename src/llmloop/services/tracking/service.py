@@ -15,7 +15,9 @@ import math
 import operator
 import os
 import socket
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,8 @@ from llmloop.store.tables.tracking import (
 
 HOST = socket.gethostname()
 STALE_HEARTBEAT_S = 300.0
+HOLD_GRACE_S = 3.0  # a client whose hold dropped has this long to hold again (a network blip) before
+MAX_HOLD_S = 300.0  # ... its run is marked killed; one hold request lasts at most this long
 MEMO_MAX = 100_000  # remembered lookups per database before the memo starts over
 
 # Statements built once: SQLAlchemy then reuses their compiled form on every call.
@@ -345,6 +349,81 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
                 f"run:{run_id}",
                 {"status": "running"},
                 {"status": batch.end_status},
+                project=project,
+            )
+
+
+# Runs held open by a client's connection, in this server process: {run id: open holds}.
+_holds: Counter[str] = Counter()
+_holds_lock = threading.Lock()
+
+
+def check_hold(ctx: Context, *, run_id: str) -> None:
+    """May the caller hold ``run_id``? (It must exist, be theirs to write, and be running.)
+
+    Holding counts as a heartbeat, so a client that holds again through another server process
+    within the grace is seen there too (``_expire_hold`` spares runs with a newer heartbeat).
+    """
+    with ctx.db.connect() as conn:
+        project = _run_project(ctx, conn, run_id)
+        require_or_hide(ctx.actor, "runs:write", project, _run_not_found(run_id))
+        if not conn.execute(_TOUCH, {"rid": run_id, "t": now()}).rowcount:
+            status = conn.scalar(_RUN_STATUS, {"rid": run_id})
+            raise Conflict(
+                f"run {run_id} has ended ({status}); it cannot be held", details={"run_id": run_id}
+            )
+
+
+def hold_run(run_id: str) -> None:
+    """Tie ``run_id`` to the caller's connection until ``release_run``: a lost hold kills the run.
+
+    A process that logs through a server cannot be watched by pid, and a heartbeat that is allowed
+    to miss a long training step must be slow to expire; a held connection is neither. When the
+    client dies (even by ``kill -9``) its operating system closes the socket, the server sees the
+    hold drop, and unless the client holds again within ``HOLD_GRACE_S`` or logs meanwhile, the
+    run ends as ``killed`` at once rather than after ``STALE_HEARTBEAT_S``. Call ``check_hold`` first.
+    """
+    with _holds_lock:
+        _holds[run_id] += 1
+
+
+def run_is_running(ctx: Context, *, run_id: str) -> bool:
+    with ctx.db.connect() as conn:
+        return conn.scalar(_RUN_STATUS, {"rid": run_id}) == "running"
+
+
+def release_run(ctx: Context, *, run_id: str, lost: bool) -> None:
+    """Close one hold; ``lost`` (the connection dropped, not the hold's time up) starts the grace."""
+    with _holds_lock:
+        _holds[run_id] -= 1
+        if _holds[run_id] <= 0:
+            del _holds[run_id]
+    if lost:
+        timer = threading.Timer(HOLD_GRACE_S, _expire_hold, args=(ctx, run_id, now()))
+        timer.daemon = True
+        timer.start()
+
+
+def _expire_hold(ctx: Context, run_id: str, lost_at: float) -> None:
+    """Kill the run if nobody holds it again and it logged nothing since its hold was lost."""
+    with _holds_lock:
+        if _holds.get(run_id):
+            return
+    with ctx.db.connect() as conn:
+        killed = conn.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status == "running", RunRow.heartbeat_at <= lost_at)
+            .values(status="killed", end_time=RunRow.heartbeat_at)
+        ).rowcount
+        if killed:
+            project = _run_project(ctx, conn, run_id)
+            audit.record(
+                conn,
+                ctx,
+                "runs.end",
+                f"run:{run_id}",
+                {"status": "running"},
+                {"status": "killed"},
                 project=project,
             )
 
