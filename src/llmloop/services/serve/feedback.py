@@ -39,10 +39,11 @@ def _feedback(row: FeedbackRow, project: str) -> Feedback:
 def create_feedback(ctx: Context, *, spec: FeedbackCreate) -> Feedback:
     with ctx.db.session() as s:
         pid = s.scalar(select(TraceRow.project_id).where(TraceRow.trace_id == spec.trace_id))
+        missing = NotFound(f"trace {spec.trace_id!r} not found", details={"trace_id": spec.trace_id})
         if pid is None:
-            raise NotFound(f"trace {spec.trace_id!r} not found", details={"trace_id": spec.trace_id})
+            raise missing
         project = project_name(s, pid)
-        ctx.require("feedback:write", project)
+        ctx.require("feedback:write", project, missing=missing)
         row = FeedbackRow(
             id=uuid.uuid4().hex,
             trace_id=spec.trace_id,
