@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from llmloop.config import Settings, get_settings
 from llmloop.errors import NotFound
+from llmloop.security import audit as _audit  # noqa: F401  (installs the commit-time audit guard)
 from llmloop.security.rbac import LOCAL_ADMIN, Actor, require
 from llmloop.store.artifacts import ArtifactStore
 from llmloop.store.db import Database, get_database

@@ -25,6 +25,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.errors import PermissionDenied, Unauthenticated
+from llmloop.security import audit
 from llmloop.security.rbac import RANK, Actor
 from llmloop.security.settings import SecuritySettings, security_settings
 from llmloop.store.tables.base import now
@@ -147,6 +148,7 @@ def actor_for_key(db: Database, key: str, *, via: str = "") -> Actor:
             raise Unauthenticated(f"user {user.name!r} is disabled")
         if row.last_used_at is None or t - row.last_used_at > LAST_USED_EVERY_S:
             s.execute(update(ApiKeyRow).where(ApiKeyRow.id == row.id).values(last_used_at=t))
+            audit.exempt(s, "a key's last-used time is bookkeeping, not a change anyone made")
         actor = actor_for(s, user, via=f"{via} key {row.prefix}".strip())
         if row.created_by not in (None, user.name, "local"):
             actor = replace(actor, roles=intersect_roles(actor.roles, _creator_roles(s, row.created_by)))

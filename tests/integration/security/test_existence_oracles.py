@@ -57,7 +57,11 @@ BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "deployments.rollback": lambda v: {"project": v["project"]},
     "models.register": lambda v: {"base": "org/oracle-model"},
     "models.promote": lambda v: {"version": "1", "reason": "oracle"},
+    "models.protect": lambda v: {
+        "suite": f"name: qa\ndataset: {{ref: {v['name']}@1}}\nmetrics: [exact_match]\ngates: [exact_match >= 0.5]\n"
+    },
 }
+RAW = {"datasets.upload": b'{"text": "a walked row"}\n', "runs.upload_artifact": b"artifact bytes"}
 
 
 def _values(ctx: Context, tmp_path: Path) -> dict[str, str]:
@@ -88,7 +92,7 @@ def _request(
     op = _op(route)
     query = {**_query(route.path), "project": values["project"]}
     kwargs: dict[str, Any] = {"headers": dict(headers), "params": query}
-    example = EXAMPLES.get(op)
+    example = RAW.get(op, EXAMPLES.get(op))
     if op in BODIES:
         kwargs["json"] = BODIES[op](values)
     elif isinstance(example, bytes):

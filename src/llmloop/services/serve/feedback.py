@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from llmloop.context import Context
 from llmloop.errors import NotFound
+from llmloop.security import audit
 from llmloop.services.observe import service as traces
 from llmloop.services.serve.schemas import Feedback, FeedbackCreate, TraceDetail
 from llmloop.store.projects import project_name
@@ -58,6 +59,9 @@ def create_feedback(ctx: Context, *, spec: FeedbackCreate) -> Feedback:
         )
         s.add(row)
         s.flush()
+        audit.record(
+            s, ctx, "feedback.create", f"trace:{spec.trace_id}", after={"id": row.id}, project=project
+        )
         return _feedback(row, project)
 
 
