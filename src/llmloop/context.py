@@ -10,6 +10,8 @@ import functools
 from dataclasses import dataclass, replace
 
 from llmloop.config import Settings, get_settings
+from llmloop.errors import NotFound
+from llmloop.security import audit as _audit  # noqa: F401  (installs the commit-time audit guard)
 from llmloop.security.rbac import LOCAL_ADMIN, Actor, require
 from llmloop.store.artifacts import ArtifactStore
 from llmloop.store.db import Database, get_database
@@ -22,8 +24,9 @@ class Context:
     artifacts: ArtifactStore
     actor: Actor = LOCAL_ADMIN
 
-    def require(self, permission: str, project: str) -> None:
-        require(self.actor, permission, project)
+    def require(self, permission: str, project: str, *, missing: NotFound | None = None) -> None:
+        """``llmloop.security.rbac.require``: 404 without any role in ``project``, 403 without the permission."""
+        require(self.actor, permission, project, missing=missing)
 
     def as_actor(self, actor: Actor) -> Context:
         return replace(self, actor=actor)

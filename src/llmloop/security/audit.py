@@ -14,6 +14,14 @@ The actor's name is outside the hash but bound by ``actor_digest`` (sha256 of a 
 and the name): a privacy erasure may replace the name by ``erased:…`` without breaking the
 chain, while any other edit of it is still detected.
 
+Every mutation is audited, enforced in one place: the commit. Each statement a transaction
+runs is matched against ``AUDITED`` (the tables that hold what people create and change:
+deployments, prompts, evaluations, models, datasets, runs, keys, users, secrets, ...); a
+commit that wrote to one of them without appending an audit event is refused
+(``UnauditedMutation``) and rolled back, whichever door, service or raw SQL it came from. The
+hot paths that write per metric, per span or per request (metrics, traces, a key's
+``last_used_at``) touch no audited table or say why with ``exempt``.
+
 Limits: the chain proves integrity against edits made without recomputing every later hash.
 Someone with write access to the database who rewrites the whole tail is caught only by
 comparing the head (``llmloop audit verify`` prints it) with a copy kept elsewhere.
@@ -24,14 +32,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from llmloop.errors import InvalidInput
+from llmloop.errors import InvalidInput, LlmloopError
 from llmloop.security.schemas import AuditEvent, AuditVerifyReport
 from llmloop.store.tables.base import now
 from llmloop.store.tables.security import AuditEventRow, AuditHeadRow
@@ -63,6 +72,76 @@ _HASHED = (
     "salt",
     "prev_hash",
 )
+
+
+_ALL = frozenset({"INSERT", "UPDATE", "DELETE"})
+_CREATE_DELETE = frozenset({"INSERT", "DELETE"})
+# table -> the statements on it that must come with an audit event in the same transaction.
+# Not here: per-metric/per-span/per-request rows (metrics, params, tags, traces, spans, sessions),
+# rows written only beside an audited one (lineage, evaluation examples, artifacts), the audit tables.
+AUDITED: dict[str, frozenset[str]] = {
+    "deployments": _ALL,
+    "deployment_revisions": _ALL,
+    "prompts": _ALL,
+    "prompt_versions": _ALL,
+    "aliases": _ALL,
+    "evaluations": _CREATE_DELETE,  # its progress and result are its own
+    "datasets": _ALL,
+    "dataset_versions": _ALL,
+    "models": _ALL,
+    "model_versions": _ALL,
+    "model_alias_events": _ALL,
+    "model_alias_protections": _ALL,
+    "runs": _CREATE_DELETE,  # a run's status and logging are its own; creating and ending it are audited
+    "train_sweeps": _ALL,
+    "feedback": _ALL,
+    "users": _ALL,
+    "role_bindings": _ALL,
+    "api_keys": _ALL,
+    "secrets": _ALL,
+}
+_WRITE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:OR\s+\w+\s+)?(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.I)
+_PENDING, _AUDITED, _EXEMPT = "llmloop_unaudited", "llmloop_audited", "llmloop_audit_exempt"
+
+
+class UnauditedMutation(LlmloopError):
+    """A transaction changed an audited table without an audit event: a bug in the code that wrote."""
+
+
+def exempt(session: Session | Connection, why: str) -> None:
+    """Let this transaction write audited tables without an event; ``why`` says why it is no mutation
+    anyone needs to answer for (a key's last-used time). Use sparingly: it is the only way past."""
+    conn = session.connection() if isinstance(session, Session) else session
+    conn.info[_EXEMPT] = why
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    m = _WRITE.match(statement)
+    if m is None:
+        return
+    verb, table = m.group(1).upper(), m.group(2).lower()
+    if table == "audit_events" and verb == "INSERT":
+        conn.info[_AUDITED] = True
+    elif verb in AUDITED.get(table, ()):
+        conn.info.setdefault(_PENDING, set()).add(f"{verb} {table}")
+
+
+@event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "rollback")
+def _forget(conn: Connection) -> None:
+    for key in (_PENDING, _AUDITED, _EXEMPT):
+        conn.info.pop(key, None)
+
+
+@event.listens_for(Engine, "commit")
+def _refuse_unaudited(conn: Connection) -> None:
+    pending, audited, exempted = (conn.info.pop(k, None) for k in (_PENDING, _AUDITED, _EXEMPT))
+    if pending and not audited and not exempted:
+        raise UnauditedMutation(
+            f"refused to commit {', '.join(sorted(pending))} without an audit event: every mutation "
+            "must call llmloop.security.audit.record in its transaction"
+        )
 
 
 def _clean(value: Any) -> Any:

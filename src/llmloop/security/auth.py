@@ -25,7 +25,8 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.errors import PermissionDenied, Unauthenticated
-from llmloop.security.rbac import Actor
+from llmloop.security import audit
+from llmloop.security.rbac import RANK, Actor
 from llmloop.security.settings import SecuritySettings, security_settings
 from llmloop.store.tables.base import now
 from llmloop.store.tables.security import ApiKeyRow, RoleBindingRow, SessionRow, UserRow
@@ -147,8 +148,33 @@ def actor_for_key(db: Database, key: str, *, via: str = "") -> Actor:
             raise Unauthenticated(f"user {user.name!r} is disabled")
         if row.last_used_at is None or t - row.last_used_at > LAST_USED_EVERY_S:
             s.execute(update(ApiKeyRow).where(ApiKeyRow.id == row.id).values(last_used_at=t))
+            audit.exempt(s, "a key's last-used time is bookkeeping, not a change anyone made")
         actor = actor_for(s, user, via=f"{via} key {row.prefix}".strip())
+        if row.created_by not in (None, user.name, "local"):
+            actor = replace(actor, roles=intersect_roles(actor.roles, _creator_roles(s, row.created_by)))
     return scoped(actor, row.scopes or ["api"], row.deployments or [])
+
+
+def _creator_roles(session: Session, name: str) -> dict[str, str]:
+    """The current roles of whoever minted a key for someone else; none once they are disabled or gone."""
+    creator = session.scalar(select(UserRow).where(UserRow.name == name))
+    if creator is None or creator.disabled_at is not None:
+        return {}
+    return _roles(session, creator.id)
+
+
+def intersect_roles(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    """Per project, the lesser of two role maps (``"*"`` applies where a project is not named).
+
+    A key minted by an admin for someone else acts with this of owner and creator, so it loses
+    what its creator loses (a demoted or disabled admin's keys for others shrink with them).
+    """
+    out: dict[str, str] = {}
+    for project in a.keys() | b.keys():
+        ra, rb = a.get(project) or a.get("*"), b.get(project) or b.get("*")
+        if ra is not None and rb is not None:
+            out[project] = ra if RANK[ra] <= RANK[rb] else rb
+    return out
 
 
 def scoped(actor: Actor, scopes: list[str], deployments: list[str]) -> Actor:
@@ -157,8 +183,8 @@ def scoped(actor: Actor, scopes: list[str], deployments: list[str]) -> Actor:
         return actor
     if "api:read" in scopes:
         return replace(actor, max_role="viewer")
-    # gateway only: no role anywhere; may invoke the named deployments and nothing else
-    return replace(actor, roles={}, deployments=frozenset(deployments))
+    # gateway only: no API permission; may invoke the named deployments where the roles allow it
+    return replace(actor, deployments=frozenset(deployments))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Anyone signed in may manage their own keys; another user's keys need ``keys:admi
 ``*``, and to anyone else they do not exist (``NotFound``, no existence leak). A credential
 that is itself limited (a read-only or gateway-only key) cannot mint keys, so a scope can
 never be widened by creating a new key with it.
+
+A key never carries more authority than the people behind it: a ``gateway`` key may name
+only deployments that both its owner and its creator may invoke now (checked here, so a
+viewer or an outsider is refused at once), and at every use its authority is recomputed from
+its owner's *current* roles, capped by its creator's (``llmloop.security.auth.actor_for_key``).
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from sqlalchemy.orm import Session
 from llmloop.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from llmloop.refs import validate_name
 from llmloop.security import audit
-from llmloop.security.auth import new_api_key
+from llmloop.security.auth import actor_for, new_api_key
+from llmloop.security.rbac import Actor
 from llmloop.security.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from llmloop.store.tables.base import now
+from llmloop.store.tables.core import ProjectRow
+from llmloop.store.tables.deployments import DeploymentRow
 from llmloop.store.tables.security import ApiKeyRow, UserRow
 
 if TYPE_CHECKING:
@@ -57,6 +65,9 @@ def insert_key(session: Session, ctx: Context, owner: UserRow, spec: ApiKeyCreat
         )
     for d in spec.deployments:
         validate_name(d, what="deployment")
+    owner_actor = actor_for(session, owner, via=ctx.actor.via)
+    for d in sorted(set(spec.deployments)):
+        _check_invocable(session, d, (owner_actor, ctx.actor))
     key, prefix, digest = new_api_key()
     t = now()
     row = ApiKeyRow(
@@ -86,6 +97,30 @@ def insert_key(session: Session, ctx: Context, owner: UserRow, spec: ApiKeyCreat
         },
     )
     return ApiKeyCreated(**_to_key(row, owner.name).model_dump(), key=key)
+
+
+def _check_invocable(session: Session, deployment: str, actors: tuple[Actor, ...]) -> None:
+    """Refuse a deployment on a gateway key unless every actor may invoke it in some project.
+
+    A deployment in a project where the actor has no role is reported absent (``NotFound``), as
+    a truly absent one is; one the actor can see but not call is ``PermissionDenied``.
+    """
+    projects = list(
+        session.scalars(
+            select(ProjectRow.name)
+            .join(DeploymentRow, DeploymentRow.project_id == ProjectRow.id)
+            .where(DeploymentRow.name == deployment)
+        )
+    )
+    for actor in actors:
+        if any(actor.can_invoke(deployment, p) for p in projects):
+            continue
+        if not any(actor.role_in(p) for p in projects):
+            raise NotFound(f"deployment {deployment!r} not found", details={"deployment": deployment})
+        raise PermissionDenied(
+            f"{actor.id} may not invoke deployment {deployment!r}, so no key of theirs may",
+            details={"deployment": deployment},
+        )
 
 
 def create_key(ctx: Context, *, spec: ApiKeyCreate) -> ApiKeyCreated:

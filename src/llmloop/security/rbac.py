@@ -3,16 +3,25 @@
 Roles are ranked; a permission names the least role that grants it. Actors carry a role
 per project (``"*"`` for every project). The local single-user mode is an admin everywhere.
 
-An API key acts with its owner's roles, optionally capped (``max_role``: a read-only key
-is a viewer wherever its owner is anything more). A gateway-only key has no roles at all
-and may only invoke the deployments it names, so a leaked gateway key cannot read data.
+An API key acts with its owner's roles *as they are now* (looked up on every use),
+optionally capped (``max_role``: a read-only key is a viewer wherever its owner is anything
+more). A gateway-only key holds no permission at all except invoking the deployments it
+names, and only where its owner may invoke deployments now: its authority is the
+intersection of its scope and its owner's current roles, so a key never carries more than
+the person behind it, and loses what they lose.
+
+One denial rule for every service (``require``): a caller with no role at all in a project
+is told the project's objects do not exist (``NotFound``, the same answer an absent object
+gets), so another project's names and ids cannot be probed; a caller with some role there
+who lacks the permission is told so (``PermissionDenied``). Checks on ``"*"`` (users, keys,
+audit) are never hidden: the route exists for everyone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from llmloop.errors import PermissionDenied
+from llmloop.errors import NotFound, PermissionDenied
 
 ROLES = ("viewer", "member", "maintainer", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
@@ -82,37 +91,51 @@ class Actor:
             return self.max_role
         return role
 
-    def can(self, permission: str, project: str) -> bool:
+    def _role_grants(self, permission: str, project: str) -> bool:
         needed = PERMISSIONS.get(permission)
         if needed is None:
             raise KeyError(f"unknown permission {permission!r}")
         role = self.role_in(project)
         return role is not None and RANK[role] >= RANK[needed]
 
+    def can(self, permission: str, project: str) -> bool:
+        """The per-project check; a gateway-only key holds no API permission at all."""
+        granted = self._role_grants(permission, project)
+        return granted and self.deployments is None
+
     def can_anywhere(self, permission: str) -> bool:
         """Whether some project grants ``permission``: the coarse check made before a route runs."""
         if self.deployments is not None:
-            return permission == "deployments:invoke"
+            return permission == "deployments:invoke" and any(
+                self._role_grants(permission, project) for project in self.roles
+            )
         return any(self.can(permission, project) for project in self.roles)
 
     def can_invoke(self, deployment: str, project: str) -> bool:
-        """Gateway calls: a gateway-only key names its deployments; others need the role."""
-        if self.deployments is not None:
-            return deployment in self.deployments
-        return self.can("deployments:invoke", project)
+        """Gateway calls need the role; a gateway-only key also must name the deployment."""
+        if self.deployments is not None and deployment not in self.deployments:
+            return False
+        return self._role_grants("deployments:invoke", project)
 
 
 LOCAL_ADMIN = Actor(id="local", kind="local", roles={"*": "admin"})
 
 
-def require(actor: Actor, permission: str, project: str) -> None:
-    if not actor.can(permission, project):
-        raise PermissionDenied(f"{actor.id} may not {permission} in project {project!r}")
+def project_not_found(project: str) -> NotFound:
+    """What an absent project answers; also what a project you have no role in answers."""
+    return NotFound(f"project {project!r} not found", details={"project": project})
 
 
-def require_or_hide(actor: Actor, permission: str, project: str, hidden: Exception) -> None:
-    """Like ``require``, but an actor with no role at all in ``project`` gets ``hidden`` (a NotFound),
-    so probing another project's names or ids cannot tell "exists" from "absent"."""
-    if actor.role_in(project) is None:
-        raise hidden
-    require(actor, permission, project)
+def require(actor: Actor, permission: str, project: str, *, missing: NotFound | None = None) -> None:
+    """The one denial rule (module docstring): no role in ``project`` -> ``missing``, else 403.
+
+    ``missing`` is what the caller would get if the object it named were absent (a run id, a
+    trace id): pass it whenever the caller named an object rather than the project, so that
+    the answer does not even reveal which project the object lives in. By default the project
+    itself is reported absent.
+    """
+    if actor.can(permission, project):
+        return
+    if project != "*" and actor.role_in(project) is None:
+        raise missing or project_not_found(project)
+    raise PermissionDenied(f"{actor.id} may not {permission} in project {project!r}")

@@ -157,7 +157,7 @@ def test_viewers_read_but_do_not_write(ctx: Any) -> None:
     with pytest.raises(PermissionDenied):
         service.set_prompt_alias(viewer, project="travel", name="recommend", alias="production", version=1)
     outsider = replace(viewer, actor=Actor(id="olga", roles={"other": "admin"}))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match="project 'travel' not found"):  # as if it did not exist
         service.get_prompt_version(outsider, project="travel", ref="recommend")
 
 

@@ -198,6 +198,7 @@ def test_lineage_and_card_from_the_store(ctx: Any, tiny_base: Path, tiny_adapter
 def test_card_lists_completed_evaluations_of_this_version(ctx: Any, tiny_base: Path) -> None:
     import uuid
 
+    from llmloop.security import audit
     from llmloop.store.projects import project_id
     from llmloop.store.tables.evaluations import EvaluationRow
 
@@ -212,6 +213,7 @@ def test_card_lists_completed_evaluations_of_this_version(ctx: Any, tiny_base: P
                     metrics={"exact_match": {"key": "exact_match", "metric": "exact_match", "score": score}},
                 )
             )  # fmt: skip
+        audit.exempt(s, "rows a test writes directly, standing in for finished evaluations")
     md = card.model_card(ctx, ref="tiny", project="p").markdown
     assert "| qa | qa@1 | 8 | exact_match | 0.75 |" in md and "0.1 |" not in md
 

@@ -20,6 +20,8 @@ import pytest
 from llmloop.config import reset_settings
 from llmloop.security import keys, users
 from llmloop.security.schemas import ApiKeyCreate, RoleBinding, UserCreate
+from llmloop.services.serve import service as deploy_service
+from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
 
 SECURITY_ENV = (
     "LLMLOOP_MASTER_KEY",
@@ -104,5 +106,13 @@ def team_fixture(ctx: Any) -> Team:
     add_user(ctx, "admin", {"*": "admin"})
     t.keys["admin"] = add_key(ctx, "admin")
     t.keys["readonly"] = add_key(ctx, "maintainer", scopes=["api:read"])
+    deploy_service.create_deployment(
+        ctx,
+        spec=DeploymentCreate(
+            name="chat",
+            project=PROJECT,
+            spec=DeploymentSpec(targets=[TargetSpec(model="m", upstream="http://127.0.0.1:9/v1")]),
+        ),
+    )  # a gateway key may name only a deployment its owner may invoke
     t.keys["gateway"] = add_key(ctx, "member", scopes=["gateway"], deployments=["chat"])
     return t

@@ -149,49 +149,49 @@ def _fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", one, path)
 
 
-def _seed(ctx: Context, tmp_path: Path) -> dict[str, str]:
-    """One object per area in PROJECT (named SEEDED, two versions where versioned); returns path values."""
+def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str]:
+    """One object per area in ``project`` (named SEEDED, two versions where versioned); returns path values."""
     (tmp_path / "qa.jsonl").write_text('{"input": "2+2?", "reference": "4"}\n')
     (tmp_path / "suite.yaml").write_text("name: qa\ndataset: {path: qa.jsonl}\nmetrics: [exact_match]\n")
     evaluation = eval_service.run_suite(
         ctx,
         suite=load_suite(tmp_path / "suite.yaml"),
         model=lambda batch, **p: ["4"] * len(batch),
-        project=PROJECT,
+        project=project,
     )
     for text in ("hi {{ who }}", "hello {{ who }}"):
         prompts_service.create_prompt_version(
             ctx,
             spec=PromptCreate(
-                project=PROJECT, name=SEEDED, template=text, variables={"who": {"type": "string"}}
+                project=project, name=SEEDED, template=text, variables={"who": {"type": "string"}}
             ),
         )
-    prompts_service.set_prompt_alias(ctx, project=PROJECT, name=SEEDED, alias="staging", version=1)
+    prompts_service.set_prompt_alias(ctx, project=project, name=SEEDED, alias="staging", version=1)
     for model in ("m1", "m2"):
         deploy_service.create_deployment(
             ctx,
             spec=DeploymentCreate(
                 name=SEEDED,
-                project=PROJECT,
+                project=project,
                 spec=DeploymentSpec(targets=[TargetSpec(model=model, upstream="http://127.0.0.1:9/v1")]),
             ),
         )
     trace_id = uuid.uuid4().hex
     span = SpanRecord(
-        trace_id=trace_id, span_id=trace_id[:16], project=PROJECT, name="seed", start_time=1.0, end_time=2.0
+        trace_id=trace_id, span_id=trace_id[:16], project=project, name="seed", start_time=1.0, end_time=2.0
     )
     trace_service.record_spans(ctx, spans=[span])
     for i in (1, 2):
         (tmp_path / f"rows{i}.jsonl").write_text("".join(f'{{"text": "row {j}"}}\n' for j in range(i)))
         data_service.add_version(
-            ctx, spec=DatasetAdd(name=SEEDED, project=PROJECT, path=str(tmp_path / f"rows{i}.jsonl"))
+            ctx, spec=DatasetAdd(name=SEEDED, project=project, path=str(tmp_path / f"rows{i}.jsonl"))
         )
-    data_service.alias_version(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=PROJECT)
+    data_service.alias_version(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=project)
     for hub_id in ("org/seed-1", "org/seed-2"):
         models_service.register_model_version(
-            ctx, spec=ModelVersionCreate(project=PROJECT, name=SEEDED, base=hub_id)
+            ctx, spec=ModelVersionCreate(project=project, name=SEEDED, base=hub_id)
         )
-    models_service.promote_model(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=PROJECT)
+    models_service.promote_model(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=project)
     return {"evaluation_id": evaluation.id, "trace_id": trace_id}
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llmloop.errors import NotFound, PermissionDenied
-from llmloop.security.auth import scoped
-from llmloop.security.rbac import LOCAL_ADMIN, PERMISSIONS, ROLES, Actor, require, require_or_hide
+from llmloop.security.auth import intersect_roles, scoped
+from llmloop.security.rbac import LOCAL_ADMIN, PERMISSIONS, ROLES, Actor, require
 
 
 def test_roles_are_ranked_per_project() -> None:
@@ -35,11 +35,31 @@ def test_gateway_key_may_only_invoke_its_deployments() -> None:
     assert not Actor(id="v", roles={"p": "viewer"}).can_invoke("anything", "p")
 
 
+def test_gateway_key_holds_no_more_than_its_owner_now() -> None:
+    """A gateway key of someone who may not invoke (a viewer, an outsider) invokes nothing."""
+    for roles in ({"p": "viewer"}, {"q": "member"}, {}):
+        gw = scoped(Actor(id="v", roles=roles), ["gateway"], ["chat"])
+        assert not gw.can_invoke("chat", "p")
+        assert not gw.can_anywhere("deployments:invoke") or "q" in roles
+
+
+def test_roles_intersect_per_project() -> None:
+    assert intersect_roles({"p": "member"}, {"*": "admin"}) == {"p": "member"}
+    assert intersect_roles({"*": "admin"}, {"p": "viewer"}) == {"p": "viewer"}
+    assert intersect_roles({"p": "admin", "q": "member"}, {"q": "admin"}) == {"q": "member"}
+    assert intersect_roles({"p": "admin"}, {}) == {}
+
+
 def test_outsiders_get_not_found_members_get_denied() -> None:
     viewer = Actor(id="v", roles={"p": "viewer"})
-    with pytest.raises(NotFound):
-        require_or_hide(viewer, "runs:read", "q", NotFound("run x not found"))
-    with pytest.raises(PermissionDenied):
-        require_or_hide(viewer, "runs:write", "p", NotFound("run x not found"))
+    with pytest.raises(NotFound, match="run x not found"):
+        require(viewer, "runs:read", "q", missing=NotFound("run x not found"))
+    with pytest.raises(NotFound, match="project 'q' not found"):
+        require(viewer, "runs:write", "q")
     with pytest.raises(PermissionDenied, match="v may not runs:write"):
-        require(viewer, "runs:write", "p")
+        require(viewer, "runs:write", "p", missing=NotFound("run x not found"))
+    with pytest.raises(PermissionDenied):  # "*" checks are never hidden
+        require(viewer, "users:write", "*")
+    gateway = scoped(viewer, ["gateway"], ["chat"])
+    with pytest.raises(PermissionDenied):  # a role, but a gateway key holds no API permission
+        require(gateway, "runs:read", "p")

@@ -40,7 +40,7 @@ from llmloop.services.data.settings import data_settings
 from llmloop.services.data.splits import cross_leakage
 from llmloop.store.aliases import aliases_of, set_alias
 from llmloop.store.lineage import Edge, add_edge
-from llmloop.store.projects import project_id
+from llmloop.store.projects import project_id, project_name
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.datasets import DatasetRow, DatasetVersionRow
 from llmloop.store.tables.tracking import RunRow
@@ -208,11 +208,18 @@ def alias_version(ctx: Context, *, ref: str, alias: str, project: str | None = N
 
 
 def record_use(ctx: Context, *, ref: str, run_id: str, project: str | None = None) -> None:
-    """A lineage edge from the version to a run that reads it."""
+    """A lineage edge from the version to a run that reads it.
+
+    The edge is written on the run's behalf, so the caller must be able to write that run
+    (another project's run reads as absent, exactly like an unknown id) and read the version.
+    """
     version = versions.get_version(ctx, ref=ref, project=project)
     with ctx.db.session() as s:
-        if s.get(RunRow, run_id) is None:
-            raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+        run = s.get(RunRow, run_id)
+        missing = NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
+        if run is None:
+            raise missing
+        ctx.require("runs:write", project_name(s, run.project_id), missing=missing)
         add_edge(s, Edge(versions.ENTITY, version.id, "input_to", "run", run_id))
         audit.record(
             s, ctx, "datasets.use", f"dataset:{version.ref}", after={"run": run_id}, project=version.project

@@ -20,6 +20,7 @@ from sqlalchemy import insert, update
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, LlmloopError, Unavailable
+from llmloop.security import audit
 from llmloop.services.evaluate.generation import Generator, Outcome, ProgressFn, generate_all
 from llmloop.services.evaluate.results import find_evaluation, get_evaluation
 from llmloop.services.evaluate.schemas import (
@@ -230,6 +231,14 @@ def _start(ctx: Context, prep: Prepared, *, model_ref: str, model_version: str |
                 edges.append(Edge(kind, version_id, "input_to", "run", run.id))
         for edge in edges:
             add_edge(s, edge)
+        audit.record(
+            s,
+            ctx,
+            "evaluations.create",
+            f"evaluation:{evaluation_id}",
+            after={"suite": suite.name, "model": model_ref[:512], "dataset": dataset_ref, "run": run.id},
+            project=prep.project,
+        )
     return evaluation_id, run.id
 
 

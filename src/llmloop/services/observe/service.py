@@ -11,6 +11,7 @@ in the summary; the span itself is stored once.)
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
-from llmloop.errors import LlmloopError, NotFound
+from llmloop.errors import Conflict, NotFound
 from llmloop.refs import validate_name
 from llmloop.services.observe import semconv
 from llmloop.services.observe.schemas import Span, SpanRecord, Trace, TracePage, TraceSearch
@@ -27,6 +28,8 @@ from llmloop.store import pages
 from llmloop.store.projects import project_id
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.traces import SpanRow, TraceRow
+
+log = logging.getLogger(__name__)
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
@@ -105,6 +108,10 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
         ctx.require("traces:write", name)
     with ctx.db.session() as s:
         pids = {name: project_id(s, name, create=True) for name in projects}
+        foreign = {id(sp) for sp in foreign_spans(s, unique, pids)}
+        if foreign:  # never merged into another project's trace; the rest of the batch is stored
+            log.warning("dropped %d span(s) claiming trace ids another project owns", len(foreign))
+            unique = [sp for sp in unique if id(sp) not in foreign]
         stored = _stored_keys(s, unique)
         new = [sp for sp in unique if (sp.trace_id, sp.span_id) not in stored]
         if not new:
@@ -140,6 +147,7 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
                     "input_tokens": t.input_tokens + x.input_tokens,
                     "output_tokens": t.output_tokens + x.output_tokens,
                 },
+                where=t.project_id == x.project_id,
             ),
             _summaries(new, pids),
         )
@@ -192,6 +200,48 @@ def _insert_spans(session: Session, spans: list[SpanRecord]) -> None:
             for sp in spans
         ],
     )
+
+
+def foreign_spans(session: Session, spans: Sequence[SpanRecord], pids: dict[str, str]) -> list[SpanRecord]:
+    """The spans that claim a trace id for a project that does not own it.
+
+    A trace id belongs to the project that stored it first (or, new in this batch, that the
+    batch's first span of it claims); spans claiming it for another project would append to
+    that trace and rewrite its status.
+    """
+    ids = sorted({sp.trace_id for sp in spans})
+    owners: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        owners.update(
+            (t, pid)
+            for t, pid in session.execute(
+                select(TraceRow.trace_id, TraceRow.project_id).where(TraceRow.trace_id.in_(chunk))
+            )
+        )
+    return [sp for sp in spans if owners.setdefault(sp.trace_id, pids[sp.project]) != pids[sp.project]]
+
+
+def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord]) -> None:
+    """``Conflict`` when any span claims a trace id another project owns: for ingest doors that
+    answer their caller before the batched writer stores the spans (OTLP over HTTP).
+
+    The answer names the caller's trace id, never the owning project. (Trace ids are 128 random
+    bits: learning that one is taken tells nothing a caller did not already hold.)
+    """
+    names = sorted({sp.project for sp in spans})
+    with ctx.db.session() as s:
+        rows = s.execute(select(ProjectRow.name, ProjectRow.id).where(ProjectRow.name.in_(names)))
+        found: dict[str, str] = {name: pid for name, pid in rows}
+        # a project not created yet owns no trace: any stored trace id is another project's
+        pids = {name: found.get(name, f"new:{name}") for name in names}
+        foreign = foreign_spans(s, spans, pids)
+    if foreign:
+        first = foreign[0].trace_id
+        raise Conflict(
+            f"trace id {first!r} is already used by another project; send new trace ids",
+            details={"trace_id": first},
+        )
 
 
 def _stored_keys(session: Session, spans: list[SpanRecord]) -> set[tuple[str, str]]:
@@ -255,13 +305,11 @@ def get_trace(ctx: Context, *, trace_id: str) -> Trace:
             .join(ProjectRow, ProjectRow.id == TraceRow.project_id)
             .where(TraceRow.trace_id == trace_id)
         ).first()
+        missing = NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
         if found is None:
-            raise NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
+            raise missing
         row, project = found
-        try:
-            ctx.require("traces:read", project)
-        except LlmloopError as e:  # no existence leak across projects
-            raise NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id}) from e
+        ctx.require("traces:read", project, missing=missing)
         spans = [
             _span(sp)
             for sp in s.scalars(

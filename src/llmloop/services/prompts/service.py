@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.refs import Ref, parse_ref, validate_alias, validate_name
+from llmloop.security import audit
 from llmloop.services.prompts.diff import diff_versions
 from llmloop.services.prompts.fewshot import ExampleSource
 from llmloop.services.prompts.render import CompiledPrompt, compile_version
@@ -139,6 +140,8 @@ def create_prompt_version(ctx: Context, *, spec: PromptCreate) -> PromptVersion:
         )
         s.add(row)
         s.flush()
+        after = {"version": row.version, "content_hash": digest}
+        audit.record(s, ctx, "prompts.create", f"prompt:{spec.name}", after=after, project=spec.project)
         return _to_version(row, project=spec.project, name=spec.name, aliases={})
 
 
@@ -236,8 +239,18 @@ def set_prompt_alias(ctx: Context, *, project: str, name: str, alias: str, versi
         row = _version_row(s, prompt, version)
         if row is None:
             raise NotFound(f"prompt {name!r} has no version {version}", details={"ref": f"{name}@{version}"})
+        before = _aliases(s, pid, name).get(alias)
         set_alias(s, project_id=pid, kind=KIND, name=name, alias=alias, version=version)
         s.flush()
+        audit.record(
+            s,
+            ctx,
+            "prompts.alias",
+            f"prompt:{name}@{alias}",
+            None if before is None else {"version": before},
+            {"version": version},
+            project=project,
+        )
         return _to_version(row, project=project, name=name, aliases=_aliases(s, pid, name))
 
 
@@ -245,9 +258,12 @@ def delete_prompt_alias(ctx: Context, *, project: str, name: str, alias: str) ->
     ctx.require("prompts:write", project)
     with ctx.db.session() as s:
         pid, _ = _prompt(s, ctx, project, name)
-        if alias not in _aliases(s, pid, name):
+        aliases = _aliases(s, pid, name)
+        if alias not in aliases:
             raise NotFound(f"prompt alias {name}@{alias} not found", details={"ref": f"{name}@{alias}"})
         remove_alias(s, project_id=pid, kind=KIND, name=name, alias=alias)
+        before = {"version": aliases[alias]}
+        audit.record(s, ctx, "prompts.unalias", f"prompt:{name}@{alias}", before, None, project=project)
 
 
 def diff_prompt_versions(ctx: Context, *, project: str, a: str, b: str) -> PromptDiff:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from llmloop.context import Context
 from llmloop.errors import NotFound
+from llmloop.security import audit
 from llmloop.services.observe import service as traces
 from llmloop.services.serve.schemas import Feedback, FeedbackCreate, TraceDetail
 from llmloop.store.projects import project_name
@@ -39,10 +40,11 @@ def _feedback(row: FeedbackRow, project: str) -> Feedback:
 def create_feedback(ctx: Context, *, spec: FeedbackCreate) -> Feedback:
     with ctx.db.session() as s:
         pid = s.scalar(select(TraceRow.project_id).where(TraceRow.trace_id == spec.trace_id))
+        missing = NotFound(f"trace {spec.trace_id!r} not found", details={"trace_id": spec.trace_id})
         if pid is None:
-            raise NotFound(f"trace {spec.trace_id!r} not found", details={"trace_id": spec.trace_id})
+            raise missing
         project = project_name(s, pid)
-        ctx.require("feedback:write", project)
+        ctx.require("feedback:write", project, missing=missing)
         row = FeedbackRow(
             id=uuid.uuid4().hex,
             trace_id=spec.trace_id,
@@ -57,6 +59,9 @@ def create_feedback(ctx: Context, *, spec: FeedbackCreate) -> Feedback:
         )
         s.add(row)
         s.flush()
+        audit.record(
+            s, ctx, "feedback.create", f"trace:{spec.trace_id}", after={"id": row.id}, project=project
+        )
         return _feedback(row, project)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.refs import validate_name
+from llmloop.security import audit
 from llmloop.security.upstream import check_upstream
 from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, DeploymentSpec
 from llmloop.store.projects import project_id
@@ -99,6 +100,11 @@ def _write_revision(
     )
     s.add(rev)
     s.flush()
+    # traffic routing changed: who, which revision, why (not the spec: it may name credentials)
+    before = {"revision": row.latest_revision - 1} if row.latest_revision > 1 else None
+    after = {"revision": row.latest_revision, "message": message}
+    action = "deployments.create" if before is None else "deployments.update"
+    audit.record(s, ctx, action, f"deployment:{name}", before, after, project=project)
     return _deployment(row, rev, project)
 
 

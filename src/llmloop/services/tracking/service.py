@@ -43,7 +43,6 @@ from llmloop.context import Context
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.refs import validate_name
 from llmloop.security import audit
-from llmloop.security.rbac import require_or_hide
 from llmloop.services.tracking import bulk, search
 from llmloop.services.tracking.schemas import (
     MetricPoint,
@@ -200,10 +199,6 @@ def _run_not_found(run_id: str) -> NotFound:
     return NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
 
 
-def _project_not_found(project: str) -> NotFound:
-    return NotFound(f"project {project!r} not found", details={"project": project})
-
-
 def _run_project(ctx: Context, conn: Connection, run_id: str) -> str:
     """The name of the run's project (runs never move, so it is remembered)."""
     name = ctx.db.memo.get(("run", run_id))
@@ -320,7 +315,7 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
     t = now()
     with ctx.db.connect() as conn:
         project = _run_project(ctx, conn, run_id)
-        require_or_hide(ctx.actor, "runs:write", project, _run_not_found(run_id))
+        ctx.require("runs:write", project, missing=_run_not_found(run_id))
         if batch.end_status is not None:
             running = conn.execute(_END, {"rid": run_id, "t": t, "st": batch.end_status}).rowcount
         else:
@@ -366,7 +361,7 @@ def check_hold(ctx: Context, *, run_id: str) -> None:
     """
     with ctx.db.connect() as conn:
         project = _run_project(ctx, conn, run_id)
-        require_or_hide(ctx.actor, "runs:write", project, _run_not_found(run_id))
+        ctx.require("runs:write", project, missing=_run_not_found(run_id))
         if not conn.execute(_TOUCH, {"rid": run_id, "t": now()}).rowcount:
             status = conn.scalar(_RUN_STATUS, {"rid": run_id})
             raise Conflict(
@@ -521,10 +516,7 @@ def get_run(ctx: Context, *, run_id: str) -> Run:
         if row is None:
             raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id})
         pname = project_name(s, row.project_id)
-    try:
-        ctx.require("runs:read", pname)
-    except Exception as e:  # no existence leak across projects
-        raise NotFound(f"run {run_id!r} not found", details={"run_id": run_id}) from e
+    ctx.require("runs:read", pname, missing=_run_not_found(run_id))
     return _to_runs(ctx, [row], {row.project_id: pname})[0]
 
 
@@ -556,7 +548,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
         projects = {pid: name for pid, name in s.execute(select(ProjectRow.id, ProjectRow.name))}
         if query.project is not None:
             pid = project_id(s, query.project)
-            require_or_hide(ctx.actor, "runs:read", query.project, _project_not_found(query.project))
+            ctx.require("runs:read", query.project)
             where.append(RunRow.project_id == pid)
         else:
             readable = [pid for pid, name in projects.items() if ctx.actor.can("runs:read", name)]
@@ -580,7 +572,7 @@ def search_runs(ctx: Context, *, query: RunSearch) -> RunPage:
 def count_runs(ctx: Context, *, project: str) -> int:
     with ctx.db.session() as s:
         pid = project_id(s, project)
-        require_or_hide(ctx.actor, "runs:read", project, _project_not_found(project))
+        ctx.require("runs:read", project)
         return int(s.scalar(select(func.count()).select_from(RunRow).where(RunRow.project_id == pid)) or 0)
 
 
@@ -599,7 +591,7 @@ def record_artifact(ctx: Context, *, run_id: str, name: str, sha256: str, size: 
     """Attach an already-stored blob to a run (used after a streamed upload)."""
     rel = safe_relpath(name)
     with ctx.db.connect() as conn:
-        require_or_hide(ctx.actor, "artifacts:write", _run_project(ctx, conn, run_id), _run_not_found(run_id))
+        ctx.require("artifacts:write", _run_project(ctx, conn, run_id), missing=_run_not_found(run_id))
         conn.execute(
             delete(RunArtifactRow).where(RunArtifactRow.run_id == run_id, RunArtifactRow.path == rel)
         )

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from llmloop.context import Context
 from llmloop.errors import Conflict, InvalidInput, LlmloopError, NotFound, Unavailable
+from llmloop.security import audit
 from llmloop.services.tracking import service as tracking
 from llmloop.services.tracking.schemas import RunBatch
 from llmloop.services.train.recorder import RunRecorder
@@ -201,6 +202,7 @@ def get_or_create_sweep(ctx: Context, sweep: Sweep, *, project: str) -> str:
             row.spec = json.loads(
                 sweep.model_dump_json()
             )  # overrides and trial counts may change between runs
+            audit.record(s, ctx, "sweeps.resume", f"sweep:{sweep.config.name}", project=project)
             return row.id
         sweep_id = uuid.uuid4().hex
         s.add(
@@ -213,6 +215,10 @@ def get_or_create_sweep(ctx: Context, sweep: Sweep, *, project: str) -> str:
                 created_at=now(),
                 created_by=ctx.actor.id,
             )
+        )
+        s.flush()
+        audit.record(
+            s, ctx, "sweeps.create", f"sweep:{sweep.config.name}", after={"id": sweep_id}, project=project
         )
         return sweep_id
 
