@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from llmloop.errors import LlmloopError
 from llmloop.server.auth import permission, request_actor
 from llmloop.server.gateway.errors import error_body
 from llmloop.server.gateway.handling import PROJECT_HEADER, get_gateway, parse_json, read_raw
+from llmloop.services.observe.service import refuse_foreign_traces
 from llmloop.services.observe.tracer import writer_for
 from llmloop.services.serve.otlp import decompress, protobuf_response, spans_from_json, spans_from_protobuf
 
@@ -44,6 +46,8 @@ async def ingest_traces(request: Request) -> Response:
             spans = spans_from_json(parse_json(raw), project=project)
         for name in {s.project for s in spans}:
             ctx.require("traces:write", name)
+        # a trace id another project owns is refused now (409), not silently dropped by the writer
+        await run_in_threadpool(refuse_foreign_traces, ctx, spans=spans)
     except LlmloopError as e:
         return _status_error(e, protobuf)
     writer_for(app_ctx).submit_batch(spans)  # the server's writer, shared by every caller
