@@ -107,7 +107,8 @@ def test_otlp_over_http_cannot_append_to_another_projects_trace(ctx: Context, ow
     }
     headers = {"Authorization": f"Bearer {add_key(ctx, 'quinn')}", "x-llmloop-project": "q"}
     resp = client.post("/v1/traces", json=body, headers=headers)
-    assert resp.status_code in (200, 409), resp.text
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["error"]["type"] and "another project" in resp.json()["message"]
     flush_all()
     _unchanged(ctx, owned)
 
