@@ -86,7 +86,7 @@ class RunCreate(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     env: dict[str, Any] = Field(default_factory=dict)
     host: str | None = Field(None, max_length=256)
-    pid: int | None = Field(None, ge=0)
+    pid: int | None = Field(None, ge=0, le=2**31 - 1)  # a pid_t: larger cannot be a process here
 
 
 class RunBatch(BaseModel):
