@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmloop.errors import InvalidInput
+from llmloop.validation import format_validation_error
 
 DEFAULT_MAX_TOKENS = 256
 MAX_STOP_SEQUENCES = 4
@@ -41,13 +42,6 @@ _UNSUPPORTED = {
 }
 
 
-def _invalid(err: ValidationError, what: str) -> InvalidInput:
-    first = err.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or what
-    msg = first["msg"].removeprefix("Value error, ")
-    return InvalidInput(f"{what}.{field}: {msg}", details={"field": field})
-
-
 class _Model(BaseModel):
     """Pydantic model whose construction errors are ``InvalidInput`` naming the field."""
 
@@ -57,14 +51,16 @@ class _Model(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as e:
-            raise _invalid(e, type(self).__name__) from None
+            raise format_validation_error(
+                e, where=type(self).__name__, model=type(self), detail_name="field"
+            ) from None
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as e:
-            raise _invalid(e, cls.__name__) from None
+            raise format_validation_error(e, where=cls.__name__, model=cls, detail_name="field") from None
 
 
 class _Response(BaseModel):

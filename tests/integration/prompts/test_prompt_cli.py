@@ -123,7 +123,7 @@ def test_bad_input_exits_2_with_one_line(cli: Any, tmp_path: Path) -> None:
     r = cli("prompts", "create", "ideas", "-f", str(bad_yaml))
     assert r.exit_code == 2 and "bad.yaml line" in r.stderr and "not valid YAML" in r.stderr
     r = cli("prompts", "create", "ideas", "-f", write(tmp_path, {**PROMPT_FILE, "paramz": {}}, "typo.yaml"))
-    assert r.exit_code == 2 and "paramz: Extra inputs are not permitted" in r.stderr
+    assert r.exit_code == 2 and "typo.yaml: unknown key 'paramz'; did you mean 'params'?" in r.stderr
 
     r = cli("prompts", "render", "ideas", "--var", "agency=S", "--var", "tags=[]")
     assert (r.exit_code, r.stderr) == (2, "error: missing variable 'nights'\n")
@@ -154,7 +154,7 @@ def test_sdk_reads_prompt_files_as_the_cli_does(cli: Any, tmp_path: Path) -> Non
     with pytest.raises(InvalidInput, match=r"bad.yaml line \d+: not valid YAML") as err:
         ll.prompts.create_from_file(bad, name="ideas")
     assert err.value.details["file"] == str(bad)
-    with pytest.raises(InvalidInput, match=r"typo\.yaml: paramz: Extra inputs are not permitted"):
+    with pytest.raises(InvalidInput, match=r"typo\.yaml: unknown key 'paramz'; did you mean 'params'\?"):
         ll.prompts.create_from_file(write(tmp_path, {**PROMPT_FILE, "paramz": {}}, "typo.yaml"), name="x")
     assert [p.name for p in ll.prompts.list(project="travel").items] == [
         "ideas",

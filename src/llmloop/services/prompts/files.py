@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from llmloop.errors import InvalidInput
 from llmloop.services.prompts.schemas import PromptCreate
+from llmloop.validation import format_validation_error
 
 
 def read_mapping(path: str | Path, *, what: str = "a mapping with messages or template") -> dict[str, Any]:
@@ -74,9 +75,7 @@ def prompt_spec(
     try:
         return PromptCreate.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InvalidInput(f"{where}: {key}: {first['msg']}", details={"file": where, "key": key}) from None
+        raise format_validation_error(e, where=where, model=PromptCreate, details={"file": where}) from None
 
 
 def spec_from_file(
