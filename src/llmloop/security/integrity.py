@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from llmloop.security import audit
 from llmloop.security.schemas import StoreVerifyReport
 from llmloop.store.artifacts import Leftover
 from llmloop.store.tables.base import Base
@@ -82,6 +83,10 @@ def verify_store(ctx: Context, *, repair: bool = False) -> StoreVerifyReport:
             if sha not in report.corrupted and store.age_s(sha) > GRACE_S:
                 store.delete(sha)
                 removed.append(sha)
+        with ctx.db.session() as s:  # a repair deletes: it is a mutation like any other, so audited
+            audit.record(
+                s, ctx, "store.repair", "store", after={"removed": len(removed), "items": removed[:100]}
+            )
     return StoreVerifyReport(
         ok=report.ok,
         checked=report.checked,

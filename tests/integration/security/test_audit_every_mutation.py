@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, text
 from test_existence_oracles import _request
 from test_route_matrix import SEEDED, _seed
 
-from llmloop.client.routes import table
+from llmloop.client.table import table
 from llmloop.context import Context
 from llmloop.security import audit, users, vault
 from llmloop.security.audit import UnauditedMutation
@@ -50,6 +50,7 @@ READS = {
 LOGGING = {
     "runs.log_batch": "a run's metrics, params and tags (ending it is audited: runs.end)",
     "runs.upload_artifact": "a file logged by a run",
+    "runs.hold": "a liveness lease of a running run (its end, killed or not, is audited)",
     "prompts.run": "a model call, recorded as a trace",
 }
 # calls that change nothing on the walk's seed (the guard refuses them if they ever write unaudited)
