@@ -7,6 +7,7 @@ instead of skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import uuid
@@ -161,11 +162,12 @@ class LiveServer:
     env: dict[str, str]
 
 
-@pytest.fixture
-def live_server(request: pytest.FixtureRequest, isolated_home: Path) -> Iterator[LiveServer]:
-    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port>, over the test's home.
+@contextlib.contextmanager
+def serving_llmloop(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """``llmloop serve`` as a real subprocess on 127.0.0.1:<free port> over ``home``, for the block.
 
-    A test module may declare ``SERVER_ENV`` (e.g. a master key) for the server's environment."""
+    The server's environment is this process's without any ``LLMLOOP_*`` variable, plus ``extra_env``.
+    """
     import subprocess
     import sys
     import time
@@ -174,9 +176,7 @@ def live_server(request: pytest.FixtureRequest, isolated_home: Path) -> Iterator
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
-    env.update(
-        LLMLOOP_HOME=str(isolated_home), PYTHONUNBUFFERED="1", **getattr(request.module, "SERVER_ENV", {})
-    )
+    env.update(LLMLOOP_HOME=str(home), PYTHONUNBUFFERED="1", **(extra_env or {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
         env=env,
@@ -196,9 +196,19 @@ def live_server(request: pytest.FixtureRequest, isolated_home: Path) -> Iterator
             proc.kill()
             pytest.fail(f"server did not start: {out[-2000:]}")
         time.sleep(0.1)
-    yield LiveServer(url, proc, env)
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield LiveServer(url, proc, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def live_server(request: pytest.FixtureRequest, isolated_home: Path) -> Iterator[LiveServer]:
+    """``llmloop serve`` over the test's home. A test module may declare ``SERVER_ENV`` (e.g. a master
+    key) for the server's environment."""
+    with serving_llmloop(isolated_home, getattr(request.module, "SERVER_ENV", {})) as server:
+        yield server

@@ -10,19 +10,14 @@ both clients; ``test_route_table.py`` fails while a route in the table is in no 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import BaseModel
-from tests.conftest import free_port
+from tests.conftest import serving_llmloop
 
 from llmloop.client import LocalClient, RemoteClient
 from llmloop.config import Settings
@@ -71,36 +66,10 @@ def jsonable(value: Any) -> Any:
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     """A module may declare ``SERVER_ENV`` (e.g. a master key) for its server; nothing else leaks in."""
     home = tmp_path_factory.mktemp("parity-home")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
-    env.update(LLMLOOP_HOME=str(home), PYTHONUNBUFFERED="1", **getattr(request.module, "SERVER_ENV", {}))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llmloop", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
+    with serving_llmloop(home, getattr(request.module, "SERVER_ENV", {})) as server:
+        local = LocalClient(Settings(home=home))  # type: ignore[call-arg]
+        remote = RemoteClient(Settings(home=home, server_url=server.url))  # type: ignore[call-arg]
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            pytest.fail(f"server did not start: {out[-2000:]}")
-        time.sleep(0.1)
-    local = LocalClient(Settings(home=home))  # type: ignore[call-arg]
-    remote = RemoteClient(Settings(home=home, server_url=url))  # type: ignore[call-arg]
-    try:
-        yield Pair(local, remote, home, url)
-    finally:
-        remote.http.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield Pair(local, remote, home, server.url)
+        finally:
+            remote.http.close()
