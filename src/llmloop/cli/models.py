@@ -101,7 +101,7 @@ def show(ref: str, project: str | None, json_: bool) -> None:
         rows.append(
             [
                 "Upstream",
-                f"{v.upstream.base_url} model={v.upstream.model} key=${v.upstream.api_key_env or '-'}",
+                f"{v.upstream.base_url} model={v.upstream.model} key={_key_source(v.upstream)}",
             ]
         )
     print_table(["Field", "Value"], rows, title=v.ref)
@@ -189,7 +189,15 @@ def add_base(
 )
 @click.option("--upstream-model", default=None, help="The model name the upstream knows.")
 @click.option(
-    "--api-key-env", default=None, help="Name of the environment variable holding the upstream's key."
+    "--api-key-secret",
+    default=None,
+    help="Name of the stored secret holding the upstream's key (`llmloop secrets set PROJECT NAME`).",
+)
+@click.option(
+    "--api-key-env",
+    default=None,
+    help="Name of an environment variable holding the key: only one the server's operator allows "
+    "(LLMLOOP_UPSTREAM_ENV_ALLOW).",
 )
 @click.option("--engine", type=click.Choice(["transformers", "llamacpp", "vllm", "openai"]), default=None)
 @click.option(
@@ -209,6 +217,7 @@ def register(
     adapter: str | None,
     upstream_url: str | None,
     upstream_model: str | None,
+    api_key_secret: str | None,
     api_key_env: str | None,
     engine: str | None,
     quantization: str | None,
@@ -220,7 +229,12 @@ def register(
     """Register a new version of NAME: a base (or a registered one) with an optional LoRA adapter, or an upstream."""
     upstream = None
     if upstream_url or upstream_model:
-        upstream = {"base_url": upstream_url or "", "model": upstream_model or "", "api_key_env": api_key_env}
+        upstream = {
+            "base_url": upstream_url or "",
+            "model": upstream_model or "",
+            "api_key_secret": api_key_secret,
+            "api_key_env": api_key_env,
+        }
     v = api.register(
         name,
         base=base,
@@ -481,3 +495,10 @@ def export(
             f"{done.source} → {done.path} ({done.format})"
             + (f", registered as {registered}" if registered else "")
         )
+
+
+def _key_source(upstream: Any) -> str:
+    """Where the upstream's key comes from, by name (never the key)."""
+    if upstream.api_key_secret:
+        return f"secret:{upstream.api_key_secret}"
+    return f"${upstream.api_key_env}" if upstream.api_key_env else "-"

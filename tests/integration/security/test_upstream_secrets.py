@@ -266,3 +266,18 @@ def test_rows_stored_before_are_masked_on_every_read_and_refused_at_use(
         spans = " ".join(str(row) for row in c.execute(text("SELECT * FROM spans")))
     assert PASSWORD not in spans
     assert PASSWORD not in caplog.text
+
+
+def test_the_cli_registers_an_upstream_by_secret_name_and_shows_only_the_name(
+    ctx: Any, cli: Any, fake: FakeOpenAI, master_key: str
+) -> None:
+    value = "sk-cli-" + uuid.uuid4().hex
+    assert cli("secrets", "set", P, "vllm-key", input=value + "\n").exit_code == 0
+    r = cli("models", "register", "served", "-p", P, "--upstream-url", fake.url, "--upstream-model", "base",
+            "--api-key-secret", "vllm-key")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    shown = cli("models", "show", "served@1", "-p", P)
+    assert "key=secret:vllm-key" in shown.stdout and value not in shown.stdout + shown.stderr
+    missing = cli("models", "register", "served", "-p", P, "--upstream-url", fake.url, "--upstream-model", "base",
+                  "--api-key-secret", "no-such-secret")  # fmt: skip
+    assert missing.exit_code == 2 and "no-such-secret" in missing.stderr
