@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import select
 
 from llmloop.config import Settings, is_sensitive_name, mask_secrets
-from llmloop.errors import InvalidInput, LlmloopError, Unavailable
+from llmloop.errors import InvalidInput, LlmloopError, NotFound, PermissionDenied, Unavailable
 from llmloop.refs import validate_name
 from llmloop.security import vault
 from llmloop.security.auth import actor_for, identity_generation
@@ -179,11 +179,19 @@ class UpstreamKey:
     def _resolve(self) -> str:
         actor = author(self.ctx, self.owner)
         try:
+            require(actor, "secrets:use", self.project)
+        except (NotFound, PermissionDenied):
+            # the author's standing, not the caller's: no existence to hide, name the permission
+            raise Unavailable(
+                f"the upstream key ({self.what}) is not usable: the deployment's author may not use "
+                f"secrets (secrets:use) in project {self.project!r} any more",
+                details={"project": self.project, "permission": "secrets:use"},
+            ) from None
+        try:
             if self.secret is not None:
                 return vault.use_secret(self.ctx, project=self.project, name=self.secret, actor=actor)
             assert self.env is not None
             _check_names(self.ctx.settings, None, self.env, "upstream")
-            require(actor, "secrets:use", self.project)
         except LlmloopError as e:
             raise Unavailable(
                 f"the upstream key ({self.what}) is not usable: {e.message}",

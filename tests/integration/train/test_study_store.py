@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from sqlalchemy import select
 
+from llmloop.security import audit
 from llmloop.services.train.study_store import DatabaseJournal, study_storage
 from llmloop.store.projects import project_id
 from llmloop.store.tables.training import SweepJournalRow, SweepRow
@@ -27,6 +28,7 @@ def _sweep(ctx: Any) -> str:
                 spec_hash="x",
             )
         )
+        audit.record(s, ctx, "sweeps.create", f"sweep:{sweep_id}", project="default")  # as a real sweep does
     return sweep_id
 
 

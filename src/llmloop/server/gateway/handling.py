@@ -186,13 +186,19 @@ async def handle(
     except LlmloopError as e:
         return openai_error(e)
     user = body.get("user") if isinstance(body.get("user"), str) else request.headers.get(USER_HEADER)
+    session = request.headers.get(SESSION_HEADER)
+    try:
+        _check_identifier(user, "user")
+        _check_identifier(session, SESSION_HEADER)
+    except LlmloopError as e:
+        return openai_error(e)
     auth = request.headers.get("authorization", "")
     api_key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     call = gw.begin(
         endpoint,
         body,
         user=user,
-        session=request.headers.get(SESSION_HEADER),
+        session=session,
         api_key=api_key,
         actor=request_actor(request),
         project=project,
@@ -257,3 +263,14 @@ def documented(permission_extra: dict[str, Any], schema: type[BaseModel]) -> dic
 
     body = {"required": True, "content": {"application/json": {"schema": inline(doc)}}}
     return {**permission_extra, "requestBody": body}
+
+
+def _check_identifier(value: str | None, field: str) -> None:
+    """A user or session id is stored and filtered on: printable text of sane length, or refused (400)."""
+    if value is None:
+        return
+    if len(value) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"{field}: an id of at most 256 printable characters (no control characters)",
+            details={"field": field},
+        )
