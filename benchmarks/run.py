@@ -1,10 +1,11 @@
 """``make bench``: run every ``benchmarks/bench_<name>.py`` (or those named by ``--only``).
 
-Each module exposes ``main()``. When it returns the ``_report`` shape (a dict with ``rows``),
+Each module exposes ``main(argv: list[str] | None = None)``, which parses its own flags from
+``argv`` (``None``: the command line, so ``python benchmarks/bench_<name>.py --flag`` works too);
+tests/unit/test_benchmarks_contract.py holds every module to that. When it returns the ``_report`` shape (a dict with ``rows``),
 this writes ``benchmarks/results/<name>.json`` and ``<name>.md`` and prints the table; a
 module that writes its own results (returning anything else; an int is its exit status) is
-run as is and its ``<name>.md`` printed. A benchmark runs with its defaults: ``main(argv)``
-gets ``[]`` and ``sys.argv`` holds no arguments while it runs. One failing benchmark does not stop the others; the exit status
+run as is and its ``<name>.md`` printed. A benchmark runs with its defaults: ``main([])``. One failing benchmark does not stop the others; the exit status
 says whether all ran, and with ``--check`` also whether every target was met.
 
     python benchmarks/run.py                 # all
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import sys
 import time
 import traceback
@@ -33,13 +33,10 @@ def discover() -> list[str]:
 
 
 def run_one(name: str) -> object:
+    """Run ``bench_<name>.main([])``: its defaults, whatever flags ``run.py`` itself was given."""
     main = importlib.import_module(f"bench_{name}").main
     t0 = time.perf_counter()
-    argv, sys.argv = sys.argv, [str(HERE / f"bench_{name}.py")]  # a main() that parses sys.argv sees none
-    try:
-        result = main([]) if inspect.signature(main).parameters else main()
-    finally:
-        sys.argv = argv
+    result = main([])
     if isinstance(result, dict) and "rows" in result:
         result["duration_s"] = time.perf_counter() - t0
         result["machine"] = _report.machine()

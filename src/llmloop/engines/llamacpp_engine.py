@@ -9,8 +9,8 @@ as in the transformers engine (``generation.text_pieces``). Embeddings use a sec
 context created on first use. A LoRA adapter is not applied here (llama.cpp wants it as GGUF):
 a version with one is refused with a pointer to the transformers engine.
 
-Options: ``contexts`` (pool size), ``threads`` (per context; default: the CPU count / pool
-size), ``n_ctx`` (default: the model's trained context, capped at 8192).
+Options: ``contexts`` (pool size), ``threads`` (per context, for decoding and prompt evaluation
+alike; default: the CPUs this process may use / pool size), ``n_ctx`` (default: the model's trained context, capped at 8192).
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), not the machine's count.
+
+    In a container or under ``taskset`` ``os.cpu_count()`` can be several times the CPUs
+    granted; llama.cpp's threads meet at a barrier after every layer, so one thread more than
+    there are cores stalls all of them, and decoding slows several-fold.
+    """
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
 class LlamaCppEngine:
     kind = "llamacpp"
 
@@ -73,7 +84,7 @@ class LlamaCppEngine:
         self.spec = spec
         self.model = spec.ref
         n = max(1, int(spec.options.get("contexts", 1)))
-        self._threads = int(spec.options.get("threads", 0)) or max(1, (os.cpu_count() or 1) // n)
+        self._threads = int(spec.options.get("threads", 0)) or max(1, usable_cpus() // n)
         self._contexts: queue.Queue[Any] = queue.Queue()
         self._all: list[Any] = []
         self._embedder: Any = None
@@ -103,6 +114,9 @@ class LlamaCppEngine:
                 model_path=self.spec.base,
                 n_ctx=n_ctx or MAX_DEFAULT_CTX,
                 n_threads=self._threads,
+                # the library's default prompt-eval threads is every CPU of the machine, whatever the
+                # pool size or the CPUs this process may use: contexts would oversubscribe the cores
+                n_threads_batch=self._threads,
                 embedding=embedding,
                 verbose=False,
             )

@@ -119,3 +119,21 @@ def test_waiting_for_a_busy_context_is_bounded(
         for llm in held:
             engine._contexts.put(llm)
     assert schemas.collect_chat(engine.chat(ask("hi", max_tokens=2))).usage.completion_tokens <= 2
+
+
+@pytest.mark.slow
+def test_threads_follow_the_usable_cpus_for_decode_and_prompt_alike(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container may show 64 CPUs and grant 2: the pool must size itself from the affinity, and
+    # prompt evaluation must not fall back to the library's default of every CPU of the machine.
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    eng = LlamaCppEngine(gguf_spec(smollm2_gguf, options={"n_ctx": "256", "contexts": "2"}))
+    try:
+        params = [(llm.context_params.n_threads, llm.context_params.n_threads_batch) for llm in eng._all]
+    finally:
+        eng.close()
+    assert params == [(1, 1), (1, 1)]
