@@ -97,7 +97,9 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
     return [tuple(row) for row in out.values()]
 
 
-def _data(sp: SpanRecord) -> SpanData:
+def _data(sp: SpanRecord | SpanData) -> SpanData:
+    if isinstance(sp, SpanData):
+        return sp
     return SpanData(
         sp.trace_id,
         sp.span_id,
@@ -114,21 +116,13 @@ def _data(sp: SpanRecord) -> SpanData:
     )
 
 
-def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
-    """Store finished spans in one transaction; returns how many were new (already stored ones are skipped).
-
-    Spans claiming a trace id another project owns are dropped (and logged): the batched writer
-    has no caller left to tell.
-    """
-    return store_spans(ctx, spans=[_data(sp) for sp in spans])
-
-
-def store_spans(ctx: Context, *, spans: Sequence[SpanData], refuse_foreign: bool = False) -> int:
+def record_spans(ctx: Context, *, spans: Sequence[SpanRecord | SpanData]) -> int:
     """Store spans in one transaction; returns how many were new (already stored ones are skipped).
 
-    A span claiming a trace id another project owns never joins that trace: with ``refuse_foreign``
-    (OTLP ingest, whose caller waits for the answer) the whole batch is refused with ``Conflict``
-    and nothing is stored; without it such spans are dropped and the rest are stored.
+    The batched writer's sink: the tracer's ``SpanRecord``s and the rows OTLP ingest decoded
+    (``SpanData``) alike. A span claiming a trace id another project owns never joins that trace:
+    it is dropped and logged (OTLP ingest refuses such an export before queueing it, with
+    ``refuse_foreign_traces``; this catches one that raced it).
     """
     unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
     if not unique:
@@ -141,15 +135,13 @@ def store_spans(ctx: Context, *, spans: Sequence[SpanData], refuse_foreign: bool
         pids = {name: project_id(s, name, create=True) for name in projects}
         owners = _owners(s, unique)
         foreign = {id(sp) for sp in foreign_spans(unique, pids, owners)}
-        if foreign and refuse_foreign:
-            raise _conflict(next(sp for sp in unique if id(sp) in foreign).trace_id)
         if foreign:  # never merged into another project's trace; the rest of the batch is stored
             log.warning("dropped %d span(s) claiming trace ids another project owns", len(foreign))
             unique = [sp for sp in unique if id(sp) not in foreign]
         # a span is stored only with its trace row (one transaction; spans cascade with their trace),
         # so only traces stored before can hold spans of this batch already
         stored = _stored_keys(s, sorted(t for t in {sp.trace_id for sp in unique} if t in owners))
-        new = [sp for sp in unique if (sp.trace_id, sp.span_id) not in stored]
+        new = [_data(sp) for sp in unique if (sp.trace_id, sp.span_id) not in stored]
         if not new:
             return 0
         conn = s.connection()
@@ -276,8 +268,8 @@ def _conflict(trace_id: str) -> Conflict:
 
 
 def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord | SpanData]) -> None:
-    """``Conflict`` when any span claims a trace id another project owns (a check alone, storing
-    nothing; ``store_spans(refuse_foreign=True)`` makes the same check inside its transaction).
+    """``Conflict`` when any span claims a trace id another project owns: for ingest doors that
+    answer their caller before the batched writer stores the spans (OTLP over HTTP).
 
     The answer names the caller's trace id, never the owning project. (Trace ids are 128 random
     bits: learning that one is taken tells nothing a caller did not already hold.)
