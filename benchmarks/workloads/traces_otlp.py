@@ -10,6 +10,12 @@ prompt and answer). With ``"mode": "bodies"`` the batches are encoded by the exp
 first and then POSTed as they are, which times the receiving server without the client's
 protobuf encoding (pure Python, as slow as the server's whole ingest). Prints one JSON object: when the first export started (epoch seconds), when
 the last one returned, how long the SDK took to create the spans, and how many exports failed.
+
+    python traces_otlp.py sink PORT
+
+serves a null OTLP endpoint on 127.0.0.1:PORT (``GET /health``, and ``POST /v1/traces`` read and
+answered with an empty ``ExportTraceServiceResponse``, stored nowhere): the real exporter sending to it
+measures the exporter's own ceiling, the most any server could give it on this machine.
 """
 
 from __future__ import annotations
@@ -84,5 +90,38 @@ def main() -> None:
     print(json.dumps({"start": start, "flushed": flushed, "create_s": create_s, "failed_exports": failures}))
 
 
+def sink(port: int) -> None:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+    answer = ExportTraceServiceResponse().SerializeToString()
+
+    class Null(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's session expects
+
+        def _reply(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._reply(b"")
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self._reply(answer)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    HTTPServer(("127.0.0.1", port), Null).serve_forever()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "sink":
+        sink(int(sys.argv[2]))
+    else:
+        main()

@@ -145,3 +145,46 @@ def test_root_span_names_the_trace_model_even_when_stored_after_its_children(gw:
     record_spans(ctx, spans=[root])
     trace = get_trace(ctx, trace_id=tid)
     assert (trace.model, trace.name, trace.span_count) == ("public-name", "gateway chat", 2)
+
+
+def _export(*spans: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {"traceId": tid, "spanId": sid, "name": "s", "startTimeUnixNano": "1000000000"}
+                            for tid, sid in spans
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+
+
+def test_an_answered_export_is_stored_and_a_refused_one_stores_nothing(served: tuple[str, Any]) -> None:
+    """A whole export is checked before it is queued: a 400 (one bad span) or a 409 (one span on
+    another project's trace) stores none of its spans, not even the good ones."""
+    from llmloop.services.observe.schemas import SpanRecord
+    from llmloop.services.observe.service import get_trace, record_spans
+
+    base, ctx = served
+    ok = httpx.post(f"{base}/v1/traces", json=_export(("a1" * 16, "b1" * 8), ("a1" * 16, "b2" * 8)))
+    assert ok.status_code == 200, ok.text
+    writer_for(ctx).flush()
+    assert get_trace(ctx, trace_id="a1" * 16).span_count == 2
+
+    bad = httpx.post(f"{base}/v1/traces", json=_export(("a2" * 16, "b1" * 8), ("a2" * 16, "zz" * 8)))
+    assert bad.status_code == 400 and "span 1 of the export: span_id" in bad.json()["message"]
+
+    other = "a3" * 16
+    record_spans(ctx, spans=[SpanRecord(trace_id=other, span_id="c1" * 8, project="elsewhere", name="x",
+                                        start_time=1.0, end_time=2.0)])  # fmt: skip
+    mixed = httpx.post(f"{base}/v1/traces", json=_export(("a4" * 16, "b1" * 8), (other, "b2" * 8)))
+    assert mixed.status_code == 409 and other in mixed.json()["message"]
+    writer_for(ctx).flush()
+    for refused in ("a2" * 16, "a4" * 16):
+        assert httpx.get(f"{base}/api/v1/traces/{refused}").status_code == 404
+    assert get_trace(ctx, trace_id=other).span_count == 1

@@ -1,6 +1,8 @@
-"""``POST /v1/traces``: OTLP/HTTP ingest (protobuf or JSON). Spans are queued on the server's batched
-writer, which is woken at once (an export is a batch already) and stores them off the request path;
-the exporter gets its answer without waiting for the store."""
+"""``POST /v1/traces``: OTLP/HTTP ingest (protobuf or JSON). An export is decoded straight to rows and
+checked (spans, the caller's rights per project, trace ids another project owns: 400 / 403 / 409, and
+a refused export stores nothing), then queued whole on the server's batched writer, which is woken at
+once (an export is a batch already) and stores it off the request path in one transaction, so the
+exporter's next encode overlaps this store instead of waiting for it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from llmloop.errors import LlmloopError
+from llmloop.refs import validate_name
 from llmloop.server.auth import permission, request_actor
 from llmloop.server.gateway.errors import error_body
 from llmloop.server.gateway.handling import PROJECT_HEADER, get_gateway, parse_json, read_raw
@@ -45,6 +48,7 @@ async def ingest_traces(request: Request) -> Response:
         else:
             spans = spans_from_json(parse_json(raw), project=project)
         for name in {s.project for s in spans}:
+            validate_name(name, what="project")
             ctx.require("traces:write", name)
         # a trace id another project owns is refused now (409), not silently dropped by the writer
         await run_in_threadpool(refuse_foreign_traces, ctx, spans=spans)

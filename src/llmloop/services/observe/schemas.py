@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,28 @@ class SpanRecord(BaseModel):
     status_message: str = ""
     attributes: dict[str, Any] = Field(default_factory=dict)
     events: list[SpanEvent] = Field(default_factory=list)
+
+
+class SpanData(NamedTuple):
+    """A span as the store writes it: what ``SpanRecord`` holds, without a model per span.
+
+    OTLP ingest decodes protobuf straight into these (a pydantic model per span cost more than
+    the store's own work); its decoder checks ids, names and sizes itself. ``events`` are plain
+    ``{"name", "time", "attributes"}`` dicts, as stored.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    project: str
+    name: str
+    kind: str
+    start_time: float
+    end_time: float
+    status_code: str
+    status_message: str
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]]
 
 
 class Span(BaseModel):

@@ -13,33 +13,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
 from llmloop.errors import Conflict, NotFound
 from llmloop.refs import validate_name
 from llmloop.services.observe import semconv
-from llmloop.services.observe.schemas import Span, SpanRecord, Trace, TracePage, TraceSearch
+from llmloop.services.observe.schemas import Span, SpanData, SpanRecord, Trace, TracePage, TraceSearch
 from llmloop.store import pages
 from llmloop.store.projects import project_id
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.traces import SpanRow, TraceRow
 
 log = logging.getLogger(__name__)
-
-
-def _dialect_insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+_S = TypeVar("_S", bound="SpanRecord | SpanData")
 
 
 def _int_attr(attrs: dict[str, Any], key: str) -> int:
     value = attrs.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return value if type(value) is int else 0  # not bool, which is an int too
 
 
 def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
@@ -50,55 +45,85 @@ def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _summaries(spans: list[SpanRecord], pids: dict[str, str]) -> list[dict[str, Any]]:
-    """One summary row per trace from the spans of this batch that were not stored before."""
-    out: dict[str, dict[str, Any]] = {}
+# positions in a summary row, which is in _TRACE_COLUMNS order
+_NAME, _ROOT, _END, _STATUS, _SPANS, _ERRORS, _MODEL, _USER, _SESSION, _IN, _OUT = (
+    2,
+    3,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+    13,
+)
+
+
+def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, ...]]:
+    """One summary row per trace (in ``_TRACE_COLUMNS`` order) from the spans of this batch that
+    were not stored before. (Plain lists and inlined look-ups: this runs once per stored span.)"""
+    out: dict[str, list[Any]] = {}
     decided: dict[str, bool] = {}  # trace id -> its root span set an explicit status
+    model_keys = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL)
     for sp in sorted(spans, key=lambda s: s.start_time):
-        a = sp.attributes
-        row = out.get(sp.trace_id)
+        a, tid, code = sp.attributes, sp.trace_id, sp.status_code
+        row = out.get(tid)
         if row is None:
-            row = out[sp.trace_id] = {
-                "trace_id": sp.trace_id,
-                "project_id": pids[sp.project],
-                "name": sp.name,
-                "root_span_id": None,
-                "start_time": sp.start_time,
-                "end_time": sp.end_time,
-                "status": "ok",
-                "span_count": 0,
-                "error_count": 0,
-                "model": None,
-                "user_id": None,
-                "session_id": None,
-                "input_tokens": 0,
-                "output_tokens": 0,
-            }
-        if sp.parent_span_id is None:
-            row["root_span_id"], row["name"] = sp.span_id, sp.name
-            decided[sp.trace_id] = sp.status_code != "unset"
-        row["end_time"] = max(row["end_time"], sp.end_time)
-        row["span_count"] += 1
-        if sp.status_code == "error":
-            row["error_count"] += 1
+            row = out[tid] = [tid, pids[sp.project], sp.name, None, sp.start_time, sp.end_time, "ok", 0, 0,
+                              None, None, None, 0, 0]  # fmt: skip
+        root = sp.parent_span_id is None
+        if root:
+            row[_ROOT], row[_NAME] = sp.span_id, sp.name
+            decided[tid] = code != "unset"
+        if sp.end_time > row[_END]:
+            row[_END] = sp.end_time
+        row[_SPANS] += 1
+        if code == "error":
+            row[_ERRORS] += 1
         # A root that states its outcome is the trace's (a request a fallback saved is ok although an
         # attempt failed); a root that does not (OTel's "unset") leaves it to any failed span.
-        if sp.parent_span_id is None and decided[sp.trace_id]:
-            row["status"] = sp.status_code
-        elif sp.status_code == "error" and not decided.get(sp.trace_id):
-            row["status"] = "error"
-        row["model"] = row["model"] or _str_attr(
-            a, semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL
-        )
-        row["user_id"] = row["user_id"] or _str_attr(a, semconv.USER_ID)
-        row["session_id"] = row["session_id"] or _str_attr(a, semconv.SESSION_ID)
-        row["input_tokens"] += _int_attr(a, semconv.GEN_AI_USAGE_INPUT_TOKENS)
-        row["output_tokens"] += _int_attr(a, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-    return list(out.values())
+        if root and decided[tid]:
+            row[_STATUS] = code
+        elif code == "error" and not decided.get(tid):
+            row[_STATUS] = "error"
+        if a:
+            row[_MODEL] = row[_MODEL] or _str_attr(a, *model_keys)
+            row[_USER] = row[_USER] or _str_attr(a, semconv.USER_ID)
+            row[_SESSION] = row[_SESSION] or _str_attr(a, semconv.SESSION_ID)
+            row[_IN] += _int_attr(a, semconv.GEN_AI_USAGE_INPUT_TOKENS)
+            row[_OUT] += _int_attr(a, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    return [tuple(row) for row in out.values()]
 
 
-def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
-    """Store finished spans in one transaction; returns how many were new (already stored ones are skipped)."""
+def _data(sp: SpanRecord | SpanData) -> SpanData:
+    if isinstance(sp, SpanData):
+        return sp
+    return SpanData(
+        sp.trace_id,
+        sp.span_id,
+        sp.parent_span_id,
+        sp.project,
+        sp.name,
+        sp.kind,
+        sp.start_time,
+        sp.end_time,
+        sp.status_code,
+        sp.status_message,
+        sp.attributes,
+        [e.model_dump() for e in sp.events],
+    )
+
+
+def record_spans(ctx: Context, *, spans: Sequence[SpanRecord | SpanData]) -> int:
+    """Store spans in one transaction; returns how many were new (already stored ones are skipped).
+
+    The batched writer's sink: the tracer's ``SpanRecord``s and the rows OTLP ingest decoded
+    (``SpanData``) alike. A span claiming a trace id another project owns never joins that trace:
+    it is dropped and logged (OTLP ingest refuses such an export before queueing it, with
+    ``refuse_foreign_traces``; this catches one that raced it).
+    """
     unique = list({(s.trace_id, s.span_id): s for s in spans}.values())
     if not unique:
         return 0
@@ -108,49 +133,21 @@ def record_spans(ctx: Context, *, spans: Sequence[SpanRecord]) -> int:
         ctx.require("traces:write", name)
     with ctx.db.session() as s:
         pids = {name: project_id(s, name, create=True) for name in projects}
-        foreign = {id(sp) for sp in foreign_spans(s, unique, pids)}
+        owners = _owners(s, unique)
+        foreign = {id(sp) for sp in foreign_spans(unique, pids, owners)}
         if foreign:  # never merged into another project's trace; the rest of the batch is stored
             log.warning("dropped %d span(s) claiming trace ids another project owns", len(foreign))
             unique = [sp for sp in unique if id(sp) not in foreign]
-        stored = _stored_keys(s, unique)
-        new = [sp for sp in unique if (sp.trace_id, sp.span_id) not in stored]
+        # a span is stored only with its trace row (one transaction; spans cascade with their trace),
+        # so only traces stored before can hold spans of this batch already
+        stored = _stored_keys(s, sorted(t for t in {sp.trace_id for sp in unique} if t in owners))
+        new = [_data(sp) for sp in unique if (sp.trace_id, sp.span_id) not in stored]
         if not new:
             return 0
-        _insert_spans(s, new)
-        traces = TraceRow.__table__
-        ins = _dialect_insert(s, traces)
-        x, t = ins.excluded, traces.c
-        s.execute(
-            ins.on_conflict_do_update(
-                index_elements=[t.trace_id],
-                set_={
-                    "start_time": case((x.start_time < t.start_time, x.start_time), else_=t.start_time),
-                    "end_time": case((x.end_time > t.end_time, x.end_time), else_=t.end_time),
-                    "span_count": t.span_count + x.span_count,
-                    "error_count": t.error_count + x.error_count,
-                    "status": case(
-                        (x.root_span_id.is_not(None), x.status),
-                        (t.root_span_id.is_not(None), t.status),
-                        (x.status == "error", "error"),
-                        else_=t.status,
-                    ),
-                    "root_span_id": func.coalesce(x.root_span_id, t.root_span_id),
-                    "name": case((x.root_span_id.is_not(None), x.name), else_=t.name),
-                    # the root span names the trace's model when it carries one, even if its children
-                    # (say a gateway's upstream call, with the upstream's model name) were stored first
-                    "model": case(
-                        (x.root_span_id.is_not(None) & x.model.is_not(None), x.model),
-                        else_=func.coalesce(t.model, x.model),
-                    ),
-                    "user_id": func.coalesce(t.user_id, x.user_id),
-                    "session_id": func.coalesce(t.session_id, x.session_id),
-                    "input_tokens": t.input_tokens + x.input_tokens,
-                    "output_tokens": t.output_tokens + x.output_tokens,
-                },
-                where=t.project_id == x.project_id,
-            ),
-            _summaries(new, pids),
-        )
+        conn = s.connection()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(_INSERT_SPANS.replace("?", mark), [_span_params(sp) for sp in new])
+        conn.exec_driver_sql(_UPSERT_TRACE.replace("?", mark), _summaries(new, pids))
         return len(new)
 
 
@@ -167,62 +164,110 @@ _SPAN_COLUMNS = (
     "attributes",
     "events",
 )
+_TRACE_COLUMNS = (
+    "trace_id",
+    "project_id",
+    "name",
+    "root_span_id",
+    "start_time",
+    "end_time",
+    "status",
+    "span_count",
+    "error_count",
+    "model",
+    "user_id",
+    "session_id",
+    "input_tokens",
+    "output_tokens",
+)
+# Straight to the driver (SQLite and PostgreSQL read the same SQL; ``?`` becomes the driver's mark):
+# the spans table is the hot path of tracing, and SQLAlchemy's per-row parameter processing and
+# statement compiling cost more than the database's own work. JSON columns get their text here
+# (SQLite stores it as is; PostgreSQL casts the untyped parameter to json).
+_INSERT_SPANS = (
+    f"INSERT INTO {SpanRow.__tablename__} ({', '.join(_SPAN_COLUMNS)}) "
+    f"VALUES ({', '.join(['?'] * len(_SPAN_COLUMNS))}) ON CONFLICT (trace_id, span_id) DO NOTHING"
+)
+# Folds a batch's summary into the stored one with SQL expressions, so writers in several processes
+# never lose each other's counts; never into a trace of another project (the WHERE).
+_UPSERT_TRACE = f"""INSERT INTO traces ({", ".join(_TRACE_COLUMNS)}) VALUES ({", ".join(["?"] * len(_TRACE_COLUMNS))})
+ON CONFLICT (trace_id) DO UPDATE SET
+ start_time = CASE WHEN excluded.start_time < traces.start_time THEN excluded.start_time ELSE traces.start_time END,
+ end_time = CASE WHEN excluded.end_time > traces.end_time THEN excluded.end_time ELSE traces.end_time END,
+ span_count = traces.span_count + excluded.span_count,
+ error_count = traces.error_count + excluded.error_count,
+ status = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.status
+  WHEN traces.root_span_id IS NOT NULL THEN traces.status
+  WHEN excluded.status = 'error' THEN 'error' ELSE traces.status END,
+ root_span_id = COALESCE(excluded.root_span_id, traces.root_span_id),
+ name = CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.name ELSE traces.name END,
+ model = CASE WHEN excluded.root_span_id IS NOT NULL AND excluded.model IS NOT NULL THEN excluded.model
+  ELSE COALESCE(traces.model, excluded.model) END,
+ user_id = COALESCE(traces.user_id, excluded.user_id),
+ session_id = COALESCE(traces.session_id, excluded.session_id),
+ input_tokens = traces.input_tokens + excluded.input_tokens,
+ output_tokens = traces.output_tokens + excluded.output_tokens
+WHERE traces.project_id = excluded.project_id"""
+# (the root span names the trace's model when it carries one, even if its children, say a gateway's
+# upstream call with the upstream's model name, were stored first)
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
-def _insert_spans(session: Session, spans: list[SpanRecord]) -> None:
-    """One executemany straight to the driver: the spans table is the hot path of tracing, and
-    SQLAlchemy's per-row parameter processing cost more than SQLite's own work. JSON columns get
-    their text here (SQLite stores it as is; PostgreSQL casts the untyped parameter to json)."""
+def _span_params(sp: SpanData) -> tuple[Any, ...]:
+    return (
+        sp.trace_id,
+        sp.span_id,
+        sp.parent_span_id,
+        sp.name[:256],
+        sp.kind,
+        sp.start_time,
+        sp.end_time,
+        sp.status_code,
+        sp.status_message,
+        _dumps(sp.attributes),
+        _dumps(sp.events) if sp.events else "[]",
+    )
+
+
+def _lookup(session: Session, sql: str, trace_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (its ``{ids}`` a list of marks) for these trace ids, 500 at a time; raw SQL like
+    the inserts, since building a fresh IN statement per batch cost SQLAlchemy more than the query."""
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    table = SpanRow.__tablename__
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_SPAN_COLUMNS)}) VALUES ({', '.join([mark] * len(_SPAN_COLUMNS))}) "
-        "ON CONFLICT (trace_id, span_id) DO NOTHING"
-    )
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-    conn.exec_driver_sql(
-        sql,
-        [
-            (
-                sp.trace_id,
-                sp.span_id,
-                sp.parent_span_id,
-                sp.name[:256],
-                sp.kind,
-                sp.start_time,
-                sp.end_time,
-                sp.status_code,
-                sp.status_message,
-                dumps(sp.attributes),
-                dumps([e.model_dump() for e in sp.events]) if sp.events else "[]",
-            )
-            for sp in spans
-        ],
-    )
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(trace_ids), 500):
+        chunk = tuple(trace_ids[i : i + 500])
+        rows += [
+            tuple(r) for r in conn.exec_driver_sql(sql.format(ids=", ".join([mark] * len(chunk))), chunk)
+        ]
+    return rows
 
 
-def foreign_spans(session: Session, spans: Sequence[SpanRecord], pids: dict[str, str]) -> list[SpanRecord]:
+def _owners(session: Session, spans: Sequence[SpanRecord | SpanData]) -> dict[str, str]:
+    """The project id that owns each of these spans' trace ids, for those stored already."""
+    ids = sorted({sp.trace_id for sp in spans})
+    return dict(_lookup(session, "SELECT trace_id, project_id FROM traces WHERE trace_id IN ({ids})", ids))
+
+
+def foreign_spans(spans: Sequence[_S], pids: dict[str, str], owners: dict[str, str]) -> list[_S]:
     """The spans that claim a trace id for a project that does not own it.
 
-    A trace id belongs to the project that stored it first (or, new in this batch, that the
-    batch's first span of it claims); spans claiming it for another project would append to
-    that trace and rewrite its status.
+    A trace id belongs to the project that stored it first (``owners``, from ``_owners``) or,
+    new in this batch, that the batch's first span of it claims; spans claiming it for another
+    project would append to that trace and rewrite its status.
     """
-    ids = sorted({sp.trace_id for sp in spans})
-    owners: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        owners.update(
-            (t, pid)
-            for t, pid in session.execute(
-                select(TraceRow.trace_id, TraceRow.project_id).where(TraceRow.trace_id.in_(chunk))
-            )
-        )
+    owners = dict(owners)
     return [sp for sp in spans if owners.setdefault(sp.trace_id, pids[sp.project]) != pids[sp.project]]
 
 
-def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord]) -> None:
+def _conflict(trace_id: str) -> Conflict:
+    return Conflict(
+        f"trace id {trace_id!r} is already used by another project; send new trace ids",
+        details={"trace_id": trace_id},
+    )
+
+
+def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord | SpanData]) -> None:
     """``Conflict`` when any span claims a trace id another project owns: for ingest doors that
     answer their caller before the batched writer stores the spans (OTLP over HTTP).
 
@@ -235,28 +280,15 @@ def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord]) -> None:
         found: dict[str, str] = {name: pid for name, pid in rows}
         # a project not created yet owns no trace: any stored trace id is another project's
         pids = {name: found.get(name, f"new:{name}") for name in names}
-        foreign = foreign_spans(s, spans, pids)
+        foreign = foreign_spans(list(spans), pids, _owners(s, spans))
     if foreign:
-        first = foreign[0].trace_id
-        raise Conflict(
-            f"trace id {first!r} is already used by another project; send new trace ids",
-            details={"trace_id": first},
-        )
+        raise _conflict(foreign[0].trace_id)
 
 
-def _stored_keys(session: Session, spans: list[SpanRecord]) -> set[tuple[str, str]]:
-    """Which of these spans are stored already (a retried batch, a re-sent OTLP export)."""
-    trace_ids = sorted({sp.trace_id for sp in spans})
-    found: set[tuple[str, str]] = set()
-    for i in range(0, len(trace_ids), 500):
-        chunk = trace_ids[i : i + 500]
-        found.update(
-            (t, sid)
-            for t, sid in session.execute(
-                select(SpanRow.trace_id, SpanRow.span_id).where(SpanRow.trace_id.in_(chunk))
-            )
-        )
-    return found
+def _stored_keys(session: Session, trace_ids: list[str]) -> set[tuple[str, str]]:
+    """Which spans of these traces are stored already (a retried batch, a re-sent OTLP export)."""
+    sql = "SELECT trace_id, span_id FROM spans WHERE trace_id IN ({ids})"
+    return {(t, sid) for t, sid in _lookup(session, sql, trace_ids)}
 
 
 def _trace(row: TraceRow, project: str, spans: list[Span] | None = None) -> Trace:

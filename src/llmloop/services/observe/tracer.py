@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from llmloop.services.observe import semconv
 from llmloop.services.observe.schemas import SpanEvent, SpanKind, SpanRecord
-from llmloop.services.observe.writer import SpanWriter, flush_all
+from llmloop.services.observe.writer import Queued, SpanWriter, flush_all
 
 if TYPE_CHECKING:
     from llmloop.context import Context
@@ -60,7 +60,7 @@ def attribute_value(value: Any) -> Any:
     return attribute_value(json.dumps(value, default=str, ensure_ascii=False))
 
 
-def _store_sink(batch: list[SpanRecord]) -> None:
+def _store_sink(batch: list[Queued]) -> None:
     from llmloop.context import local_context
     from llmloop.services.observe import service
 

@@ -23,10 +23,11 @@ import weakref
 from collections.abc import Callable, Sequence
 
 from llmloop.errors import Unavailable
-from llmloop.services.observe.schemas import SpanRecord
+from llmloop.services.observe.schemas import SpanData, SpanRecord
 
 log = logging.getLogger("llmloop.services.observe")
-Sink = Callable[[list[SpanRecord]], object]
+Queued = SpanRecord | SpanData  # the tracer's spans, and the rows OTLP ingest decoded
+Sink = Callable[[list[Queued]], object]
 
 _live: weakref.WeakSet[SpanWriter] = weakref.WeakSet()
 
@@ -39,7 +40,10 @@ class SpanWriter:
         self._interval = interval_s
         self._max_batch = max_batch
         self._max_queue = max_queue
-        self._queue: collections.deque[SpanRecord] = collections.deque()
+        # what was submitted together stays together: chunks of loose spans (up to max_batch) and exports
+        self._queue: collections.deque[list[Queued]] = collections.deque()
+        self._loose: list[Queued] | None = None  # the chunk submit() is filling, if still queued
+        self._count = 0
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -51,49 +55,69 @@ class SpanWriter:
         self.batches = 0
         _live.add(self)
 
-    def submit(self, span: SpanRecord) -> None:
+    def submit(self, span: Queued) -> None:
         """Queue one finished span; never blocks on the store."""
         with self._lock:
-            if len(self._queue) >= self._max_queue:
+            if self._count >= self._max_queue:
                 self.dropped += 1
                 return
-            self._queue.append(span)
-            full = len(self._queue) >= self._max_batch
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._loop, name="llmloop-span-writer", daemon=True)
-                self._thread.start()
+            loose = self._loose
+            if loose is None or len(loose) >= self._max_batch:
+                loose = self._loose = []
+                self._queue.append(loose)
+            loose.append(span)
+            self._count += 1
+            full = self._count >= self._max_batch
+            self._start()
         if full:
             self._wake.set()
 
-    def submit_batch(self, spans: Sequence[SpanRecord]) -> None:
+    def submit_batch(self, spans: Sequence[Queued]) -> None:
         """Queue spans that arrived together (an OTLP export) and wake the thread at once.
 
-        They are a batch already, so waiting out the interval would only delay them; under a
-        stream of exports the thread keeps writing whatever piled up while it wrote the last batch.
+        They are a batch already, so waiting out the interval would only delay them; they stay
+        together (never split across two transactions, whatever their size), and under a stream
+        of exports the thread writes the whole ones that piled up while it wrote the last.
         """
         with self._lock:
-            room = max(0, self._max_queue - len(self._queue))
+            room = max(0, self._max_queue - self._count)
             self.dropped += max(0, len(spans) - room)
-            self._queue.extend(spans[:room])
-            if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._loop, name="llmloop-span-writer", daemon=True)
-                self._thread.start()
+            if room and spans:
+                chunk = list(spans[:room])
+                self._queue.append(chunk)
+                self._count += len(chunk)
+                self._loose = None  # later loose spans queue behind this export
+            self._start()
         self._wake.set()
+
+    def _start(self) -> None:
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._loop, name="llmloop-span-writer", daemon=True)
+            self._thread.start()
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return self._count
 
-    def _take(self) -> list[SpanRecord]:
+    def _take(self) -> list[Queued]:
+        """Whole queued chunks (loose spans, exports), as many as fit in ``max_batch``; at least one."""
         with self._lock:
-            n = min(self._max_batch, len(self._queue))
-            return [self._queue.popleft() for _ in range(n)]
+            batch: list[Queued] = []
+            while self._queue and (not batch or len(batch) + len(self._queue[0]) <= self._max_batch):
+                chunk = self._queue.popleft()
+                if chunk is self._loose:
+                    self._loose = None
+                batch += chunk
+            self._count -= len(batch)
+            return batch
 
-    def _requeue(self, batch: list[SpanRecord]) -> None:
+    def _requeue(self, batch: list[Queued]) -> None:
         with self._lock:
-            room = max(0, self._max_queue - len(self._queue))
+            room = max(0, self._max_queue - self._count)
             self.dropped += max(0, len(batch) - room)
-            self._queue.extendleft(reversed(batch[:room]))
+            if room and batch:
+                self._queue.appendleft(batch[:room])
+                self._count += len(batch[:room])
 
     def _drain(self) -> None:
         with self._flush_lock:

@@ -1,20 +1,25 @@
-"""OTLP/HTTP trace ingest: ``ExportTraceServiceRequest`` (protobuf or JSON) → ``SpanRecord``s.
+"""OTLP/HTTP trace ingest: ``ExportTraceServiceRequest`` (protobuf or JSON) → ``SpanData`` rows.
 
 Any app instrumented with OpenTelemetry (OpenLLMetry, OpenInference…) can point its OTLP
 exporter at llmloop. Resource attributes are copied onto each span (so ``service.name`` is
 searchable); the project is the resource attribute ``llmloop.project`` when present, else the
 one the caller names. In OTLP/JSON ids are hex and 64-bit integers are strings; in protobuf
-ids are bytes; both land as the same records.
+ids are bytes; both land as the same rows.
+
+Spans are decoded straight to the rows the store writes, without a pydantic model per span
+(that validation cost more than the store's own work); ``_row`` checks what the model did:
+ids (32 / 16 hex digits, not all zero), names (cut at 256 characters), attribute sizes.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from typing import Any
 
 from llmloop.errors import InvalidInput
-from llmloop.services.observe.schemas import SpanEvent, SpanKind, SpanRecord, StatusCode
+from llmloop.services.observe.schemas import SpanData, SpanKind, StatusCode
 from llmloop.services.observe.tracer import MAX_ATTRIBUTE_CHARS, attribute_value
 
 PROJECT_ATTRIBUTE = "llmloop.project"
@@ -30,6 +35,51 @@ _STATUS: dict[int, StatusCode] = {0: "unset", 1: "ok", 2: "error"}
 _KIND_NAMES = {f"SPAN_KIND_{v.upper()}": k for k, v in _KINDS.items() if k}
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_SPAN_ID = re.compile(r"[0-9a-f]{16}")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+def _row(
+    n: int,
+    trace_id: str,
+    span_id: str,
+    parent: str,
+    project: str,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    status: int,
+    message: str,
+    attributes: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> SpanData:
+    """The ``n``-th span of an export as a row, or ``InvalidInput`` naming the span and the field."""
+    if not _TRACE_ID.fullmatch(trace_id) or trace_id == _ZERO_TRACE:
+        raise _bad(n, "trace_id", f"must be 32 hex digits, not all zero: {trace_id[:40]!r}")
+    if not _SPAN_ID.fullmatch(span_id) or span_id == _ZERO_SPAN:
+        raise _bad(n, "span_id", f"must be 16 hex digits, not all zero: {span_id[:40]!r}")
+    if parent and not _SPAN_ID.fullmatch(parent):
+        raise _bad(n, "parent_span_id", f"must be 16 hex digits or empty: {parent[:40]!r}")
+    return SpanData(
+        trace_id,
+        span_id,
+        parent or None,
+        project,
+        (name or "span")[:256],
+        _KINDS.get(kind, "internal"),
+        start_ns / 1e9,
+        (end_ns or start_ns) / 1e9,
+        _STATUS.get(status, "unset"),
+        message[:MAX_ATTRIBUTE_CHARS],
+        attributes,
+        events,
+    )
+
+
+def _bad(n: int, field: str, why: str) -> InvalidInput:
+    return InvalidInput(f"span {n} of the export: {field} {why}", details={"field": field, "span": n})
 
 
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
@@ -82,10 +132,10 @@ def _enum(v: Any, names: dict[str, int]) -> int:
     return names.get(v, 0) if isinstance(v, str) else int(v or 0)
 
 
-def spans_from_json(doc: Any, *, project: str) -> list[SpanRecord]:
+def spans_from_json(doc: Any, *, project: str) -> list[SpanData]:
     if not isinstance(doc, dict):
         raise InvalidInput("OTLP JSON body must be an object", details={"field": "body"})
-    out: list[SpanRecord] = []
+    out: list[SpanData] = []
     try:
         for rs in doc.get("resourceSpans") or []:
             resource = _json_attrs((rs.get("resource") or {}).get("attributes"))
@@ -93,30 +143,30 @@ def spans_from_json(doc: Any, *, project: str) -> list[SpanRecord]:
             for ss in rs.get("scopeSpans") or []:
                 for sp in ss.get("spans") or []:
                     status = sp.get("status") or {}
-                    attrs = {**resource, **_json_attrs(sp.get("attributes"))}
+                    start = int(sp["startTimeUnixNano"])
+                    events = [
+                        {
+                            "name": str(e.get("name") or "event")[:256],
+                            "time": int(e.get("timeUnixNano") or 0) / 1e9,
+                            "attributes": _json_attrs(e.get("attributes")),
+                        }
+                        for e in sp.get("events") or []
+                    ]
                     out.append(
-                        SpanRecord(
-                            trace_id=str(sp["traceId"]).lower(),
-                            span_id=str(sp["spanId"]).lower(),
-                            parent_span_id=str(sp["parentSpanId"]).lower()
-                            if sp.get("parentSpanId")
-                            else None,
-                            project=proj,
-                            name=str(sp.get("name") or "span")[:256],
-                            kind=_KINDS.get(_enum(sp.get("kind"), _KIND_NAMES), "internal"),
-                            start_time=int(sp["startTimeUnixNano"]) / 1e9,
-                            end_time=int(sp.get("endTimeUnixNano") or sp["startTimeUnixNano"]) / 1e9,
-                            status_code=_STATUS.get(_enum(status.get("code"), _STATUS_NAMES), "unset"),
-                            status_message=str(status.get("message") or ""),
-                            attributes=attrs,
-                            events=[
-                                SpanEvent(
-                                    name=str(e.get("name") or "event")[:256],
-                                    time=int(e.get("timeUnixNano") or 0) / 1e9,
-                                    attributes=_json_attrs(e.get("attributes")),
-                                )
-                                for e in sp.get("events") or []
-                            ],
+                        _row(
+                            len(out),
+                            str(sp["traceId"]).lower(),
+                            str(sp["spanId"]).lower(),
+                            str(sp.get("parentSpanId") or "").lower(),
+                            proj,
+                            str(sp.get("name") or ""),
+                            _enum(sp.get("kind"), _KIND_NAMES),
+                            start,
+                            int(sp.get("endTimeUnixNano") or start),
+                            _enum(status.get("code"), _STATUS_NAMES),
+                            str(status.get("message") or ""),
+                            {**resource, **_json_attrs(sp.get("attributes"))},
+                            events,
                         )
                     )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -155,47 +205,48 @@ def _pb_attrs(items: Any) -> dict[str, Any]:
     return out
 
 
-def spans_from_protobuf(body: bytes, *, project: str) -> list[SpanRecord]:
+def spans_from_protobuf(body: bytes, *, project: str) -> list[SpanData]:
     from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     req = ExportTraceServiceRequest()
     try:
-        req.ParseFromString(body)
+        req.ParseFromString(body)  # upb: strings that are not UTF-8 are refused here
     except DecodeError as e:
         raise InvalidInput(f"invalid OTLP protobuf: {e}", details={"field": "body"}) from None
-    out: list[SpanRecord] = []
-    try:
-        for rs in req.resource_spans:
-            resource = _pb_attrs(rs.resource.attributes)
-            proj = str(resource.get(PROJECT_ATTRIBUTE) or project)
-            for ss in rs.scope_spans:
-                for sp in ss.spans:
-                    out.append(
-                        SpanRecord(
-                            trace_id=sp.trace_id.hex(),
-                            span_id=sp.span_id.hex(),
-                            parent_span_id=sp.parent_span_id.hex() or None,
-                            project=proj,
-                            name=(sp.name or "span")[:256],
-                            kind=_KINDS.get(sp.kind, "internal"),
-                            start_time=sp.start_time_unix_nano / 1e9,
-                            end_time=(sp.end_time_unix_nano or sp.start_time_unix_nano) / 1e9,
-                            status_code=_STATUS.get(sp.status.code, "unset"),
-                            status_message=sp.status.message,
-                            attributes={**resource, **_pb_attrs(sp.attributes)},
-                            events=[
-                                SpanEvent(
-                                    name=(e.name or "event")[:256],
-                                    time=e.time_unix_nano / 1e9,
-                                    attributes=_pb_attrs(e.attributes),
-                                )
-                                for e in sp.events
-                            ],
-                        )
+    out: list[SpanData] = []
+    for rs in req.resource_spans:
+        resource = _pb_attrs(rs.resource.attributes)
+        proj = str(resource.get(PROJECT_ATTRIBUTE) or project)
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                status = sp.status
+                out.append(
+                    _row(
+                        len(out),
+                        sp.trace_id.hex(),
+                        sp.span_id.hex(),
+                        sp.parent_span_id.hex(),
+                        proj,
+                        sp.name,
+                        sp.kind,
+                        sp.start_time_unix_nano,
+                        sp.end_time_unix_nano,
+                        status.code,
+                        status.message,
+                        {**resource, **_pb_attrs(sp.attributes)} if resource else _pb_attrs(sp.attributes),
+                        [
+                            {
+                                "name": (e.name or "event")[:256],
+                                "time": e.time_unix_nano / 1e9,
+                                "attributes": _pb_attrs(e.attributes),
+                            }
+                            for e in sp.events
+                        ]
+                        if sp.events
+                        else [],
                     )
-    except ValueError as e:  # pydantic: ids of the wrong length, names too long
-        raise InvalidInput(f"invalid OTLP span: {e}", details={"field": "resource_spans"}) from None
+                )
     return out
 
 
