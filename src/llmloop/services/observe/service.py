@@ -41,8 +41,14 @@ def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = attrs.get(key)
         if isinstance(value, str) and value:
-            return value[:256]
+            return _text(value[:256])
     return None
+
+
+def _text(value: str) -> str:
+    """A span's text as a text column can hold it: PostgreSQL refuses NUL, and a NUL in one span (an
+    attacker's model name) must not lose the batch it came in. JSON columns keep it, escaped."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 # positions in a summary row, which is in _TRACE_COLUMNS order
@@ -71,11 +77,11 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
         a, tid, code = sp.attributes, sp.trace_id, sp.status_code
         row = out.get(tid)
         if row is None:
-            row = out[tid] = [tid, pids[sp.project], sp.name, None, sp.start_time, sp.end_time, "ok", 0, 0,
+            row = out[tid] = [tid, pids[sp.project], _text(sp.name), None, sp.start_time, sp.end_time, "ok", 0, 0,
                               None, None, None, 0, 0]  # fmt: skip
         root = sp.parent_span_id is None
         if root:
-            row[_ROOT], row[_NAME] = sp.span_id, sp.name
+            row[_ROOT], row[_NAME] = sp.span_id, _text(sp.name)
             decided[tid] = code != "unset"
         if sp.end_time > row[_END]:
             row[_END] = sp.end_time
@@ -218,12 +224,12 @@ def _span_params(sp: SpanData) -> tuple[Any, ...]:
         sp.trace_id,
         sp.span_id,
         sp.parent_span_id,
-        sp.name[:256],
+        _text(sp.name[:256]),
         sp.kind,
         sp.start_time,
         sp.end_time,
         sp.status_code,
-        sp.status_message,
+        _text(sp.status_message) if sp.status_message else sp.status_message,
         _dumps(sp.attributes),
         _dumps(sp.events) if sp.events else "[]",
     )
