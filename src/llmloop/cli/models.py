@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
+from llmloop.cli._tree import tree_lines
 from llmloop.engines.spec import QUANTIZATIONS
 from llmloop.errors import Conflict
 from llmloop.sdk.models import models as api
@@ -415,19 +416,22 @@ def history(name: str, alias: str | None, project: str | None, json_: bool) -> N
 @project_option
 @json_option
 def lineage(ref: str, project: str | None, json_: bool) -> None:
-    """Where REF came from (runs, datasets, base) and what used it since (evaluations, newer versions)."""
+    """Where REF came from, as a tree back to the original data (runs, datasets, base versions, and
+    for a model trained on exported feedback: the feedback, the traces and the version that served
+    them, and that version's own lineage), then what used REF since (evaluations, newer versions)."""
     result = api.lineage(ref, project=project)
     if json_:
         print_json(result)
         return
+    if result.tree is not None:
+        click.echo("\n".join(tree_lines(result.tree)))
     rows = [
-        ["upstream", f"{e.src_type} {e.label or e.src_id}", e.relation, f"{e.dst_type} {e.dst_id[:12]}"]
-        for e in result.upstream
-    ] + [
-        ["downstream", f"{e.src_type} {e.src_id[:12]}", e.relation, f"{e.dst_type} {e.label or e.dst_id}"]
+        [f"{e.src_type} {e.src_id[:12]}", e.relation, f"{e.dst_type} {e.label or e.dst_id}"]
         for e in result.downstream
     ]
-    print_table(["Direction", "From", "Relation", "To"], rows, title=f"{result.ref} lineage")
+    if rows:
+        click.echo()
+        print_table(["From", "Relation", "To"], rows, title=f"what used {result.ref} since")
 
 
 @models.command("card")

@@ -206,9 +206,9 @@ class LocalModels:
         return service.alias_history(self.ctx, name=name, project=project, alias=alias)
 
     def lineage(self, ref: str, project: str | None = None) -> Lineage:
-        from llmloop.services.registry import card
+        from llmloop.services.registry import lineage
 
-        return card.model_lineage(self.ctx, ref=ref, project=project)
+        return lineage.model_lineage(self.ctx, ref=ref, project=project)
 
     def card(self, ref: str, project: str | None = None) -> ModelCard:
         from llmloop.services.registry import card

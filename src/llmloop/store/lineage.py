@@ -63,7 +63,9 @@ def upstream(session: Session, entity_type: str, entity_id: str, *, max_depth: i
         nxt: list[tuple[str, str]] = []
         for t, i in frontier:
             for r in session.scalars(
-                select(LineageRow).where(LineageRow.dst_type == t, LineageRow.dst_id == i)
+                select(LineageRow)
+                .where(LineageRow.dst_type == t, LineageRow.dst_id == i)
+                .order_by(LineageRow.id)  # in the order recorded, on every backend
             ):
                 out.append(Edge(r.src_type, r.src_id, r.relation, r.dst_type, r.dst_id))
                 key = (r.src_type, r.src_id)

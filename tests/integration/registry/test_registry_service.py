@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from llmloop.errors import Conflict, InvalidInput, NotFound
 from llmloop.services.registry import card, loading, service
+from llmloop.services.registry.lineage import model_lineage
 from llmloop.services.registry.schemas import EntityRef, GateResult, ModelVersionCreate
 from llmloop.services.tracking import service as tracking
 from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
@@ -180,12 +181,12 @@ def test_lineage_and_card_from_the_store(ctx: Any, tiny_base: Path, tiny_adapter
             description="SFT on chats",
         ),
     )
-    lineage = card.model_lineage(ctx, ref="tiny-ft", project="p")
+    lineage = model_lineage(ctx, ref="tiny-ft", project="p")
     found = {(e.src_type, e.relation, e.label) for e in lineage.upstream}
     assert ("run", "produced", "sft-1") in found
     assert ("dataset_version", "trained_on", "chats@1") in found
     assert ("model_version", "base_of", "tiny@1") in found
-    base_lineage = card.model_lineage(ctx, ref="tiny@1", project="p")
+    base_lineage = model_lineage(ctx, ref="tiny@1", project="p")
     assert ("model_version", ft.id) in {(e.dst_type, e.dst_id) for e in base_lineage.downstream}
 
     md = card.model_card(ctx, ref="tiny-ft@1", project="p").markdown

@@ -22,6 +22,7 @@ from llmloop.services.data.schemas import validated
 from llmloop.services.data.service import confine_server_path
 from llmloop.services.data.settings import data_settings
 from llmloop.services.registry import card, formats, service
+from llmloop.services.registry.lineage import model_lineage
 from llmloop.services.registry.schemas import (
     AliasHistory,
     AliasProtection,
@@ -104,7 +105,7 @@ def alias_history(
 
 @mount(router, "models.lineage")
 def lineage(ctx: CtxDep, name: str, version: str, project: str | None = None) -> Lineage:
-    return card.model_lineage(ctx, ref=ref_of(name, version), project=project)
+    return model_lineage(ctx, ref=ref_of(name, version), project=project)
 
 
 @mount(router, "models.card")

@@ -34,7 +34,11 @@ LLMLOOP_INPUT = "llmloop.input"
 LLMLOOP_OUTPUT = "llmloop.output"
 
 # What the gateway and ``ll.chat`` record on a chat request's spans beyond the GenAI names.
-LLMLOOP_TARGET = "llmloop.target"
+LLMLOOP_TARGET = "llmloop.target"  # on the root: the arm of the split the request was routed to
+LLMLOOP_DEPLOYMENT = "llmloop.deployment"
+LLMLOOP_DEPLOYMENT_REVISION = "llmloop.deployment.revision"
+# On the root: the pinned NAME@VERSION of the registered model version that answered (lineage).
+LLMLOOP_MODEL_VERSION = "llmloop.model.version"
 LLMLOOP_TTFT_MS = "llmloop.time_to_first_token_ms"
 LLMLOOP_LATENCY_MS = "llmloop.latency_ms"
 LLMLOOP_COST_USD = "llmloop.cost_usd"

@@ -1,4 +1,4 @@
-"""Lineage walks and the generated model card: what the store knows about a version, in one place.
+"""The generated model card: what the store knows about a version, in one place.
 
 The card is written from records only (the version, the run that produced it with its params and
 final metrics, the dataset versions it was trained on, completed evaluations of this exact
@@ -17,73 +17,13 @@ from sqlalchemy.orm import Session
 from llmloop.context import Context
 from llmloop.errors import NotFound
 from llmloop.services.registry import service
-from llmloop.services.registry.schemas import Lineage, LineageEdge, ModelCard, ModelVersion
+from llmloop.services.registry.lineage import entity_label
+from llmloop.services.registry.schemas import ModelCard, ModelVersion
 from llmloop.store import lineage as walks
-from llmloop.store.tables.datasets import DatasetRow, DatasetVersionRow
+from llmloop.store.tables.datasets import DatasetVersionRow
 from llmloop.store.tables.evaluations import EvaluationRow
-from llmloop.store.tables.models import ModelRow, ModelVersionRow
+from llmloop.store.tables.models import ModelVersionRow
 from llmloop.store.tables.tracking import LatestMetricRow, ParamRow, RunRow
-
-
-def _label(s: Session, kind: str, ident: str) -> str | None:
-    """A readable name for a lineage entity: a ref for versions, the name for runs."""
-    if kind == "model_version":
-        row = s.get(ModelVersionRow, ident)
-        model = s.get(ModelRow, row.model_id) if row is not None else None
-        return f"{model.name}@{row.version}" if row is not None and model is not None else None
-    if kind == "dataset_version":
-        dv = s.get(DatasetVersionRow, ident)
-        ds = s.get(DatasetRow, dv.dataset_id) if dv is not None else None
-        return f"{ds.name}@{dv.version}" if dv is not None and ds is not None else None
-    if kind == "run":
-        run = s.get(RunRow, ident)
-        return run.name if run is not None else None
-    if kind == "evaluation":
-        ev = s.get(EvaluationRow, ident)
-        return f"{ev.suite} on {ev.model_ref}" if ev is not None else None
-    return None
-
-
-def _edges(s: Session, edges: list[walks.Edge], *, far_end: str) -> list[LineageEdge]:
-    out = []
-    for e in edges:
-        kind, ident = (e.src_type, e.src_id) if far_end == "src" else (e.dst_type, e.dst_id)
-        out.append(LineageEdge(**e.__dict__, label=_label(s, kind, ident)))
-    return out
-
-
-def downstream(s: Session, entity_type: str, entity_id: str, *, max_depth: int = 20) -> list[walks.Edge]:
-    """Every edge reachable walking forwards (towards what used an entity), breadth first."""
-    seen = {(entity_type, entity_id)}
-    frontier = [(entity_type, entity_id)]
-    out: list[walks.Edge] = []
-    for _ in range(max_depth):
-        nxt = []
-        for t, i in frontier:
-            for e in walks.edges_of(s, t, i):
-                if (e.src_type, e.src_id) != (t, i):
-                    continue
-                out.append(e)
-                if (e.dst_type, e.dst_id) not in seen:
-                    seen.add((e.dst_type, e.dst_id))
-                    nxt.append((e.dst_type, e.dst_id))
-        if not nxt:
-            break
-        frontier = nxt
-    return out
-
-
-def model_lineage(ctx: Context, *, ref: str, project: str | None = None) -> Lineage:
-    """Where a version came from (runs, datasets, base versions, walked back) and what used it since."""
-    version = service.get_model_version(ctx, ref=ref, project=project)
-    with ctx.db.session() as s:
-        back = walks.upstream(s, service.ENTITY, version.id)
-        forward = downstream(s, service.ENTITY, version.id)
-        return Lineage(
-            ref=version.ref,
-            upstream=_edges(s, back, far_end="src"),
-            downstream=_edges(s, forward, far_end="dst"),
-        )
 
 
 def _when(ts: float) -> str:
@@ -161,7 +101,7 @@ def _data(s: Session, v: ModelVersion) -> list[str]:
         for e in walks.edges_of(s, t, i):
             if e.dst_type == t and e.dst_id == i and e.src_type == "dataset_version":
                 dv = s.get(DatasetVersionRow, e.src_id)
-                label = _label(s, "dataset_version", e.src_id) or e.src_id
+                label = entity_label(s, "dataset_version", e.src_id) or e.src_id
                 row = [label, e.relation, dv.rows if dv else None, dv.kind if dv else None]
                 if row not in rows:
                     rows.append(row)

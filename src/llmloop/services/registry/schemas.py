@@ -304,6 +304,21 @@ class LineageEdge(BaseModel):
     label: str | None = Field(None, description="A readable name for the far end (a ref), when known.")
 
 
+class LineageNode(BaseModel):
+    """One entity in the walked-back tree: what it is, how it fed its parent, and what fed it."""
+
+    model_config = _FROZEN
+
+    type: str = Field(description="model_version, run, dataset_version, feedback, trace, …")
+    id: str
+    label: str | None = Field(None, description="A readable name (a ref for versions), when known.")
+    relation: str | None = Field(None, description="How this entity fed its parent; none at the root.")
+    repeated: bool = Field(
+        False, description="Shown in full earlier in the tree (a shared source); its children are left out."
+    )
+    children: list[LineageNode] = Field(default_factory=list)
+
+
 class Lineage(BaseModel):
     model_config = _FROZEN
 
@@ -311,6 +326,9 @@ class Lineage(BaseModel):
     upstream: list[LineageEdge] = Field(description="Everything the version came from, walked back.")
     downstream: list[LineageEdge] = Field(
         description="What used the version: evaluations, runs, deployments."
+    )
+    tree: LineageNode | None = Field(
+        None, description="``upstream`` as a tree rooted at the version, back to the original data."
     )
 
 

@@ -36,9 +36,10 @@ def set_engine_resolver(resolver: EngineResolver | None) -> EngineResolver | Non
 class EngineTarget:
     """An ``llmloop.engines`` InferenceEngine driven from the event loop (its iterators run on threads)."""
 
-    def __init__(self, model: str, engine: Any, base: Any) -> None:
+    def __init__(self, model: str, engine: Any, base: Any, *, version: str | None = None) -> None:
         self.model = model
         self.label = model
+        self.version = version  # the pinned NAME@VERSION ``model`` resolved to
         self._engine = engine
         self._base = base
 
@@ -140,11 +141,11 @@ def _resolve_registered(ctx: Context, model_name: str, project: str) -> Target:
     from llmloop.services.registry.inference import engine_for
 
     try:
-        _, engine = engine_for(ctx, model=model_name, project=project)
+        version, engine = engine_for(ctx, model=model_name, project=project)
     except NotFound as e:
         raise NotFound(
             f"model {model_name!r} not found: no deployment has this name and no registered model "
             f"matches it ({e.message})",
             details={"model": model_name},
         ) from e
-    return EngineTarget(model_name, engine, schemas)
+    return EngineTarget(model_name, engine, schemas, version=version.ref)

@@ -3,8 +3,15 @@ become ``preference`` rows (chosen = corrected or preferred answer, rejected = t
 
 The prompt and the original answer come from the trace's root span (``gen_ai.input.messages``
 and ``gen_ai.output.messages``, recorded by the gateway). ``register_export`` writes the rows as
-JSONL and, when a dataset name is given, registers them as a new version of that dataset with a
-``derived_from`` lineage edge to every trace: the step where served traffic becomes training data.
+JSONL and, when a dataset name is given, registers them as a new version of that dataset with
+lineage: the step where served traffic becomes training data. The edges run
+
+    model_version --served--> trace <--routed-- deployment_revision
+    trace --feedback--> feedback --exported_to--> dataset_version
+
+so ``llmloop models lineage`` walks from a model trained on the export back through the feedback
+and traces to the exact version that answered them (the gateway pins it on the trace's root span,
+``llmloop.model.version``) and on into that version's own lineage.
 """
 
 from __future__ import annotations
@@ -14,11 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import select
+
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.services.observe import semconv
 from llmloop.services.observe import service as traces
+from llmloop.services.registry.service import get_model_version
 from llmloop.services.serve.feedback import list_feedback
+from llmloop.services.serve.schemas import Feedback
+from llmloop.store.lineage import Edge, add_edge
+from llmloop.store.tables.core import ProjectRow
+from llmloop.store.tables.deployments import DeploymentRevisionRow, DeploymentRow
 
 ExportKind = Literal["sft", "preference"]
 
@@ -61,13 +75,18 @@ def _exchange(ctx: Context, trace_id: str) -> tuple[list[dict[str, Any]], str] |
     return messages, answer if isinstance(answer, str) else ""
 
 
+def _better(fb: Feedback, kind: ExportKind) -> str | None:
+    """The answer a piece of feedback offers instead of the traced one, for this kind of export."""
+    return fb.correction if kind == "sft" else (fb.preferred or fb.correction)
+
+
 def export_rows(
     ctx: Context, *, kind: ExportKind, project: str | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     trace_ids: list[str] = []
     for fb in reversed(list_feedback(ctx, project=project)):
-        better = fb.correction if kind == "sft" else (fb.preferred or fb.correction)
+        better = _better(fb, kind)
         if better is None:
             continue
         exchange = _exchange(ctx, fb.trace_id)
@@ -122,7 +141,6 @@ def _register_dataset(
 ) -> str:
     from llmloop.services.data import service as datasets
     from llmloop.services.data.schemas import DatasetAdd
-    from llmloop.store.lineage import Edge, add_edge
 
     if not trace_ids:
         raise InvalidInput(
@@ -137,10 +155,54 @@ def _register_dataset(
         description=f"{kind} rows from human feedback on {len(trace_ids)} traces",
     )
     version = datasets.add_version(ctx, spec=spec).version
+    edges = [e for trace_id in trace_ids for e in _trace_edges(ctx, kind, trace_id, version.id)]
     with ctx.db.session() as s:
-        for trace_id in trace_ids:
-            add_edge(s, Edge("trace", trace_id, "derived_from", "dataset_version", version.id))
+        for edge in edges:
+            add_edge(s, edge)
     return version.ref
+
+
+def _trace_edges(ctx: Context, kind: ExportKind, trace_id: str, dataset_version: str) -> list[Edge]:
+    """Who served a trace (version, deployment revision) and which of its feedback fed the dataset."""
+    try:
+        trace = traces.get_trace(ctx, trace_id=trace_id)
+    except NotFound:  # erased since its rows were read: nothing left to link
+        return []
+    root = next((sp for sp in trace.spans if sp.span_id == trace.root_span_id), None)
+    attrs = root.attributes if root is not None else {}
+    edges = []
+    served = attrs.get(semconv.LLMLOOP_MODEL_VERSION)
+    if isinstance(served, str):
+        try:
+            version = get_model_version(ctx, ref=served, project=trace.project)
+            edges.append(Edge("model_version", version.id, "served", "trace", trace_id))
+        except NotFound:  # deleted since (privacy erase): the trace stays the walk's end
+            pass
+    revision = _revision_id(ctx, trace.project, attrs)
+    if revision is not None:
+        edges.append(Edge("deployment_revision", revision, "routed", "trace", trace_id))
+    for fb in list_feedback(ctx, trace_id=trace_id):
+        if _better(fb, kind) is not None:
+            edges.append(Edge("trace", trace_id, "feedback", "feedback", fb.id))
+            edges.append(Edge("feedback", fb.id, "exported_to", "dataset_version", dataset_version))
+    return edges
+
+
+def _revision_id(ctx: Context, project: str, attrs: dict[str, Any]) -> str | None:
+    name, number = attrs.get(semconv.LLMLOOP_DEPLOYMENT), attrs.get(semconv.LLMLOOP_DEPLOYMENT_REVISION)
+    if not isinstance(name, str) or type(number) is not int:
+        return None
+    with ctx.db.session() as s:
+        return s.scalar(
+            select(DeploymentRevisionRow.id)
+            .join(DeploymentRow, DeploymentRow.id == DeploymentRevisionRow.deployment_id)
+            .join(ProjectRow, ProjectRow.id == DeploymentRow.project_id)
+            .where(
+                ProjectRow.name == project,
+                DeploymentRow.name == name,
+                DeploymentRevisionRow.revision == number,
+            )
+        )
 
 
 def export_feedback(

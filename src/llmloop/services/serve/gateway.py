@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
 OPERATION = {"chat/completions": "chat", "completions": "text_completion", "embeddings": "embeddings"}
 MAX_RECORDED_CHARS = 16_384
-DEPLOYMENT = "llmloop.deployment"
-REVISION = "llmloop.deployment.revision"
+DEPLOYMENT = semconv.LLMLOOP_DEPLOYMENT
+REVISION = semconv.LLMLOOP_DEPLOYMENT_REVISION
 SHADOW = "llmloop.shadow"
 FALLBACK_ERRORS = (Unavailable, RateLimited, TimeoutError)
 
@@ -344,7 +344,14 @@ class Gateway:
                     "llmloop.routing.attempts": [t.label for t in attempts],
                 }
             )
-        call.root.set_attributes({DEPLOYMENT: route.deployment, REVISION: route.revision})
+        # the arm of the split (the chosen target, whoever answers in the end): live figures per target
+        call.root.set_attributes(
+            {
+                DEPLOYMENT: route.deployment,
+                REVISION: route.revision,
+                semconv.LLMLOOP_TARGET: attempts[0].label,
+            }
+        )
         for key, limits in self._limit_keys(call):
             await self.limiter.admit(key, limits)
         if route.deployment is not None:
@@ -457,6 +464,15 @@ class Gateway:
         sp.set_status("ok")
         sp.end()
 
+    @staticmethod
+    def _answered_by(call: Call, ts: TargetSpec, target: Target) -> None:
+        """Commit the answer to ``ts``; a registered model's pinned version goes on the root, so
+        feedback on this trace can name the exact version that served it (lineage)."""
+        call.target = ts
+        version = getattr(target, "version", None)  # engines a test installs may not pin one
+        if isinstance(version, str):
+            call.root.set_attribute(semconv.LLMLOOP_MODEL_VERSION, version)
+
     # -- calls ---------------------------------------------------------------------------------------
     async def call(self, call: Call) -> dict[str, Any]:
         """A whole (non-streamed) response; tries fallbacks on an unavailable or slow target."""
@@ -465,10 +481,9 @@ class Gateway:
         last: BaseException | None = None
         for n, ts in enumerate(attempts):
             sp = self._attempt_span(call, ts, n)
+            target = self.target(ts, call.route)
             try:
-                out = await self.target(ts, call.route).call(
-                    call.endpoint, call.body, timeout_s=call.route.spec.timeout_s
-                )
+                out = await target.call(call.endpoint, call.body, timeout_s=call.route.spec.timeout_s)
             except FALLBACK_ERRORS as e:
                 sp.record_exception(e)
                 sp.end()
@@ -478,7 +493,7 @@ class Gateway:
                 sp.record_exception(e)
                 sp.end()
                 raise
-            call.target = ts
+            self._answered_by(call, ts, target)
             usage = _usage(out)
             self._close_attempt(sp, out, usage)
             if call.route.spec.guardrails.active:
@@ -507,9 +522,8 @@ class Gateway:
         last: BaseException | None = None
         for n, ts in enumerate(attempts):
             sp = self._attempt_span(call, ts, n)
-            chunks = self.target(ts, call.route).stream(
-                call.endpoint, call.body, timeout_s=call.route.spec.timeout_s
-            )
+            target = self.target(ts, call.route)
+            chunks = target.stream(call.endpoint, call.body, timeout_s=call.route.spec.timeout_s)
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -525,7 +539,7 @@ class Gateway:
                 sp.end()
                 await chunks.aclose()
                 raise
-            call.target = ts
+            self._answered_by(call, ts, target)
             break
         else:
             raise _exhausted(last)

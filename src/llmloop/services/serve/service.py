@@ -289,10 +289,13 @@ class _ChatTrace:
         from llmloop.services.registry.inference import engine_for
 
         try:
-            _, eng = engine_for(self.ctx, model=self.model, project=self.project, engine=engine)
+            version, eng = engine_for(self.ctx, model=self.model, project=self.project, engine=engine)
         except BaseException as e:
             self._end(e)
             raise
+        from llmloop.services.observe import semconv
+
+        self.root.set_attribute(semconv.LLMLOOP_MODEL_VERSION, version.ref)
         return self._chunks(eng.chat(self.request), streamed)
 
     def _chunks(self, chunks: Iterator[ChatCompletionChunk], streamed: bool) -> Iterator[ChatCompletionChunk]:
