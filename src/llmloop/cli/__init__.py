@@ -28,7 +28,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "prompts": ("llmloop.cli.prompts", "prompts", "Prompt registry: versions, aliases, diffs, render."),
     "traces": ("llmloop.cli.traces", "traces", "Traces: list, show."),
     "eval": ("llmloop.cli.eval", "eval_", "Evaluate, compare with confidence intervals, gate promotions."),
-    "deploy": ("llmloop.cli.deploy", "deploy", "Deployments: create, list, show, rollback."),
+    "deploy": (
+        "llmloop.cli.deploy",
+        "deploy",
+        "Deployments: create, list, show, live status per target, rollback.",
+    ),
     "feedback": ("llmloop.cli.feedback", "feedback", "Human feedback on traces: add, list, export."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),

@@ -1,4 +1,4 @@
-"""``llmloop deploy create|list|show|rollback``: deployments, through ``get_client().deployments``."""
+"""``llmloop deploy create|list|show|status|rollback``: deployments, through ``get_client().deployments``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from llmloop.cli._durations import parse_since
 from llmloop.cli._output import fmt_time, json_option, print_json, print_table
 from llmloop.errors import InvalidInput
 from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentSpec
@@ -120,6 +121,41 @@ def list_cmd(project: str | None, json_: bool) -> None:
 def show_cmd(name: str, revision: int | None, project: str | None, json_: bool) -> None:
     """One deployment (latest revision unless --revision)."""
     _show(_api().get_deployment(name, project, revision), json_)
+
+
+@deploy.command("status")
+@click.argument("name")
+@click.option(
+    "--since",
+    default=None,
+    help="Window start: 24h / 7d, an ISO date, or unix seconds (default: when the latest revision was written).",
+)
+@click.option("--project", "-p", default=None)
+@json_option
+def status_cmd(name: str, since: str | None, project: str | None, json_: bool) -> None:
+    """Live figures per target of NAME: requests, error rate, p50/p95 latency, mean feedback score."""
+    start = parse_since(since) if since is not None else None
+    st = _api().deployment_status(name, project, start)
+    if json_:
+        print_json(st)
+        return
+    rows = [
+        [
+            t.target,
+            "-" if t.share is None else f"{t.share:.0%}",
+            t.requests,
+            "-" if t.error_rate is None else f"{t.error_rate:.1%}",
+            t.p50_ms,
+            t.p95_ms,
+            t.mean_score,
+            t.scored,
+        ]
+        for t in st.targets
+    ]
+    title = f"{st.name} revision {st.revision} ({st.policy}) since {fmt_time(st.since)}"
+    print_table(
+        ["target", "weight", "requests", "errors", "p50 ms", "p95 ms", "score", "scored"], rows, title=title
+    )
 
 
 @deploy.command("rollback")

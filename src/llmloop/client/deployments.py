@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from llmloop.client.routes import Route
 from llmloop.errors import InvalidInput, LlmloopError, Unavailable, from_envelope
-from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, RollbackRequest
+from llmloop.services.serve.schemas import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentPage,
+    DeploymentStatus,
+    RollbackRequest,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -29,6 +35,7 @@ ROUTES = [
     Route("deployments.list", "GET", "/deployments", R, DeploymentPage),
     Route("deployments.get", "GET", "/deployments/{name}", R, Deployment),
     Route("deployments.revisions", "GET", "/deployments/{name}/revisions", R, DeploymentPage),
+    Route("deployments.status", "GET", "/deployments/{name}/status", R, DeploymentStatus),
     Route(
         "deployments.rollback",
         "POST",
@@ -48,6 +55,9 @@ class Deployments(Protocol):
         self, name: str, project: str | None = None, revision: int | None = None
     ) -> Deployment: ...
     def list_revisions(self, name: str, project: str | None = None) -> list[Deployment]: ...
+    def deployment_status(
+        self, name: str, project: str | None = None, since: float | None = None
+    ) -> DeploymentStatus: ...
     def rollback_deployment(
         self, name: str, project: str | None = None, to_revision: int | None = None
     ) -> Deployment: ...
@@ -84,6 +94,13 @@ class LocalDeployments:
         from llmloop.services.serve import service
 
         return service.list_deployment_revisions(self.ctx, name=name, project=project)
+
+    def deployment_status(
+        self, name: str, project: str | None = None, since: float | None = None
+    ) -> DeploymentStatus:
+        from llmloop.services.serve.live import deployment_status
+
+        return deployment_status(self.ctx, name=name, project=project, since=since)
 
     def rollback_deployment(
         self, name: str, project: str | None = None, to_revision: int | None = None
@@ -132,6 +149,14 @@ class RemoteDeployments:
             "deployments.revisions", path={"name": name}, query={"project": project}
         )
         return page.items
+
+    def deployment_status(
+        self, name: str, project: str | None = None, since: float | None = None
+    ) -> DeploymentStatus:
+        out: DeploymentStatus = self.http.call(
+            "deployments.status", path={"name": name}, query={"project": project, "since": since}
+        )
+        return out
 
     def rollback_deployment(
         self, name: str, project: str | None = None, to_revision: int | None = None

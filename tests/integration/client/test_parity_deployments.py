@@ -13,6 +13,7 @@ COVERED = {
     "deployments.get",
     "deployments.revisions",
     "deployments.rollback",
+    "deployments.status",
 }
 
 
@@ -37,11 +38,15 @@ def test_deployment_revisions_read_the_same(pair: Pair) -> None:
     back = [c.deployments.rollback_deployment("bot", "parity", 1) for c in (pair.local, pair.remote)]
     assert [(d.revision, d.spec.targets[0].model) for d in back] == [(3, "a@1"), (4, "a@1")]
     assert pair.same(lambda c: c.deployments.get_deployment("bot", "parity"))["revision"] == 4
+    since = first.created_at
+    status = pair.same(lambda c: c.deployments.deployment_status("bot", "parity", since))
+    assert [(t["target"], t["requests"], t["p50_ms"]) for t in status["targets"]] == [("a@1", 0, None)]
 
 
 def test_bad_deployment_input_raises_the_same_class(pair: Pair) -> None:
     assert pair.same_error(lambda c: c.deployments.get_deployment("missing", "parity")) is NotFound
     assert pair.same_error(lambda c: c.deployments.rollback_deployment("missing", "parity")) is NotFound
+    assert pair.same_error(lambda c: c.deployments.deployment_status("missing", "parity")) is NotFound
     bad_name = DeploymentCreate(name="no spaces allowed", project="parity", spec=_spec("a@1"))
     assert pair.same_error(lambda c: c.deployments.create_deployment(bad_name)) is InvalidInput
     assert pair.same(lambda c: c.deployments.list_deployments("parity"))["items"][0]["revision"] >= 1

@@ -1,4 +1,5 @@
-"""/api/v1/deployments: create revisions, read, list, roll back (deployments:read / deployments:write)."""
+"""/api/v1/deployments: create revisions, read, list, roll back, live figures per target
+(deployments:read / deployments:write)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from fastapi import APIRouter, Request
 
 from llmloop.server.deps import CtxDep
 from llmloop.server.routes import mount
-from llmloop.services.serve import service
-from llmloop.services.serve.schemas import Deployment, DeploymentCreate, DeploymentPage, RollbackRequest
+from llmloop.services.serve import live, service
+from llmloop.services.serve.schemas import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentPage,
+    DeploymentStatus,
+    RollbackRequest,
+)
 
 router = APIRouter(prefix="/deployments", tags=["deployments"])
 
@@ -40,6 +47,13 @@ def get_deployment(
 @mount(router, "deployments.revisions")
 def list_revisions(ctx: CtxDep, name: str, project: str | None = None) -> DeploymentPage:
     return DeploymentPage(items=service.list_deployment_revisions(ctx, name=name, project=project))
+
+
+@mount(router, "deployments.status")
+def deployment_status(
+    ctx: CtxDep, name: str, project: str | None = None, since: float | None = None
+) -> DeploymentStatus:
+    return live.deployment_status(ctx, name=name, project=project, since=since)
 
 
 @mount(router, "deployments.rollback")

@@ -97,6 +97,8 @@ class Trace(BaseModel):
     session_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    deployment: str | None = Field(None, description="The deployment a gateway request was routed by.")
+    target: str | None = Field(None, description="The target of the deployment's split it was routed to.")
     duration_ms: float
     spans: list[Span] = Field(default_factory=list, description="Filled by get, empty in lists.")
 

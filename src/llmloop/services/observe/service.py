@@ -52,7 +52,7 @@ def _text(value: str) -> str:
 
 
 # positions in a summary row, which is in _TRACE_COLUMNS order
-_NAME, _ROOT, _END, _STATUS, _SPANS, _ERRORS, _MODEL, _USER, _SESSION, _IN, _OUT = (
+_NAME, _ROOT, _END, _STATUS, _SPANS, _ERRORS, _MODEL, _USER, _SESSION, _IN, _OUT, _DEPLOYMENT, _TARGET = (
     2,
     3,
     5,
@@ -64,6 +64,8 @@ _NAME, _ROOT, _END, _STATUS, _SPANS, _ERRORS, _MODEL, _USER, _SESSION, _IN, _OUT
     11,
     12,
     13,
+    14,
+    15,
 )
 
 
@@ -78,11 +80,14 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
         row = out.get(tid)
         if row is None:
             row = out[tid] = [tid, pids[sp.project], _text(sp.name), None, sp.start_time, sp.end_time, "ok", 0, 0,
-                              None, None, None, 0, 0]  # fmt: skip
+                              None, None, None, 0, 0, None, None]  # fmt: skip
         root = sp.parent_span_id is None
         if root:
             row[_ROOT], row[_NAME] = sp.span_id, _text(sp.name)
             decided[tid] = code != "unset"
+            if a:  # only the root says where the gateway routed the request (attempts name theirs too)
+                row[_DEPLOYMENT] = _str_attr(a, semconv.LLMLOOP_DEPLOYMENT)
+                row[_TARGET] = _str_attr(a, semconv.LLMLOOP_TARGET)
         if sp.end_time > row[_END]:
             row[_END] = sp.end_time
         row[_SPANS] += 1
@@ -185,6 +190,8 @@ _TRACE_COLUMNS = (
     "session_id",
     "input_tokens",
     "output_tokens",
+    "deployment",
+    "target",
 )
 # Straight to the driver (SQLite and PostgreSQL read the same SQL; ``?`` becomes the driver's mark):
 # the spans table is the hot path of tracing, and SQLAlchemy's per-row parameter processing and
@@ -212,7 +219,9 @@ ON CONFLICT (trace_id) DO UPDATE SET
  user_id = COALESCE(traces.user_id, excluded.user_id),
  session_id = COALESCE(traces.session_id, excluded.session_id),
  input_tokens = traces.input_tokens + excluded.input_tokens,
- output_tokens = traces.output_tokens + excluded.output_tokens
+ output_tokens = traces.output_tokens + excluded.output_tokens,
+ deployment = COALESCE(excluded.deployment, traces.deployment),
+ target = COALESCE(excluded.target, traces.target)
 WHERE traces.project_id = excluded.project_id"""
 # (the root span names the trace's model when it carries one, even if its children, say a gateway's
 # upstream call with the upstream's model name, were stored first)
@@ -313,6 +322,8 @@ def _trace(row: TraceRow, project: str, spans: list[Span] | None = None) -> Trac
         session_id=row.session_id,
         input_tokens=row.input_tokens,
         output_tokens=row.output_tokens,
+        deployment=row.deployment,
+        target=row.target,
         duration_ms=(row.end_time - row.start_time) * 1000.0,
         spans=spans or [],
     )

@@ -114,6 +114,44 @@ class DeploymentPage(BaseModel):
     items: list[Deployment]
 
 
+class TargetFigures(BaseModel):
+    """What one target of a deployment's split has done since ``DeploymentStatus.since``.
+
+    A request counts against the target it was routed to (the arm of the split) whoever answered
+    it in the end, so a canary's error rate includes the requests a fallback rescued only as ok.
+    """
+
+    model_config = _CONFIG
+
+    target: str = Field(description="The target's label (its model, @upstream when it has one).")
+    weight: float | None = Field(
+        None, description="Its weight in the latest revision; none for a target no longer routed to."
+    )
+    share: float | None = Field(None, description="weight / the targets' total weight.")
+    requests: int
+    errors: int
+    error_rate: float | None = Field(None, description="errors / requests; none without requests.")
+    p50_ms: float | None = Field(None, description="Median gateway latency (the root span's duration).")
+    p95_ms: float | None = None
+    scored: int = Field(0, description="Feedback with a score on the traces this target served.")
+    mean_score: float | None = Field(None, description="Mean of those scores; none without any.")
+
+
+class DeploymentStatus(BaseModel):
+    """A deployment's live figures per target, read from the traces and feedback tables."""
+
+    model_config = _CONFIG
+
+    name: str
+    project: str
+    revision: int
+    policy: Policy
+    since: float = Field(
+        description="Start of the window, which runs to now (default: when the latest revision was written)."
+    )
+    targets: list[TargetFigures]
+
+
 class RollbackRequest(BaseModel):
     model_config = _CONFIG
 

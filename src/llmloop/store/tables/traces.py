@@ -19,7 +19,10 @@ from llmloop.store.tables.base import Base
 
 class TraceRow(Base):
     __tablename__ = "traces"
-    __table_args__ = (Index("ix_traces_project_start", "project_id", "start_time"),)
+    __table_args__ = (
+        Index("ix_traces_project_start", "project_id", "start_time"),
+        Index("ix_traces_project_deployment_start", "project_id", "deployment", "start_time"),
+    )
 
     trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -35,6 +38,9 @@ class TraceRow(Base):
     session_id: Mapped[str | None] = mapped_column(String(256), index=True)
     input_tokens: Mapped[int] = mapped_column(BigInteger)
     output_tokens: Mapped[int] = mapped_column(BigInteger)
+    # a gateway trace's deployment and the target of its split it was routed to (its root span says)
+    deployment: Mapped[str | None] = mapped_column(String(256))
+    target: Mapped[str | None] = mapped_column(String(256))
 
 
 class SpanRow(Base):
