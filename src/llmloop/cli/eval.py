@@ -7,8 +7,6 @@ unknown metric, missing model), so CI can tell "the model is worse" from "the ch
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,29 +14,12 @@ import click
 from llmloop.cli._output import fmt_time, fmt_value, json_option, print_json, print_table
 from llmloop.sdk import evaluations as ev
 from llmloop.sdk import metrics as ll_metrics
-from llmloop.services.evaluate.generation import ProgressFn
 from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
 
 
 @click.group("eval")
 def eval_() -> None:
     """Evaluate models on suites, compare them with confidence intervals, gate promotions."""
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("generating", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _ci(low: float | None, high: float | None) -> str:
@@ -75,8 +56,7 @@ def run_cmd(
     suite: Path, model: str, project: str | None, limit: int | None, reuse: bool, json_: bool
 ) -> None:
     """Generate answers for every example of SUITE with the model, score them, store the evaluation."""
-    with _progress(not json_) as progress:
-        result = ev.run(suite, model=model, project=project, limit=limit, reuse=reuse, progress=progress)
+    result = ev.run(suite, model=model, project=project, limit=limit, reuse=reuse, progress=not json_)
     if json_:
         print_json(result)
         return
@@ -240,16 +220,15 @@ def gate_cmd(
     json_: bool,
 ) -> None:
     """Evaluate and check SUITE's gates. Exit 0: all required gates pass; 1: one fails; 2: error."""
-    with _progress(not json_) as progress:
-        verdict = ev.gate(
-            suite,
-            candidate=candidate,
-            baseline=baseline,
-            project=project,
-            allow_missing_baseline=allow_missing_baseline,
-            reuse=not fresh,
-            progress=progress,
-        )
+    verdict = ev.gate(
+        suite,
+        candidate=candidate,
+        baseline=baseline,
+        project=project,
+        allow_missing_baseline=allow_missing_baseline,
+        reuse=not fresh,
+        progress=not json_,
+    )
     if json_:
         print_json(verdict)
     else:

@@ -1,7 +1,7 @@
 """``ll.evaluations``: run suites, read results, compare and gate, from Python and for the CLI.
 
     import llmloop as ll
-    ev = ll.evaluations.run("examples/suites/instruction_sanity.yaml", model="travel@3")
+    ev = ll.evaluations.run("examples/suites/instruction_sanity.yaml", model="travel@3", progress=True)
     ev.metrics["exact_match"].score
     cmp = ll.evaluations.compare([base.id, ev.id])      # deltas with 95% CIs, report on disk
     verdict = ll.evaluations.gate("suite.yaml", candidate="travel@4", baseline="travel@champion")
@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmloop.sdk.progress import Progress, reporting
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
@@ -30,7 +31,7 @@ from llmloop.services.evaluate.suite import GateSpec, Suite
 
 if TYPE_CHECKING:
     from llmloop.client.evaluations import Evaluations
-    from llmloop.services.evaluate.generation import Generator, ProgressFn
+    from llmloop.services.evaluate.generation import Generator
 
 __all__ = ["check", "compare", "examples", "gate", "get", "list", "run"]
 
@@ -48,10 +49,17 @@ def run(
     project: str | None = None,
     limit: int | None = None,
     reuse: bool = False,
-    progress: ProgressFn | None = None,
+    progress: Progress = None,
 ) -> Evaluation:
-    """Evaluate ``model`` (a reference, ``py:module:attr`` or a callable) on a suite."""
-    return _api().run_suite(suite, model=model, project=project, limit=limit, reuse=reuse, progress=progress)
+    """Evaluate ``model`` (a reference, ``py:module:attr`` or a callable) on a suite.
+
+    ``progress=True`` shows a bar with ETA on a terminal (plain lines every 10% elsewhere) on
+    stderr; a callable is called as ``progress(done, total)`` after each batch, ``(0, total)`` first.
+    """
+    with reporting(progress) as report:
+        return _api().run_suite(
+            suite, model=model, project=project, limit=limit, reuse=reuse, progress=report
+        )
 
 
 def get(evaluation_id: str) -> Evaluation:
@@ -125,18 +133,20 @@ def gate(
     project: str | None = None,
     allow_missing_baseline: bool = False,
     reuse: bool = True,
-    progress: ProgressFn | None = None,
+    progress: Progress = None,
 ) -> GateVerdict:
-    """Evaluate candidate and baseline on the suite (reusing stored identical evaluations) and check its gates."""
-    return _api().gate_suite(
-        suite,
-        candidate=candidate,
-        baseline=baseline,
-        project=project,
-        allow_missing_baseline=allow_missing_baseline,
-        reuse=reuse,
-        progress=progress,
-    )
+    """Evaluate candidate and baseline on the suite (reusing stored identical evaluations) and check its
+    gates; ``progress`` as in ``run`` (one bar per evaluation)."""
+    with reporting(progress) as report:
+        return _api().gate_suite(
+            suite,
+            candidate=candidate,
+            baseline=baseline,
+            project=project,
+            allow_missing_baseline=allow_missing_baseline,
+            reuse=reuse,
+            progress=report,
+        )
 
 
 evaluations = sys.modules[__name__]

@@ -196,4 +196,4 @@ def test_progress_is_reported_per_batch() -> None:
         batch_size=2,
         progress=lambda d, t: seen.append((d, t)),
     )
-    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]  # (0, total) first: a sign of life before batch 1

@@ -95,6 +95,8 @@ def generate_all(
     params = params or {}
     out: list[Outcome] = []
     total = len(prompts)
+    if progress is not None:  # before the first batch, which may take minutes on a CPU
+        progress(0, total)
     for start in range(0, total, max(1, batch_size)):
         batch = list(prompts[start : start + batch_size])
         try:
