@@ -265,6 +265,7 @@ class _ChatTrace:
             },
         )
         target = TargetSpec(model=model).label
+        self.root.set_attribute(semconv.LLMLOOP_TARGET, target)  # as the gateway's root says its target
         routing = span("routing", parent=self.root)
         routing.set_attributes({"llmloop.routing.policy": "single", "llmloop.routing.attempts": [target]})
         routing.end()
