@@ -58,6 +58,10 @@ def _show(d: Deployment, json_: bool) -> None:
         click.echo(f"  shadow   {t.label}")
 
 
+def _num(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
 @click.group()
 def deploy() -> None:
     """Deployments: a public model name routed to models or upstreams, with immutable revisions."""
@@ -142,20 +146,18 @@ def status_cmd(name: str, since: str | None, project: str | None, json_: bool) -
     rows = [
         [
             t.target,
-            "-" if t.share is None else f"{t.share:.0%}",
+            _num(t.share, ".0%"),
             t.requests,
-            "-" if t.error_rate is None else f"{t.error_rate:.1%}",
-            t.p50_ms,
-            t.p95_ms,
-            t.mean_score,
-            t.scored,
+            f"{t.errors} ({_num(t.error_rate, '.1%')})",
+            _num(t.p50_ms, ".1f"),
+            _num(t.p95_ms, ".1f"),
+            f"{_num(t.mean_score, '.3f')} (n={t.scored})",
         ]
         for t in st.targets
     ]
     title = f"{st.name} revision {st.revision} ({st.policy}) since {fmt_time(st.since)}"
-    print_table(
-        ["target", "weight", "requests", "errors", "p50 ms", "p95 ms", "score", "scored"], rows, title=title
-    )
+    headers = ["target", "weight", "requests", "errors", "p50 ms", "p95 ms", "mean score"]
+    print_table(headers, rows, title=title)
 
 
 @deploy.command("rollback")
