@@ -481,8 +481,8 @@ class Gateway:
         last: BaseException | None = None
         for n, ts in enumerate(attempts):
             sp = self._attempt_span(call, ts, n)
-            target = self.target(ts, call.route)
-            try:
+            try:  # resolving the target may fail too (an engine that cannot load): then a fallback
+                target = self.target(ts, call.route)
                 out = await target.call(call.endpoint, call.body, timeout_s=call.route.spec.timeout_s)
             except FALLBACK_ERRORS as e:
                 sp.record_exception(e)
