@@ -57,7 +57,8 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
 def model(view: View, name: str, version: int | None = None) -> dict[str, Any]:
     c, project = view.client, view.project
     versions = c.models.list_versions(name, project)
-    shown = next((v for v in versions if v.version == version), versions[-1] if versions else None)
+    latest = max(versions, key=lambda v: v.version) if versions else None
+    shown = next((v for v in versions if v.version == version), latest)
     return {
         "name": name,
         "versions": versions,

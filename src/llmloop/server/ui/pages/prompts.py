@@ -59,11 +59,12 @@ def prompt(view: View, name: str, a: int | None = None, b: int | None = None) ->
     """Every version; the diff of ``a`` → ``b`` (default: the last two); the playground's models."""
     c = view.client
     versions = c.prompts.list_versions(name, view.project)
-    latest = versions[-1] if versions else None
+    numbers = sorted(v.version for v in versions)
+    latest = max(versions, key=lambda v: v.version) if versions else None
     diff = None
     if len(versions) >= 2 or (a and b):
-        a = a or versions[-2].version
-        b = b or versions[-1].version
+        a = a or numbers[-2]
+        b = b or numbers[-1]
         diff = c.prompts.diff_versions(f"{name}@{a}", f"{name}@{b}", view.project)
     return {
         "name": name,
