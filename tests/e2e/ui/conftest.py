@@ -16,18 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from llmloop.config import reset_settings
-from llmloop.security import users
-from llmloop.security.schemas import RoleBinding, UserCreate
 from tests.conftest import free_port
 from tests.fakes.openai_server import serving
 from tests.fakes.server_thread import ServerThread
 from tests.integration.ui.seed import PROJECT, Loop, seed_loop
 
+from llmloop.config import reset_settings
+from llmloop.security import users
+from llmloop.security.schemas import RoleBinding, UserCreate
+
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
-ARTIFACTS = Path(os.environ.get("UI_ARTIFACTS", Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"))
+ARTIFACTS = Path(
+    os.environ.get("UI_ARTIFACTS", Path(__file__).resolve().parents[3] / "test-artifacts" / "ui")
+)
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +68,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with serving() as good, serving() as flaky:
         ctx = local_context()
         loop = seed_loop(ctx, home, good, flaky)
-        for name, project, role in (("ada", "*", "admin"), ("max", PROJECT, "maintainer"), ("vic", PROJECT, "viewer")):
-            users.create_user(ctx, spec=UserCreate(name=name, roles=[RoleBinding(project=project, role=role)]))
+        for name, project, role in (
+            ("ada", "*", "admin"),
+            ("max", PROJECT, "maintainer"),
+            ("vic", PROJECT, "viewer"),
+        ):
+            users.create_user(
+                ctx, spec=UserCreate(name=name, roles=[RoleBinding(project=project, role=role)])
+            )
             users.set_password(ctx, user=name, password=PASSWORD)
         with ServerThread(create_app(ctx), free_port()) as srv:
             yield Live(srv.url, ctx, loop)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmloop.services.registry import service as registry
-from llmloop.services.registry.schemas import AliasProtectionCreate
-from llmloop.services.serve import feedback
 from tests.e2e.ui.conftest import Live, sign_in
 from tests.integration.registry.protected import SUITE, champion
 from tests.integration.ui.seed import PROJECT
+
+from llmloop.services.registry import service as registry
+from llmloop.services.registry.schemas import AliasProtectionCreate
+from llmloop.services.serve import feedback
 
 PAGES = [
     ("home", "/", "Project shop"),
@@ -38,7 +39,11 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
         ("runs-compare", f"/runs/compare?ids={loop.runs[0]}&ids={loop.runs[1]}", "Compare runs"),
         ("model", "/models/m", "Model m"),
         ("evaluation", f"/evaluations/{loop.evaluations[0]}", "Evaluation qa"),
-        ("evaluations-compare", f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}", "Compare"),
+        (
+            "evaluations-compare",
+            f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}",
+            "Compare",
+        ),
         ("deployment", "/deployments/chat", "Deployment chat"),
         ("trace", f"/traces/{loop.traces[0]}", "Trace chat"),
     ]

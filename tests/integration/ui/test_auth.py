@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.integration.ui.seed import PROJECT, Loop
 
 from llmloop.security import users
 from llmloop.security.schemas import RoleBinding, UserCreate
-from tests.integration.ui.seed import PROJECT, Loop
 
 PASSWORD = "correct horse battery"
 
@@ -38,7 +38,9 @@ def test_an_anonymous_page_is_the_login_form_and_an_anonymous_twin_the_401_envel
     assert twin.status_code == 401 and twin.json()["error"]["code"] == "unauthenticated"
 
 
-def test_signing_in_sets_httponly_strict_cookies_and_goes_back_where_asked(ui: TestClient, people: None) -> None:
+def test_signing_in_sets_httponly_strict_cookies_and_goes_back_where_asked(
+    ui: TestClient, people: None
+) -> None:
     answer = _sign_in(ui, "vic", next="/models?project=shop")
     assert answer.status_code == 303 and answer.headers["location"] == "/models?project=shop"
     cookies = answer.headers.get_list("set-cookie")
@@ -67,7 +69,9 @@ def test_a_session_change_needs_the_csrf_header_and_a_viewer_may_not_promote(
     page = ui.get("/models/m", params={"project": PROJECT}).text
     token = page.split('"X-CSRF-Token": "')[1].split('"')[0]
     assert token == ui.cookies.get("llmloop_csrf")
-    done = ui.post("/models/m/promote", params={"project": PROJECT}, data=form, headers={"x-csrf-token": token})
+    done = ui.post(
+        "/models/m/promote", params={"project": PROJECT}, data=form, headers={"x-csrf-token": token}
+    )
     assert done.status_code == 200 and 'id="promoted"' in done.text
 
     ui.cookies.clear()
@@ -75,6 +79,8 @@ def test_a_session_change_needs_the_csrf_header_and_a_viewer_may_not_promote(
     page = ui.get("/models/m", params={"project": PROJECT}).text
     assert 'id="promote-form"' not in page  # absent for a role that may not promote
     token = ui.cookies.get("llmloop_csrf") or ""
-    denied = ui.post("/models/m/promote", params={"project": PROJECT}, data=form, headers={"x-csrf-token": token})
+    denied = ui.post(
+        "/models/m/promote", params={"project": PROJECT}, data=form, headers={"x-csrf-token": token}
+    )
     assert denied.status_code == 403  # and the server refuses anyway
     assert ui.get("/admin", params={"project": PROJECT}).status_code == 403

@@ -163,3 +163,13 @@ def test_an_unknown_object_is_a_404_page_and_a_404_envelope(ui: TestClient) -> N
     )
     twin = ui.get("/models/nope.json", params=Q)
     assert twin.status_code == 404 and twin.json()["error"]["code"] == "not_found"
+
+
+def test_a_fresh_install_answers_every_page(isolated_home: Any) -> None:
+    """Nothing was made yet, not even the default project: every page is an empty state, not a 404."""
+    from llmloop.server.app import create_app
+
+    with TestClient(create_app()) as fresh:
+        for path in PAGES:
+            answer = fresh.get(path)
+            assert answer.status_code == 200, (path, answer.text[:200])

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from llmloop.client import LocalClient
-from llmloop.errors import LlmloopError, PermissionDenied, Unauthenticated
+from llmloop.errors import LlmloopError, NotFound, PermissionDenied, Unauthenticated
 from llmloop.security.rbac import Actor
 from llmloop.server.auth import CSRF_HEADER, SESSION_COOKIE, permission, request_actor
 from llmloop.server.ui.assets import asset_url
@@ -218,6 +218,12 @@ def page(
         def html(request: Request, **params: Any) -> Response:
             try:
                 data = fn(View.of(request), **params)
+            except NotFound as e:
+                if e.details == {"project": getattr(request.state, "ui_project", None)}:
+                    # a project nothing was ever made in (a fresh install's default one), or one the
+                    # caller cannot see: the same empty page either way, so it tells nobody which
+                    return render_html(request, "empty.html", {})
+                return error_page(request, e)
             except LlmloopError as e:
                 return error_page(request, e)
             return render_html(request, template, {**data, **(extras(data) if extras else {})})
