@@ -1,6 +1,6 @@
 """One project with something on every page, in about a second: what the UI tests look at.
 
-Project ``shop`` (``tests/integration/registry/protected.py``): dataset ``qa``, model ``m`` with
+Project ``shop`` (``tests/integration/registry/protected.py``): dataset ``qa`` (two versions), model ``m`` with
 three upstream versions on fake OpenAI servers (``m@1`` champion; ``m@2`` on the flaky server),
 plus two runs with loss curves, prompt ``greet`` in two versions, two evaluations to compare, a
 weighted deployment, and traces whose root spans carry a question and an answer.
@@ -17,6 +17,8 @@ from typing import Any
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.registry.protected import PROJECT, Seeded, seed
 
+from llmloop.services.data import service as data
+from llmloop.services.data.schemas import DatasetAdd
 from llmloop.services.evaluate import service as eval_service
 from llmloop.services.evaluate.suite import load_suite
 from llmloop.services.observe import service as trace_service
@@ -41,6 +43,11 @@ class Loop:
 
 def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, traces: int = 3) -> Loop:
     loop = Loop(models=seed(ctx, folder, good, flaky))
+    more = folder / "qa2.jsonl"
+    more.write_text(
+        (folder / "qa.jsonl").read_text() + '{"prompt": "item 9", "completion": "echo: item 9"}\n'
+    )
+    data.add_version(ctx, spec=DatasetAdd(project=PROJECT, name="qa", path=str(more)))  # qa@2: one row more
     now = time.time()
     for i, lr in enumerate(("0.01", "0.001")):
         run = tracking.create_run(ctx, spec=RunCreate(project=PROJECT, name=f"sft-{i}", params={"lr": lr}))

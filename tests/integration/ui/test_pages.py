@@ -31,6 +31,7 @@ Q = {"project": PROJECT}
 def _details(loop: Loop) -> list[str]:
     return [
         "/datasets/qa",
+        "/datasets/qa?a=1&b=2",
         "/prompts/greet",
         f"/runs/{loop.runs[0]}",
         f"/runs/compare?ids={loop.runs[0]}&ids={loop.runs[1]}",
@@ -123,6 +124,13 @@ def test_a_trace_page_is_the_api_trace_without_its_spans_which_load_apart(
     spans = ui.get(f"/traces/{trace_id}/spans.json", params=Q).json()["spans"]
     assert [(s["span"]["name"], s["depth"]) for s in spans] == [("chat", 0), ("generate", 1)]
     assert [s["span"] for s in spans] == api["spans"]
+
+
+def test_a_dataset_page_diffs_two_versions_and_pages_its_rows(ui: TestClient) -> None:
+    data = ui.get("/datasets/qa.json", params={**Q, "a": 1, "b": 2}).json()
+    assert (data["diff"]["added"], data["diff"]["removed"]) == (1, 0)
+    assert data["show"]["version"]["version"] == 2 and len(data["rows"]) == 6
+    assert 'id="diff-summary"' in ui.get("/datasets/qa", params={**Q, "a": 1, "b": 2}).text
 
 
 def test_compare_shows_confidence_intervals_and_p_values(ui: TestClient, seeded: tuple[Any, Loop]) -> None:

@@ -44,13 +44,19 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
 
 @page(router, "/datasets/{name}", "dataset.html", "datasets:read", extras=_charts)
 def dataset(
-    view: View, name: str, version: str | None = None, offset: int = Query(0, ge=0), q: str = ""
+    view: View,
+    name: str,
+    version: str | None = None,
+    offset: int = Query(0, ge=0),
+    q: str = "",
+    a: int | None = None,
+    b: int | None = None,
 ) -> dict[str, Any]:
     """One version (the latest unless ``version``), its profile and the rows from ``offset``.
 
     Rows page by row number, the version's own stable key (versions are immutable): the next
     page starts where this one ended, and no count beyond the version's known size is made.
-    ``q`` keeps only rows of this page whose text contains it.
+    ``q`` keeps only rows of this page whose text contains it; ``a`` and ``b`` diff two versions.
     """
     ref = f"{name}@{version}" if version else name
     shown = view.client.datasets.show_dataset(ref, view.project)
@@ -59,4 +65,5 @@ def dataset(
     )
     items = [r for r in rows.items if q.lower() in str(r).lower()] if q else rows.items
     following = offset + ROWS_PER_PAGE if offset + ROWS_PER_PAGE < rows.total else None
-    return {"show": shown, "rows": items, "offset": offset, "next_offset": following, "q": q}
+    diff = view.client.datasets.diff_versions(f"{name}@{a}", f"{name}@{b}", view.project) if a and b else None
+    return {"show": shown, "rows": items, "offset": offset, "next_offset": following, "q": q, "diff": diff}
