@@ -84,3 +84,12 @@ def test_a_session_change_needs_the_csrf_header_and_a_viewer_may_not_promote(
     )
     assert denied.status_code == 403  # and the server refuses anyway
     assert ui.get("/admin", params={"project": PROJECT}).status_code == 403
+
+
+def test_signing_out_ends_the_session(ui: TestClient, people: None) -> None:
+    _sign_in(ui, "vic")
+    token = ui.cookies.get("llmloop_csrf") or ""
+    assert ui.post("/logout").status_code == 403  # not without the session's CSRF token
+    out = ui.post("/logout", headers={"x-csrf-token": token})
+    assert out.status_code == 200 and out.headers["hx-redirect"] == "/login"
+    assert ui.get("/models", params={"project": PROJECT}).status_code == 401
