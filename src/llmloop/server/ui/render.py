@@ -195,6 +195,14 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
 PageFn = Callable[..., dict[str, Any]]
 
 
+def _data(fn: PageFn, request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    """The page function's data; a query value a request schema refuses is the caller's error (400)."""
+    try:
+        return fn(View.of(request), **params)
+    except ValidationError as e:
+        raise format_validation_error(e, where="query") from None
+
+
 def page(
     router: APIRouter,
     path: str,
@@ -212,12 +220,11 @@ def page(
         name = fn.__name__
 
         def endpoint(request: Request, **params: Any) -> Response:
-            data = fn(View.of(request), **params)
-            return JSONResponse(jsonable_encoder(data))
+            return JSONResponse(jsonable_encoder(_data(fn, request, params)))
 
         def html(request: Request, **params: Any) -> Response:
             try:
-                data = fn(View.of(request), **params)
+                data = _data(fn, request, params)
             except NotFound as e:
                 if e.details == {"project": getattr(request.state, "ui_project", None)}:
                     # a project nothing was ever made in (a fresh install's default one), or one the
