@@ -126,6 +126,19 @@ def test_a_trace_page_is_the_api_trace_without_its_spans_which_load_apart(
     assert [s["span"] for s in spans] == api["spans"]
 
 
+def test_a_big_span_tree_loads_a_page_of_rows_at_a_time(
+    ui: TestClient, seeded: tuple[Any, Loop], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmloop.server.ui.pages import traces as page
+
+    monkeypatch.setattr(page, "SPANS_PER_PAGE", 1)  # the seeded traces have 2 spans, not thousands
+    spans = f"/traces/{seeded[1].traces[0]}/spans"
+    first = ui.get(spans, params=Q)
+    assert first.text.count('class="timeline"') == 1 and "1 left" in first.text
+    rest = ui.get(f"{spans}.json", params={**Q, "offset": 1}).json()
+    assert [s["span"]["name"] for s in rest["spans"]] == ["generate"] and rest["next_offset"] is None
+
+
 def test_a_dataset_page_diffs_two_versions_and_pages_its_rows(ui: TestClient) -> None:
     data = ui.get("/datasets/qa.json", params={**Q, "a": 1, "b": 2}).json()
     assert (data["diff"]["added"], data["diff"]["removed"]) == (1, 0)

@@ -18,6 +18,7 @@ from llmloop.services.serve.schemas import TraceDetail
 router = APIRouter()
 PAGE = 50
 PREVIEW = 2000  # characters of a span attribute shown; the JSON twin has them whole
+SPANS_PER_PAGE = 500  # rows of the span tree per request: a 30,000-span trace stays usable in a browser
 
 
 def io_of(trace: TraceDetail) -> tuple[str, str]:
@@ -80,8 +81,18 @@ def traces(
 
 
 @page(router, "/traces/{trace_id}/spans", "_spans.html", "traces:read")
-def spans(view: View, trace_id: str) -> dict[str, Any]:
-    return {"spans": tree(view.client.traces.get_trace(trace_id).spans), "preview": PREVIEW}
+def spans(view: View, trace_id: str, offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """The span tree depth first, ``SPANS_PER_PAGE`` rows from ``offset`` (the next ones load on demand)."""
+    rows = tree(view.client.traces.get_trace(trace_id).spans)
+    end = offset + SPANS_PER_PAGE
+    return {
+        "trace_id": trace_id,
+        "spans": rows[offset:end],
+        "offset": offset,
+        "next_offset": end if end < len(rows) else None,
+        "total": len(rows),
+        "preview": PREVIEW,
+    }
 
 
 @page(router, "/traces/{trace_id}", "trace.html", "traces:read")
