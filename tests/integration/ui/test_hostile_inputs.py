@@ -17,13 +17,10 @@ PAYLOADS = [
     XSS,
     '"><img src=x onerror=alert(1)>',
     "../../../../etc/passwd",
-    "a/../../b",
     "' OR '1'='1",
-    "1; DROP TABLE runs; --",
     "{{ 7*7 }}{% raw %}",
     "\u202e\u0000nul",
     "x" * 5000,
-    "-1",
 ]
 LEAKS = ("Traceback", "sqlalchemy", "sqlite3.", "root:x:0:0", "[SQL:", "49{")
 
