@@ -38,7 +38,11 @@ from llmloop.config import get_settings
     default=None,
     help="Where the data files and the report go (default: LLMLOOP_HOME/quickstart).",
 )
-def quickstart(seed: int, project: str, sft_steps: int, eval_rows: int, workdir: Path | None) -> None:
+@click.option("--serve", is_flag=True, help="Then serve the web UI (and the API) on 127.0.0.1:--port.")
+@click.option("--port", default=7788, show_default=True, type=click.IntRange(1, 65535))
+def quickstart(
+    seed: int, project: str, sft_steps: int, eval_rows: int, workdir: Path | None, serve: bool, port: int
+) -> None:
     """Data → prompt → evaluate SmolLM2 → LoRA SFT → evaluate → compare → gate → promote."""
     from llmloop.examples.travel.loop import LoopSettings, run_loop
 
@@ -73,3 +77,8 @@ def quickstart(seed: int, project: str, sft_steps: int, eval_rows: int, workdir:
         f"llmloop eval compare {summary.base.id} {summary.tuned.id}"
     )
     click.echo(f"done in {time.time() - t0:.0f}s")
+    if serve:
+        from llmloop.cli.server import server
+
+        click.echo(f"web UI: http://127.0.0.1:{port}/?project={project}")
+        click.get_current_context().invoke(server, port=port)

@@ -53,7 +53,7 @@ def check_bind(host: str) -> None:
     "--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM private key."
 )
 def server(host: str, port: int, log_level: str, tls_cert: Path | None, tls_key: Path | None) -> None:
-    """Serve /api/v1 on HOST:PORT (127.0.0.1:7788 by default)."""
+    """Serve the web UI at / and the API at /api/v1 on HOST:PORT (127.0.0.1:7788 by default)."""
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("give both --tls-cert and --tls-key, or neither", details={"flag": "--tls-cert"})
     check_bind(host)
@@ -62,7 +62,9 @@ def server(host: str, port: int, log_level: str, tls_cert: Path | None, tls_key:
     from llmloop.server.app import create_app
 
     scheme = "https" if tls_cert else "http"
-    click.echo(f"llmloop serving {scheme}://{host}:{port}/api/v1 (docs at /api/v1/docs)", err=True)
+    click.echo(
+        f"llmloop serving {scheme}://{host}:{port}/ (web UI; API at /api/v1, docs at /api/v1/docs)", err=True
+    )
     uvicorn.run(
         create_app(),
         host=host,

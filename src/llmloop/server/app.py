@@ -29,6 +29,7 @@ from llmloop.server.api import (
 from llmloop.server.auth import authorize, permission
 from llmloop.server.errors import install_error_handlers
 from llmloop.server.security import install_security
+from llmloop.server.ui import install_ui
 from llmloop.services.registry.inference import prompt_model_resolver
 from llmloop.services.serve.settings import gateway_settings
 
@@ -82,4 +83,5 @@ def create_app(ctx: Context | None = None) -> FastAPI:
     app.include_router(gateway.router)  # first: the gateway's routes are matched on every /v1 call
     app.include_router(gateway.metrics_router(public=gateway_settings().metrics_public))
     app.include_router(api)
+    install_ui(app)  # last: pages at / never shadow /api/v1 or the gateway
     return app

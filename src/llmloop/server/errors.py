@@ -1,9 +1,9 @@
 """One place renders every error the app answers, in one of two envelopes chosen by path:
-``/api/v1`` (and the UI) get ``{"error": {"code", "message", "details"}}``; the OpenAI-compatible
+``/api/v1`` (and the UI's JSON twins) get ``{"error": {"code", "message", "details"}}``; the OpenAI-compatible
 gateway under ``/v1`` gets OpenAI's ``{"error": {"message", "type", "param", "code"}}``
 (``server/gateway/errors.py``), so an error raised before a gateway handler runs (the app-wide
 auth dependency, FastAPI's parsing, an unknown ``/v1`` path, a bug) is still one the official
-``openai`` client understands."""
+``openai`` client understands. A UI page gets the same error as HTML (``server/ui/render.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmloop.errors import InvalidInput, LlmloopError
@@ -27,18 +27,22 @@ def error_response(err: LlmloopError) -> JSONResponse:
     return JSONResponse({"error": err.to_dict()}, status_code=err.http_status)
 
 
-def render(request: Request, err: LlmloopError) -> JSONResponse:
-    """``err`` in the envelope of the door ``request`` came through."""
+def render(request: Request, err: LlmloopError) -> Response:
+    """``err`` in the envelope of the door ``request`` came through (a UI page's: HTML)."""
+    from llmloop.server.ui.render import error_page, is_ui_html
+
+    if is_ui_html(request):
+        return error_page(request, err)
     return openai_error(err) if is_gateway_path(request.url.path) else error_response(err)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LlmloopError)
-    async def _llmloop(request: Request, exc: LlmloopError) -> JSONResponse:
+    async def _llmloop(request: Request, exc: LlmloopError) -> Response:
         return render(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = [{"field": dotted(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
         err = InvalidInput(

@@ -1,0 +1,106 @@
+"""``/annotate``: the annotation queue. Review traces one at a time; what is submitted is feedback.
+
+The queue is the project's recent traces that still need a review from this person, until each
+has ``reviews`` of them (N reviews per item, from different people). A review is stored through
+``client.feedback.create_feedback``, the feedback the loop exports into preference and
+correction datasets. Keyboard: ``j`` thumbs up, ``k`` thumbs down, ``s`` skip (``static/app.js``).
+Agreement between reviewers (Cohen's and Fleiss' kappa) is computed over the labels given.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import Response
+
+from llmloop.errors import InvalidInput
+from llmloop.server.ui.agreement import agreement
+from llmloop.server.ui.pages.traces import io_of
+from llmloop.server.ui.render import View, action, fragment, page
+from llmloop.services.observe.schemas import TraceSearch
+from llmloop.services.serve.schemas import Feedback, FeedbackCreate
+
+router = APIRouter()
+WINDOW = 100  # recent traces the queue is drawn from
+VERDICTS = {"up": (1.0, "thumbs_up"), "down": (0.0, "thumbs_down")}
+
+
+def _label(f: Feedback) -> str | None:
+    if f.label is not None:
+        return f.label
+    return None if f.score is None else f"score {f.score:g}"
+
+
+def queue(view: View, reviews: int, skip: list[str]) -> dict[str, Any]:
+    """The next trace to review, progress through the queue, and agreement so far."""
+    c = view.client
+    recent = c.traces.list_traces(TraceSearch(project=view.project, limit=WINDOW)).items
+    given = c.feedback.list_feedback(project=view.project)
+    by_trace: dict[str, dict[str, str]] = {}
+    for f in given:
+        label = _label(f)
+        if label is not None:
+            by_trace.setdefault(f.trace_id, {}).setdefault(f.created_by or "?", label)
+    me = view.actor.id
+    done = [t for t in recent if me in by_trace.get(t.trace_id, {})]
+    todo = [
+        t
+        for t in recent
+        if me not in by_trace.get(t.trace_id, {})
+        and len(by_trace.get(t.trace_id, {})) < reviews
+        and t.trace_id not in skip
+    ]
+    item = c.traces.get_trace(todo[0].trace_id) if todo else None
+    question, answer = io_of(item) if item else ("", "")
+    return {
+        "item": item.model_copy(update={"spans": []}) if item else None,
+        "input": question,
+        "output": answer,
+        "reviewed": len(done),
+        "remaining": len(todo),
+        "reviews": reviews,
+        "skip": skip,
+        "agreement": agreement(by_trace),
+        "can_review": view.can("feedback:write"),
+    }
+
+
+@page(router, "/annotate", "annotate.html", "feedback:read")
+def annotate(
+    view: View, reviews: int = Query(1, ge=1, le=10), skip: list[str] = Query(default_factory=list)
+) -> dict[str, Any]:
+    return queue(view, reviews, skip)
+
+
+@action(router, "/annotate/{trace_id}", "feedback:write")
+def review(
+    view: View,
+    trace_id: str,
+    verdict: Annotated[str, Form(max_length=16)] = "",
+    score: Annotated[str, Form(max_length=32)] = "",
+    label: Annotated[str, Form(max_length=128)] = "",
+    correction: Annotated[str, Form(max_length=1_000_000)] = "",
+    comment: Annotated[str, Form(max_length=100_000)] = "",
+    reviews: Annotated[int, Form(ge=1, le=10)] = 1,
+) -> Response:
+    """Store one review as feedback, then answer with the next item of the queue."""
+    if verdict == "skip":
+        return fragment(view, "_queue_item.html", queue(view, reviews, [trace_id]))
+    value, name = VERDICTS.get(verdict, (None, None))
+    if score:
+        try:
+            value = float(score)
+        except ValueError:
+            raise InvalidInput(
+                f"score must be a number, got {score[:40]!r}", details={"field": "score"}
+            ) from None
+    spec = FeedbackCreate(
+        trace_id=trace_id,
+        score=value,
+        label=label or name,
+        correction=correction or None,
+        comment=comment or None,
+    )
+    view.client.feedback.create_feedback(spec)
+    return fragment(view, "_queue_item.html", {**queue(view, reviews, []), "saved": True})

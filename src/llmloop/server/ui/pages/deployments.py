@@ -1,0 +1,57 @@
+"""``/deployments``: targets and their traffic split, shadows and fallbacks, revisions, recent traffic."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fastapi import APIRouter
+
+from llmloop.server.ui.charts import Bar, bars
+from llmloop.server.ui.render import View, page
+from llmloop.services.observe.schemas import TraceSearch
+from llmloop.services.serve.schemas import Deployment
+
+router = APIRouter()
+RECENT = 200  # traces read to draw the recent traffic per target
+
+
+def split(deployment: Deployment) -> list[Bar]:
+    """Each target's share of traffic in percent (a single-target policy sends it all to the first)."""
+    targets = deployment.spec.targets
+    if deployment.spec.policy == "single":
+        return [Bar(t.model, 100.0 if i == 0 else 0.0) for i, t in enumerate(targets)]
+    total = sum(t.weight for t in targets) or 1.0
+    return [Bar(t.model, t.weight / total * 100) for t in targets]
+
+
+@page(router, "/deployments", "deployments.html", "deployments:read")
+def deployments(view: View) -> dict[str, Any]:
+    return {"deployments": view.client.deployments.list_deployments(view.project).items}
+
+
+def _charts(data: dict[str, Any]) -> dict[str, Any]:
+    traffic = [Bar(k, v) for k, v in sorted(data["traffic"].items())]
+    return {
+        "split_svg": bars(split(data["deployment"]), title="traffic split", unit=" %"),
+        "traffic_svg": bars(traffic, title=f"requests per model (last {RECENT} traces)"),
+    }
+
+
+@page(router, "/deployments/{name}", "deployment.html", "deployments:read", extras=_charts)
+def deployment(view: View, name: str) -> dict[str, Any]:
+    c = view.client
+    current = c.deployments.get_deployment(name, view.project)
+    recent = c.traces.list_traces(TraceSearch(project=view.project, limit=RECENT)).items
+    targets = {t.model for t in current.spec.targets}
+    mine = [t for t in recent if t.model in targets]
+    errors = sum(1 for t in mine if t.status == "error")
+    latencies = sorted(t.duration_ms for t in mine)
+    return {
+        "deployment": current,
+        "revisions": c.deployments.list_revisions(name, view.project),
+        "traffic": dict(Counter(t.model for t in mine if t.model)),
+        "error_rate": errors / len(mine) if mine else None,
+        "p50_ms": latencies[len(latencies) // 2] if latencies else None,
+        "canary": current.spec.policy == "weighted" and len(current.spec.targets) > 1,
+    }

@@ -1,0 +1,30 @@
+"""``/``: the loop of one project at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from llmloop.server.ui.later import monitor_summary, pipeline_runs
+from llmloop.server.ui.render import View, page
+from llmloop.services.observe.schemas import TraceSearch
+
+router = APIRouter()
+
+
+@page(router, "/", "home.html", "projects:read")
+def home(view: View) -> dict[str, Any]:
+    """Champion versions, the last evaluations, recent traffic and how much feedback came in."""
+    c, project = view.client, view.project
+    models = c.models.list_models(project)
+    traffic = c.traces.list_traces(TraceSearch(project=project, limit=20)).items
+    return {
+        "models": models,
+        "evaluations": c.evaluations.list_evaluations(project=project, limit=5).items,
+        "traces": traffic,
+        "errors": sum(1 for t in traffic if t.status == "error"),
+        "feedback_count": len(c.feedback.list_feedback(project=project)),
+        "monitors": monitor_summary(view),
+        "pipelines": pipeline_runs(view),
+    }

@@ -1,0 +1,124 @@
+"""The UI in headless Chromium: sign in, every page, the playground, the annotation queue, promotion
+through a passing and a failing gate, and a viewer denied. Screenshots of every page are saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.ui.conftest import Live, sign_in
+from tests.integration.registry.protected import SUITE, champion
+from tests.integration.ui.seed import PROJECT
+
+from llmloop.services.registry import service as registry
+from llmloop.services.registry.schemas import AliasProtectionCreate
+from llmloop.services.serve import feedback
+
+PAGES = [
+    ("home", "/", "Project shop"),
+    ("datasets", "/datasets", "Datasets"),
+    ("prompts", "/prompts", "Prompts"),
+    ("runs", "/runs", "Runs"),
+    ("models", "/models", "Models"),
+    ("evaluations", "/evaluations", "Evaluations"),
+    ("deployments", "/deployments", "Deployments"),
+    ("traces", "/traces", "Traces"),
+    ("annotate", "/annotate", "Annotation queue"),
+    ("monitors", "/monitors", "Monitors and alerts"),
+    ("pipelines", "/pipelines", "Pipelines"),
+    ("admin", "/admin", "Admin"),
+]
+
+
+def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: Any, live: Live) -> None:
+    page = sign_in(browser, live, "ada")
+    loop = live.loop
+    details = [
+        ("dataset", "/datasets/qa", "Dataset qa"),
+        ("prompt", "/prompts/greet", "Prompt greet"),
+        ("run", f"/runs/{loop.runs[0]}", "Run sft-0"),
+        ("runs-compare", f"/runs/compare?ids={loop.runs[0]}&ids={loop.runs[1]}", "Compare runs"),
+        ("model", "/models/m", "Model m"),
+        ("evaluation", f"/evaluations/{loop.evaluations[0]}", "Evaluation qa"),
+        (
+            "evaluations-compare",
+            f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}",
+            "Compare",
+        ),
+        ("deployment", "/deployments/chat", "Deployment chat"),
+        ("trace", f"/traces/{loop.traces[0]}", "Trace chat"),
+    ]
+    for name, path, heading in [*PAGES, *details]:
+        sep = "&" if "?" in path else "?"
+        response = page.goto(f"{path}{sep}project={PROJECT}")
+        assert response is not None and response.status == 200, path
+        assert heading in page.locator("h1").inner_text(), path
+        if name == "trace":
+            page.wait_for_selector("#span-tree")  # the span tree loads after the page
+        if name in ("run", "runs-compare"):
+            page.wait_for_selector(".curve canvas")  # uPlot drew the loss curve
+        live.shot(page, name)
+    assert page.errors == []  # type: ignore[attr-defined]  (a CSP violation is a console error)
+
+
+def test_the_playground_runs_a_prompt_on_a_registered_model_and_saves_a_run(browser: Any, live: Live) -> None:
+    page = sign_in(browser, live, "max")
+    page.goto(f"/prompts/greet?project={PROJECT}")
+    page.fill("input[name='var:who']", "Ana")
+    page.select_option("select[name=model]", "m")
+    page.click("#run-prompt")
+    output = page.wait_for_selector("#playground-output pre.output")
+    assert output.inner_text() == "echo: hello Ana, welcome"
+    live.shot(page, "playground")
+    page.click("#playground-run")
+    page.wait_for_selector("h1")
+    assert "Run" in page.locator("h1").inner_text()
+
+
+def test_a_review_in_the_annotation_queue_is_stored_as_feedback(browser: Any, live: Live) -> None:
+    page = sign_in(browser, live, "max")
+    page.goto(f"/annotate?project={PROJECT}")
+    trace_id = page.locator(".review").get_attribute("data-trace")
+    page.keyboard.press("j")  # thumbs up, by keyboard
+    page.wait_for_selector("#saved")
+    live.shot(page, "annotate-saved")
+    stored = feedback.list_feedback(live.ctx, trace_id=trace_id)
+    assert [(f.score, f.label, f.created_by) for f in stored] == [(1.0, "thumbs_up", "max")]
+    assert page.locator(".review").get_attribute("data-trace") != trace_id, "the next trace is up"
+
+
+def test_promotion_shows_the_gate_verdict_first_and_moves_only_through_a_passing_gate(
+    browser: Any, live: Live
+) -> None:
+    registry.protect_alias(
+        live.ctx, name="m", alias="champion", spec=AliasProtectionCreate(suite=SUITE), project=PROJECT
+    )
+    page = sign_in(browser, live, "max")
+    page.goto(f"/models/m?project={PROJECT}")
+    live.loop.models.arm()  # m@2's server fails the next two requests: its error_rate gate fails
+    page.select_option("#promote-form select[name=version]", "2")
+    page.click("#check-gates")
+    page.wait_for_selector("#verdict-line")
+    assert "failed" in page.locator("#verdict-line").inner_text()
+    assert page.locator("#confirm-promote").count() == 0
+    live.shot(page, "promote-failed")
+    assert champion(live.ctx) == 1
+
+    page.select_option("#promote-form select[name=version]", "3")
+    page.click("#check-gates")
+    page.wait_for_selector("#verdict-line >> text=passed")
+    page.click("#confirm-promote")
+    page.wait_for_selector("#promoted")
+    live.shot(page, "promote-passed")
+    assert champion(live.ctx) == 3
+
+
+def test_a_viewer_is_denied_admin_and_sees_no_promote_button(browser: Any, live: Live) -> None:
+    page = sign_in(browser, live, "vic")
+    response = page.goto(f"/admin?project={PROJECT}")
+    assert response is not None and response.status == 403
+    assert "permission_denied" in page.locator("h1").inner_text()
+    live.shot(page, "viewer-admin-denied")
+    page.goto(f"/models/m?project={PROJECT}")
+    assert page.locator("#promote-form").count() == 0
+    page.goto(f"/annotate?project={PROJECT}")
+    assert page.locator("#review-form").count() == 0, "a viewer may read feedback, not give it"

@@ -1,0 +1,108 @@
+"""One project with something on every page, in about a second: what the UI tests look at.
+
+Project ``shop`` (``tests/integration/registry/protected.py``): dataset ``qa`` (two versions), model ``m`` with
+three upstream versions on fake OpenAI servers (``m@1`` champion; ``m@2`` on the flaky server),
+plus two runs with loss curves, prompt ``greet`` in two versions, two evaluations to compare, a
+weighted deployment, and traces whose root spans carry a question and an answer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.integration.registry.protected import PROJECT, Seeded, seed
+
+from llmloop.services.data import service as data
+from llmloop.services.data.schemas import DatasetAdd
+from llmloop.services.evaluate import service as eval_service
+from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.observe import service as trace_service
+from llmloop.services.observe.schemas import SpanRecord
+from llmloop.services.prompts import service as prompts_service
+from llmloop.services.prompts.schemas import PromptCreate
+from llmloop.services.serve import service as deploy_service
+from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
+
+__all__ = ["PROJECT", "Loop", "seed_loop"]
+
+
+@dataclass
+class Loop:
+    models: Seeded
+    runs: list[str] = field(default_factory=list)
+    evaluations: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
+
+
+def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, traces: int = 3) -> Loop:
+    loop = Loop(models=seed(ctx, folder, good, flaky))
+    more = folder / "qa2.jsonl"
+    more.write_text(
+        (folder / "qa.jsonl").read_text() + '{"prompt": "item 9", "completion": "echo: item 9"}\n'
+    )
+    data.add_version(ctx, spec=DatasetAdd(project=PROJECT, name="qa", path=str(more)))  # qa@2: one row more
+    now = time.time()
+    for i, lr in enumerate(("0.01", "0.001")):
+        run = tracking.create_run(ctx, spec=RunCreate(project=PROJECT, name=f"sft-{i}", params={"lr": lr}))
+        points = [
+            MetricPoint(key="loss", value=2.0 / (s + 1 + i), step=s, timestamp=now + s) for s in range(6)
+        ]
+        tracking.log_batch(ctx, run_id=run.id, batch=RunBatch(metrics=points, end_status="finished"))
+        loop.runs.append(run.id)
+    for text in ("hi {{ who }}", "hello {{ who }}, welcome"):
+        prompts_service.create_prompt_version(
+            ctx,
+            spec=PromptCreate(
+                project=PROJECT, name="greet", template=text, variables={"who": {"type": "string"}}
+            ),
+        )
+    (folder / "suite.yaml").write_text("name: qa\ndataset: {ref: qa@1}\nmetrics: [exact_match]\n")
+    for answer in ("echo: item", "nope"):
+        evaluation = eval_service.run_suite(
+            ctx,
+            suite=load_suite(folder / "suite.yaml"),
+            model=lambda batch, a=answer, **p: [f"{a} {i}" if a != "nope" else a for i in range(len(batch))],
+            project=PROJECT,
+        )
+        loop.evaluations.append(evaluation.id)
+    targets = [TargetSpec(model="m@champion", weight=0.9), TargetSpec(model="m@3", weight=0.1)]
+    deploy_service.create_deployment(
+        ctx,
+        spec=DeploymentCreate(
+            name="chat", project=PROJECT, spec=DeploymentSpec(policy="weighted", targets=targets)
+        ),
+    )
+    for i in range(traces):
+        trace_id = uuid.uuid4().hex
+        root = SpanRecord(
+            trace_id=trace_id,
+            span_id=trace_id[:16],
+            project=PROJECT,
+            name="chat",
+            start_time=now + i,
+            end_time=now + i + 0.2,
+            status_code="ok",
+            attributes={
+                "llmloop.input": f"Where to go in spring? ({i})",
+                "llmloop.output": f"Try Lisbon ({i})",
+            },
+        )
+        child = SpanRecord(
+            trace_id=trace_id,
+            span_id=trace_id[16:],
+            parent_span_id=trace_id[:16],
+            project=PROJECT,
+            name="generate",
+            start_time=now + i + 0.05,
+            end_time=now + i + 0.15,
+        )
+        trace_service.record_spans(ctx, spans=[root, child])
+        loop.traces.append(trace_id)
+    return loop

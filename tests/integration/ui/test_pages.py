@@ -1,0 +1,196 @@
+"""Every page answers in local mode, its JSON twin holds the data the /api/v1 calls return, and pages
+keep to the CSP (no inline script or style, no external URL)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.integration.ui.seed import PROJECT, Loop
+
+PAGES = [
+    "/",
+    "/datasets",
+    "/prompts",
+    "/runs",
+    "/models",
+    "/evaluations",
+    "/deployments",
+    "/traces",
+    "/annotate",
+    "/monitors",
+    "/pipelines",
+    "/admin",
+]
+Q = {"project": PROJECT}
+
+
+def _details(loop: Loop) -> list[str]:
+    return [
+        "/datasets/qa",
+        "/datasets/qa?a=1&b=2",
+        "/prompts/greet",
+        f"/runs/{loop.runs[0]}",
+        f"/runs/compare?ids={loop.runs[0]}&ids={loop.runs[1]}",
+        "/models/m",
+        f"/evaluations/{loop.evaluations[0]}",
+        f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}",
+        "/deployments/chat",
+        f"/traces/{loop.traces[0]}",
+        f"/traces/{loop.traces[0]}/spans",
+    ]
+
+
+class Markup(HTMLParser):
+    """What the CSP cares about: scripts, inline styles and handlers, and every URL in the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        if tag == "script" and not names.get("src") and names.get("type") != "application/json":
+            self.problems.append("inline script")
+        for name, value in attrs:
+            if name == "style" or name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+            if value and re.match(r"\s*(https?:|//|javascript:)", value):
+                self.problems.append(f"<{tag} {name}={value[:60]}>")
+
+
+def _check_markup(text: str) -> list[str]:
+    parser = Markup()
+    parser.feed(text)
+    return parser.problems
+
+
+def test_every_page_answers_in_local_mode_with_its_json_twin(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    for page in [*PAGES, *_details(seeded[1])]:
+        path = page + ("&" if "?" in page else "?") + f"project={PROJECT}"
+        html = ui.get(path)
+        assert html.status_code == 200, (path, html.text[:300])
+        assert html.headers["content-type"].startswith("text/html")
+        csp = html.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
+        assert _check_markup(html.text) == [], path
+        base, _, query = path.partition("?")
+        twin = ("/index" if base == "/" else base) + ".json" + (f"?{query}" if query else "")
+        data = ui.get(twin)
+        assert data.status_code == 200 and data.headers["content-type"] == "application/json", twin
+        if not base.endswith("/spans"):  # a fragment htmx loads into the trace page, not a page
+            assert f'href="{twin}' in html.text.replace("&amp;", "&"), f"{path} does not link its twin"
+
+
+@pytest.mark.parametrize(
+    ("page", "key", "api", "field"),
+    [
+        ("/runs.json", "runs", "/api/v1/runs", None),
+        ("/models.json", "models", "/api/v1/models", "items"),
+        ("/datasets.json", "datasets", "/api/v1/datasets", "items"),
+        ("/prompts.json", "prompts", "/api/v1/prompts", "items"),
+        ("/deployments.json", "deployments", "/api/v1/deployments", "items"),
+        ("/traces.json", "traces", "/api/v1/traces", None),
+        ("/models/m.json", "versions", "/api/v1/models/m/versions", "items"),
+        ("/deployments/chat.json", "deployment", "/api/v1/deployments/chat", None),
+        ("/admin.json", "users", "/api/v1/users", None),
+    ],
+)
+def test_a_json_twin_holds_what_the_api_returns(
+    ui: TestClient, page: str, key: str, api: str, field: str | None
+) -> None:
+    twin = ui.get(page, params={**Q, "limit": 50}).json()[key]
+    answer = ui.get(api, params={**Q, "limit": 50}).json()
+    expected = answer[field] if field else answer
+    if isinstance(expected, dict) and "next_page_token" in expected:  # a page of a list: compare the items
+        assert twin["items"] == expected["items"][: len(twin["items"])] and twin["items"]
+    else:
+        assert twin == expected
+
+
+def test_a_trace_page_is_the_api_trace_without_its_spans_which_load_apart(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    trace_id = seeded[1].traces[0]
+    api = ui.get(f"/api/v1/traces/{trace_id}", params=Q).json()
+    page = ui.get(f"/traces/{trace_id}.json", params=Q).json()
+    assert page["trace"] == {**api, "spans": [], "feedback": api["feedback"]}
+    assert page["input"].startswith("Where to go") and page["output"].startswith("Try Lisbon")
+    spans = ui.get(f"/traces/{trace_id}/spans.json", params=Q).json()["spans"]
+    assert [(s["span"]["name"], s["depth"]) for s in spans] == [("chat", 0), ("generate", 1)]
+    assert [s["span"] for s in spans] == api["spans"]
+
+
+def test_a_big_span_tree_loads_a_page_of_rows_at_a_time(
+    ui: TestClient, seeded: tuple[Any, Loop], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmloop.server.ui.pages import traces as page
+
+    monkeypatch.setattr(page, "SPANS_PER_PAGE", 1)  # the seeded traces have 2 spans, not thousands
+    spans = f"/traces/{seeded[1].traces[0]}/spans"
+    first = ui.get(spans, params=Q)
+    assert first.text.count('class="timeline"') == 1 and "1 left" in first.text
+    rest = ui.get(f"{spans}.json", params={**Q, "offset": 1}).json()
+    assert [s["span"]["name"] for s in rest["spans"]] == ["generate"] and rest["next_offset"] is None
+
+
+def test_a_dataset_page_diffs_two_versions_and_pages_its_rows(ui: TestClient) -> None:
+    data = ui.get("/datasets/qa.json", params={**Q, "a": 1, "b": 2}).json()
+    assert (data["diff"]["added"], data["diff"]["removed"]) == (1, 0)
+    assert data["show"]["version"]["version"] == 2 and len(data["rows"]) == 6
+    assert 'id="diff-summary"' in ui.get("/datasets/qa", params={**Q, "a": 1, "b": 2}).text
+
+
+def test_compare_shows_confidence_intervals_and_p_values(ui: TestClient, seeded: tuple[Any, Loop]) -> None:
+    a, b = seeded[1].evaluations
+    page = ui.get("/evaluations/compare", params={**Q, "ids": [a, b]})
+    assert page.status_code == 200
+    assert "CI of Δ" in page.text and "p (bootstrap)" in page.text
+    data = ui.get("/evaluations/compare.json", params={**Q, "ids": [a, b]}).json()
+    delta = data["comparison"]["pairs"][0]["metrics"][0]
+    assert delta["ci_low"] is not None and delta["p_value"] is not None
+
+
+def test_a_change_from_a_page_needs_the_pages_token_even_in_local_mode(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    loop = seeded[1]
+    trace_id = loop.traces[-1]
+    form = {"verdict": "up", "reviews": "1"}
+    refused = ui.post(f"/annotate/{trace_id}", params=Q, data=form, headers={"hx-request": "true"})
+    assert refused.status_code == 403 and "X-CSRF-Token" in refused.text
+    page = ui.get("/annotate", params=Q).text
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+    assert token is not None
+    ok = ui.post(
+        f"/annotate/{trace_id}", params=Q, data=form, headers={"hx-request": "true", "x-csrf-token": token[1]}
+    )
+    assert ok.status_code == 200 and 'id="saved"' in ok.text
+    stored = ui.get("/api/v1/feedback", params={**Q, "trace_id": trace_id}).json()["items"]
+    assert [(f["score"], f["label"]) for f in stored] == [(1.0, "thumbs_up")]
+
+
+def test_an_unknown_object_is_a_404_page_and_a_404_envelope(ui: TestClient) -> None:
+    page = ui.get("/models/nope", params=Q)
+    assert (
+        page.status_code == 404
+        and "not_found" in page.text
+        and page.headers["content-type"].startswith("text/html")
+    )
+    twin = ui.get("/models/nope.json", params=Q)
+    assert twin.status_code == 404 and twin.json()["error"]["code"] == "not_found"
+
+
+def test_a_fresh_install_answers_every_page(isolated_home: Any) -> None:
+    """Nothing was made yet, not even the default project: every page is an empty state, not a 404."""
+    from llmloop.server.app import create_app
+
+    with TestClient(create_app()) as fresh:
+        for path in PAGES:
+            answer = fresh.get(path)
+            assert answer.status_code == 200, (path, answer.text[:200])
