@@ -136,6 +136,9 @@ def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) 
     if raw_id is None and isinstance(metadata, dict):  # registered datasets keep extra fields in metadata
         raw_id = metadata.get(fields.id)
     row_id = str(raw_id) if raw_id is not None else _content_id(variables, messages)
+    # The extra fields a registered row kept in metadata are its template variables too, as they were
+    # in the file it came from; fields of the row itself win.
+    variables = {**{k: v for k, v in metadata.items() if k != fields.id}, **variables}
     return EvalRow(id=row_id, variables=variables, reference=reference, metadata=metadata, messages=messages)
 
 
@@ -295,26 +298,10 @@ def resolve_prompt(ctx: Context, prompt: PromptSource | None, *, project: str) -
 
 
 def prompt_renderer(ctx: Context, *, project: str, ref: str) -> Callable[[Mapping[str, Any]], Messages]:
-    """SEAM (prompts, issue 6): a registered prompt version as a function of its variables.
-
-    Only the variables the prompt declares are passed (the prompts service rejects others), so a
-    dataset row may carry more fields than the prompt uses.
-    """
-    from llmloop.services.prompts import render as render_mod
+    """SEAM (prompts, issue 6): a registered prompt version as a function of its variables."""
     from llmloop.services.prompts import service
 
-    version = service.get_prompt_version(ctx, project=project, ref=ref)
-    compiled = render_mod.compile_version(version)
-    declared = set(getattr(version, "variables", {}) or {})
-
-    def render(variables: Mapping[str, Any]) -> Messages:
-        rendered = compiled.format(
-            {k: v for k, v in variables.items() if k in declared},
-            example_source=service.dataset_examples(ctx, project=project),
-        )
-        return [{"role": m["role"], "content": m["content"]} for m in rendered.messages]
-
-    return render
+    return service.row_renderer(ctx, project=project, ref=ref)[1]
 
 
 def _registry_renderer(ctx: Context, *, project: str, ref: str) -> Callable[[EvalRow], Messages]:

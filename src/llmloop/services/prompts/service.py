@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -284,6 +285,32 @@ def render_prompt(ctx: Context, *, ref: str, request: RenderRequest) -> Rendered
         context_window=request.context_window,
         example_source=dataset_examples(ctx, project=request.project),
     )
+
+
+Messages = list[dict[str, str]]
+
+
+def row_renderer(
+    ctx: Context, *, project: str, ref: str
+) -> tuple[PromptVersion, Callable[[Mapping[str, Any]], Messages]]:
+    """A prompt version pinned once, as a function of a row's variables: the one renderer.
+
+    Training rows, evaluation rows and an app's requests all go through this, so a model is asked
+    exactly the text it learned from. Only the variables the prompt declares are passed (the prompt
+    rejects others), so a dataset row may carry more fields than the prompt uses.
+    """
+    version = get_prompt_version(ctx, project=project, ref=ref)
+    compiled = compile_version(version)
+    declared = set(version.variables or {})
+    examples = dataset_examples(ctx, project=project)
+
+    def render(variables: Mapping[str, Any]) -> Messages:
+        rendered = compiled.format(
+            {k: v for k, v in variables.items() if k in declared}, example_source=examples
+        )
+        return [{"role": m["role"], "content": m["content"]} for m in rendered.messages]
+
+    return version, render
 
 
 def dataset_examples(ctx: Context, *, project: str) -> ExampleSource:

@@ -129,6 +129,12 @@ class DataSection(_Section):
     system_prompt: str | None = Field(
         None, description="System message put before rows that have none (string prompts become chats)."
     )
+    prompt: str | None = Field(
+        None,
+        description="Registered prompt (NAME, NAME@VERSION) that renders eval rows (input, reference and "
+        "the prompt's variables) into chats, as evaluation and serving render them; pinned and recorded "
+        "on the model version.",
+    )
 
 
 class LoraSection(_Section):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,26 @@ def _with_system(messages: list[dict[str, Any]], system_prompt: str | None) -> l
 
 def _clean(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+
+
+def prompted(ds: LoadedDataset, render: Callable[[Mapping[str, Any]], list[dict[str, str]]]) -> LoadedDataset:
+    """Eval rows rendered through a registered prompt into chats: the text evaluation will ask.
+
+    A row's variables are ``input`` plus the extra fields it kept in metadata; its ``reference`` is
+    the assistant turn the model learns.
+    """
+    if ds.kind != "eval":
+        raise InvalidInput(
+            f"{ds.key} ({ds.source}) holds {ds.kind} rows; data.prompt renders eval rows "
+            "(input, reference and the prompt's variables)",
+            details={"key": "data.prompt", "kind": ds.kind},
+        )
+    chats = []
+    for row in ds.rows:
+        meta = json.loads(row["metadata"]) if row.get("metadata") else {}
+        messages = [*render({**meta, "input": row["input"]}), _assistant(row["reference"])]
+        chats.append({"messages": messages, "metadata": row.get("metadata")})
+    return replace(ds, kind="chat", rows=chats)
 
 
 def sft_rows(

@@ -12,7 +12,7 @@ registry untouched.
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from llmloop.services.train.data import (
     load_dataset,
     preference_rows,
     prompt_messages,
+    prompted,
     require_kind,
     sft_rows,
     split_eval,
@@ -132,6 +133,10 @@ def prepare(ctx: Context, cfg: TrainConfig) -> Prepared:
             train = LoadedDataset(
                 train.key, train.source, train.kind, kept, train.entity_type, train.entity_id, train.path
             )
+        if cfg.data.prompt is not None:
+            cfg, render = _pin_prompt(ctx, cfg, project)
+            train = prompted(train, render)
+            held = prompted(held, render) if held is not None else None
         train_rows = shape_rows(cfg, train, chat)
         eval_rows = shape_rows(cfg, held, chat) if held is not None else []
         if cfg.data.max_eval_rows:
@@ -149,6 +154,25 @@ def prepare(ctx: Context, cfg: TrainConfig) -> Prepared:
     return Prepared(
         cfg, project, device, bf16, source, tokenizer, chat, inputs, train_rows, eval_rows, plan, prompts
     )
+
+
+def _pin_prompt(
+    ctx: Context, cfg: TrainConfig, project: str
+) -> tuple[TrainConfig, Callable[[Mapping[str, Any]], list[dict[str, str]]]]:
+    """The config with ``data.prompt`` pinned to NAME@VERSION, and that version's renderer.
+
+    Pinned so the model version records the exact prompt it learned, which evaluation and serving
+    then use to ask it.
+    """
+    from llmloop.services.prompts.service import row_renderer
+
+    assert cfg.data.prompt is not None
+    try:
+        version, render = row_renderer(ctx, project=project, ref=cfg.data.prompt)
+    except LlmloopError as e:
+        raise type(e)(f"data.prompt: {e.message}", details={**e.details, "key": "data.prompt"}) from e
+    data_section = cfg.data.model_copy(update={"prompt": version.ref})
+    return cfg.model_copy(update={"data": data_section}), render
 
 
 def shape_rows(cfg: TrainConfig, ds: LoadedDataset, chat: bool) -> list[dict[str, Any]]:
@@ -352,7 +376,11 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             run_id=recorder.id,
             method=cfg.method,
             inputs=[(_RELATIONS[d.key], d.entity_id) for d in inputs if d.entity_type == "dataset_version"],
-            metadata={"method": cfg.method, "training_config": flatten(cfg)},
+            metadata={
+                "method": cfg.method,
+                "training_config": flatten(cfg),
+                **({"prompt": cfg.data.prompt} if cfg.data.prompt else {}),
+            },
         )
     # the weights file is an output whether or not a registry names it: a later run that takes the
     # adapter folder directly (model.adapter) links back to this run through it
