@@ -27,7 +27,7 @@ def test_quickstart_runs_the_first_turn(cli: Any, tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.exit_code == 0, out.stderr
     data = ll.datasets.get("travel", project="qs")
-    assert data.rows == 200 + 8 + 32 + 6 - 8  # train + dev (at least the 32 eval-loss rows) + test
+    assert data.rows == 200 + 32 + 6  # train + dev (at least the 32 eval-loss rows) + test
     for name in PROMPTS:
         assert ll.prompts.get(name, project="qs").ref == f"{name}@1"
 
