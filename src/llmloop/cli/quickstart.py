@@ -9,14 +9,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from llmloop.cli._output import print_table
 from llmloop.config import get_settings
 
-FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 16, "train_rows": 200}
+if TYPE_CHECKING:
+    from llmloop.examples.travel.loop import PromptChoice
+
+FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 8, "train_rows": 200}
 
 
 @click.command()
@@ -79,13 +82,11 @@ def quickstart(
     if choose_baseline:
         travel.prepare(loop, announce=click.echo)
         ranked = travel.choose_baseline(loop, announce=click.echo)
-        print_table(
-            ["prompt", "shots", "dev task_accuracy", "frozen"],
-            [[c.prompt, c.shots, s, "yes" if c == travel.BASELINE else ""] for c, s in ranked],
-            title="base model prompts on dev",
-        )
+        _dev_table(ranked)
         return
     summary = travel.run_loop(loop, announce=click.echo)
+    if summary.dev_scores:
+        _dev_table(summary.dev_scores)
 
     rows = []
     pair = summary.comparison.pairs[0]
@@ -117,3 +118,11 @@ def quickstart(
 
         click.echo(f"web UI: http://127.0.0.1:{port}/?project={project}")
         click.get_current_context().invoke(server, port=port)
+
+
+def _dev_table(ranked: list[tuple[PromptChoice, float]]) -> None:
+    print_table(
+        ["prompt", "shots", "dev task_accuracy"],
+        [[c.prompt, c.shots, score] for c, score in ranked],
+        title="base model prompts on dev (best first; the best is the baseline)",
+    )

@@ -1,37 +1,46 @@
-"""``llmloop quickstart`` (what ``make demo`` runs): the whole offline loop on the real SmolLM2 weights.
+"""``llmloop quickstart`` (what ``make demo`` runs): the first turn of the loop on the real SmolLM2 weights.
 
-The budget is cut to a few rows and steps so the test takes a couple of minutes; ``make demo``
-runs the full one (see the README for its figures). What is checked is that every step left its
-mark in the store, linked: data, prompt, two evaluations, a registered fine-tune with lineage,
-a comparison report, and a promotion that happened exactly when the gates passed.
+The budget is cut (``--fast`` and fewer steps/rows) so the test takes a couple of minutes; ``make
+demo`` runs the full one (see examples/travel/README.md for its figures). What is checked is that
+every step left its mark in the store, linked: one dataset with train/dev/test splits, both prompts,
+the base's candidate prompts scored on dev only, one test evaluation per model, a fine-tune that
+records the prompt it learned, and a promotion that happened exactly when the gates passed.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import llmloop as ll
+from llmloop.examples.travel.loop import CANDIDATE_BASELINES, PROMPT, PROMPTS
 
 
 @pytest.mark.slow
-def test_quickstart_runs_the_whole_loop(cli: Any, tmp_path: Path) -> None:
+def test_quickstart_runs_the_first_turn(cli: Any, tmp_path: Path) -> None:
     out = cli(
-        "quickstart", "--sft-steps", "2", "--eval-rows", "6", "--project", "qs", "--workdir", str(tmp_path)
-    )
+        "quickstart", "--fast", "--sft-steps", "2", "--test-rows", "6", "--project", "qs",
+        "--workdir", str(tmp_path),
+    )  # fmt: skip
     assert out.exit_code == 0, out.stderr
-    assert ll.datasets.get("travel-sft", project="qs").rows == 800
-    assert ll.datasets.get("travel-eval", project="qs").rows == 200
-    assert ll.prompts.get("travel-recommend", project="qs").version.few_shot is not None
+    data = ll.datasets.get("travel", project="qs")
+    assert data.rows == 200 + 32 + 6  # train + dev (at least the 32 eval-loss rows) + test
+    for name in PROMPTS:
+        assert ll.prompts.get(name, project="qs").ref == f"{name}@1"
 
     evals = ll.evaluations.list(project="qs").items
-    assert sorted(e.model_ref for e in evals) == ["smollm2-135m-instruct@1", "travel-sft@1"]
-    assert all(e.status == "completed" and e.n_examples == 6 for e in evals)
-    assert all(0.0 <= e.metrics["task_accuracy"].score <= 1.0 for e in evals)
+    by_split = Counter((e.model_ref, e.suite.rsplit("-", 1)[-1]) for e in evals)
+    assert by_split[("smollm2-135m-instruct@1", "dev")] == len(CANDIDATE_BASELINES)
+    assert by_split[("smollm2-135m-instruct@1", "test")] == 1  # test is read once per model
+    assert by_split[("travel-sft@1", "test")] == 1 and by_split[("travel-sft@1", "dev")] == 0
+    assert all(e.status == "completed" for e in evals)
+    assert all(e.n_examples == 6 for e in evals if e.suite.endswith("-test"))
 
     version = ll.models.get("travel-sft@1", project="qs")
+    assert version.metadata["prompt"] == f"{PROMPT}@1"  # pinned: what evaluation and serving ask it with
     assert version.run_id is not None and version.base.version == "smollm2-135m-instruct@1"
     lineage = ll.models.lineage("travel-sft@1", project="qs")
     assert {"dataset_version", "run"} <= {e.src_type for e in lineage.upstream}
@@ -40,4 +49,5 @@ def test_quickstart_runs_the_whole_loop(cli: Any, tmp_path: Path) -> None:
     assert (report / "report.html").is_file() and (report / "report.md").read_text().count("task_accuracy")
     promoted = "promoted to champion" in out.stdout and "NOT promoted" not in out.stdout
     assert ("champion" in version.aliases) == promoted
-    assert "base vs fine-tune" in out.stdout and "promotion gates" in out.stdout
+    assert "on the test split" in out.stdout and "promotion gates" in out.stdout
+    assert "base model prompts on dev" in out.stdout

@@ -16,6 +16,7 @@ from llmloop.services.train.data import (
     load_dataset,
     preference_rows,
     prompt_messages,
+    prompted,
     require_kind,
     sft_rows,
     split_eval,
@@ -175,3 +176,28 @@ def test_dpo_reads_the_standard_and_the_conversational_form_alike(tmp_path: Path
         InvalidInput, match="row 1: a multi-turn preference pair needs a tokenizer with a chat"
     ):
         preference_rows(multi, chat=False, system_prompt=None)
+
+
+def test_prompted_rows_are_rendered_by_the_prompt_and_answered_by_the_reference(tmp_path: Path) -> None:
+    rows = [{"input": "Beach?", "reference": "Nice", "options": "- Nice\n- Oslo", "metadata": {"task": "t"}}]
+    ds = load(write(tmp_path / "eval.jsonl", rows))
+    seen: list[dict[str, Any]] = []
+
+    def render(variables: Any) -> list[dict[str, str]]:
+        seen.append(dict(variables))
+        return [{"role": "user", "content": f"{variables['input']} {variables['options']}"}]
+
+    chats = prompted(ds, render)
+    assert chats.kind == "chat" and chats.source == ds.source  # lineage still names the dataset
+    assert seen == [{"input": "Beach?", "options": "- Nice\n- Oslo", "task": "t"}]
+    assert chats.rows[0]["messages"] == [
+        {"role": "user", "content": "Beach? - Nice\n- Oslo"},
+        {"role": "assistant", "content": "Nice"},
+    ]
+
+
+def test_prompted_refuses_rows_that_are_not_eval_rows(tmp_path: Path) -> None:
+    ds = load(write(tmp_path / "chat.jsonl", [CHAT]))
+    with pytest.raises(InvalidInput) as e:
+        prompted(ds, lambda v: [])
+    assert e.value.details["key"] == "data.prompt" and "eval rows" in e.value.message

@@ -11,8 +11,8 @@ CIs → gates → promote to ``champion`` when they pass. Every step goes throug
 The experiment is built to be believed (see ``dataset.py`` for the splits):
 
 * The test split is read once per model, here, by the gate's evaluations; nothing is tuned on it.
-* The baseline is the base model at the prompt that scored best *on dev* among 0/2/4 shots with and
-  without catalogue facts (``choose_baseline`` re-runs that choice; ``BASELINE`` is its frozen result).
+* The baseline is the base model at the prompt that scores best *on dev* among 0/2/4 shots with and
+  without catalogue facts; the choice is made, and frozen, before the test split is read.
 * The fine-tune is trained on rows rendered by the registered prompt it is then evaluated and served
   with (``data.prompt``, recorded on the model version).
 * The gates are fixed here, before any run: better task accuracy than the baseline with a 95% CI that
@@ -70,8 +70,6 @@ class PromptChoice:
 CANDIDATE_BASELINES: tuple[PromptChoice, ...] = tuple(
     PromptChoice(p, k) for p in (PROMPT, FACTS_PROMPT) for k in (0, 2, 4)
 )
-# The frozen result of ``choose_baseline`` on dev (seed 0, 200 dev rows); see examples/travel/README.md.
-BASELINE = PromptChoice(FACTS_PROMPT, 2)
 
 
 @dataclass
@@ -82,9 +80,9 @@ class LoopSettings:
     sft_steps: int = 90  # ~3.3 s a step on 2 CPU cores: 90 x 8 rows = 0.6 epoch of train
     learning_rate: float = 1e-3
     test_rows: int = 300
-    dev_rows: int = 200  # rows for choose_baseline; eval loss during training reads the first 32
+    dev_rows: int = 64  # rows each candidate base prompt answers; eval loss in training reads 32
     train_rows: int = 1200
-    baseline: PromptChoice = BASELINE
+    baseline: PromptChoice | None = None  # None: choose on dev; a choice given here skips that step
     engine: str = "transformers"  # both models on the same engine, so only the weights differ
 
 
@@ -106,6 +104,7 @@ class LoopSummary:
     promoted: bool
     baseline: PromptChoice
     tuned_prompt: str
+    dev_scores: list[tuple[PromptChoice, float]] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
 
 
@@ -215,16 +214,19 @@ def register_prompts(project: str) -> list[str]:
 
 
 def choose_baseline(settings: LoopSettings, announce: Announce = print) -> list[tuple[PromptChoice, float]]:
-    """Every candidate prompt for the base model, scored on dev, best first (what BASELINE froze)."""
+    """Every candidate prompt for the base model, scored on dev, best first (ties: fewer shots)."""
     scored = []
     for choice in CANDIDATE_BASELINES:
         ev = ll.evaluations.run(
-            build_suite(settings, choice, split="dev"), model=BASE_MODEL, project=settings.project
+            build_suite(settings, choice, split="dev"),
+            model=BASE_MODEL,
+            project=settings.project,
+            progress=True,
         )
         score = ev.metrics["task_accuracy"].score or 0.0
         announce(f"  {choice.label}: task_accuracy {score:.3f} on {ev.n_examples} dev rows")
         scored.append((choice, score))
-    return sorted(scored, key=lambda cs: -cs[1])
+    return sorted(scored, key=lambda cs: (-cs[1], cs[0].shots))
 
 
 def prepare(settings: LoopSettings, announce: Announce = print) -> Any:
@@ -254,10 +256,20 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
         lambda: prepare(settings, announce=lambda _: None),
         lambda h: f"{h.ref}: {h.rows} rows, PII findings: {h.profile.pii_total}",
     )
+    dev_scores: list[tuple[PromptChoice, float]] = []
+    baseline = settings.baseline
+    if baseline is None:
+        dev_scores = timed(
+            f"choose the base model's prompt on dev ({len(CANDIDATE_BASELINES)} candidates)",
+            lambda: choose_baseline(settings, announce=announce),
+            lambda ranked: f"best: {ranked[0][0].label} ({ranked[0][1]:.3f}), frozen for the test",
+        )
+        baseline = dev_scores[0][0]
+    chosen = baseline
     base = timed(
-        f"evaluate the base model {BASE_MODEL} at its best dev prompt ({settings.baseline.label}) on test",
+        f"evaluate the base model {BASE_MODEL} ({chosen.label}) on test",
         lambda: ll.evaluations.run(
-            build_suite(settings, settings.baseline), model=BASE_MODEL, project=settings.project
+            build_suite(settings, chosen), model=BASE_MODEL, project=settings.project, progress=True
         ),
         _eval_detail,
     )
@@ -271,7 +283,10 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
     tuned = timed(
         f"evaluate the fine-tune {version} with the prompt it learned ({tuned_prompt}) on test",
         lambda: ll.evaluations.run(
-            build_suite(settings, PromptChoice(tuned_prompt, 0)), model=version, project=settings.project
+            build_suite(settings, PromptChoice(tuned_prompt, 0)),
+            model=version,
+            project=settings.project,
+            progress=True,
         ),
         _eval_detail,
     )
@@ -283,7 +298,7 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
     verdict = timed(
         "check the gates",
         lambda: ll.evaluations.check(
-            build_suite(settings, settings.baseline).gates, candidate=tuned.id, baseline=base.id
+            build_suite(settings, chosen).gates, candidate=tuned.id, baseline=base.id
         ),
         lambda v: "passed" if v.passed else "failed: " + "; ".join(_failed(v)),
     )
@@ -305,8 +320,9 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
         comparison,
         verdict,
         promoted,
-        settings.baseline,
+        chosen,
         tuned_prompt,
+        dev_scores,
         steps,
     )
 
