@@ -64,7 +64,7 @@ def server(host: str, port: int, log_level: str, tls_cert: Path | None, tls_key:
     scheme = "https" if tls_cert else "http"
     click.echo(f"llmloop serving {scheme}://{host}:{port}/api/v1 (docs at /api/v1/docs)", err=True)
     uvicorn.run(
-        create_app(),
+        create_app(scheduler=True),
         host=host,
         port=port,
         log_level=log_level,
