@@ -1,6 +1,7 @@
-"""Executors: where a pipeline step runs. ``local`` (a subprocess per step, the default) or ``ray``.
+"""Executors: where a pipeline step runs. ``local`` (a subprocess per step, the default),
+``inline`` (threads of this process: no process start per step, for many tiny steps) or ``ray``.
 
-    executor = get_executor("local")          # or "ray", "ray://head:10001" (LLMLOOP_EXECUTOR)
+    executor = get_executor("local")          # or "inline", "ray", "ray://head:10001" (LLMLOOP_EXECUTOR)
     outcome = executor.run(task)              # blocks; many threads may call it at once
 
 A step's metadata goes through the configured database and its artifacts through the artifact
@@ -20,12 +21,17 @@ def get_executor(name: str) -> Executor:
         from llmloop.executors.local import LocalExecutor
 
         return LocalExecutor()
+    if name == "inline":
+        from llmloop.executors.inline import InlineExecutor
+
+        return InlineExecutor()
     if name == "ray" or name.startswith("ray://"):
         from llmloop.executors.ray import RayExecutor
 
         return RayExecutor(None if name == "ray" else name)
     raise InvalidInput(
-        f"unknown executor {name!r}: use 'local', 'ray' or 'ray://host:port'", details={"key": "executor"}
+        f"unknown executor {name!r}: use 'local', 'inline', 'ray' or 'ray://host:port'",
+        details={"key": "executor"},
     )
 
 

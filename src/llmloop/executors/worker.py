@@ -17,12 +17,16 @@ from llmloop.executors.base import StepCall, StepOutcome, StepTask
 from llmloop.plugins import load_object_from
 
 
-def execute(task: StepTask) -> StepOutcome:
-    """Call the task's target with the store settings of ``task.env``; a raised error is the outcome."""
-    from llmloop.config import reset_settings
+def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
+    """Call the task's target with the store settings of ``task.env``; a raised error is the outcome.
 
-    os.environ.update(task.env)
-    reset_settings()
+    ``apply_env=False`` (the inline executor) keeps this process's settings, which are the task's.
+    """
+    if apply_env:
+        from llmloop.config import reset_settings
+
+        os.environ.update(task.env)
+        reset_settings()
     try:
         fn = load_object_from(task.target, task.base_dir if task.style == "kwargs" else None)
         if task.style == "step":

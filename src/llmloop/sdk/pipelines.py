@@ -33,7 +33,8 @@ class Pipelines:
         report: Report | None = None,
     ) -> PipelineRun:
         options = RunOptions(use_cache=cache, executor=executor, parallelism=parallelism, report=report)
-        return get_client().pipelines.run(source, options)
+        defn = load_definition(source)  # a bad file is refused before the store is even opened
+        return get_client().pipelines.run(defn, options)
 
     def resume(
         self, run_id: str, *, executor: str | None = None, report: Report | None = None

@@ -329,12 +329,12 @@ class _Driver:
 
     def _task(self, step: StepDef, run_id: str, inputs: Mapping[str, Resolved]) -> StepTask:
         self.logs.mkdir(parents=True, exist_ok=True)
-        settings = self.ctx.settings
-        env = {"LLMLOOP_HOME": str(Path(settings.home).resolve()), "LLMLOOP_DEFAULT_PROJECT": self.project}
-        if settings.database_url:
-            env["LLMLOOP_DATABASE_URL"] = settings.database_url
-        if settings.artifacts_url:
-            env["LLMLOOP_ARTIFACTS_URL"] = settings.artifacts_url
+        env = {
+            "LLMLOOP_HOME": str(Path(self.ctx.settings.home).resolve()),
+            "LLMLOOP_DATABASE_URL": self.ctx.db.url,
+            "LLMLOOP_ARTIFACTS_URL": self.ctx.artifacts.url,
+            "LLMLOOP_DEFAULT_PROJECT": self.project,
+        }
         function = is_function(step.kind)
         return StepTask(
             target=step.kind if function else KINDS[step.kind].target,
