@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.integration.pipelines.helpers import Work, basic, folder, rows, write_rows
+
 import llmloop as ll
 from llmloop.services.pipelines.schemas import PipelineRun
-from tests.integration.pipelines.helpers import Work, basic, folder, rows, write_rows
 
 
 def _run(work: Work, defn: dict[str, Any], **kw: Any) -> tuple[PipelineRun, dict[str, str]]:

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integration.pipelines.helpers import basic, folder, write_pipeline
 
 from llmloop.errors import InvalidInput
 from llmloop.services.pipelines.definition import load_definition, parse_definition
-from tests.integration.pipelines.helpers import basic, folder, write_pipeline
 
 
 def _refused(defn: dict[str, Any]) -> InvalidInput:
