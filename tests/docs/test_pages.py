@@ -168,6 +168,17 @@ PAGES = [
     Page("docs/cli.md"),
     Page("docs/config.md"),
     Page("docs/gateway.md"),
+    Page(
+        "docs/pipelines.md",
+        rewrites={
+            "llmloop pipeline status RUN_ID": ("llmloop pipeline status {run.id}", "RUN_ID: the run above"),
+            "llmloop pipeline status RUN_ID --json": (
+                "llmloop pipeline status {run.id} --json",
+                "RUN_ID: the run above",
+            ),
+        },
+        slow=True,  # the first run starts a Python process per step
+    ),
 ]
 
 

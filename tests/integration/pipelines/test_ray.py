@@ -35,7 +35,7 @@ def test_a_pipeline_on_ray_with_postgres_and_s3(
     postgres_url: str,
     s3_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
-    local_ray: Any,  # noqa: F811
+    local_ray: Any,
 ) -> None:
     import llmloop as ll
 
