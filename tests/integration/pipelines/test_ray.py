@@ -30,10 +30,10 @@ def local_ray() -> Iterator[Any]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.usefixtures("s3_endpoint")
 def test_a_pipeline_on_ray_with_postgres_and_s3(
     tmp_path: Path,
     postgres_url: str,
-    s3_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     local_ray: Any,
 ) -> None:
