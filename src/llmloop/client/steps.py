@@ -46,9 +46,9 @@ def split(call: StepCall) -> dict[str, Any]:
     spec = validated(SplitSpec, **{k: v for k, v in call.config.items() if k != "project"})
     result = get_client().datasets.split_version(call.inputs["data"], spec, project=_project(call))
     out: dict[str, Any] = {"dataset": f"dataset:{result.versions[0].ref}"}
-    if spec.into == "datasets":
-        for name, version in zip(spec.fractions, result.versions, strict=False):
-            out[name] = f"dataset:{version.ref}"
+    if spec.into == "datasets":  # one version per non-empty split, named NAME-SPLIT
+        for version in result.versions:
+            out[str(version.options.get("split"))] = f"dataset:{version.ref}"
     return out
 
 
