@@ -246,6 +246,32 @@ def get_version(ctx: Context, *, ref: str, project: str | None = None) -> Datase
         return to_version(s, row, ds, project)
 
 
+def pin(ctx: Context, *, ref: str, project: str | None = None) -> tuple[str, str, str]:
+    """``(NAME@V, version id, content hash)`` of what ``ref`` names, without loading its profile.
+
+    What a pipeline's cache key needs per dataset input: one indexed lookup, whatever the size.
+    """
+    project = project_or_default(ctx, project)
+    ctx.require("datasets:read", project)
+    parsed = parse_ref(ref)
+    with ctx.db.session() as s:
+        pid = project_id(s, project)
+        ds = find_dataset(s, pid, parsed.name)
+        if ds is None:
+            raise NotFound(f"dataset {parsed.name!r} not found in project {project!r}", details={"ref": ref})
+        number = resolve_version(
+            s, parsed, project_id=pid, kind=ALIAS_KIND, latest=lambda: latest_number(s, ds.id)
+        )
+        found = s.execute(
+            select(DatasetVersionRow.id, DatasetVersionRow.content_hash).where(
+                DatasetVersionRow.dataset_id == ds.id, DatasetVersionRow.version == number
+            )
+        ).first()
+        if found is None:
+            raise NotFound(f"dataset version {parsed.name}@{number} not found", details={"ref": ref})
+        return f"{ds.name}@{number}", found[0], found[1]
+
+
 def iter_batches(
     ctx: Context, version: DatasetVersion, *, split: str | None = None, batch_rows: int = 8192
 ) -> Iterator[pa.RecordBatch]:

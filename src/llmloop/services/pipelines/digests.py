@@ -41,10 +41,10 @@ def resolve(ctx: Context, value: Any, *, project: str) -> Resolved:
         return Resolved("value", value, value_digest(value))
     ref = str(value).partition(":")[2]
     if kind == "dataset":
-        from llmloop.services.data.versions import get_version
+        from llmloop.services.data.versions import pin
 
-        v = get_version(ctx, ref=ref, project=project)
-        return Resolved(kind, f"dataset:{v.ref}", v.content_hash, ("dataset_version", v.id))
+        pinned, version_id, content_hash = pin(ctx, ref=ref, project=project)
+        return Resolved(kind, f"dataset:{pinned}", content_hash, ("dataset_version", version_id))
     if kind == "model":
         from llmloop.services.registry.service import get_model_version
 

@@ -269,8 +269,8 @@ class _Driver:
             kind=step.kind,
             params={"cache": "hit", "cache_key": key},
         )
+        service.end_step_run(self.ctx, run_id=run_id, status="finished")  # inside the step's measured time
         self._complete(step, run_id, "cached", "hit", reason, key, parts, outs, entities, t0, 0)
-        service.end_step_run(self.ctx, run_id=run_id, status="finished")
         self.say(step.name, reason)
         return True
 

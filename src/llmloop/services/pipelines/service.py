@@ -14,7 +14,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
@@ -23,11 +23,10 @@ from llmloop.security import audit
 from llmloop.services.pipelines.definition import PipelineDef
 from llmloop.services.pipelines.schemas import PipelineRun, PipelineRunPage, StepStatus
 from llmloop.services.tracking import service as tracking
-from llmloop.services.tracking.schemas import RunCreate, RunStatus
-from llmloop.store.lineage import Edge, add_edge
+from llmloop.services.tracking.schemas import RunBatch, RunCreate, RunStatus
 from llmloop.store.projects import project_id
 from llmloop.store.tables.base import now
-from llmloop.store.tables.core import ProjectRow
+from llmloop.store.tables.core import LineageRow, ProjectRow
 from llmloop.store.tables.pipelines import PipelineRunRow, PipelineStepRow
 
 HOST = socket.gethostname()
@@ -131,7 +130,8 @@ def start_step_run(
 
 
 def end_step_run(ctx: Context, *, run_id: str, status: RunStatus) -> None:
-    tracking.end_run(ctx, run_id=run_id, status=status)
+    """End a step's tracked run (audited as runs.end), without reading the run back."""
+    tracking.log_batch(ctx, run_id=run_id, batch=RunBatch(end_status=status))
 
 
 def update_step(ctx: Context, *, pipeline_run_id: str, step: str, **values: Any) -> None:
@@ -153,32 +153,48 @@ def complete_step(
     inputs: Iterable[tuple[str, str]],
     outputs: Iterable[tuple[str, str]],
 ) -> None:
-    """A step's outputs, cache key and lineage (inputs → step run → outputs), all in one transaction."""
-    with ctx.db.session() as s:
-        s.execute(
+    """A step's outputs, cache key and lineage (inputs → step run → outputs), all in one transaction.
+
+    Core statements, not the ORM: this runs once per step, cache hits included, and a hit must
+    stay within milliseconds. The run id is new, so its edges cannot exist yet.
+    """
+    edges = [
+        {"src_type": t, "src_id": i, "relation": "input", "dst_type": "run", "dst_id": run_id, "created_at": now()}
+        for t, i in inputs
+    ] + [
+        {"src_type": "run", "src_id": run_id, "relation": "produced", "dst_type": t, "dst_id": i, "created_at": now()}
+        for t, i in outputs
+    ]
+    with ctx.db.connect() as conn:
+        conn.execute(
             update(PipelineStepRow)
             .where(PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step)
             .values(**values)
         )
-        for entity_type, entity_id in inputs:
-            add_edge(s, Edge(entity_type, entity_id, "input", "run", run_id))
-        for entity_type, entity_id in outputs:
-            add_edge(s, Edge("run", run_id, "produced", entity_type, entity_id))
+        if edges:
+            conn.execute(_INSERT_EDGE, edges)
+
+
+_INSERT_EDGE = insert(LineageRow)
+# the newest reusable step of a project under a cache key; built once, its compiled form reused
+_FIND_CACHED = (
+    select(PipelineStepRow.__table__)
+    .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
+    .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+    .where(ProjectRow.name == bindparam("project"), PipelineStepRow.cache_key == bindparam("key"))
+    .where(PipelineStepRow.state.in_(REUSABLE))
+    .order_by(PipelineStepRow.ended_at.desc())
+    .limit(1)
+)
 
 
 def find_cached(ctx: Context, *, project: str, cache_key: str) -> StepStatus | None:
     """The newest reusable step (any pipeline of ``project``) that produced outputs under ``cache_key``."""
-    with ctx.db.session() as s:
-        row = s.scalars(
-            select(PipelineStepRow)
-            .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
-            .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
-            .where(ProjectRow.name == project, PipelineStepRow.cache_key == cache_key)
-            .where(PipelineStepRow.state.in_(REUSABLE))
-            .order_by(PipelineStepRow.ended_at.desc())
-            .limit(1)
-        ).first()
-        return None if row is None else _step(row)
+    with ctx.db.connect() as conn:
+        row = conn.execute(_FIND_CACHED, {"project": project, "key": cache_key}).first()
+    if row is None:
+        return None
+    return StepStatus.model_validate({k: v for k, v in row._mapping.items() if k in StepStatus.model_fields})
 
 
 def previous_parts(ctx: Context, *, project: str, pipeline: str, step: str) -> dict[str, Any] | None:
