@@ -17,6 +17,20 @@ from pathlib import Path
 from llmloop.executors.base import StepOutcome, StepTask
 
 
+def _tail(task: StepTask, size: int = 1500) -> str:
+    """The end of the step's log, for an error that has no outcome of its own to show."""
+    if not task.log_path:
+        return ""
+    try:
+        with open(task.log_path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - size))
+            text = fh.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f"; log ({task.log_path}) ends:\n{text}" if text else ""
+
+
 class LocalExecutor:
     name = "local"
 
@@ -51,9 +65,11 @@ class LocalExecutor:
                 return StepOutcome.from_json(out_file.read_text(encoding="utf-8"))
             if rc < 0:
                 name = signal.Signals(-rc).name if -rc in signal.valid_signals() else str(-rc)
-                return StepOutcome(ok=False, error=f"step process killed by {name}", killed=True)
+                return StepOutcome(ok=False, error=f"step process killed by {name}{_tail(task)}", killed=True)
             return StepOutcome(
-                ok=False, error=f"step process exited with status {rc} and no outcome", killed=True
+                ok=False,
+                error=f"step process exited with status {rc} and no outcome{_tail(task)}",
+                killed=True,
             )
 
     def close(self) -> None:

@@ -128,3 +128,17 @@ def test_resume_after_sigkill_starts_at_the_first_unfinished_step(tmp_path: Path
     assert steps["count"]["outputs"]["rows"] == 1
     assert work.calls() == ["slow_register", "slow_register", "count_rows"]
     assert [v.version for v in ll.get_client().datasets.show_dataset("derived").versions] == [1]
+
+
+def test_a_step_process_that_dies_is_a_failure_with_its_log(tmp_path: Path) -> None:
+    """On the local executor a step that exits without an outcome fails that step, its log tail quoted."""
+    work = folder(tmp_path)
+    (work.dir / "dies.py").write_text(
+        "import os, sys\n\ndef now():\n    print('about to go', flush=True)\n    os._exit(3)\n"
+    )
+    defn = {"name": "dies", "steps": [{"name": "boom", "kind": "dies:now"}]}
+    run = ll.pipelines.run(work.pipeline(defn), executor="local")
+    step = run.step("boom")
+    assert (run.status, step.state) == ("failed", "failed")
+    assert step.error.startswith("step process exited with status 3 and no outcome; log (")
+    assert step.error.endswith("about to go")

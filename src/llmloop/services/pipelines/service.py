@@ -159,10 +159,24 @@ def complete_step(
     stay within milliseconds. The run id is new, so its edges cannot exist yet.
     """
     edges = [
-        {"src_type": t, "src_id": i, "relation": "input", "dst_type": "run", "dst_id": run_id, "created_at": now()}
+        {
+            "src_type": t,
+            "src_id": i,
+            "relation": "input",
+            "dst_type": "run",
+            "dst_id": run_id,
+            "created_at": now(),
+        }
         for t, i in inputs
     ] + [
-        {"src_type": "run", "src_id": run_id, "relation": "produced", "dst_type": t, "dst_id": i, "created_at": now()}
+        {
+            "src_type": "run",
+            "src_id": run_id,
+            "relation": "produced",
+            "dst_type": t,
+            "dst_id": i,
+            "created_at": now(),
+        }
         for t, i in outputs
     ]
     with ctx.db.connect() as conn:
