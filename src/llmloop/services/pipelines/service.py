@@ -158,26 +158,14 @@ def complete_step(
     Core statements, not the ORM: this runs once per step, cache hits included, and a hit must
     stay within milliseconds. The run id is new, so its edges cannot exist yet.
     """
+    t = now()
+    unique = dict.fromkeys(  # an entity named by two inputs (or outputs) is one edge
+        [(e_type, e_id, "input", "run", run_id) for e_type, e_id in inputs]
+        + [("run", run_id, "produced", e_type, e_id) for e_type, e_id in outputs]
+    )
     edges = [
-        {
-            "src_type": t,
-            "src_id": i,
-            "relation": "input",
-            "dst_type": "run",
-            "dst_id": run_id,
-            "created_at": now(),
-        }
-        for t, i in inputs
-    ] + [
-        {
-            "src_type": "run",
-            "src_id": run_id,
-            "relation": "produced",
-            "dst_type": t,
-            "dst_id": i,
-            "created_at": now(),
-        }
-        for t, i in outputs
+        {"src_type": st, "src_id": si, "relation": rel, "dst_type": dt, "dst_id": di, "created_at": t}
+        for st, si, rel, dt, di in unique
     ]
     with ctx.db.connect() as conn:
         conn.execute(
