@@ -113,6 +113,7 @@ def test_resume_after_sigkill_starts_at_the_first_unfinished_step(tmp_path: Path
     listed = json.loads(cli("pipeline", "runs", "--json").stdout)["items"]
     assert len(listed) == 1
     run_id = listed[0]["id"]
+    assert listed[0]["status"] == "killed"  # its process is gone
     states = {s["name"]: s["state"] for s in listed[0]["steps"]}
     assert states == {"data": "finished", "slow": "running", "count": "pending"}
     assert cli("data", "show", "derived").exit_code == 2  # the killed step registered nothing

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 StepState = Literal["pending", "running", "finished", "cached", "failed", "skipped"]
-PipelineStatus = Literal["running", "finished", "failed"]
+PipelineStatus = Literal["running", "finished", "failed", "killed"]  # killed: its process is gone
 CacheDecision = Literal["hit", "miss", "off"]
 
 _CONFIG = ConfigDict(extra="forbid", from_attributes=True)

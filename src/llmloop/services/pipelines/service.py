@@ -233,11 +233,12 @@ def _run(s: Session, row: PipelineRunRow, project: str) -> PipelineRun:
         .where(PipelineStepRow.pipeline_run_id == row.id)
         .order_by(PipelineStepRow.position)
     ).all()
+    gone = row.status == "running" and row.host == HOST and row.pid != os.getpid() and not _alive(row.pid)
     return PipelineRun(
         id=row.id,
         project=project,
         name=row.name,
-        status=row.status,
+        status="killed" if gone else row.status,  # read as such, like a run whose process died
         executor=row.executor,
         definition_sha256=row.definition_sha256,
         started_at=row.started_at,
