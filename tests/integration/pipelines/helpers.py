@@ -111,10 +111,6 @@ def folder(tmp_path: Path) -> Work:
     return Work(work, module)
 
 
-def write_pipeline(work: Work, defn: dict[str, Any], name: str = "pipeline.yaml") -> Path:
-    return work.pipeline(defn, name)
-
-
 def basic(dataset: str = "rows", label: str = "rows") -> dict[str, Any]:
     """ingest -> count_rows -> double (which also takes count's label), and an independent constant."""
     return {

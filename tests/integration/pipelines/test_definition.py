@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.pipelines.helpers import basic, folder, write_pipeline
+from tests.integration.pipelines.helpers import basic, folder
 
 from llmloop.errors import InvalidInput
 from llmloop.services.pipelines.definition import load_definition, parse_definition
@@ -74,7 +74,7 @@ def test_unknown_keys_name_the_path(tmp_path: Path) -> None:
     work = folder(tmp_path)
     defn = basic()
     defn["steps"][3]["retry"] = 2
-    path = write_pipeline(work, defn)
+    path = work.pipeline(defn)
     with pytest.raises(InvalidInput) as e:
         load_definition(path)
     assert e.value.details["key"] == "steps[3].retry"
@@ -85,7 +85,7 @@ def test_the_cli_refuses_before_anything_is_written(tmp_path: Path, cli: Any, is
     work = folder(tmp_path)
     defn = basic()
     defn["steps"][0]["kind"] = "injest"
-    path = write_pipeline(work, defn)
+    path = work.pipeline(defn)
     for verb in ("validate", "run"):
         out = cli("pipeline", verb, str(path))
         assert out.exit_code == 2
@@ -97,7 +97,7 @@ def test_a_function_step_whose_module_is_missing_is_refused_before_running(tmp_p
     work = folder(tmp_path)
     defn = basic()
     defn["steps"][3]["kind"] = "no_such_module:constant"
-    out = cli("pipeline", "run", str(write_pipeline(work, defn)))
+    out = cli("pipeline", "run", str(work.pipeline(defn)))
     assert out.exit_code == 2
     assert "steps[3].kind: cannot find module 'no_such_module'" in out.stderr
     assert cli("pipeline", "runs", "--json").stdout.count('"id"') == 0

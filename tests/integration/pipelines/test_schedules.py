@@ -20,7 +20,9 @@ def test_schedule_sync_fire_and_unschedule(tmp_path: Path, cli: Any, monkeypatch
     monkeypatch.setenv("LLMLOOP_EXECUTOR", "inline")
     reset_settings()
     work = folder(tmp_path)
-    path = work.pipeline({"name": "basic", "steps": [basic()["steps"][3]]})  # one tiny step: firing is the point
+    path = work.pipeline(
+        {"name": "basic", "steps": [basic()["steps"][3]]}
+    )  # one tiny step: firing is the point
     bad = cli("pipeline", "schedule", str(path), "--cron", "61 * * * *")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: cron '61 * * * *': ")
     made = json.loads(cli("pipeline", "schedule", str(path), "--cron", "0 3 * * *", "--json").stdout)

@@ -33,11 +33,6 @@ def _builtins() -> None:
         _KINDS["pipeline"] = run_scheduled_pipeline
 
 
-def job_kinds() -> list[str]:
-    _builtins()
-    return sorted(_KINDS)
-
-
 def job_kind(kind: str) -> JobFn:
     _builtins()
     if kind not in _KINDS:
