@@ -3,7 +3,8 @@
 A pipeline runs in the process that calls ``run`` (its steps on the configured executor: local
 subprocesses or Ray tasks) against the configured store, like training does; with
 ``LLMLOOP_SERVER_URL`` set it is refused with what to do instead, rather than recorded in a
-local store the server never sees. Schedules are stored rows the server's scheduler fires.
+local store the server never sees. Reads (a run, its definition, the runs of a pipeline) and
+schedules (stored rows the server's scheduler fires) go through ``/api/v1`` like any noun.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmloop.client.routes import Route
 from llmloop.errors import Unavailable
 from llmloop.services.pipelines.definition import PipelineDef
 from llmloop.services.pipelines.schemas import PipelineRun, PipelineRunPage
@@ -23,6 +25,21 @@ if TYPE_CHECKING:
     from llmloop.services.pipelines.runner import RunOptions
 
 Source = str | Path | Mapping[str, Any] | PipelineDef
+
+ROUTES = [
+    Route("pipelines.list", "GET", "/pipelines/runs", "pipelines:read", PipelineRunPage),
+    Route("pipelines.get", "GET", "/pipelines/runs/{pipeline_run_id}", "pipelines:read", PipelineRun),
+    Route(
+        "pipelines.definition",
+        "GET",
+        "/pipelines/runs/{pipeline_run_id}/definition",
+        "pipelines:read",
+        PipelineDef,
+    ),
+    Route("schedules.list", "GET", "/schedules", "pipelines:read", ScheduleList),
+    Route("schedules.create", "POST", "/schedules", "pipelines:write", Schedule, ScheduleCreate, status=201),
+    Route("schedules.delete", "DELETE", "/schedules/{name}", "pipelines:write", None, status=204),
+]
 
 
 class Pipelines(Protocol):
@@ -103,42 +120,45 @@ _REMOTE = (
 
 
 class RemotePipelines:
+    """Reads through ``/api/v1/pipelines``; running and resuming happen where the store is (``_REMOTE``)."""
+
     def __init__(self, http: Http) -> None:
         self.http = http
 
-    def _refuse(self) -> Unavailable:
-        return Unavailable(_REMOTE, details={"server": self.http.base})
-
     def run(self, source: Source, options: RunOptions | None = None) -> PipelineRun:
-        raise self._refuse()
+        raise Unavailable(_REMOTE, details={"server": self.http.base})
 
     def resume(self, run_id: str, options: RunOptions | None = None) -> PipelineRun:
-        raise self._refuse()
+        raise Unavailable(_REMOTE, details={"server": self.http.base})
 
     def get_run(self, run_id: str) -> PipelineRun:
-        raise self._refuse()
+        out: PipelineRun = self.http.call("pipelines.get", path={"pipeline_run_id": run_id})
+        return out
 
     def definition(self, run_id: str) -> PipelineDef:
-        raise self._refuse()
+        out: PipelineDef = self.http.call("pipelines.definition", path={"pipeline_run_id": run_id})
+        return out
 
     def list_runs(
         self, project: str | None = None, name: str | None = None, limit: int = 50
     ) -> PipelineRunPage:
-        raise self._refuse()
+        out: PipelineRunPage = self.http.call(
+            "pipelines.list", query={"project": project, "name": name, "limit": limit}
+        )
+        return out
 
 
 class RemoteSchedules:
     def __init__(self, http: Http) -> None:
         self.http = http
 
-    def _refuse(self) -> Unavailable:
-        return Unavailable(_REMOTE, details={"server": self.http.base})
-
     def create(self, spec: ScheduleCreate) -> Schedule:
-        raise self._refuse()
+        out: Schedule = self.http.call("schedules.create", body=spec)
+        return out
 
     def list(self, project: str | None = None) -> ScheduleList:
-        raise self._refuse()
+        out: ScheduleList = self.http.call("schedules.list", query={"project": project})
+        return out
 
     def delete(self, name: str, project: str | None = None) -> None:
-        raise self._refuse()
+        self.http.call("schedules.delete", path={"name": name}, query={"project": project})

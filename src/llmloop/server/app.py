@@ -22,6 +22,7 @@ from llmloop.server.api import (
     feedback,
     keys,
     models,
+    pipelines,
     privacy,
     prompts,
     runs,
@@ -52,6 +53,8 @@ API_ROUTERS = [
     feedback.router,
     datasets.router,
     models.router,
+    pipelines.router,
+    pipelines.schedules_router,
 ]
 
 
