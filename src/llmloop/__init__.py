@@ -46,6 +46,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "flush_traces": ("llmloop.services.observe.tracer", "flush"),
     "feedback": ("llmloop.sdk.feedback", "feedback"),
     "chat": ("llmloop.sdk.chat", "chat"),
+    "pipelines": ("llmloop.sdk.pipelines", "pipelines"),
 }
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "get_settings",
     "metrics",
     "models",
+    "pipelines",
     "prompts",
     "search_runs",
     "span",

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     artifacts_url: str | None = Field(None, description="fsspec URL for artifacts; default a folder in home.")
     server_url: str | None = Field(None, description="When set, the SDK and CLI talk to this server.")
     api_key: SecretStr | None = Field(None, description="API key sent to LLMLOOP_SERVER_URL.")
-    executor: str = Field("local", description="'local' or 'ray://host:port'.")
+    executor: str = Field(
+        "local", description="Pipeline steps: 'local' (a process each), 'inline', 'ray' or 'ray://host:port'."
+    )
     default_project: str = Field("default", description="Project used when none is named.")
     flush_interval_s: float = Field(1.0, gt=0, description="How often buffered metrics are written.")
     upstream_env_allow: Annotated[list[str], NoDecode] = Field(

@@ -26,3 +26,50 @@ def load_object(spec: str) -> Any:
     if not module or not attribute:
         raise ValueError(f"{spec!r}: expected package.module:attribute")
     return load_attribute(module, attribute)
+
+
+def _with_path(search: str | None) -> Any:
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def scope() -> Any:
+        added = search is not None and search not in sys.path
+        if added:
+            sys.path.insert(0, str(search))
+        try:
+            yield
+        finally:
+            if added:
+                sys.path.remove(str(search))
+
+    return scope()
+
+
+def module_source(spec: str, *, search: str | None = None) -> bytes | None:
+    """The source bytes of the module a ``module:attribute`` spec names, found without running it.
+
+    ``search`` (a pipeline file's folder) is looked in first, so a step's function may live
+    beside the file that names it. None when there is no such module or it has no source file.
+    """
+    import importlib.util
+
+    module = spec.partition(":")[0]
+    with _with_path(search):
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+    if found is None or not found.origin or not found.has_location:
+        return None
+    try:
+        with open(found.origin, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def load_object_from(spec: str, search: str | None) -> Any:
+    """``load_object``, looking in ``search`` first (a step's function beside its pipeline file)."""
+    with _with_path(search):
+        return load_object(spec)

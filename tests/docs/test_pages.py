@@ -169,6 +169,21 @@ PAGES = [
     Page("docs/config.md"),
     Page("docs/gateway.md"),
     Page("docs/ui.md"),
+    Page(
+        "docs/pipelines.md",
+        rewrites={
+            "llmloop pipeline run docs/examples/pipeline.yaml --explain": (
+                "llmloop pipeline run docs/examples/pipeline.yaml --explain --executor inline",
+                "steps in-process: a process per step costs seconds on 2 busy cores; the local executor "
+                "is tested in tests/integration/pipelines",
+            ),
+            "llmloop pipeline status RUN_ID": ("llmloop pipeline status {run.id}", "RUN_ID: the run above"),
+            "llmloop pipeline status RUN_ID --json": (
+                "llmloop pipeline status {run.id} --json",
+                "RUN_ID: the run above",
+            ),
+        },
+    ),
 ]
 
 

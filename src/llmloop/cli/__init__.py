@@ -50,6 +50,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "train",
         "Fine-tune a model (SFT, DPO, distillation): train, --plan, --resume.",
     ),
+    "pipeline": (
+        "llmloop.cli.pipeline",
+        "pipeline",
+        "Pipelines: run, validate, resume, status, graph; cron schedules.",
+    ),
     "sweep": ("llmloop.cli.sweep", "sweep", "Search training hyper-parameters with Optuna (local or Ray)."),
 }
 

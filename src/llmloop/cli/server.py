@@ -66,7 +66,7 @@ def server(host: str, port: int, log_level: str, tls_cert: Path | None, tls_key:
         f"llmloop serving {scheme}://{host}:{port}/ (web UI; API at /api/v1, docs at /api/v1/docs)", err=True
     )
     uvicorn.run(
-        create_app(),
+        create_app(scheduler=True),
         host=host,
         port=port,
         log_level=log_level,

@@ -11,6 +11,14 @@ from llmloop.client.evaluations import Evaluations, LocalEvaluations, RemoteEval
 from llmloop.client.feedback import Feedback, LocalFeedback, RemoteFeedback
 from llmloop.client.keys import Keys, LocalKeys, RemoteKeys
 from llmloop.client.models import LocalModels, Models, RemoteModels
+from llmloop.client.pipelines import (
+    LocalPipelines,
+    LocalSchedules,
+    Pipelines,
+    RemotePipelines,
+    RemoteSchedules,
+    Schedules,
+)
 from llmloop.client.privacy import LocalPrivacy, Privacy, RemotePrivacy
 from llmloop.client.prompts import LocalPrompts, Prompts, RemotePrompts
 from llmloop.client.runs import LocalRuns, RemoteRuns, Runs
@@ -45,6 +53,8 @@ class Client:
     secrets: Secrets
     store: Store
     privacy: Privacy
+    pipelines: Pipelines
+    schedules: Schedules
     remote: bool = False
 
 
@@ -70,6 +80,8 @@ class LocalClient(Client):
         self.secrets = LocalSecrets(self.ctx)
         self.store = LocalStore(self.ctx)
         self.privacy = LocalPrivacy(self.ctx)
+        self.pipelines = LocalPipelines(self.ctx)
+        self.schedules = LocalSchedules(self.ctx)
 
 
 class RemoteClient(Client):
@@ -97,6 +109,8 @@ class RemoteClient(Client):
         self.secrets = RemoteSecrets(self.http)
         self.store = RemoteStore(self.http)
         self.privacy = RemotePrivacy(self.http)
+        self.pipelines = RemotePipelines(self.http)
+        self.schedules = RemoteSchedules(self.http)
 
 
 _last: tuple[Settings, Client] | None = None

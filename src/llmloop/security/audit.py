@@ -94,6 +94,8 @@ AUDITED: dict[str, frozenset[str]] = {
     "model_alias_protections": _ALL,
     "runs": _CREATE_DELETE,  # a run's status and logging are its own; creating and ending it are audited
     "train_sweeps": _ALL,
+    "pipeline_runs": _CREATE_DELETE,  # its steps' progress is its own; starting and deleting it are audited
+    "schedules": _CREATE_DELETE,  # when it last fired is its own progress
     "feedback": _ALL,
     "users": _ALL,
     "role_bindings": _ALL,

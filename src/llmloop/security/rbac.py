@@ -69,6 +69,9 @@ PERMISSIONS: dict[str, str] = {
     "models:promote": "maintainer",
     "models:protect": "admin",
     "models:force": "admin",
+    # pipelines: runs of step graphs, and the schedules that start them
+    "pipelines:read": "viewer",
+    "pipelines:write": "member",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
@@ -18,6 +22,7 @@ from llmloop.server.api import (
     feedback,
     keys,
     models,
+    pipelines,
     privacy,
     prompts,
     runs,
@@ -49,6 +54,8 @@ API_ROUTERS = [
     feedback.router,
     datasets.router,
     models.router,
+    pipelines.router,
+    pipelines.schedules_router,
 ]
 
 
@@ -57,8 +64,30 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
-def create_app(ctx: Context | None = None) -> FastAPI:
+def _lifespan(scheduler: bool) -> Any:
+    """With ``scheduler``, the stored schedules fire while the server runs (``llmloop serve`` sets it)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = None
+        if scheduler:
+            from llmloop.services.schedules.scheduler import Scheduler
+
+            running = Scheduler(app.state.ctx)
+            running.start()
+        app.state.scheduler = running
+        try:
+            yield
+        finally:
+            if running is not None:
+                running.shutdown()
+
+    return lifespan
+
+
+def create_app(ctx: Context | None = None, *, scheduler: bool = False) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan(scheduler),
         title="llmloop",
         version=__version__,
         openapi_url="/api/v1/openapi.json",

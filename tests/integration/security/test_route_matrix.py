@@ -30,10 +30,14 @@ from llmloop.services.evaluate import service as eval_service
 from llmloop.services.evaluate.suite import load_suite
 from llmloop.services.observe import service as trace_service
 from llmloop.services.observe.schemas import SpanRecord
+from llmloop.services.pipelines import service as pipelines_service
+from llmloop.services.pipelines.definition import parse_definition
 from llmloop.services.prompts import service as prompts_service
 from llmloop.services.prompts.schemas import PromptCreate
 from llmloop.services.registry import service as models_service
 from llmloop.services.registry.schemas import ModelVersionCreate
+from llmloop.services.schedules import service as schedules_service
+from llmloop.services.schedules.schemas import ScheduleCreate
 from llmloop.services.serve import service as deploy_service
 from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
 from llmloop.services.tracking import service
@@ -80,6 +84,12 @@ EXAMPLES: dict[str, Body | bytes] = {
     "datasets.upload": b'{"text": "matrix row"}\n',
     "models.register": lambda: {"base": "org/matrix-model"},
     "models.promote": lambda: {"version": "1", "reason": "matrix"},
+    "schedules.create": lambda: {
+        "name": f"s{uuid.uuid4().hex[:8]}",
+        "project": PROJECT,
+        "target": "/nowhere/pipeline.yaml",
+        "cron": "0 3 * * *",
+    },
 }
 # Keys above are route-table names ("runs.create"): every /api/v1 route is mounted from the table.
 
@@ -192,7 +202,16 @@ def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str
             ctx, spec=ModelVersionCreate(project=project, name=SEEDED, base=hub_id)
         )
     models_service.promote_model(ctx, ref=f"{SEEDED}@1", alias=SEEDED, project=project)
-    return {"evaluation_id": evaluation.id, "trace_id": trace_id}
+    schedules_service.create_schedule(
+        ctx, spec=ScheduleCreate(name=SEEDED, project=project, target="/nowhere/p.yaml", cron="0 3 * * *")
+    )
+    pipeline = pipelines_service.start_pipeline_run(
+        ctx,
+        defn=parse_definition({"name": SEEDED, "steps": [{"name": "s", "kind": "m:f"}]}),
+        project=project,
+        executor="local",
+    )
+    return {"evaluation_id": evaluation.id, "trace_id": trace_id, "pipeline_run_id": pipeline.id}
 
 
 def _query(path: str) -> dict[str, str]:

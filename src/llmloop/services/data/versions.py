@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
@@ -29,6 +29,7 @@ from llmloop.store.aliases import aliases_of, resolve_version
 from llmloop.store.artifacts import Blob
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.store.projects import project_id
+from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.datasets import DatasetRow, DatasetSourceRow, DatasetVersionRow
 
 ALIAS_KIND = "dataset"
@@ -244,6 +245,44 @@ def get_version(ctx: Context, *, ref: str, project: str | None = None) -> Datase
     with ctx.db.session() as s:
         ds, row = resolve(s, project, ref)
         return to_version(s, row, ds, project)
+
+
+_PIN = (
+    select(DatasetVersionRow.id, DatasetVersionRow.content_hash)
+    .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+    .join(ProjectRow, ProjectRow.id == DatasetRow.project_id)
+    .where(
+        ProjectRow.name == bindparam("project"),
+        DatasetRow.name == bindparam("name"),
+        DatasetVersionRow.version == bindparam("version"),
+    )
+)
+
+
+def pin(ctx: Context, *, ref: str, project: str | None = None) -> tuple[str, str, str]:
+    """``(NAME@V, version id, content hash)`` of what ``ref`` names, without loading its profile.
+
+    What a pipeline's cache key needs per dataset input: one indexed lookup for ``NAME@V``
+    (an alias or the latest version resolves first), whatever the dataset's size.
+    """
+    project = project_or_default(ctx, project)
+    ctx.require("datasets:read", project)
+    parsed = parse_ref(ref)
+    if parsed.version is None:
+        _, row = _resolve_in_session(ctx, project, ref)
+        return f"{parsed.name}@{row.version}", row.id, row.content_hash
+    with ctx.db.connect() as conn:
+        found = conn.execute(
+            _PIN, {"project": project, "name": parsed.name, "version": parsed.version}
+        ).first()
+    if found is None:
+        raise NotFound(f"dataset version {ref} not found in project {project!r}", details={"ref": ref})
+    return f"{parsed.name}@{parsed.version}", found[0], found[1]
+
+
+def _resolve_in_session(ctx: Context, project: str, ref: str) -> tuple[DatasetRow, DatasetVersionRow]:
+    with ctx.db.session() as s:
+        return resolve(s, project, ref)
 
 
 def iter_batches(

@@ -306,7 +306,7 @@ def _worker_env(ctx: Context) -> dict[str, str]:
 def resolve_executor(requested: str | None, sweep: Sweep, ctx: Context) -> tuple[str, str | None]:
     """('local'|'ray', ray address): flag > sweep file > LLMLOOP_EXECUTOR; ``ray://host:port`` names a cluster."""
     setting = requested or sweep.config.executor or ctx.settings.executor or "local"
-    if setting == "local":
+    if setting in ("local", "inline"):  # inline is a pipeline executor: trials still run locally
         return "local", None
     if setting == "ray":
         env = ctx.settings.executor

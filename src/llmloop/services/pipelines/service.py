@@ -1,0 +1,285 @@
+"""Pipeline runs in the store: start one, move its steps along, find a cached step, read it back.
+
+A pipeline run is a tracked run (kind ``pipeline``) plus a ``pipeline_runs`` row with the
+definition it ran, and one ``pipeline_steps`` row per step. A step's outputs, its cache key and
+its lineage edges are written in one transaction when it finishes, so a step that dies half-way
+leaves its row ``running``/``failed`` with no outputs: nothing downstream or in the cache can
+pick up a half-made result.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from llmloop.context import Context
+from llmloop.errors import Conflict, NotFound
+from llmloop.security import audit
+from llmloop.services.pipelines.definition import PipelineDef
+from llmloop.services.pipelines.schemas import PipelineRun, PipelineRunPage, StepStatus
+from llmloop.services.tracking import service as tracking
+from llmloop.services.tracking.schemas import RunBatch, RunCreate, RunStatus
+from llmloop.store.projects import project_id
+from llmloop.store.tables.base import now
+from llmloop.store.tables.core import LineageRow, ProjectRow
+from llmloop.store.tables.pipelines import PipelineRunRow, PipelineStepRow
+
+HOST = socket.gethostname()
+REUSABLE = ("finished", "cached")
+
+
+def _not_found(run_id: str) -> NotFound:
+    return NotFound(f"pipeline run {run_id!r} not found", details={"run": run_id})
+
+
+def start_pipeline_run(ctx: Context, *, defn: PipelineDef, project: str, executor: str) -> PipelineRun:
+    """The tracked parent run and the pipeline's rows, every step ``pending``."""
+    ctx.require("pipelines:write", project)
+    run = tracking.create_run(
+        ctx,
+        spec=RunCreate(
+            project=project, name=defn.name, kind="pipeline", params={"definition_sha256": defn.digest()}
+        ),
+    )
+    with ctx.db.session() as s:
+        s.add(
+            PipelineRunRow(
+                id=run.id,
+                project_id=project_id(s, project),
+                name=defn.name,
+                status="running",
+                definition=defn.model_dump(mode="json"),
+                definition_sha256=defn.digest(),
+                executor=executor,
+                host=HOST,
+                pid=os.getpid(),
+                started_at=run.start_time,
+                created_by=ctx.actor.id,
+            )
+        )
+        for i, step in enumerate(defn.steps):
+            s.add(PipelineStepRow(pipeline_run_id=run.id, name=step.name, position=i, kind=step.kind))
+        s.flush()
+        audit.record(
+            s, ctx, "pipelines.run", f"pipeline_run:{run.id}", after={"name": defn.name}, project=project
+        )
+    return get_pipeline_run(ctx, run_id=run.id)
+
+
+def claim_for_resume(ctx: Context, *, run_id: str) -> tuple[PipelineRun, PipelineDef]:
+    """The run and its stored definition, marked running in this process; refused while its process lives."""
+    current = get_pipeline_run(ctx, run_id=run_id)
+    ctx.require("pipelines:write", current.project)
+    with ctx.db.session() as s:
+        row = s.get(PipelineRunRow, run_id)
+        assert row is not None
+        if row.status == "finished":
+            raise Conflict(
+                f"pipeline run {run_id} already finished; nothing to resume", details={"run": run_id}
+            )
+        if (
+            row.status == "running"
+            and row.host == HOST
+            and row.pid not in (None, os.getpid())
+            and _alive(row.pid)
+        ):
+            raise Conflict(f"pipeline run {run_id} is still running (pid {row.pid})", details={"run": run_id})
+        row.status, row.pid, row.host, row.ended_at = "running", os.getpid(), HOST, None
+        defn = PipelineDef.model_validate(row.definition)
+        s.execute(
+            update(PipelineStepRow)
+            .where(PipelineStepRow.pipeline_run_id == run_id, PipelineStepRow.state.not_in(REUSABLE))
+            .values(state="pending", error="")
+        )
+    return get_pipeline_run(ctx, run_id=run_id), defn
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_step_run(
+    ctx: Context, *, pipeline: PipelineRun, step: str, kind: str, params: Mapping[str, Any]
+) -> str:
+    """A tracked run for one step attempt, child of the pipeline's run."""
+    run = tracking.create_run(
+        ctx,
+        spec=RunCreate(
+            project=pipeline.project,
+            name=f"{pipeline.name}.{step}",
+            kind="pipeline_step",
+            parent_id=pipeline.id,
+            params=dict(params),
+            tags={"pipeline": pipeline.name, "step": step, "kind": kind[:200]},
+        ),
+    )
+    return run.id
+
+
+def end_step_run(ctx: Context, *, run_id: str, status: RunStatus) -> None:
+    """End a step's tracked run (audited as runs.end), without reading the run back."""
+    tracking.log_batch(ctx, run_id=run_id, batch=RunBatch(end_status=status))
+
+
+def update_step(ctx: Context, *, pipeline_run_id: str, step: str, **values: Any) -> None:
+    with ctx.db.session() as s:
+        s.execute(
+            update(PipelineStepRow)
+            .where(PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step)
+            .values(**values)
+        )
+
+
+def complete_step(
+    ctx: Context,
+    *,
+    pipeline_run_id: str,
+    step: str,
+    values: Mapping[str, Any],
+    run_id: str,
+    inputs: Iterable[tuple[str, str]],
+    outputs: Iterable[tuple[str, str]],
+) -> None:
+    """A step's outputs, cache key and lineage (inputs → step run → outputs), all in one transaction.
+
+    Core statements, not the ORM: this runs once per step, cache hits included, and a hit must
+    stay within milliseconds. The run id is new, so its edges cannot exist yet.
+    """
+    t = now()
+    unique = dict.fromkeys(  # an entity named by two inputs (or outputs) is one edge
+        [(e_type, e_id, "input", "run", run_id) for e_type, e_id in inputs]
+        + [("run", run_id, "produced", e_type, e_id) for e_type, e_id in outputs]
+    )
+    edges = [
+        {"src_type": st, "src_id": si, "relation": rel, "dst_type": dt, "dst_id": di, "created_at": t}
+        for st, si, rel, dt, di in unique
+    ]
+    with ctx.db.connect() as conn:
+        conn.execute(
+            update(PipelineStepRow)
+            .where(PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step)
+            .values(**values)
+        )
+        if edges:
+            conn.execute(_INSERT_EDGE, edges)
+
+
+_INSERT_EDGE = insert(LineageRow)
+# the newest reusable step of a project under a cache key; built once, its compiled form reused
+_FIND_CACHED = (
+    select(PipelineStepRow.__table__)
+    .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
+    .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+    .where(ProjectRow.name == bindparam("project"), PipelineStepRow.cache_key == bindparam("key"))
+    .where(PipelineStepRow.state.in_(REUSABLE))
+    .order_by(PipelineStepRow.ended_at.desc())
+    .limit(1)
+)
+
+
+def find_cached(ctx: Context, *, project: str, cache_key: str) -> StepStatus | None:
+    """The newest reusable step (any pipeline of ``project``) that produced outputs under ``cache_key``."""
+    with ctx.db.connect() as conn:
+        row = conn.execute(_FIND_CACHED, {"project": project, "key": cache_key}).first()
+    if row is None:
+        return None
+    return StepStatus.model_validate({k: v for k, v in row._mapping.items() if k in StepStatus.model_fields})
+
+
+def previous_parts(ctx: Context, *, project: str, pipeline: str, step: str) -> dict[str, Any] | None:
+    """The key parts of the last reusable run of this pipeline's step: what a miss is explained against."""
+    with ctx.db.session() as s:
+        parts = s.scalars(
+            select(PipelineStepRow.key_parts)
+            .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
+            .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+            .where(ProjectRow.name == project, PipelineRunRow.name == pipeline, PipelineStepRow.name == step)
+            .where(PipelineStepRow.state.in_(REUSABLE), PipelineStepRow.cache_key.is_not(None))
+            .order_by(PipelineStepRow.ended_at.desc())
+            .limit(1)
+        ).first()
+        return None if parts is None else dict(parts)
+
+
+def end_pipeline_run(ctx: Context, *, run_id: str, status: str) -> PipelineRun:
+    with ctx.db.session() as s:
+        s.execute(
+            update(PipelineRunRow).where(PipelineRunRow.id == run_id).values(status=status, ended_at=now())
+        )
+    tracking.end_run(ctx, run_id=run_id, status="finished" if status == "finished" else "failed")
+    return get_pipeline_run(ctx, run_id=run_id)
+
+
+def _step(row: PipelineStepRow) -> StepStatus:
+    return StepStatus.model_validate(row)
+
+
+def _run(s: Session, row: PipelineRunRow, project: str) -> PipelineRun:
+    steps = s.scalars(
+        select(PipelineStepRow)
+        .where(PipelineStepRow.pipeline_run_id == row.id)
+        .order_by(PipelineStepRow.position)
+    ).all()
+    gone = row.status == "running" and row.host == HOST and row.pid != os.getpid() and not _alive(row.pid)
+    return PipelineRun(
+        id=row.id,
+        project=project,
+        name=row.name,
+        status="killed" if gone else row.status,  # read as such, like a run whose process died
+        executor=row.executor,
+        definition_sha256=row.definition_sha256,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        steps=[_step(r) for r in steps],
+    )
+
+
+def get_pipeline_run(ctx: Context, *, run_id: str) -> PipelineRun:
+    with ctx.db.session() as s:
+        found = s.execute(
+            select(PipelineRunRow, ProjectRow.name)
+            .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+            .where(PipelineRunRow.id == run_id)
+        ).first()
+        if found is None:
+            raise _not_found(run_id)
+        row, project = found
+        ctx.require("pipelines:read", project, missing=_not_found(run_id))
+        return _run(s, row, project)
+
+
+def get_definition(ctx: Context, *, run_id: str) -> PipelineDef:
+    run = get_pipeline_run(ctx, run_id=run_id)
+    with ctx.db.session() as s:
+        row = s.get(PipelineRunRow, run.id)
+        assert row is not None
+        return PipelineDef.model_validate(row.definition)
+
+
+def list_pipeline_runs(
+    ctx: Context, *, project: str, name: str | None = None, limit: int = 50
+) -> PipelineRunPage:
+    ctx.require("pipelines:read", project)
+    with ctx.db.session() as s:
+        q = (
+            select(PipelineRunRow)
+            .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+            .where(ProjectRow.name == project)
+        )
+        if name is not None:
+            q = q.where(PipelineRunRow.name == name)
+        rows = s.scalars(q.order_by(PipelineRunRow.started_at.desc()).limit(limit)).all()
+        return PipelineRunPage(items=[_run(s, r, project) for r in rows])
