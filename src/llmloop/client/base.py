@@ -11,6 +11,7 @@ from llmloop.client.evaluations import Evaluations, LocalEvaluations, RemoteEval
 from llmloop.client.feedback import Feedback, LocalFeedback, RemoteFeedback
 from llmloop.client.keys import Keys, LocalKeys, RemoteKeys
 from llmloop.client.models import LocalModels, Models, RemoteModels
+from llmloop.client.monitoring import LocalMonitoring, Monitoring, RemoteMonitoring
 from llmloop.client.privacy import LocalPrivacy, Privacy, RemotePrivacy
 from llmloop.client.prompts import LocalPrompts, Prompts, RemotePrompts
 from llmloop.client.runs import LocalRuns, RemoteRuns, Runs
@@ -45,6 +46,7 @@ class Client:
     secrets: Secrets
     store: Store
     privacy: Privacy
+    monitoring: Monitoring
     remote: bool = False
 
 
@@ -70,6 +72,7 @@ class LocalClient(Client):
         self.secrets = LocalSecrets(self.ctx)
         self.store = LocalStore(self.ctx)
         self.privacy = LocalPrivacy(self.ctx)
+        self.monitoring = LocalMonitoring(self.ctx)
 
 
 class RemoteClient(Client):
@@ -97,6 +100,7 @@ class RemoteClient(Client):
         self.secrets = RemoteSecrets(self.http)
         self.store = RemoteStore(self.http)
         self.privacy = RemotePrivacy(self.http)
+        self.monitoring = RemoteMonitoring(self.http)
 
 
 _last: tuple[Settings, Client] | None = None

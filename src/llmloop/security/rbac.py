@@ -69,6 +69,12 @@ PERMISSIONS: dict[str, str] = {
     "models:promote": "maintainer",
     "models:protect": "admin",
     "models:force": "admin",
+    # monitoring: monitors, alert rules and their alerts, drift tests; a pass over the monitors;
+    # triggers start pipelines (training, promotion behind gates), so defining or firing one ranks higher
+    "monitors:read": "viewer",
+    "monitors:write": "member",
+    "monitors:run": "member",
+    "triggers:write": "maintainer",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

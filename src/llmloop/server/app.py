@@ -18,6 +18,7 @@ from llmloop.server.api import (
     feedback,
     keys,
     models,
+    monitoring,
     privacy,
     prompts,
     runs,
@@ -48,6 +49,7 @@ API_ROUTERS = [
     feedback.router,
     datasets.router,
     models.router,
+    *monitoring.ROUTERS,
 ]
 
 
