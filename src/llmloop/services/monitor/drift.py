@@ -15,11 +15,11 @@ window pays for the new traces only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -41,14 +41,19 @@ _EXAMPLES = 5
 _KEEP = 16
 
 
-@dataclass(frozen=True)
 class ReferenceStats:
-    """What a reference sample contributes to every test, computed once."""
+    """What a reference sample contributes to every test, computed once (its clusters when first asked)."""
 
-    texts: tuple[str, ...]
-    lengths: np.ndarray
-    embeddings: stats.Matrix | None
-    clusters: stats.Clusters | None
+    def __init__(self, texts: tuple[str, ...], embeddings: stats.Matrix | None, seed: int) -> None:
+        self.texts = texts
+        self.lengths = np.array([len(t) for t in texts], dtype=np.float64)
+        self.embeddings = embeddings
+        self._seed = seed
+
+    @functools.cached_property
+    def clusters(self) -> stats.Clusters:
+        assert self.embeddings is not None
+        return stats.fit_clusters(self.embeddings, k=TOPICS, seed=self._seed)
 
 
 _references: OrderedDict[tuple[str, str, int], ReferenceStats] = OrderedDict()
@@ -73,9 +78,7 @@ def reference_stats(
             _references.move_to_end(key)
             return hit
     kept = tuple(_subsample(texts, max_samples, seed))
-    vectors = embed(ctx, kept, embedder) if embedder else None
-    clusters = stats.fit_clusters(vectors, k=TOPICS, seed=seed) if vectors is not None else None
-    ref = ReferenceStats(kept, np.array([len(t) for t in kept], dtype=np.float64), vectors, clusters)
+    ref = ReferenceStats(kept, embed(ctx, kept, embedder) if embedder else None, seed)
     with _lock:
         _references[key] = ref
         while len(_references) > _KEEP:
@@ -145,7 +148,7 @@ def detect(
     if primary == "length":
         examples = _length_examples(cur_texts, cur_ids, cur_lengths, float(np.median(ref.lengths)))
     else:
-        assert embedder is not None and ref.embeddings is not None and ref.clusters is not None
+        assert embedder is not None and ref.embeddings is not None
         vectors = embed(ctx, cur_texts, embedder)
         wanted = {"mmd", "classifier", "topic"} if method == "auto" else {primary}
         if "mmd" in wanted:

@@ -85,7 +85,7 @@ def model_timeline(ctx: Context, *, model: str, version: int, project: str | Non
 
 
 def _traffic(s: Any, pid: str, ref: str) -> list[TimelineEvent]:
-    """Requests, errors, latency and feedback of the version, one event per day it served."""
+    """Requests, errors, latency and feedback of the version, one event per day it served (at its first request)."""
     days: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     ids_by_day: dict[str, int] = {}
     q = select(TraceRow.trace_id, TraceRow.start_time, TraceRow.end_time, TraceRow.status).where(
@@ -93,6 +93,7 @@ def _traffic(s: Any, pid: str, ref: str) -> list[TimelineEvent]:
     )
     for trace_id, start, end, status in s.execute(q):
         d = days[int(start // DAY_S)]
+        d["first"] = min(d.get("first", start), start)
         d["requests"] += 1
         d["errors"] += status == "error"
         d["latency_ms"] += (end - start) * 1000.0
@@ -108,17 +109,17 @@ def _traffic(s: Any, pid: str, ref: str) -> list[TimelineEvent]:
                 d["scored"] += 1
                 d["score"] += score
     out = []
-    for day, d in sorted(days.items()):
+    for _, d in sorted(days.items()):
         n = d["requests"]
         data: dict[str, Any] = {"requests": int(n), "error_rate": d["errors"] / n, "mean_latency_ms": d["latency_ms"] / n,
                                 "feedback": int(d["feedback"])}  # fmt: skip
         if d["scored"]:
             data["mean_feedback_score"] = d["score"] / d["scored"]
-        out.append(TimelineEvent(at=day * DAY_S, kind="traffic", summary=f"{int(n)} requests", data=data))
+        out.append(TimelineEvent(at=d["first"], kind="traffic", summary=f"{int(n)} requests", data=data))
         if d["feedback"]:
             out.append(
                 TimelineEvent(
-                    at=day * DAY_S, kind="feedback", summary=f"{int(d['feedback'])} feedback", data=data
+                    at=d["first"], kind="feedback", summary=f"{int(d['feedback'])} feedback", data=data
                 )
             )
     return out
