@@ -74,7 +74,7 @@ ROUTES = [
     Route(
         "triggers.fire", "POST", "/triggers/{name}/fire", "triggers:write", TriggerDecision, TriggerRunRequest
     ),
-    Route("timeline.get", "GET", "/timeline/{model}/{version}", "models:read", Timeline),
+    Route("timeline.get", "GET", "/timeline/{ref}", "models:read", Timeline),
 ]
 
 
@@ -94,7 +94,7 @@ class Monitoring(Protocol):
     def list_triggers(self, project: str) -> list[Trigger]: ...
     def dry_run(self, name: str, request: TriggerRunRequest) -> TriggerDecision: ...
     def fire(self, name: str, request: TriggerRunRequest) -> TriggerDecision: ...
-    def timeline(self, model: str, version: int, project: str | None = None) -> Timeline: ...
+    def timeline(self, ref: str, project: str | None = None) -> Timeline: ...
 
 
 class LocalMonitoring:
@@ -178,10 +178,10 @@ class LocalMonitoring:
 
         return evaluate(self.ctx, project=request.project, name=name, dry_run=False, now=request.now)
 
-    def timeline(self, model: str, version: int, project: str | None = None) -> Timeline:
+    def timeline(self, ref: str, project: str | None = None) -> Timeline:
         from llmloop.services.monitor.timeline import model_timeline
 
-        return model_timeline(self.ctx, model=model, version=version, project=project)
+        return model_timeline(self.ctx, ref=ref, project=project)
 
 
 class RemoteMonitoring:
@@ -250,8 +250,6 @@ class RemoteMonitoring:
         out: TriggerDecision = self.http.call("triggers.fire", path={"name": name}, body=request)
         return out
 
-    def timeline(self, model: str, version: int, project: str | None = None) -> Timeline:
-        out: Timeline = self.http.call(
-            "timeline.get", path={"model": model, "version": version}, query={"project": project}
-        )
+    def timeline(self, ref: str, project: str | None = None) -> Timeline:
+        out: Timeline = self.http.call("timeline.get", path={"ref": ref}, query={"project": project})
         return out

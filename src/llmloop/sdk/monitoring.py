@@ -106,8 +106,9 @@ class Monitoring:
     def dry_run(self, trigger: str, project: str = "default") -> TriggerDecision:
         return _api().dry_run(trigger, TriggerRunRequest(project=project))
 
-    def timeline(self, model: str, version: int, project: str | None = None) -> Timeline:
-        return _api().timeline(model, version, project)
+    def timeline(self, ref: str, project: str | None = None) -> Timeline:
+        """A model version's life (evaluations, alias moves, traffic, feedback, drift, alerts), oldest first."""
+        return _api().timeline(ref, project)
 
 
 monitoring = Monitoring()

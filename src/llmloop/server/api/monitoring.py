@@ -121,5 +121,5 @@ def fire(ctx: CtxDep, name: str, request: TriggerRunRequest) -> TriggerDecision:
 
 
 @mount(timeline_router, "timeline.get")
-def get_timeline(ctx: CtxDep, model: str, version: int, project: str | None = None) -> Timeline:
-    return timeline.model_timeline(ctx, model=model, version=version, project=project)
+def get_timeline(ctx: CtxDep, ref: str, project: str | None = None) -> Timeline:
+    return timeline.model_timeline(ctx, ref=ref, project=project)

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
-from llmloop.errors import NotFound
 from llmloop.services.monitor.schemas import Timeline, TimelineEvent
 from llmloop.store.projects import project_id
 from llmloop.store.tables.deployments import FeedbackRow
 from llmloop.store.tables.evaluations import EvaluationRow
-from llmloop.store.tables.models import ModelAliasEventRow, ModelRow, ModelVersionRow
+from llmloop.store.tables.models import ModelAliasEventRow
 from llmloop.store.tables.monitoring import AlertRow, AlertRuleRow, MonitorResultRow, MonitorRow
 from llmloop.store.tables.traces import TraceRow
 
@@ -28,20 +27,17 @@ if TYPE_CHECKING:
 DAY_S = 86_400.0
 
 
-def model_timeline(ctx: Context, *, model: str, version: int, project: str | None = None) -> Timeline:
+def model_timeline(ctx: Context, *, ref: str, project: str | None = None) -> Timeline:
+    """The life of the version ``ref`` names (``NAME``: the latest, ``NAME@V``, ``NAME@ALIAS``)."""
+    from llmloop.services.registry.service import resolve
+
     project = project or ctx.settings.default_project
     ctx.require("models:read", project)
-    ref = f"{model}@{version}"
     with ctx.db.session() as s:
         pid = project_id(s, project)
-        found = s.execute(
-            select(ModelRow, ModelVersionRow)
-            .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
-            .where(ModelRow.project_id == pid, ModelRow.name == model, ModelVersionRow.version == version)
-        ).first()
-        if found is None:
-            raise NotFound(f"model version {ref!r} not found in {project!r}", details={"model": ref})
-        m, v = found
+        m, v = resolve(s, project, ref)
+        version = v.version
+        ref = f"{m.name}@{version}"
         events = [TimelineEvent(at=v.created_at, kind="registered", summary=f"{ref} registered ({v.source})",
                                 data={"run_id": v.run_id, "base": v.base_version or v.base_uri})]  # fmt: skip
         moves = s.scalars(
@@ -81,7 +77,7 @@ def model_timeline(ctx: Context, *, model: str, version: int, project: str | Non
                 events.append(TimelineEvent(at=a.fired_at, kind="alert", summary=f"{rule} [{a.severity}] {a.message}",
                                             data={"alert": a.id, "status": a.status, "trace_ids": a.trace_ids[:5]}))  # fmt: skip
     events.sort(key=lambda e: e.at)
-    return Timeline(model=model, version=version, events=events)
+    return Timeline(model=m.name, version=version, events=events)
 
 
 def _traffic(s: Any, pid: str, ref: str) -> list[TimelineEvent]:
