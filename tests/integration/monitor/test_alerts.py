@@ -186,3 +186,17 @@ def test_a_failing_start_is_recorded_and_spends_no_budget(ctx: Any) -> None:
         and "failed to start p.yaml: RuntimeError: pipeline file missing" in done.outcome
     )
     assert triggers.list_triggers(ctx, project=P)[0].last_started_at is None
+
+
+def test_a_monitor_that_cannot_be_measured_is_reported_and_the_pass_goes_on(ctx: Any) -> None:
+    gone = DriftSettings(method="length", reference=DriftReference(dataset="no-such-data@1"), min_samples=5)
+    service.create_monitor(ctx, spec=MonitorCreate(name="a-drift", project=P, drift=gone, window_s=100))
+    service.create_monitor(
+        ctx, spec=MonitorCreate(name="b-count", project=P, metric="request_count", window_s=100)
+    )
+    for i in range(6):
+        record(ctx, project=P, at=T0 + i)
+    broken, counted = service.run_monitors(ctx, project=P, now=T0 + 50).results
+    assert broken.status == "error" and "no-such-data" in broken.message
+    assert counted.status == "ok" and counted.value == 6
+    assert service.list_results(ctx, project=P, name="a-drift")[0].status == "error"

@@ -15,12 +15,14 @@ window pays for the new traces only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -86,6 +88,33 @@ def reference_stats(
     return ref
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _blas_threads_when_busy(fn: _F) -> _F:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with _blas_threads():
+            return fn(*args, **kwargs)
+
+    return cast(_F, run)
+
+
+@contextlib.contextmanager
+def _blas_threads() -> Iterator[None]:
+    """One BLAS thread while the cores are busy: BLAS workers spin while they wait for each other, so
+    on a loaded 2-core machine the five ridge solves of the classifier took 1.1 s on two threads and
+    a tenth of that on one (the same trap ``prompts/embeddings.py`` describes for torch)."""
+    cpus = os.cpu_count() or 1
+    if os.getloadavg()[0] < cpus - 0.5:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 def _subsample(items: Sequence[_T], limit: int, seed: int) -> list[_T]:
     """At most ``limit`` of ``items``, a seeded choice kept in order."""
     if len(items) <= limit:
@@ -94,6 +123,7 @@ def _subsample(items: Sequence[_T], limit: int, seed: int) -> list[_T]:
     return [items[i] for i in sorted(picked)]
 
 
+@_blas_threads_when_busy
 def detect(
     ctx: Context | None,
     *,

@@ -202,7 +202,8 @@ class MonitorList(BaseModel):
 
 
 class MonitorResult(BaseModel):
-    """One run of one monitor over one window. ``status`` is ``empty`` when the window held too little."""
+    """One run of one monitor over one window. ``status`` is ``empty`` when the window held too little, and
+    ``error`` when the monitor could not be measured (its reference dataset is gone): ``message`` says why."""
 
     model_config = _CONFIG
 
@@ -210,7 +211,7 @@ class MonitorResult(BaseModel):
     project: str
     ran_at: float
     window: Window
-    status: Literal["ok", "empty"]
+    status: Literal["ok", "empty", "error"]
     message: str = ""
     value: float | None = None
     drift: DriftResult | None = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from llmloop.errors import InvalidInput, NotFound
+from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.security import audit
 from llmloop.services.monitor import alerts, drift, windows
 from llmloop.services.monitor.budget import budget
@@ -270,7 +270,13 @@ def run_monitors(
             live = s.get(MonitorRow, row.id)
             if live is None:  # deleted meanwhile
                 continue
-            result = measure(ctx, s, live, names[row.project_id], at)
+            try:
+                result = measure(ctx, s, live, names[row.project_id], at)
+            except LlmloopError as e:  # one broken monitor must not stop the pass
+                result = MonitorResult(
+                    monitor=live.name, project=names[row.project_id], ran_at=at, status="error", message=e.message,
+                    window=Window(start=at - float(live.spec["window_s"]), end=at),
+                )  # fmt: skip
             s.add(MonitorResultRow(
                 monitor_id=live.id, ran_at=at, window_start=result.window.start, window_end=result.window.end,
                 status=result.status, value=result.value, p_value=result.drift.p_value if result.drift else None,
