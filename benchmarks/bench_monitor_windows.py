@@ -109,7 +109,13 @@ def run_store(url: str | None, spans: int) -> dict[str, Any]:
 
                 def once(metric: str = metric, length: float = length) -> None:
                     with ctx.db.session() as s:
-                        reqs = windows.requests(s, project_id=pid, start=end - length, end=end)
+                        reqs = windows.requests(
+                            s,
+                            project_id=pid,
+                            start=end - length,
+                            end=end,
+                            guardrails=metric == "guardrail_hits",
+                        )
                         windows.measure(s, metric, reqs)
 
                 per_metric[metric] = _report.median(_report.seconds(once, repeat=5, warmup=1)) * 1000

@@ -168,6 +168,7 @@ PAGES = [
     Page("docs/cli.md"),
     Page("docs/config.md"),
     Page("docs/gateway.md"),
+    Page("docs/monitoring.md"),
 ]
 
 

@@ -200,3 +200,21 @@ def test_a_monitor_that_cannot_be_measured_is_reported_and_the_pass_goes_on(ctx:
     assert broken.status == "error" and "no-such-data" in broken.message
     assert counted.status == "ok" and counted.value == 6
     assert service.list_results(ctx, project=P, name="a-drift")[0].status == "error"
+
+
+def test_guardrail_hits_count_traces_whose_guardrail_span_acted(ctx: Any) -> None:
+    from llmloop.services.observe import service as observe
+    from llmloop.services.observe.schemas import SpanEvent, SpanRecord
+    from llmloop.services.observe.tracer import new_span_id
+
+    service.create_monitor(
+        ctx, spec=MonitorCreate(name="guards", project=P, metric="guardrail_hits", window_s=60)
+    )
+    hit, quiet = record(ctx, project=P, at=T0), record(ctx, project=P, at=T0 + 1)
+    for trace_id, events in ((hit, [SpanEvent(name="pii.redacted", time=T0)]), (quiet, [])):
+        observe.record_spans(ctx, spans=[SpanRecord(
+            trace_id=trace_id, span_id=new_span_id(), project=P, name="guardrails input", start_time=T0,
+            end_time=T0 + 0.01, events=events,
+        )])  # fmt: skip
+    got = service.run_monitors(ctx, project=P, now=T0 + 10).results[0]
+    assert got.value == 1.0 and got.trace_ids == [hit]

@@ -96,13 +96,24 @@ def requests(
     end: float,
     model: str | None = None,
     deployment: str | None = None,
+    guardrails: bool = False,
 ) -> list[Request]:
-    """The window's traces, oldest first, each joined to its root span."""
+    """The window's traces, oldest first, each joined to its root span; ``guardrails`` also reads the
+    guardrail spans (one more indexed query, made only for the metric that needs it)."""
     where = [TraceRow.project_id == project_id, TraceRow.start_time >= start, TraceRow.start_time < end]
     if model is not None:
         where.append(TraceRow.model == model)
     q = (
-        select(TraceRow, SpanRow.attributes)
+        select(
+            TraceRow.trace_id,
+            TraceRow.start_time,
+            TraceRow.end_time,
+            TraceRow.status,
+            TraceRow.model,
+            TraceRow.input_tokens,
+            TraceRow.output_tokens,
+            SpanRow.attributes,
+        )
         .outerjoin(
             SpanRow, and_(SpanRow.trace_id == TraceRow.trace_id, SpanRow.span_id == TraceRow.root_span_id)
         )
@@ -110,25 +121,25 @@ def requests(
         .order_by(TraceRow.start_time)
     )
     rows = list(s.execute(q))
-    guarded = _guarded(s, [t.trace_id for t, _ in rows])
+    guarded = _guarded(s, [r[0] for r in rows]) if guardrails else set()
     out = []
-    for trace, attrs in rows:
+    for trace_id, t0, t1, status, trace_model, tokens_in, tokens_out, attrs in rows:
         attrs = attrs or {}
         if deployment is not None and attrs.get(DEPLOYMENT) != deployment:
             continue
         latency = _float(attrs, semconv.LLMLOOP_LATENCY_MS)
         out.append(
             Request(
-                trace_id=trace.trace_id,
-                start=trace.start_time,
-                status=trace.status,
-                model=trace.model,
-                latency_ms=latency if latency is not None else (trace.end_time - trace.start_time) * 1000.0,
+                trace_id=trace_id,
+                start=t0,
+                status=status,
+                model=trace_model,
+                latency_ms=latency if latency is not None else (t1 - t0) * 1000.0,
                 ttft_ms=_float(attrs, semconv.LLMLOOP_TTFT_MS),
-                input_tokens=trace.input_tokens,
-                output_tokens=trace.output_tokens,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
                 cost_usd=_float(attrs, semconv.LLMLOOP_COST_USD),
-                guardrail=trace.trace_id in guarded or any(attrs.get(k) for k in _GUARDRAIL_KEYS),
+                guardrail=trace_id in guarded or any(attrs.get(k) for k in _GUARDRAIL_KEYS),
                 input_text=last_user_text(
                     attrs.get(semconv.GEN_AI_INPUT_MESSAGES) or attrs.get(semconv.LLMLOOP_INPUT)
                 ),
