@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request, Response
 from tests.conftest import free_port, serving_llmloop
 from tests.fakes.server_thread import ServerThread
@@ -84,3 +85,34 @@ def test_a_down_receiver_is_retried_then_failed_while_the_server_keeps_serving(t
     assert "errs" in slack["text"] and slack["blocks"][1]["elements"][0]["text"] == f"traces: {bad}"
     generic = next(body for answer, body in hits if answer == "down")
     assert generic["event"] == "fired" and generic["alert"]["trace_ids"] == [bad]
+
+
+@pytest.mark.slow  # a fresh interpreter: ~10 s quiet, a minute on busy cores
+def test_a_one_off_monitor_run_delivers_before_the_process_exits(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    local = LocalClient(Settings(home=home))  # type: ignore[call-arg]
+    hits: list[tuple[str, Any]] = []
+    with ServerThread(_receiver(hits), free_port()) as receiver:
+        local.monitoring.create_monitor(
+            MonitorCreate(name="errors", project=P, metric="error_rate", window_s=600)
+        )
+        local.monitoring.create_rule(
+            AlertRuleCreate.model_validate(
+                {"name": "errs", "project": P, "monitor": "errors", "above": 0.1,
+                 "webhooks": [{"url": f"{receiver.url}/up"}]}
+            )
+        )  # fmt: skip
+        record(local.ctx, project=P, at=time.time() - 5, status="error")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "llmloop", "monitor", "run", "-p", P],
+            env={**env, "LLMLOOP_HOME": str(home)}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "FIRED [warning] errs" in done.stdout
+    assert [h[0] for h in hits] == ["up"]
+    assert local.monitoring.list_alerts(P)[0].notifications[0].status == "sent"

@@ -5,7 +5,8 @@ thread POSTs it (generic JSON: the alert itself; ``slack``: an incoming-webhook 
 ``blocks`` payload), retrying a failed delivery ``attempts`` times with exponential backoff
 (``backoff_s``, doubled each try), then marks it ``sent`` or ``failed`` with the last error. A
 receiver that is down therefore costs the thread's time, never the server's: the monitor pass and
-every request go on. Each alert is also logged (``llmloop.alerts``), which is the notification of a
+every request go on. A process that exits cleanly waits (up to 30 s) for its queued deliveries
+first, so a one-off ``llmloop monitor run`` still notifies. Each alert is also logged (``llmloop.alerts``), which is the notification of a
 rule with no webhook.
 
 The row keeps only the webhook's scheme and host: the path of a Slack webhook is its token.
@@ -13,6 +14,7 @@ The row keeps only the webhook's scheme and host: the path of a Slack webhook is
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -142,6 +144,8 @@ def _settle(job: Delivery, status: str, attempts: int, error: str) -> None:
 
 
 _notifier = Notifier()
+# a clean exit (``llmloop monitor run`` returning) first settles what it queued, for at most this long
+atexit.register(_notifier.drain, 30.0)
 
 
 def notifier() -> Notifier:
