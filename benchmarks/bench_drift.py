@@ -83,7 +83,7 @@ def _power(
     """Share of trials in which 10% of the current sample drawn from ``other`` is flagged at 0.05."""
     found = 0
     for seed in range(trials):
-        rng = np.random.default_rng(offset + seed)
+        rng = np.random.default_rng([7, offset + seed])
         order = rng.permutation(len(usual))
         ref = [usual[i] for i in order[:N]]
         cur = [usual[i] for i in order[N : 2 * N - N // 10]] + [
@@ -110,7 +110,9 @@ def calibration(trials: int, power_trials: int) -> dict[str, Any]:
     flagged, p_null = 0, []
     t0 = time.perf_counter()
     for seed in range(trials):
-        order = np.random.default_rng(seed).permutation(len(usual))
+        order = np.random.default_rng([7, seed]).permutation(
+            len(usual)
+        )  # apart from the permutations' stream
         ref, cur = [usual[i] for i in order[:N]], [usual[i] for i in order[N : 2 * N]]
         r = drift.detect(
             None, reference=ref, current=cur, method="mmd", permutations=199, seed=seed, embedder=pool
