@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for store, got in stores.items()
     ]
     return {
-        "title": "Monitor window queries over 1,000,000 stored spans",
+        "title": f"Monitor window queries over {args.spans:,} stored spans",
         "ours": "llmloop",
         "peer": "none",
         "rows": rows,
