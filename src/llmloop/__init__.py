@@ -28,6 +28,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_client": ("llmloop.client", "get_client"),
     "datasets": ("llmloop.sdk.datasets", "datasets"),
     "models": ("llmloop.sdk.models", "models"),
+    "monitoring": ("llmloop.sdk.monitoring", "monitoring"),
     "get_settings": ("llmloop.config", "get_settings"),
     "metrics": ("llmloop.sdk.metrics", "metrics"),
     "evaluations": ("llmloop.sdk.evaluations", "evaluations"),
@@ -72,6 +73,7 @@ __all__ = [
     "get_settings",
     "metrics",
     "models",
+    "monitoring",
     "pipelines",
     "prompts",
     "search_runs",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:
     from llmloop.sdk.datasets import datasets
     from llmloop.sdk.feedback import feedback
     from llmloop.sdk.models import models
+    from llmloop.sdk.monitoring import monitoring
     from llmloop.sdk.prompts import prompts
     from llmloop.sdk.run import ActiveRun, active_run, get_run, start_run
     from llmloop.sdk.train import sweep, train

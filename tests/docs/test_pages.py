@@ -184,6 +184,7 @@ PAGES = [
             ),
         },
     ),
+    Page("docs/monitoring.md"),
 ]
 
 

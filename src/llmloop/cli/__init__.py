@@ -34,6 +34,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Deployments: create, list, show, live status per target, rollback.",
     ),
     "feedback": ("llmloop.cli.feedback", "feedback", "Human feedback on traces: add, list, export."),
+    "monitor": (
+        "llmloop.cli.monitor",
+        "monitor",
+        "Monitors over sliding windows: apply a YAML file, list, run once, results.",
+    ),
+    "alerts": ("llmloop.cli.alerts", "alerts", "Alerts: list, rules, ack, silence."),
+    "triggers": ("llmloop.cli.triggers", "triggers", "Triggers of the next turn: list, dry-run, fire."),
     "config": ("llmloop.cli.config", "config", "Show the resolved settings."),
     "store": ("llmloop.cli.store", "store", "Check the artifact store."),
     "server": ("llmloop.cli.server", "server", "Serve the API (and gateway, UI) on 127.0.0.1:7788."),

@@ -11,6 +11,7 @@ from llmloop.client.evaluations import Evaluations, LocalEvaluations, RemoteEval
 from llmloop.client.feedback import Feedback, LocalFeedback, RemoteFeedback
 from llmloop.client.keys import Keys, LocalKeys, RemoteKeys
 from llmloop.client.models import LocalModels, Models, RemoteModels
+from llmloop.client.monitoring import LocalMonitoring, Monitoring, RemoteMonitoring
 from llmloop.client.pipelines import (
     LocalPipelines,
     LocalSchedules,
@@ -55,6 +56,7 @@ class Client:
     privacy: Privacy
     pipelines: Pipelines
     schedules: Schedules
+    monitoring: Monitoring
     remote: bool = False
 
 
@@ -82,6 +84,7 @@ class LocalClient(Client):
         self.privacy = LocalPrivacy(self.ctx)
         self.pipelines = LocalPipelines(self.ctx)
         self.schedules = LocalSchedules(self.ctx)
+        self.monitoring = LocalMonitoring(self.ctx)
 
 
 class RemoteClient(Client):
@@ -111,6 +114,7 @@ class RemoteClient(Client):
         self.privacy = RemotePrivacy(self.http)
         self.pipelines = RemotePipelines(self.http)
         self.schedules = RemoteSchedules(self.http)
+        self.monitoring = RemoteMonitoring(self.http)
 
 
 _last: tuple[Settings, Client] | None = None

@@ -18,6 +18,7 @@ def _collect() -> dict[str, Route]:
         feedback,
         keys,
         models,
+        monitoring,
         pipelines,
         privacy,
         prompts,
@@ -31,7 +32,7 @@ def _collect() -> dict[str, Route]:
     table: dict[str, Route] = {}
     for module in (
         runs, datasets, prompts, models, evaluations, deployments, traces, feedback, users, keys, audit, secrets, store,
-        privacy, pipelines,
+        privacy, pipelines, monitoring,
     ):  # fmt: skip
         for route in module.ROUTES:
             assert route.name not in table, f"route {route.name} declared twice"

@@ -101,6 +101,10 @@ AUDITED: dict[str, frozenset[str]] = {
     "role_bindings": _ALL,
     "api_keys": _ALL,
     "secrets": _ALL,
+    # monitoring: definitions people write; alert rules are also updated by every monitor pass (the
+    # time their condition started holding), so their creation, change, silence are audited by the service
+    "monitors": _ALL,
+    "monitor_triggers": _ALL,
 }
 _WRITE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:OR\s+\w+\s+)?(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.I)
 _PENDING, _AUDITED, _EXEMPT = "llmloop_unaudited", "llmloop_audited", "llmloop_audit_exempt"

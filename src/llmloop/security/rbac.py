@@ -72,6 +72,12 @@ PERMISSIONS: dict[str, str] = {
     # pipelines: runs of step graphs, and the schedules that start them
     "pipelines:read": "viewer",
     "pipelines:write": "member",
+    # monitoring: monitors, alert rules and their alerts, drift tests; a pass over the monitors;
+    # triggers start pipelines (training, promotion behind gates), so defining or firing one ranks higher
+    "monitors:read": "viewer",
+    "monitors:write": "member",
+    "monitors:run": "member",
+    "triggers:write": "maintainer",
 }
 
 # Route declarations that are not permissions (see llmloop.server.auth):

@@ -22,6 +22,7 @@ from llmloop.server.api import (
     feedback,
     keys,
     models,
+    monitoring,
     pipelines,
     privacy,
     prompts,
@@ -56,6 +57,7 @@ API_ROUTERS = [
     models.router,
     pipelines.router,
     pipelines.schedules_router,
+    *monitoring.ROUTERS,
 ]
 
 

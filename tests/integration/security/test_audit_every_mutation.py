@@ -44,6 +44,8 @@ READS = {
     "audit.verify": "a check",
     "users.login": "opens a UI session",
     "users.logout": "closes a UI session",
+    "monitors.drift": "a computation over the texts sent",
+    "triggers.dry_run": "says what a trigger would do, and does nothing",
 }
 # writes that are a run's own logging or a model call, not changes to what people share: they touch
 # no audited table (creating and ending the run are audited; a call is recorded as its trace)
@@ -52,12 +54,14 @@ LOGGING = {
     "runs.upload_artifact": "a file logged by a run",
     "runs.hold": "a liveness lease of a running run (its end, killed or not, is audited)",
     "prompts.run": "a model call, recorded as a trace",
+    "monitors.run": "a monitor pass's results and alerts: scheduled work, not a change people make",
 }
 # calls that change nothing on the walk's seed (the guard refuses them if they ever write unaudited)
 NO_CHANGE_HERE = {
     "datasets.dedup": "the seeded version has no duplicates: it is returned as it is",
     "datasets.redact": "the seeded version holds no PII: it is returned as it is",
     "privacy.purge": "no retention policy is set, so nothing is deleted",
+    "monitors.apply": "the walk's empty file holds no monitor, rule or trigger",
 }
 # mutations this walk cannot make with a generic body, with where they are audited instead
 NOT_WALKED = {

@@ -28,6 +28,10 @@ from llmloop.services.data import service as data_service
 from llmloop.services.data.schemas import DatasetAdd
 from llmloop.services.evaluate import service as eval_service
 from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.monitor import alerts as monitor_alerts
+from llmloop.services.monitor import service as monitor_service
+from llmloop.services.monitor import triggers as monitor_triggers
+from llmloop.services.monitor.schemas import AlertRuleCreate, MonitorCreate, TriggerCreate
 from llmloop.services.observe import service as trace_service
 from llmloop.services.observe.schemas import SpanRecord
 from llmloop.services.pipelines import service as pipelines_service
@@ -90,6 +94,23 @@ EXAMPLES: dict[str, Body | bytes] = {
         "target": "/nowhere/pipeline.yaml",
         "cron": "0 3 * * *",
     },
+    "monitors.drift": lambda: {
+        "reference": ["a", "bb", "ccc", "dddd", "eeeee"],
+        "current": ["f"] * 5,
+        "method": "length",
+    },
+    "monitors.create": lambda: {"project": PROJECT, "name": "y", "metric": "error_rate"},
+    "monitors.run": lambda: {"project": PROJECT},
+    "alerts.create_rule": lambda: {"project": PROJECT, "name": "y", "monitor": SEEDED, "above": 1},
+    "alerts.silence": lambda: {"project": PROJECT, "for_s": 60},
+    "triggers.create": lambda: {
+        "project": PROJECT,
+        "name": "y",
+        "pipeline": "p.yaml",
+        "when": {"every_s": 60},
+    },
+    "triggers.dry_run": lambda: {"project": PROJECT},
+    "triggers.fire": lambda: {"project": PROJECT},
 }
 # Keys above are route-table names ("runs.create"): every /api/v1 route is mounted from the table.
 
@@ -211,7 +232,23 @@ def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str
         project=project,
         executor="local",
     )
-    return {"evaluation_id": evaluation.id, "trace_id": trace_id, "pipeline_run_id": pipeline.id}
+    monitor_service.create_monitor(ctx, spec=MonitorCreate(name=SEEDED, project=project, metric="error_rate"))
+    monitor_alerts.create_rule(
+        ctx, spec=AlertRuleCreate(name=SEEDED, project=project, monitor=SEEDED, above=-1)
+    )
+    monitor_triggers.create_trigger(
+        ctx,
+        spec=TriggerCreate.model_validate(
+            {"name": SEEDED, "project": project, "pipeline": "turn2.yaml", "when": {"every_s": 60}}
+        ),
+    )
+    alert = monitor_service.run_monitors(ctx, project=project, now=2.0).fired[0]  # the seeded trace's window
+    return {
+        "evaluation_id": evaluation.id,
+        "trace_id": trace_id,
+        "pipeline_run_id": pipeline.id,
+        "alert_id": alert.id,
+    }
 
 
 def _query(path: str) -> dict[str, str]:

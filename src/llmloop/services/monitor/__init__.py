@@ -1,0 +1,1 @@
+"""Monitoring: windowed metrics over traces and feedback, drift tests, alerts, and triggers."""
