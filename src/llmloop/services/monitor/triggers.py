@@ -7,9 +7,8 @@ floor), and ensembles (``any``, ``all``). A trigger whose condition holds starts
 when the cool-down since its last start has passed and the budget (``max_starts`` per ``period_s``)
 has room; otherwise it waits and says which guard held it.
 
-Starting is a hook (``set_pipeline_starter``): the pipelines service registers the function that
-runs a pipeline file; until one is registered a start fails with a clear message and is recorded
-as failed. A failed start changes nothing else: the champion is whatever the pipeline's own gate
+Starting runs the pipeline file through the pipelines service (``set_pipeline_starter`` replaces
+that runner, e.g. in tests); a start that fails is recorded as failed. A failed start changes nothing else: the champion is whatever the pipeline's own gate
 left it (a pipeline that fails before its gate moves no alias). ``evaluate(dry_run=True)`` says what
 would happen and why, and writes nothing.
 """
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from llmloop.errors import NotFound, Unavailable
+from llmloop.errors import NotFound
 from llmloop.security import audit
 from llmloop.services.monitor.schemas import Reason, Trigger, TriggerCondition, TriggerCreate, TriggerDecision
 from llmloop.store.projects import project_id
@@ -199,10 +198,10 @@ def evaluate(
 def _start(ctx: Context, pipeline: str, name: str) -> tuple[bool, str]:
     with _starter_lock:
         starter = _starter
-    if starter is None:
-        return False, str(
-            Unavailable("no pipeline runner is registered in this process: nothing was started")
-        )
+    if starter is None:  # the pipelines service runs the file unless a process registered another runner
+        from llmloop.services.pipelines.jobs import start_triggered_pipeline
+
+        starter = start_triggered_pipeline
     try:
         return True, f"started {pipeline}: {starter(ctx, pipeline, name)}"
     except Exception as e:  # a failed start is the trigger's result, recorded, not the pass's crash

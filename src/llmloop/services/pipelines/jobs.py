@@ -20,3 +20,10 @@ def run_scheduled_pipeline(ctx: Context, schedule: Schedule) -> str:
         ctx, defn=defn, options=RunOptions(use_cache=not schedule.options.get("no_cache", False))
     )
     return f"{run.status} {run.id}"
+
+
+def start_triggered_pipeline(ctx: Context, pipeline: str, trigger: str) -> str:
+    """What a monitoring trigger runs: the pipeline file, through the cache; returns the run's status and id."""
+    del trigger  # the trigger's own event records which trigger started the run
+    run = run_pipeline(ctx, defn=load_definition(pipeline), options=RunOptions())
+    return f"{run.status} {run.id}"

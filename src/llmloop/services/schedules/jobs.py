@@ -1,9 +1,10 @@
 """Job kinds: what a schedule of each ``kind`` does when it fires.
 
-    register_job_kind("monitor", check_monitor)      # fn(ctx, schedule) -> a one-line result
+    register_job_kind("nightly-report", report)      # fn(ctx, schedule) -> a one-line result
 
 A kind is a plain function; the scheduler calls it in a worker thread with the server's
-Context. ``pipeline`` is built in; other services register theirs the same way.
+Context. ``pipeline`` (run a pipeline file) and ``monitor`` (a pass over a project's monitors, then
+its triggers) are built in; other kinds register the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def _builtins() -> None:
         from llmloop.services.pipelines.jobs import run_scheduled_pipeline
 
         _KINDS["pipeline"] = run_scheduled_pipeline
+    if "monitor" not in _KINDS:
+        from llmloop.services.monitor.jobs import run_scheduled_monitors
+
+        _KINDS["monitor"] = run_scheduled_monitors
 
 
 def job_kind(kind: str) -> JobFn:
