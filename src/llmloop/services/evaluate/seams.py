@@ -105,8 +105,14 @@ def _preference_record(record: Mapping[str, Any], fields: FieldMap, *, where: st
     return out
 
 
-def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) -> EvalRow:
-    """A dataset record → EvalRow; the id is the record's id field, else a hash of its content."""
+def row_from_record(
+    record: Mapping[str, Any], fields: FieldMap, *, where: str, registered: bool = False
+) -> EvalRow:
+    """A dataset record → EvalRow; the id is the record's id field, else a hash of its content.
+
+    A ``registered`` row (from the datasets service) kept its file's extra fields in metadata; they
+    are its template variables too, as they were in the file.
+    """
     if not isinstance(record, Mapping):
         raise InvalidInput(f"{where}: a row must be a JSON object", details={"where": where})
     if fields.messages not in record and kinds.detect_kind(record) == "preference":
@@ -136,9 +142,8 @@ def row_from_record(record: Mapping[str, Any], fields: FieldMap, *, where: str) 
     if raw_id is None and isinstance(metadata, dict):  # registered datasets keep extra fields in metadata
         raw_id = metadata.get(fields.id)
     row_id = str(raw_id) if raw_id is not None else _content_id(variables, messages)
-    # The extra fields a registered row kept in metadata are its template variables too, as they were
-    # in the file it came from; fields of the row itself win.
-    variables = {**{k: v for k, v in metadata.items() if k != fields.id}, **variables}
+    if registered:  # fields of the row itself win
+        variables = {**{k: v for k, v in metadata.items() if k != fields.id}, **variables}
     return EvalRow(id=row_id, variables=variables, reference=reference, metadata=metadata, messages=messages)
 
 
@@ -209,7 +214,11 @@ def load_rows(
     for i, record in enumerate(records):
         if limit is not None and i >= limit:
             break
-        rows.append(row_from_record(record, source.fields, where=f"{where} row {i + 1}"))
+        rows.append(
+            row_from_record(
+                record, source.fields, where=f"{where} row {i + 1}", registered=source.ref is not None
+            )
+        )
     if not rows:
         raise InvalidInput(f"{where}: no rows to evaluate", details={"where": where})
     return _dedupe_ids(rows)
