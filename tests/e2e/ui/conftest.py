@@ -32,7 +32,9 @@ ARTIFACTS = Path(
 )
 
 
-@pytest.fixture(scope="session")
+# Module, not session: a sync Playwright keeps its event loop running in the main thread while it is
+# open, and every later asyncio.run() in the session would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
