@@ -40,12 +40,13 @@ __all__ = [
     "recommend",
     "recommendation_correct",
     "write_dataset_files",
+    "write_jsonl",
 ]
 
 FILE_NAMES = {"sft": "sft.jsonl", "preference": "preference.jsonl", "eval": "eval.jsonl"}
 
 
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -72,9 +73,9 @@ def write_dataset_files(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {split: out / name for split, name in FILE_NAMES.items()}
-    _write_jsonl(paths["sft"], (e.sft_row() for e in data.sft))
-    _write_jsonl(paths["preference"], (e.preference_row() for e in data.preference))
-    _write_jsonl(paths["eval"], (e.eval_row() for e in data.eval))
+    write_jsonl(paths["sft"], (e.sft_row() for e in data.sft))
+    write_jsonl(paths["preference"], (e.preference_row() for e in data.preference))
+    write_jsonl(paths["eval"], (e.eval_row() for e in data.eval))
     return paths
 
 

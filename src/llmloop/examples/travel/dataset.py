@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from llmloop.errors import InvalidInput
 from llmloop.examples.travel.catalog import DESTINATIONS, Destination
-from llmloop.examples.travel.generate import draw_preferences
+from llmloop.examples.travel.generate import check_sizes, draw_preferences
 from llmloop.examples.travel.phrasing import TEMPLATES, Template, render_option, render_request
 from llmloop.examples.travel.rules import Preferences, recommend, violations
 
@@ -42,7 +42,6 @@ SPLITS: tuple[Split, ...] = ("train", "dev", "test")
 # Shares of the signature space; dev and test are equal so the prompt chosen on dev meets test's mix.
 SIGNATURE_SHARES: dict[Split, float] = {"train": 0.7, "dev": 0.15, "test": 0.15}
 HELD_OUT_TEMPLATES = 6
-MAX_ROWS = 100_000
 _ATTEMPTS_PER_ROW = 400
 
 
@@ -183,13 +182,7 @@ def generate_experiment(
     seed: int = 0, *, n_train: int = 1200, n_dev: int = 200, n_test: int = 400, n_candidates: int = 4
 ) -> Experiment:
     """All three splits for ``seed``; same arguments, same rows. Requests are unique across splits."""
-    for name, value in (("n_train", n_train), ("n_dev", n_dev), ("n_test", n_test)):
-        if not 0 <= value <= MAX_ROWS:
-            raise InvalidInput(
-                f"{name} must be between 0 and {MAX_ROWS}, got {value}", details={"field": name}
-            )
-    if not 2 <= n_candidates <= 8:
-        raise InvalidInput(f"n_candidates must be 2-8, got {n_candidates}", details={"field": "n_candidates"})
+    check_sizes({"n_train": n_train, "n_dev": n_dev, "n_test": n_test}, n_candidates)
     seen: set[str] = set()
     return Experiment(
         seed,

@@ -206,17 +206,22 @@ def _examples(
     return out
 
 
-def generate(
-    seed: int = 0, *, n_sft: int = 800, n_pref: int = 300, n_eval: int = 200, n_candidates: int = 4
-) -> Generated:
-    """All three splits for ``seed``; same arguments, same rows. Inputs are unique across splits."""
-    for name, value in (("n_sft", n_sft), ("n_pref", n_pref), ("n_eval", n_eval)):
+def check_sizes(rows: dict[str, int], n_candidates: int) -> None:
+    """Row counts and shortlist size a generator accepts; the error names the argument."""
+    for name, value in rows.items():
         if not 0 <= value <= MAX_ROWS:
             raise InvalidInput(
                 f"{name} must be between 0 and {MAX_ROWS}, got {value}", details={"field": name}
             )
     if not 2 <= n_candidates <= 8:
         raise InvalidInput(f"n_candidates must be 2-8, got {n_candidates}", details={"field": "n_candidates"})
+
+
+def generate(
+    seed: int = 0, *, n_sft: int = 800, n_pref: int = 300, n_eval: int = 200, n_candidates: int = 4
+) -> Generated:
+    """All three splits for ``seed``; same arguments, same rows. Inputs are unique across splits."""
+    check_sizes({"n_sft": n_sft, "n_pref": n_pref, "n_eval": n_eval}, n_candidates)
     holdout = make_holdout(seed)
     seen: set[str] = set()
     return Generated(

@@ -21,16 +21,14 @@ The experiment is built to be believed (see ``dataset.py`` for the splits):
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import llmloop as ll
+from llmloop.examples.travel import write_jsonl
 from llmloop.examples.travel.dataset import generate_experiment
 from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
 from llmloop.services.evaluate.suite import Suite, parse_suite
@@ -179,20 +177,8 @@ def write_experiment(path: Path, settings: LoopSettings) -> Path:
         settings.seed, n_train=settings.train_rows, n_dev=n_dev, n_test=settings.test_rows
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(path, exp.records())
+    write_jsonl(path, exp.records())
     return path
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register_prompts(project: str) -> list[str]:
