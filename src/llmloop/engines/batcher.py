@@ -8,6 +8,13 @@ rows from the cache. So a short request that arrives while a long one is decodin
 next step and finishes on its own schedule, and 8 concurrent requests cost about one forward
 pass per token instead of eight.
 
+Requests that start alike (one system prompt, one block of worked examples: every row of an
+evaluation, most of a gateway's traffic) share that start's KV cache: the batcher keeps the keys
+and values of the longest prefix common to an admitted batch (``PrefixCache``) and prefills only
+what follows it. A causal model's cache for the first n tokens does not depend on what comes after,
+so a stored prefix serves any later request that begins with any part of it. On a 4-shot evaluation
+prompt that is most of the prompt, and prefill is most of the work.
+
 transformers 5.24's own continuous batching (``generate_batch`` / ``ContinuousBatchingManager``)
 was tried first: it runs on CPU, but its paged-attention scheduler took 13 s for 8 x 16 tokens
 on a 2-layer toy model, and it samples with one generation config for all requests; this
@@ -18,12 +25,59 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from llmloop.engines.schemas import Sampling
+
+# A shared start shorter than this is recomputed: below it the copy costs about what it saves.
+PREFIX_MIN_TOKENS = 32
+PREFIX_CACHE_ENTRIES = 4
+
+
+class PrefixCache:
+    """Keys and values (batch of one, per layer) of recently shared prompt starts, least recent dropped.
+
+    ``match`` finds the stored start that covers the most of every given prompt; any leading part of
+    a stored start is usable as it is, because a causal model's cache for a token never reads later ones.
+    """
+
+    def __init__(self, entries: int = PREFIX_CACHE_ENTRIES) -> None:
+        self.entries = entries
+        self._store: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+        self.hits = 0  # prompt tokens that rows took from here instead of prefilling (tests, benches)
+
+    def match(self, prompts: list[list[int]]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(n, per-layer cache of the first n tokens) for the stored start shared longest by all prompts."""
+        best_n, best_key = 0, None
+        limit = min(len(p) for p in prompts) - 1  # every prompt keeps a token to prefill (its logits)
+        for key in self._store:
+            n = min(limit, len(key), *(common_prefix(key, p) for p in prompts))
+            if n > best_n:
+                best_n, best_key = n, key
+        if best_key is None or best_n < PREFIX_MIN_TOKENS:
+            return 0, []
+        self._store.move_to_end(best_key)
+        return best_n, [(k[:, :, :best_n], v[:, :, :best_n]) for k, v in self._store[best_key]]
+
+    def put(self, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self._store[tuple(ids)] = layers
+        self._store.move_to_end(tuple(ids))
+        while len(self._store) > self.entries:
+            self._store.popitem(last=False)
+
+
+def common_prefix(a: tuple[int, ...] | list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 @dataclass
@@ -43,8 +97,11 @@ class Job:
 class Batcher:
     """The decoding loop for one model; ``submit`` is thread-safe, ``close`` stops the thread."""
 
-    def __init__(self, model: Any, *, eos_ids: set[int], pad_id: int, max_batch: int = 32) -> None:
+    def __init__(
+        self, model: Any, *, eos_ids: set[int], pad_id: int, max_batch: int = 32, share_prefixes: bool = True
+    ) -> None:
         self.model = model
+        self.prefixes = PrefixCache() if share_prefixes and _plain_kv_cache(model) else None
         self.device = next(model.parameters()).device
         self.eos_ids = eos_ids
         self.pad_id = pad_id
@@ -121,19 +178,28 @@ class Batcher:
         return out.logits[:, -1, :].float()  # type: ignore[no-any-return]
 
     def _admit(self, jobs: list[Job]) -> None:
-        """Prefill ``jobs`` together and merge them into the running batch."""
+        """Prefill ``jobs`` together (after any start they share with the prefix cache) and merge them
+        into the running batch."""
         from transformers import DynamicCache
 
-        width = max(len(j.ids) for j in jobs)
+        shared, layers = self._shared_start(jobs)
+        if self.prefixes is not None:
+            self.prefixes.hits += shared * len(jobs)
+        tails = [j.ids[shared:] for j in jobs]
+        width = max(len(t) for t in tails)
         ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(jobs), width), dtype=torch.long)
-        for r, j in enumerate(jobs):
-            ids[r, width - len(j.ids) :] = torch.tensor(j.ids)
-            mask[r, width - len(j.ids) :] = 1
+        mask = torch.zeros((len(jobs), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        for r, t in enumerate(tails):
+            ids[r, width - len(t) :] = torch.tensor(t)
+            mask[r, shared + width - len(t) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
         cache = DynamicCache(config=self.model.config)
+        for i, (k, v) in enumerate(layers):
+            cache.update(k.expand(len(jobs), -1, -1, -1), v.expand(len(jobs), -1, -1, -1), i)
         logits = self._forward(ids, mask, pos, cache)
+        width = shared + width
         next_pos = mask.sum(-1)
         if not self._jobs:
             self._jobs, self._cache, self._mask, self._pos, self._logits = (
@@ -155,6 +221,33 @@ class Batcher:
         self._pos = torch.cat([self._pos, next_pos])
         self._logits = torch.cat([self._logits, logits])
         self._jobs.extend(jobs)
+
+    def _shared_start(self, jobs: list[Job]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(n, per-layer cache) for the first n tokens every job shares, from the prefix cache, or
+        computed now (and stored) when this batch shares a longer start than anything stored."""
+        if self.prefixes is None:
+            return 0, []
+        prompts = [j.ids for j in jobs]
+        n, layers = self.prefixes.match(prompts)
+        if len(jobs) < 2:
+            return n, layers
+        longest = min(min(common_prefix(prompts[0], p) for p in prompts), min(map(len, prompts)) - 1)
+        if longest < max(PREFIX_MIN_TOKENS, n + PREFIX_MIN_TOKENS):
+            return n, layers
+        from transformers import DynamicCache
+
+        start = prompts[0][:longest]
+        cache = DynamicCache(config=self.model.config)
+        for i, (k, v) in enumerate(layers):
+            cache.update(k, v, i)
+        rest = torch.tensor([start[n:]], device=self.device)
+        full = torch.ones((1, longest), dtype=torch.long, device=self.device)
+        pos = torch.arange(n, longest, device=self.device).unsqueeze(0)
+        self._forward(rest, full, pos, cache)
+        filled: list[Any] = list(cache.layers)
+        stored = [(layer.keys, layer.values) for layer in filled]
+        self.prefixes.put(start, stored)
+        return longest, stored
 
     def _step(self) -> None:
         """Sample one token per row, hand them out, drop finished rows, run the next forward pass."""
@@ -212,6 +305,15 @@ class Batcher:
         for layer in self._cache.layers:
             layer.keys = layer.keys[:, :, first:]
             layer.values = layer.values[:, :, first:]
+
+
+def _plain_kv_cache(model: Any) -> bool:
+    """Whether every layer caches plain keys and values for every token: a sliding-window or
+    linear-attention layer keeps something else, and a stored start could not be sliced for it."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
 
 
 def _left_pad(t: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:

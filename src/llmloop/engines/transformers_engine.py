@@ -10,7 +10,8 @@ of a shared batch; this module turns its token ids into text with stop sequences
 Options read from ``ModelSpec.options``: ``device`` (cpu, cuda, cuda:1; default cuda when
 available), ``dtype`` (float32, bfloat16, float16; default bfloat16 on GPU and on CPUs with native bf16
 arithmetic, else float32),
-``max_batch`` (rows decoded together, default 32).
+``max_batch`` (rows decoded together, default 32), ``share_prefixes`` (reuse the KV cache of a prompt
+start that concurrent requests share, default true; see ``batcher``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class TransformersEngine:
             eos_ids=eos_ids,
             pad_id=int(self.tokenizer.pad_token_id),
             max_batch=int(opts.get("max_batch", 32)),
+            share_prefixes=bool(opts.get("share_prefixes", True)),
         )
         self._closed = False
 

@@ -13,6 +13,7 @@ import torch
 from tests.model_fixtures import build_tiny_llama, build_tiny_lora
 
 from llmloop.engines import schemas
+from llmloop.engines.batcher import PREFIX_MIN_TOKENS
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, NotFound
@@ -193,3 +194,33 @@ def test_a_continuously_refilled_batch_does_not_grow_its_cache(engine: Transform
         engine._batcher._forward = forward  # type: ignore[method-assign]
     longest = max(o.usage.prompt_tokens + o.usage.completion_tokens for o in outs)
     assert max(widths) <= longest + 1  # finished rows' history is trimmed away
+
+
+def test_requests_sharing_a_start_reuse_its_cache_and_answer_as_without_it(
+    engine: TransformersEngine,
+) -> None:
+    system = "You are a careful assistant. " * 12  # a start far longer than PREFIX_MIN_TOKENS
+    reqs = [
+        schemas.ChatRequest(
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"{'why ' * i}sky?"},
+            ],
+            temperature=0,
+            max_tokens=8,
+        )
+        for i in range(6)
+    ]
+    batcher = engine._batcher
+    assert batcher.prefixes is not None
+    prefixes, batcher.prefixes = batcher.prefixes, None
+    try:
+        plain = [answer(engine, r).choices[0].message.content for r in reqs]
+    finally:
+        batcher.prefixes = prefixes
+    before = prefixes.hits
+    with ThreadPoolExecutor(6) as pool:  # twice: the first batch stores the start, the second reuses it
+        shared = [list(pool.map(lambda r: answer(engine, r).choices[0].message.content, reqs)) for _ in "ab"]
+    assert shared == [plain, plain]
+    assert prefixes.hits - before >= 6 * PREFIX_MIN_TOKENS  # rows did skip the shared start
+    assert len(set(plain)) > 1
