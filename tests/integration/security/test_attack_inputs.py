@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from security_fixtures import *  # noqa: F403  (fixtures and helpers)
 from security_fixtures import add_key, add_user
@@ -121,6 +122,7 @@ def _slots(schema: dict[str, Any], op: dict[str, Any]) -> tuple[list[str], list[
     return path, query, fields, base
 
 
+@pytest.mark.slow  # ~40-80 s a backend: every payload into every string input of every route
 def test_attack_strings_in_every_string_input(ctx: Context, master_key: str, tmp_path: Path) -> None:
     add_user(ctx, "root", {"*": "admin"})
     key = add_key(ctx, "root")
