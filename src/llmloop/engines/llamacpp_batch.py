@@ -2,10 +2,10 @@
 
 With ``options["slots"] = S > 1`` the engine keeps one extra llama.cpp context holding S
 sequences, and one thread (``SlotDecoder``) that, at every step, puts into a single
-``llama_decode`` call the next token of every running sequence and the prompt of every newly
-admitted one (up to the batch size), then samples each sequence's next token from its own
-row of logits. The weights are read once per step for all sequences, and the threads meet at
-their barriers once per step instead of once per sequence.
+``llama_decode`` call the next token of every running sequence (a newly admitted prompt is
+evaluated alone first), then samples each sequence's next token from its own row of logits.
+The weights are read once per step for all sequences, and the threads meet at their barriers
+once per step instead of once per sequence.
 
 Each sequence has its own KV stream (``kv_unified = False``): its attention runs over its own
 cells only, exactly as alone in a context, so greedy answers are the same at any concurrency
@@ -120,7 +120,8 @@ class SlotDecoder:
             req = self._waiting.popleft()
             if req.cancelled:
                 continue
-            req.seq = self._free.pop()
+            req.seq = min(self._free)  # lowest first: running ids stay consecutive (see _step)
+            self._free.remove(req.seq)
             self._ctx.kv_cache_seq_rm(req.seq, -1, -1)
             req.sampler = self._sampler(req)
             self._running.append(req)
@@ -153,7 +154,15 @@ class SlotDecoder:
                     self._release(req)
 
     def _step(self) -> None:
-        """One ``llama_decode``: each generating sequence's last token, then prompt chunks that fit."""
+        """One ``llama_decode``: a newly admitted prompt (the next chunk of it), else every generating
+        sequence's last token, in increasing sequence id.
+
+        With a KV stream per sequence llama.cpp splits a batch into micro-batches holding the same
+        number of tokens of each sequence and only consecutive, increasing sequence ids
+        (``split_equal``, sequential): a prompt mixed with single tokens, or ids out of order, would
+        cut one step into one graph per sequence, which is no batching at all. So prompts go alone,
+        sequence ids are handed out lowest first, and a step lists them in order.
+        """
         b = self._batch.batch
         n = 0
         sample_at: list[tuple[int, SlotRequest]] = []
@@ -163,18 +172,18 @@ class SlotDecoder:
             b.token[n], b.pos[n], b.seq_id[n][0], b.n_seq_id[n], b.logits[n] = tok, pos, seq, 1, logits
             n += 1
 
-        for req in self._running:
+        req = next((r for r in self._running if r.fed < len(r.ids)), None)
+        if req is not None:
+            take = min(len(req.ids) - req.fed, self.n_batch)
+            for i in range(req.fed, req.fed + take):
+                add(req.ids[i], i, req.seq, i == len(req.ids) - 1)
+            req.fed += take
             if req.fed == len(req.ids):
+                sample_at.append((n - 1, req))
+        else:
+            for req in sorted(self._running, key=lambda r: r.seq):
                 add(req.last, len(req.ids) + req.made - 1, req.seq, True)
                 sample_at.append((n - 1, req))
-        for req in self._running:
-            if req.fed < len(req.ids) and n < self.n_batch:
-                take = min(len(req.ids) - req.fed, self.n_batch - n)
-                for i in range(req.fed, req.fed + take):
-                    add(req.ids[i], i, req.seq, i == len(req.ids) - 1)
-                req.fed += take
-                if req.fed == len(req.ids):
-                    sample_at.append((n - 1, req))
         b.n_tokens = n
         self._ctx.decode(self._batch)
         for idx, req in sample_at:
