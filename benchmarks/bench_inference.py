@@ -9,8 +9,11 @@ same process and run, is transformers' ``model.generate`` called once per reques
 (batch 1, fp32 on CPU) on the same dequantised weights. Sequential runs (the baseline and
 concurrency 1) use the first 16 requests: a rate does not need all 64 and they are the slow
 part. Targets: transformers engine at concurrency 8 >= 4x the baseline; llama.cpp at
-concurrency 1 >= 2x the transformers engine at concurrency 1. ``--quick`` runs 16 requests,
-16 new tokens, concurrency 1 and 8. Writes benchmarks/results/inference.json and .md.
+concurrency 1 >= 2x the transformers engine at concurrency 1; the llama.cpp engine at
+concurrency 1 >= 0.95x ``llama_cpp`` called directly (side by side, alternating); llama.cpp at
+concurrency 8 >= 2.5x its concurrency 1 (``llamacpp-slots``: batched decoding, options.slots=8).
+``--quick`` runs 16 requests, 16 new tokens, concurrency 1 and 8. Writes
+benchmarks/results/inference.json and .md.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 import _report  # noqa: E402
 
 N_CTX = 2048  # the llama.cpp engine's context, and the direct library call's beside it
+SLOTS = 8  # llamacpp-slots: sequences decoded together
 
 TOPICS = [
     "the old harbour of Lisbon", "night trains across the Alps", "street food in Hanoi", "hiking in Patagonia",
@@ -135,53 +139,80 @@ def run_llamacpp_vs_direct(
     context per request like the engine (no KV prefix reuse). The two alternate request by
     request (engine first on even requests, direct first on odd ones), so a change in the
     machine's load falls on both alike; the ratio is the result, not either absolute rate.
+
+    Each request's wall time is also split with llama.cpp's own counters
+    (``llama_perf_context``: prompt evaluation + decoding) into the library's compute and
+    everything else (templating, tokenising, sampling calls, detokenising, chunks): that
+    "own" time per token is what the wrapper adds, and it barely moves with the machine's
+    load, where the compute part (two threads meeting at a barrier after every operation)
+    swings several-fold when another process takes a core.
     """
-    from llama_cpp import Llama
+    from llama_cpp import Llama, llama_perf_context, llama_perf_context_reset
 
     from llmloop.engines import schemas
 
-    direct = Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, verbose=False)
+    # prompt evaluation gets the same threads as the engine's (the library's default is every CPU)
+    direct = Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+    (engine_llm,) = engine._all  # the bench's engine has one context and no embedder yet
 
-    def via_engine(messages: list[dict[str, str]]) -> tuple[float, int]:
+    def timed(llm: Any, call: Any) -> tuple[float, float, int]:
+        """Wall seconds, seconds inside llama.cpp's prompt evaluation and decoding, tokens."""
+        llama_perf_context_reset(llm._ctx.ctx)
+        t0 = time.perf_counter()
+        tokens = call()
+        wall = time.perf_counter() - t0
+        perf = llama_perf_context(llm._ctx.ctx)
+        return wall, (perf.t_p_eval_ms + perf.t_eval_ms) / 1000, tokens
+
+    def via_engine(messages: list[dict[str, str]]) -> tuple[float, float, int]:
         req = schemas.ChatRequest(messages=messages, max_tokens=new_tokens, temperature=0, stream=True)
-        t0 = time.perf_counter()
-        tokens = 0
-        for chunk in engine.chat(req):
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
-        return time.perf_counter() - t0, tokens
 
-    def via_library(messages: list[dict[str, str]]) -> tuple[float, int]:
+        def call() -> int:
+            tokens = 0
+            for chunk in engine.chat(req):
+                if chunk.usage is not None:
+                    tokens = chunk.usage.completion_tokens
+            return tokens
+
+        return timed(engine_llm, call)
+
+    def via_library(messages: list[dict[str, str]]) -> tuple[float, float, int]:
         direct.reset()
-        t0 = time.perf_counter()
-        answer = direct.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
-            max_tokens=new_tokens,
-            temperature=0,
-        )
-        return time.perf_counter() - t0, int(answer["usage"]["completion_tokens"])  # type: ignore[index]
+
+        def call() -> int:
+            answer = direct.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=new_tokens,
+                temperature=0,
+            )
+            return int(answer["usage"]["completion_tokens"])  # type: ignore[index]
+
+        return timed(direct, call)
 
     try:
         via_engine(chats[0]), via_library(chats[0])  # warm-up, not timed
         load_before = os.getloadavg()
-        totals = {"engine": [0.0, 0], "direct": [0.0, 0]}
+        totals = {"engine": [0.0, 0.0, 0], "direct": [0.0, 0.0, 0]}  # wall, in llama.cpp, tokens
         pair_ratios = []  # engine rate / direct rate on the same request, run back to back
         for i, messages in enumerate(chats):
             order = [("engine", via_engine), ("direct", via_library)]
             rate = {}
             for name, fn in order if i % 2 == 0 else order[::-1]:
-                wall, tokens = fn(messages)
+                wall, inside, tokens = fn(messages)
                 totals[name][0] += wall
-                totals[name][1] += tokens
+                totals[name][1] += inside
+                totals[name][2] += tokens
                 rate[name] = tokens / wall
             pair_ratios.append(rate["engine"] / rate["direct"])
         load_after = os.getloadavg()
     finally:
         direct.close()
-    out: dict[str, Any] = {f"{k}_tokens_per_s": n / wall for k, (wall, n) in totals.items()}
+    out: dict[str, Any] = {f"{k}_tokens_per_s": n / wall for k, (wall, _, n) in totals.items()}
+    out |= {f"{k}_own_ms_per_token": (wall - inside) * 1000 / n for k, (wall, inside, n) in totals.items()}
+    out |= {f"{k}_llama_cpp_s": inside for k, (_, inside, _) in totals.items()}
     out |= {"requests": len(chats), "loadavg_before": load_before[0], "loadavg_after": load_after[0]}
     out["pair_ratio_median"] = statistics.median(pair_ratios)  # robust to a load spike on one request
-    out["output_tokens"] = {k: n for k, (_, n) in totals.items()}
+    out["output_tokens"] = {k: int(n) for k, (_, _, n) in totals.items()}
     return out
 
 
@@ -202,8 +233,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--engines",
         nargs="+",
-        default=["transformers", "transformers-fp32", "llamacpp"],
-        help="transformers-fp32: the transformers engine forced to fp32 (like the baseline), at concurrency 8 only",
+        default=["transformers", "transformers-fp32", "llamacpp", "llamacpp-slots"],
+        help="transformers-fp32: the transformers engine forced to fp32 (like the baseline), at concurrency 8 only; "
+        "llamacpp-slots: the llama.cpp engine with options.slots=8 (batched decoding)",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="torch / llama.cpp threads")
     parser.add_argument(
@@ -255,9 +287,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             engine: Any = TransformersEngine(ModelSpec(**{**spec.__dict__, "options": opts}))
             raw.setdefault("dtype", {})[kind] = str(engine._lm.dtype)
         else:
-            spec = ModelSpec(
-                **{**spec.__dict__, "options": {"threads": str(args.threads), "n_ctx": str(N_CTX)}}
-            )
+            opts = {"threads": str(args.threads), "n_ctx": str(N_CTX)}
+            if kind == "llamacpp-slots":
+                opts["slots"] = str(SLOTS)
+            spec = ModelSpec(**{**spec.__dict__, "options": opts})
             engine = LlamaCppEngine(spec)
         raw[kind] = {}
         try:
@@ -322,6 +355,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 note="peer = transformers engine",
             )
         )
+    for kind in [k for k in args.engines if k.startswith("llamacpp") and 8 in levels]:
+        rows.append(
+            _report.Row(
+                f"{kind} engine: concurrency 8 vs concurrency 1",
+                "tokens/s",
+                raw[kind]["c8"]["tokens_per_s"],
+                raw[kind]["c1"]["tokens_per_s"],
+                target_ratio=2.5,
+                note="peer = the same engine at concurrency 1",
+            )
+        )
     if "llamacpp_vs_direct" in raw:
         d = raw["llamacpp_vs_direct"]
         rows.append(
@@ -334,6 +378,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 note=f"same file, {args.threads} threads, greedy, alternating; "
                 f"median per-request ratio {d['pair_ratio_median']:.2f}; "
                 f"load {d['loadavg_before']:.2f} → {d['loadavg_after']:.2f}",
+            )
+        )
+        rows.append(
+            _report.Row(
+                "llamacpp engine c1 vs direct: time outside llama.cpp's compute, per generated token",
+                "ms",
+                d["engine_own_ms_per_token"],
+                d["direct_own_ms_per_token"],
+                higher_is_better=False,
+                note="wall minus llama_perf_context's prompt-eval + decode time: the wrapper's own cost",
             )
         )
     rows.append(_report.Row("peak RSS (whole process)", "MB", _report.peak_rss_mb(), higher_is_better=False))

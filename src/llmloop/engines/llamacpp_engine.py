@@ -10,7 +10,10 @@ context created on first use. A LoRA adapter is not applied here (llama.cpp want
 a version with one is refused with a pointer to the transformers engine.
 
 Options: ``contexts`` (pool size), ``threads`` (per context, for decoding and prompt evaluation
-alike; default: the CPUs this process may use / pool size), ``n_ctx`` (default: the model's trained context, capped at 8192).
+alike; default: the CPUs this process may use / pool size), ``n_ctx`` (default: the model's trained context, capped at 8192),
+``slots`` (default 1: off; S > 1 decodes up to S requests together in one extra context, one
+``llama_decode`` per step for all of them, each with its own KV stream of ``n_ctx`` tokens: see
+``llamacpp_batch``; the pool's contexts then only tokenise).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmloop.engines.generation import Piece, chat_chunks, completion_chunks, fit_context, text_pieces
+from llmloop.engines.llamacpp_batch import SlotDecoder, SlotRequest
 from llmloop.engines.protocol import closed
 from llmloop.engines.schemas import (
     ChatCompletionChunk,
@@ -98,7 +102,12 @@ class LlamaCppEngine:
         self._eos = first.token_eos()
         self._bos_text = _token_text(first, first.token_bos())
         self._eos_text = _token_text(first, self._eos)
+        self._formatter: Any = None  # the template compiled once (~13 ms a compile), on first use
         self._tokenizer = first  # tokenising is read-only on the vocabulary: safe from any thread
+        slots = int(spec.options.get("slots", 1))
+        self._slots = (
+            SlotDecoder(first, slots=slots, n_ctx=first.n_ctx(), threads=self._threads) if slots > 1 else None
+        )
         self._closed = False
 
     def _check_open(self) -> None:
@@ -141,10 +150,13 @@ class LlamaCppEngine:
                 f"{self.model} has no chat template; use text completions or register one",
                 details={"model": self.model},
             )
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        if self._formatter is None:  # a race here only compiles twice; rendering is thread-safe
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        formatter = Jinja2ChatFormatter(self._template, eos_token=self._eos_text, bos_token=self._bos_text)
-        text = formatter(messages=request.message_dicts()).prompt  # type: ignore[arg-type]
+            self._formatter = Jinja2ChatFormatter(
+                self._template, eos_token=self._eos_text, bos_token=self._bos_text
+            )
+        text = self._formatter(messages=request.message_dicts()).prompt
         return list(self._tokenizer.tokenize(text.encode(), add_bos=False, special=True))
 
     def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
@@ -160,6 +172,9 @@ class LlamaCppEngine:
         return self._pieces(ids, budget, sampling)
 
     def _pieces(self, ids: list[int], budget: int, s: Sampling) -> Iterator[Piece]:
+        if self._slots is not None:
+            yield from self._slot_pieces(ids, budget, s)
+            return
         from llama_cpp import llama_vocab_is_eog
 
         try:
@@ -195,12 +210,50 @@ class LlamaCppEngine:
                         yield ("end", "length")
                         return
 
+            pieces: list[bytes] = []  # each generated token's bytes, detokenised once
+
             def decode(toks: list[int]) -> str:
-                return str(llm.detokenize(toks).decode("utf-8", errors="replace"))
+                # text_pieces asks for the whole answer at every token; the library's detokenize
+                # is the concatenation of the pieces (it strips a space only after a leading BOS,
+                # which an answer never starts with), so only the new tokens are looked up
+                pieces.extend(llm.detokenize([t]) for t in toks[len(pieces) :])
+                return b"".join(pieces).decode("utf-8", errors="replace")
 
             yield from text_pieces(tokens(), decode, s.stop, len(ids))
         finally:
             self._contexts.put(llm)
+
+    def _slot_pieces(self, ids: list[int], budget: int, s: Sampling) -> Iterator[Piece]:
+        assert self._slots is not None
+        seed = s.seed if s.seed is not None else random.getrandbits(31)
+        req = SlotRequest(ids=ids, sampling=s, seed=seed, budget=budget)
+        self._slots.submit(req)
+
+        def tokens() -> Iterator[int | tuple[str, str]]:
+            while True:
+                try:
+                    item = req.out.get(timeout=CONTEXT_WAIT_S)
+                except queue.Empty:
+                    raise Unavailable(
+                        f"{self.model}: no llama.cpp slot produced a token for {CONTEXT_WAIT_S:g} s; "
+                        "raise options.slots or lower the load"
+                    ) from None
+                if isinstance(item, BaseException):
+                    raise Unavailable(f"{self.model}: llama.cpp failed: {item}") from item
+                yield item
+                if isinstance(item, tuple):
+                    return
+
+        pieces: list[bytes] = []
+
+        def decode(toks: list[int]) -> str:
+            pieces.extend(self._tokenizer.detokenize([t]) for t in toks[len(pieces) :])
+            return b"".join(pieces).decode("utf-8", errors="replace")
+
+        try:
+            yield from text_pieces(tokens(), decode, s.stop, len(ids))
+        finally:
+            req.cancelled = True  # finished, stopped or abandoned: the decoder frees its sequence
 
     # ------------------------------------------------------------ embeddings
 
@@ -222,6 +275,8 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         self._closed = True
+        if self._slots is not None:
+            self._slots.close()
         for llm in self._all:
             llm.close()
         self._all.clear()

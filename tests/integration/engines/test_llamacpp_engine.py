@@ -137,3 +137,55 @@ def test_threads_follow_the_usable_cpus_for_decode_and_prompt_alike(
     finally:
         eng.close()
     assert params == [(1, 1), (1, 1)]
+
+
+@pytest.mark.slow
+def test_batched_slots_answer_greedy_requests_exactly_as_one_context_alone(
+    engine: LlamaCppEngine, smollm2_gguf: Path
+) -> None:
+    # Batched decoding puts every running request's next token into one llama_decode; with a KV
+    # stream per sequence its greedy answers must equal the plain engine's, one request at a time,
+    # whatever the concurrency (a unified KV cache flips near-ties here).
+    reqs = [
+        ask(f"Write one sentence about the city number {i}.", temperature=0, max_tokens=16) for i in range(6)
+    ]
+    alone = [schemas.collect_chat(engine.chat(r)) for r in reqs]
+    slotted = LlamaCppEngine(
+        gguf_spec(smollm2_gguf, context_length=1024, options={"n_ctx": "1024", "slots": "4"})
+    )
+    try:
+        one_by_one = [schemas.collect_chat(slotted.chat(r)) for r in reqs]
+        with ThreadPoolExecutor(6) as pool:  # more requests than slots: two wait for a free one
+            together = list(pool.map(lambda r: schemas.collect_chat(slotted.chat(r)), reqs))
+        want = [
+            (a.choices[0].message.content, a.usage.completion_tokens, a.choices[0].finish_reason)
+            for a in alone
+        ]
+        for got in (one_by_one, together):
+            assert [
+                (a.choices[0].message.content, a.usage.completion_tokens, a.choices[0].finish_reason)
+                for a in got
+            ] == want
+        # a stop sequence ends the answer at the same place, and frees its slot for the next request
+        text = want[0][0]
+        word = text.split()[2]
+        cut = schemas.collect_chat(slotted.chat(reqs[0].model_copy(update={"stop": [word]})))
+        assert cut.choices[0].message.content == text[: text.index(word)]
+        assert cut.choices[0].finish_reason == "stop"
+        # an abandoned stream frees its slot too: four more requests than slots still finish
+        for r in reqs[:4]:
+            stream = slotted.chat(r)
+            next(stream), next(stream)
+            stream.close()
+        assert schemas.collect_chat(slotted.chat(reqs[1])).choices[0].message.content == want[1][0]
+        seeded = [
+            schemas.collect_chat(slotted.chat(ask("Name an animal.", temperature=1.0, seed=s, max_tokens=12)))
+            .choices[0]
+            .message.content
+            for s in (11, 11)
+        ]
+        assert seeded[0] == seeded[1]
+    finally:
+        slotted.close()
+    with pytest.raises(Exception, match="closed"):
+        slotted.chat(reqs[0])
