@@ -28,8 +28,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from llmloop.errors import InvalidInput
 from llmloop.examples.travel.catalog import DESTINATIONS, Destination
@@ -51,16 +52,23 @@ def signature(prefs: Preferences) -> str:
     return f"{acts}|{prefs.climate or '-'}|{prefs.budget or '-'}|{prefs.month or '-'}|{prefs.region or '-'}"
 
 
-def split_of(sig: str, seed: int) -> Split:
-    """Which split owns a signature: a seeded hash, so membership needs no table and never drifts."""
-    digest = hashlib.sha256(f"travel-exp:{seed}:{sig}".encode()).digest()
+def share_of(key: str, shares: Mapping[str, float]) -> str:
+    """Which of ``shares`` (name → share, in order, summing to 1) owns ``key``: SHA-256 of the key, so
+    membership needs no table and never drifts. The turn-2 drift slices use it with their own keys."""
+    digest = hashlib.sha256(key.encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     edge = 0.0
-    for split in SPLITS:
-        edge += SIGNATURE_SHARES[split]
+    names = list(shares)
+    for name in names:
+        edge += shares[name]
         if u < edge:
-            return split
-    return SPLITS[-1]
+            return name
+    return names[-1]
+
+
+def split_of(sig: str, seed: int) -> Split:
+    """Which split owns a signature: a seeded hash, so membership needs no table and never drifts."""
+    return cast(Split, share_of(f"travel-exp:{seed}:{sig}", SIGNATURE_SHARES))
 
 
 def template_split(seed: int) -> dict[Split, tuple[Template, ...]]:
@@ -77,7 +85,7 @@ def template_split(seed: int) -> dict[Split, tuple[Template, ...]]:
 class Row:
     """One request with its shortlist and ground truth."""
 
-    split: Split
+    split: str  # train/dev/test here; traffic/dev/test in ``drift.py``
     template: Template
     prefs: Preferences
     options: tuple[Destination, ...]
@@ -127,9 +135,34 @@ def _distractors(
     return picked
 
 
+Render = Callable[[Template, Preferences, random.Random], str]
+
+
 def _rows(split: Split, n: int, seed: int, n_candidates: int, seen: set[str]) -> list[Row]:
-    rng = random.Random(f"travel-exp:{seed}:{split}")
-    templates = template_split(seed)[split]
+    return make_rows(
+        split,
+        n,
+        rng=random.Random(f"travel-exp:{seed}:{split}"),
+        owns=lambda sig: split_of(sig, seed) == split,
+        templates=template_split(seed)[split],
+        n_candidates=n_candidates,
+        seen=seen,
+    )
+
+
+def make_rows(
+    split: str,
+    n: int,
+    *,
+    rng: random.Random,
+    owns: Callable[[str], bool],
+    templates: Sequence[Template],
+    n_candidates: int,
+    seen: set[str],
+    render: Render = render_request,
+) -> list[Row]:
+    """``n`` rows whose signatures ``owns`` accepts, worded by ``templates`` through ``render``: the one
+    procedure behind every split (round-robin targets, distractors from the whole catalogue)."""
     targets = list(DESTINATIONS)
     rng.shuffle(targets)
     out: list[Row] = []
@@ -137,7 +170,7 @@ def _rows(split: Split, n: int, seed: int, n_candidates: int, seen: set[str]) ->
         target = targets[i % len(targets)]  # round-robin: every place is the answer equally often
         for _ in range(_ATTEMPTS_PER_ROW):
             prefs = draw_preferences(target, rng)
-            if split_of(signature(prefs), seed) != split:
+            if not owns(signature(prefs)):
                 continue
             distractors = _distractors(target, prefs, n_candidates - 1, rng)
             if distractors is None:
@@ -145,7 +178,7 @@ def _rows(split: Split, n: int, seed: int, n_candidates: int, seen: set[str]) ->
             options = [target, *distractors]
             rng.shuffle(options)
             template = rng.choice(templates)
-            request = render_request(template, prefs, rng)
+            request = render(template, prefs, rng)
             if request in seen:
                 continue
             ranking = recommend(prefs, options)
