@@ -52,13 +52,13 @@ def signature(prefs: Preferences) -> str:
     return f"{acts}|{prefs.climate or '-'}|{prefs.budget or '-'}|{prefs.month or '-'}|{prefs.region or '-'}"
 
 
-def share_of(key: str, shares: Mapping[str, float]) -> str:
+def share_of(key: str, shares: Mapping[Any, float]) -> str:
     """Which of ``shares`` (name → share, in order, summing to 1) owns ``key``: SHA-256 of the key, so
     membership needs no table and never drifts. The turn-2 drift slices use it with their own keys."""
     digest = hashlib.sha256(key.encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     edge = 0.0
-    names = list(shares)
+    names = [str(n) for n in shares]
     for name in names:
         edge += shares[name]
         if u < edge:

@@ -233,7 +233,7 @@ def export(project: str, workdir: Path) -> dict[str, str]:
     out = {}
     for kind, name in (("sft", SFT_DATASET), ("preference", PREFERENCE_DATASET)):
         result = ll.get_client().feedback.export(
-            FeedbackExportRequest(kind=kind, project=project, dataset=name),  # type: ignore[arg-type]
+            FeedbackExportRequest(kind=kind, project=project, dataset=name),
             workdir / "data" / f"{name}.jsonl",
         )
         out[kind] = str(result.dataset_version)
