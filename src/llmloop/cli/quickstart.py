@@ -1,4 +1,4 @@
-"""``llmloop quickstart``: the first turn of the loop on the travel example, in one command.
+"""``llmloop quickstart``: both turns of the loop on the travel example, in one command.
 
 What ``make demo`` runs. The steps live in ``llmloop.examples.travel.loop`` (plain SDK calls);
 this module only chooses the budget and prints what happened and where to look next.
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from llmloop.examples.travel.loop import PromptChoice
 
 FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 8, "train_rows": 200}
+FAST_TURN2: dict[str, Any] = {
+    "traffic": 24,
+    "dev_rows": 8,
+    "test_rows": 24,
+    "sft_steps": 6,
+    "canary_requests": 8,
+}
 
 
 @click.command()
@@ -53,6 +60,13 @@ FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 8, "train_r
     default=None,
     help="Where the data files and the report go (default: LLMLOOP_HOME/quickstart).",
 )
+@click.option(
+    "--turns",
+    default="2",
+    show_default=True,
+    type=click.Choice(["1", "2"]),
+    help="1: adapt only (up to promotion); 2: then deploy, learn from production traffic, canary.",
+)
 @click.option("--serve", is_flag=True, help="Then serve the web UI (and the API) on 127.0.0.1:--port.")
 @click.option("--port", default=7788, show_default=True, type=click.IntRange(1, 65535))
 def quickstart(
@@ -63,6 +77,7 @@ def quickstart(
     fast: bool,
     choose_baseline: bool,
     workdir: Path | None,
+    turns: str,
     serve: bool,
     port: int,
 ) -> None:
@@ -112,6 +127,8 @@ def quickstart(
         f"look closer: llmloop models list --project {project}; "
         f"llmloop eval compare {summary.base.id} {summary.tuned.id}"
     )
+    if turns == "2":
+        _turn2(loop, fast, summary.promoted, project)
     click.echo(f"done in {time.time() - t0:.0f}s")
     if serve:
         from llmloop.cli.server import server
@@ -126,3 +143,63 @@ def _dev_table(ranked: list[tuple[PromptChoice, float]]) -> None:
         [[c.prompt, c.shots, score] for c, score in ranked],
         title="base model prompts on dev (best first; the best is the baseline)",
     )
+
+
+def _turn2(loop: Any, fast: bool, promoted: bool, project: str) -> None:
+    from llmloop.examples.travel import turn2
+
+    if not promoted:
+        click.echo("turn 2 skipped: turn 1's gates failed, so there is no new champion to deploy")
+        return
+    t2 = turn2.Turn2Settings(**(FAST_TURN2 if fast else {}))
+    click.echo("turn 2: learn from production")
+    s = turn2.run_turn2(loop, t2, announce=click.echo)
+    for title, cmp_ in (
+        ("drifted test slice", s.drift_comparison),
+        ("original test split", s.original_comparison),
+    ):
+        pair = cmp_.pairs[0]
+        rows = [
+            [
+                d.key,
+                d.baseline,
+                d.candidate,
+                d.delta,
+                "" if d.ci_low is None else f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]",
+                d.p_value,
+            ]
+            for d in pair.metrics
+        ]
+        print_table(
+            ["metric", pair.baseline_model, pair.candidate_model, "delta", "95% CI", "p"],
+            rows,
+            title=f"turn 2: champion vs challenger on the {title}",
+        )
+    print_table(
+        ["gate", "status", "observed", "required"],
+        [
+            [r.rule, r.status, r.observed, r.required]
+            for v in (s.drift_verdict, s.original_verdict)
+            for r in v.results
+        ],
+        title="turn-2 gates (drifted: better; original: within the margin)",
+    )
+    print_table(["step", "seconds", "result"], [[x.name, x.seconds, x.detail] for x in s.steps])
+    verdict = "promoted to champion, canary started" if s.promoted else "NOT promoted, no canary"
+    click.echo(f"{s.challenger}: {verdict}; champion is {project}/{_champion(project)}")
+    if s.canary is not None:
+        print_table(
+            ["target", "weight", "requests", "errors", "p95 ms", "mean score"],
+            [[t.target, t.share, t.requests, t.errors, t.p95_ms, t.mean_score] for t in s.canary.targets],
+            title=f"deployment {s.deployment} revision {s.canary.revision} ({s.canary.policy}): live figures",
+        )
+    click.echo("lineage: " + " <- ".join(s.lineage))
+    click.echo(
+        f"look closer: llmloop deploy status {s.deployment} -p {project}; llmloop models lineage {s.challenger} -p {project}"
+    )
+
+
+def _champion(project: str) -> str:
+    import llmloop as ll
+
+    return str(ll.models.get("travel-sft@champion", project=project).ref)

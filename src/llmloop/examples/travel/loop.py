@@ -109,18 +109,29 @@ class LoopSummary:
 Announce = Callable[[str], None]
 
 
-def build_suite(settings: LoopSettings, choice: PromptChoice, *, split: str = "test") -> Suite:
-    """The travel suite on one split, asked through ``choice``; the gates are the loop's."""
+def build_suite(
+    settings: LoopSettings,
+    choice: PromptChoice,
+    *,
+    split: str = "test",
+    dataset: str = DATASET,
+    limit: int | None = None,
+    gates: list[Any] | None = None,
+) -> Suite:
+    """The travel suite on one split of ``dataset``, asked through ``choice``; the gates are the
+    loop's unless ``gates`` (turn 2 gates against the champion)."""
     prompt: dict[str, Any] = {"ref": choice.prompt}
     if choice.shots:
         prompt["few_shot"] = {"ref": DATASET, "split": "train", "k": choice.shots, "seed": settings.seed}
-    limit = settings.test_rows if split == "test" else settings.dev_rows
+    if limit is None:
+        limit = settings.test_rows if split == "test" else settings.dev_rows
+    prefix = "travel-recommendations" if dataset == DATASET else dataset
     return parse_suite(
         {
-            "name": f"travel-recommendations-{split}",
-            "description": f"Destination choice on the {split} split (held out by request and wording).",
+            "name": f"{prefix}-{split}",
+            "description": f"Destination choice on the {split} split of {dataset} (held out by request and wording).",
             "project": settings.project,
-            "dataset": {"ref": DATASET, "split": split, "limit": limit},
+            "dataset": {"ref": dataset, "split": split, "limit": limit},
             "prompt": prompt,
             "metrics": [
                 {"metric": "travel_recommendation_correctness", "key": "task_accuracy"},
@@ -133,7 +144,7 @@ def build_suite(settings: LoopSettings, choice: PromptChoice, *, split: str = "t
                 "temperature": 0.0,
                 "extra": {"engine": settings.engine},
             },
-            "gates": GATES,
+            "gates": GATES if gates is None else gates,
         },
         source="quickstart suite",
     )

@@ -1,0 +1,527 @@
+"""The second turn of the loop on the travel example: learn from production.
+
+    from llmloop.examples.travel.loop import LoopSettings, run_loop
+    from llmloop.examples.travel.turn2 import Turn2Settings, run_turn2
+    first = run_loop(LoopSettings(workdir="travel-loop"))
+    second = run_turn2(LoopSettings(workdir="travel-loop"), Turn2Settings(), first)
+
+Deploy ``travel-sft@champion`` behind the gateway of a real ``llmloop serve`` → send it customer
+traffic with the ``openai`` client, a drifted share worded as turn 1 never was (``drift.py``) →
+a simulated rater built from the catalogue's rules scores every trace and corrects the wrong ones →
+``feedback export --as sft`` and ``--as preference`` register datasets with lineage to the traces →
+LoRA SFT on the corrections, starting from the champion → evaluate on the drifted test slice and the
+original test split → gates against the champion → on pass promote and start a 10% canary, and show
+its live figures → walk the new version's lineage back to turn 1's data.
+
+The gates are fixed here, before the run: better task accuracy than the champion on the drifted test
+slice (95% paired bootstrap CI above zero), and on the original test split not worse than the
+champion by more than ``original_margin``. The champion's original-test evaluation is turn 1's: the
+original test split is read once per model. The drifted test slice is read once per model, by the gate.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import llmloop as ll
+from llmloop.examples.travel import write_jsonl
+from llmloop.examples.travel.drift import DriftRow, generate_drift
+from llmloop.examples.travel.loop import (
+    PROMPT,
+    TUNED_MODEL,
+    LoopSettings,
+    PromptChoice,
+    Step,
+    build_suite,
+)
+from llmloop.examples.travel.scoring import recommendation_correct
+from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
+
+DRIFT_DATASET = "travel-drift"
+SFT_DATASET = "travel-corrections"
+PREFERENCE_DATASET = "travel-preferences"
+DEPLOYMENT = "travel-assistant"
+
+
+@dataclass
+class Turn2Settings:
+    traffic: int = 240  # requests sent to the deployment before training (~60% drifted)
+    drifted_share: float = 0.6
+    dev_rows: int = 64
+    test_rows: int = 200  # drifted test rows each model answers (the gate's slice)
+    sft_steps: int = 30
+    learning_rate: float = 5e-4
+    canary_weight: float = 0.1
+    canary_requests: int = 40  # sent after the canary starts, so its live figures have rows
+    original_margin: float = 0.02
+    drift_gate: str = "task_accuracy better than baseline (95% CI)"
+    workers: int = 8  # concurrent gateway requests (the engine batches them)
+
+    @property
+    def gates(self) -> tuple[list[Any], list[Any]]:
+        """(drifted test slice gates, original test split gates), fixed before the run."""
+        original = f"task_accuracy not worse than baseline by more than {self.original_margin:g} (95% CI)"
+        return [self.drift_gate], [original]
+
+
+@dataclass
+class Served:
+    """One gateway answer and what the rater made of it."""
+
+    row: DriftRow
+    trace_id: str
+    answer: str
+    correct: bool
+
+
+@dataclass
+class Turn2Summary:
+    project: str
+    champion: str
+    challenger: str
+    deployment: str
+    traffic: list[Served]
+    datasets: dict[str, str]  # kind -> NAME@VERSION of the export
+    champion_drift: Evaluation
+    challenger_drift: Evaluation
+    champion_original: Evaluation
+    challenger_original: Evaluation
+    drift_comparison: Comparison
+    original_comparison: Comparison
+    drift_verdict: GateVerdict
+    original_verdict: GateVerdict
+    promoted: bool
+    canary: Any = None  # DeploymentStatus when a canary started
+    lineage: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    server_url: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.drift_verdict.passed and self.original_verdict.passed
+
+
+Announce = Callable[[str], None]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """``llmloop serve`` as a subprocess on 127.0.0.1:<free port>, over this process's store."""
+
+    def __init__(self, port: int | None = None) -> None:
+        import httpx
+
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, LLMLOOP_HOME=str(ll.get_settings().home), PYTHONUNBUFFERED="1")
+        self.log = Path(ll.get_settings().home) / "quickstart-serve.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "llmloop", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        out.close()
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise ll.Unavailable(f"llmloop serve did not start on {self.url}: {tail}")
+            time.sleep(0.2)
+
+    def client(self) -> Any:
+        """The SDK's client for this server (its feedback route flushes the server's traces first)."""
+        from llmloop.client.base import RemoteClient
+
+        return RemoteClient(ll.get_settings().model_copy(update={"server_url": self.url}))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def write_drift(settings: LoopSettings, t2: Turn2Settings) -> Path:
+    drift = generate_drift(
+        settings.seed,
+        n_traffic=t2.traffic + t2.canary_requests,
+        drifted_share=t2.drifted_share,
+        n_dev=t2.dev_rows,
+        n_test=t2.test_rows,
+    )
+    path = Path(settings.workdir) / "data" / "travel-drift.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(path, drift.records())
+    return path
+
+
+def traffic_rows(settings: LoopSettings, t2: Turn2Settings) -> list[DriftRow]:
+    return generate_drift(
+        settings.seed,
+        n_traffic=t2.traffic + t2.canary_requests,
+        drifted_share=t2.drifted_share,
+        n_dev=t2.dev_rows,
+        n_test=t2.test_rows,
+    ).traffic
+
+
+def send(
+    server: LiveServer, rows: list[DriftRow], *, project: str, workers: int, prompt: Any
+) -> list[Served]:
+    """Each row as one chat through the deployment with the real ``openai`` client; the rater judges
+    every answer from the catalogue's rule: a score, and the right name as a correction when wrong."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="quickstart", timeout=300, max_retries=0)
+    remote = server.client()
+
+    def one(row: DriftRow) -> Served:
+        record = row.record()
+        messages = prompt.render(input=record["input"], option_names=record["option_names"])
+        raw = client.chat.completions.with_raw_response.create(
+            model=f"{project}/{DEPLOYMENT}", messages=messages, max_tokens=12, temperature=0.0
+        )
+        answer = raw.parse().choices[0].message.content or ""
+        trace_id = str(raw.headers["x-llmloop-trace-id"])
+        correct = recommendation_correct(answer, record["metadata"]) == 1.0
+        from llmloop.services.serve.schemas import FeedbackCreate
+
+        remote.feedback.create_feedback(
+            FeedbackCreate(
+                trace_id=trace_id,
+                score=1.0 if correct else 0.0,
+                label="drifted" if row.drifted else "original",
+                correction=None if correct else row.row.target.name,
+            )
+        )
+        return Served(row, trace_id, answer, correct)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, rows))
+
+
+def export(project: str, workdir: Path) -> dict[str, str]:
+    """``feedback export --as sft`` and ``--as preference``, each registered with lineage to its traces."""
+    from llmloop.services.serve.schemas import FeedbackExportRequest
+
+    out = {}
+    for kind, name in (("sft", SFT_DATASET), ("preference", PREFERENCE_DATASET)):
+        result = ll.get_client().feedback.export(
+            FeedbackExportRequest(kind=kind, project=project, dataset=name),
+            workdir / "data" / f"{name}.jsonl",
+        )
+        out[kind] = str(result.dataset_version)
+    return out
+
+
+def sft_config(settings: LoopSettings, t2: Turn2Settings, champion: str, data: str) -> dict[str, Any]:
+    """LoRA SFT on the corrections, from the champion (merged first): the rows are already the chats
+    the champion was asked, rendered by its prompt, with the right name as the answer."""
+    return {
+        "name": TUNED_MODEL,
+        "project": settings.project,
+        "method": "sft",
+        "model": {"base": champion},
+        "data": {"train": data},
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
+        "training": {
+            "learning_rate": t2.learning_rate,
+            "lr_scheduler": "cosine",
+            "warmup_ratio": 0.05,
+            "max_steps": t2.sft_steps,
+            "batch_size": 8,
+            "max_seq_length": 256,
+            "seed": settings.seed,
+            "save_steps": t2.sft_steps,
+            "bf16": "auto",
+            "gradient_checkpointing": False,
+            "log_every": 5,
+        },
+    }
+
+
+def deployment_spec(champion: str, challenger: str | None = None, weight: float = 0.1) -> Any:
+    from llmloop.services.serve.schemas import DeploymentSpec
+
+    if challenger is None:
+        return DeploymentSpec.model_validate({"targets": [{"model": champion}]})
+    return DeploymentSpec.model_validate(
+        {
+            "policy": "weighted",
+            "targets": [
+                {"model": champion, "weight": round(1 - weight, 6)},
+                {"model": challenger, "weight": weight},
+            ],
+        }
+    )
+
+
+def deploy(project: str, spec: Any, message: str) -> Any:
+    from llmloop.services.serve.schemas import DeploymentCreate
+
+    return ll.get_client().deployments.create_deployment(
+        DeploymentCreate(name=DEPLOYMENT, project=project, spec=spec, message=message)
+    )
+
+
+CHAIN: tuple[tuple[str, str], ...] = (
+    ("run", "produced"),
+    ("dataset_version", "train_data"),
+    ("feedback", "exported_to"),
+    ("trace", "feedback"),
+    ("model_version", "served"),
+    ("run", "produced"),
+    ("dataset_version", "train_data"),
+)
+
+
+def lineage_chain(ref: str, project: str) -> list[str]:
+    """The labels from ``ref`` back to turn 1's data: version ← run ← export ← feedback ← trace ←
+    served version ← its run ← its data (the first source at each step; ``repeated`` nodes followed)."""
+    tree = ll.models.lineage(ref, project=project).tree
+    if tree is None:
+        return [ref]
+    full: dict[tuple[str, str], Any] = {}
+
+    def index(node: Any) -> None:
+        if not node.repeated:
+            full[(node.type, node.id)] = node
+        for child in node.children:
+            index(child)
+
+    index(tree)
+    node, out = tree, [f"{tree.type} {tree.label}"]
+    for type_, relation in CHAIN:
+        found = [c for c in node.children if (c.type, c.relation) == (type_, relation)]
+        if not found:
+            break
+        node = full.get((found[0].type, found[0].id), found[0])
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        out.append(f"{type_} {node.label}{more}")
+    return out
+
+
+def original_evaluation(champion: str, project: str) -> Evaluation:
+    """Turn 1's test evaluation of the champion: the original test split is read once per model."""
+    evals = [
+        e
+        for e in ll.evaluations.list(project=project).items
+        if e.model_ref == champion and e.suite == "travel-recommendations-test" and e.status == "completed"
+    ]
+    if not evals:
+        raise ll.NotFound(f"no original-test evaluation of {champion}: run turn 1 first")
+    return evals[0]
+
+
+def run_turn2(
+    settings: LoopSettings,
+    t2: Turn2Settings,
+    announce: Announce = print,
+    *,
+    keep_server: bool = False,
+) -> Turn2Summary:
+    """Every turn-2 step, timed; needs turn 1's champion. The server stops at the end unless
+    ``keep_server`` (then ``summary.server_url`` is where it runs; stop it with the process)."""
+    steps: list[Step] = []
+    project = settings.project
+    workdir = Path(settings.workdir)
+
+    def timed(name: str, fn: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
+        announce(f"→ {name}")
+        t0 = time.perf_counter()
+        value = fn()
+        steps.append(Step(name, time.perf_counter() - t0, detail(value)))
+        announce(f"  {steps[-1].detail} ({steps[-1].seconds:.1f}s)")
+        return value
+
+    champion = ll.models.get(f"{TUNED_MODEL}@champion", project=project).ref
+    prompt_ref = str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT)
+    prompt = ll.prompts.get(prompt_ref, project=project)
+    drift_gates, original_gates = t2.gates
+
+    def drift_suite() -> Any:
+        return build_suite(
+            settings,
+            PromptChoice(prompt_ref.split("@")[0], 0),
+            dataset=DRIFT_DATASET,
+            limit=t2.test_rows,
+            gates=drift_gates,
+        )
+
+    def original_suite() -> Any:
+        return build_suite(settings, PromptChoice(prompt_ref.split("@")[0], 0), gates=original_gates)
+
+    timed(
+        "write and register the drifted traffic (traffic/dev/test slices)",
+        lambda: ll.datasets.add(DRIFT_DATASET, write_drift(settings, t2), schema="eval", project=project),
+        lambda h: f"{h.ref}: {h.rows} rows",
+    )
+    server = timed(
+        "start llmloop serve on 127.0.0.1",
+        LiveServer,
+        lambda s: f"{s.url} (log: {s.log})",
+    )
+    try:
+        timed(
+            f"deploy {champion} (champion) as {DEPLOYMENT}",
+            lambda: deploy(project, deployment_spec(champion), "quickstart turn 1: the champion"),
+            lambda d: f"{d.name} revision {d.revision}: {', '.join(t.label for t in d.spec.targets)}",
+        )
+        rows = traffic_rows(settings, t2)
+        traffic, later = rows[: t2.traffic], rows[t2.traffic :]
+        served = timed(
+            f"send {len(traffic)} requests through the gateway (openai client) and rate each trace",
+            lambda: send(server, traffic, project=project, workers=t2.workers, prompt=prompt),
+            _traffic_detail,
+        )
+        datasets = timed(
+            "export the feedback --as sft and --as preference (datasets with lineage to the traces)",
+            lambda: export(project, workdir),
+            lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()),
+        )
+        trained = timed(
+            f"LoRA SFT on the corrections from {champion} for {t2.sft_steps} steps",
+            lambda: ll.train(sft_config(settings, t2, champion, datasets["sft"]), progress=True),
+            lambda r: f"{r.model_version}: train loss {r.train_loss:.3f}",
+        )
+        challenger = str(trained.model_version)
+
+        def evaluate(model: str, suite: Callable[[], Any]) -> Evaluation:
+            return ll.evaluations.run(suite(), model=model, project=project, progress=True)
+
+        champion_drift = timed(
+            f"evaluate the champion {champion} on the drifted test slice",
+            lambda: evaluate(champion, drift_suite),
+            _eval_detail,
+        )
+        challenger_drift = timed(
+            f"evaluate the challenger {challenger} on the drifted test slice",
+            lambda: evaluate(challenger, drift_suite),
+            _eval_detail,
+        )
+        challenger_original = timed(
+            f"evaluate the challenger {challenger} on the original test split",
+            lambda: evaluate(challenger, original_suite),
+            _eval_detail,
+        )
+        champion_original = original_evaluation(champion, project)
+        drift_cmp = ll.evaluations.compare(
+            [champion_drift.id, challenger_drift.id], report_dir=workdir / "report-turn2-drift"
+        )
+        original_cmp = ll.evaluations.compare(
+            [champion_original.id, challenger_original.id], report_dir=workdir / "report-turn2-original"
+        )
+        drift_verdict, original_verdict = timed(
+            "check the gates (drifted: better; original: within the margin)",
+            lambda: (
+                ll.evaluations.check(
+                    drift_suite().gates, candidate=challenger_drift.id, baseline=champion_drift.id
+                ),
+                ll.evaluations.check(
+                    original_suite().gates, candidate=challenger_original.id, baseline=champion_original.id
+                ),
+            ),
+            lambda v: "passed" if v[0].passed and v[1].passed else "failed: " + "; ".join(_failed(*v)),
+        )
+        summary = Turn2Summary(
+            project,
+            champion,
+            challenger,
+            DEPLOYMENT,
+            served,
+            datasets,
+            champion_drift,
+            challenger_drift,
+            champion_original,
+            challenger_original,
+            drift_cmp,
+            original_cmp,
+            drift_verdict,
+            original_verdict,
+            promoted=False,
+            steps=steps,
+            server_url=server.url,
+        )
+        if summary.passed:
+            timed(
+                "promote the challenger to champion",
+                lambda: ll.models.promote(
+                    challenger, "champion", project=project, reason="quickstart turn-2 gates passed"
+                ),
+                lambda v: f"{v.ref} is now {project}/{TUNED_MODEL}@champion",
+            )
+            summary.promoted = True
+            timed(
+                f"start a {t2.canary_weight:.0%} canary of {challenger} on {DEPLOYMENT}",
+                lambda: deploy(
+                    project,
+                    deployment_spec(champion, challenger, t2.canary_weight),
+                    f"quickstart turn 2: canary of {challenger}",
+                ),
+                lambda d: (
+                    f"{d.name} revision {d.revision}: "
+                    + ", ".join(f"{t.label} {t.weight:g}" for t in d.spec.targets)
+                ),
+            )
+            timed(
+                f"send {len(later)} more requests, rated, for the canary's live figures",
+                lambda: send(server, later, project=project, workers=t2.workers, prompt=prompt),
+                _traffic_detail,
+            )
+            summary.canary = ll.get_client().deployments.deployment_status(DEPLOYMENT, project, None)
+        summary.lineage = timed(
+            f"walk the lineage of {challenger}",
+            lambda: lineage_chain(challenger, project),
+            lambda chain: f"{len(chain)} nodes, back to {chain[-1]}",
+        )
+        return summary
+    finally:
+        if not keep_server:
+            server.stop()
+
+
+def _traffic_detail(served: list[Served]) -> str:
+    def acc(rows: list[Served]) -> str:
+        return f"{sum(s.correct for s in rows) / len(rows):.3f}" if rows else "-"
+
+    drifted = [s for s in served if s.row.drifted]
+    original = [s for s in served if not s.row.drifted]
+    return (
+        f"{len(served)} traces rated: accuracy {acc(drifted)} on {len(drifted)} drifted, "
+        f"{acc(original)} on {len(original)} original-style"
+    )
+
+
+def _eval_detail(ev: Evaluation) -> str:
+    acc = ev.metrics["task_accuracy"].score
+    return f"{ev.model_ref}: task_accuracy {acc:.3f} on {ev.n_examples} rows ({ev.n_errors} errors)"
+
+
+def _failed(*verdicts: GateVerdict) -> list[str]:
+    return [r.rule for v in verdicts for r in v.results if r.required and r.status == "fail"]
