@@ -152,7 +152,9 @@ def run_llamacpp_vs_direct(
     from llmloop.engines import schemas
 
     # prompt evaluation gets the same threads as the engine's (the library's default is every CPU)
-    direct = Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+    direct = Llama(
+        model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     (engine_llm,) = engine._all  # the bench's engine has one context and no embedder yet
 
     def timed(llm: Any, call: Any) -> tuple[float, float, int]:
