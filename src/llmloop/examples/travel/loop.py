@@ -235,10 +235,12 @@ def prepare(settings: LoopSettings, announce: Announce = print) -> Any:
     return handle
 
 
-def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
-    """Run every step, timing each; raises on the first failure with the SDK's own error."""
-    steps: list[Step] = []
-    workdir = Path(settings.workdir)
+Timed = Callable[[str, Callable[[], Any], Callable[[Any], str]], Any]
+
+
+def step_timer(steps: list[Step], announce: Announce) -> Timed:
+    """``timed(name, fn, detail)``: announce the step, run it, append its ``Step`` to ``steps`` and
+    announce its detail and seconds; both turns print and time their steps alike through it."""
 
     def timed(name: str, fn: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
         announce(f"→ {name}")
@@ -247,6 +249,15 @@ def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
         steps.append(Step(name, time.perf_counter() - t0, detail(value)))
         announce(f"  {steps[-1].detail} ({steps[-1].seconds:.1f}s)")
         return value
+
+    return timed
+
+
+def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
+    """Run every step, timing each; raises on the first failure with the SDK's own error."""
+    steps: list[Step] = []
+    workdir = Path(settings.workdir)
+    timed = step_timer(steps, announce)
 
     timed(
         "write and register the data (train/dev/test) and the prompts",

@@ -34,7 +34,7 @@ from typing import Any
 
 import llmloop as ll
 from llmloop.examples.travel import write_jsonl
-from llmloop.examples.travel.drift import DriftRow, generate_drift
+from llmloop.examples.travel.drift import Drift, DriftRow, generate_drift
 from llmloop.examples.travel.loop import (
     PROMPT,
     TUNED_MODEL,
@@ -42,6 +42,7 @@ from llmloop.examples.travel.loop import (
     PromptChoice,
     Step,
     build_suite,
+    step_timer,
 )
 from llmloop.examples.travel.scoring import recommendation_correct
 from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
@@ -167,28 +168,22 @@ class LiveServer:
                 self.proc.wait()
 
 
-def write_drift(settings: LoopSettings, t2: Turn2Settings) -> Path:
-    drift = generate_drift(
-        settings.seed,
-        n_traffic=t2.traffic + t2.canary_requests,
-        drifted_share=t2.drifted_share,
-        n_dev=t2.dev_rows,
-        n_test=t2.test_rows,
-    )
-    path = Path(settings.workdir) / "data" / "travel-drift.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(path, drift.records())
-    return path
-
-
-def traffic_rows(settings: LoopSettings, t2: Turn2Settings) -> list[DriftRow]:
+def drift_for(settings: LoopSettings, t2: Turn2Settings) -> Drift:
+    """Turn 2's drifted rows: the traffic (then the canary's requests) and the dev and test slices."""
     return generate_drift(
         settings.seed,
         n_traffic=t2.traffic + t2.canary_requests,
         drifted_share=t2.drifted_share,
         n_dev=t2.dev_rows,
         n_test=t2.test_rows,
-    ).traffic
+    )
+
+
+def write_drift(settings: LoopSettings, drift: Drift) -> Path:
+    path = Path(settings.workdir) / "data" / "travel-drift.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(path, drift.records())
+    return path
 
 
 def send(
@@ -351,14 +346,8 @@ def run_turn2(
     steps: list[Step] = []
     project = settings.project
     workdir = Path(settings.workdir)
-
-    def timed(name: str, fn: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
-        announce(f"→ {name}")
-        t0 = time.perf_counter()
-        value = fn()
-        steps.append(Step(name, time.perf_counter() - t0, detail(value)))
-        announce(f"  {steps[-1].detail} ({steps[-1].seconds:.1f}s)")
-        return value
+    timed = step_timer(steps, announce)
+    drift = drift_for(settings, t2)
 
     champion = ll.models.get(f"{TUNED_MODEL}@champion", project=project).ref
     prompt_ref = str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT)
@@ -379,7 +368,7 @@ def run_turn2(
 
     timed(
         "write and register the drifted traffic (traffic/dev/test slices)",
-        lambda: ll.datasets.add(DRIFT_DATASET, write_drift(settings, t2), schema="eval", project=project),
+        lambda: ll.datasets.add(DRIFT_DATASET, write_drift(settings, drift), schema="eval", project=project),
         lambda h: f"{h.ref}: {h.rows} rows",
     )
     server = timed(
@@ -393,7 +382,7 @@ def run_turn2(
             lambda: deploy(project, deployment_spec(champion), "quickstart turn 1: the champion"),
             lambda d: f"{d.name} revision {d.revision}: {', '.join(t.label for t in d.spec.targets)}",
         )
-        rows = traffic_rows(settings, t2)
+        rows = drift.traffic
         traffic, later = rows[: t2.traffic], rows[t2.traffic :]
         served = timed(
             f"send {len(traffic)} requests through the gateway (openai client) and rate each trace",
