@@ -106,7 +106,7 @@ class Batcher:
         self.eos_ids = eos_ids
         self.pad_id = pad_id
         self.max_batch = max_batch
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.Queue[Job | list[Job] | None] = queue.Queue()
         self._closed = False
         # The running batch: one row per job.
         self._jobs: list[Job] = []
@@ -118,13 +118,24 @@ class Batcher:
         self._thread.start()
 
     def submit(self, job: Job) -> Job:
+        self._queue.put(self._ready(job))
+        return job
+
+    def submit_group(self, jobs: list[Job]) -> list[Job]:
+        """Queue ``jobs`` as one item: admitted together, in one prefill, rows ordered by their token
+        ids. Submitted one by one from threads, a batch's composition depends on which thread arrives
+        first, and in bf16 a row's numbers depend on its batch's layout, so the same evaluation could
+        answer differently run to run; a group sent to an idle batcher always meets the same layout."""
+        self._queue.put([self._ready(j) for j in jobs])
+        return jobs
+
+    def _ready(self, job: Job) -> Job:
         if self._closed:
             from llmloop.errors import Unavailable
 
             raise Unavailable("the engine was released; load it again")
         if job.sampling.seed is not None and not job.sampling.greedy:
             job.generator = torch.Generator().manual_seed(job.sampling.seed)
-        self._queue.put(job)
         return job
 
     def close(self) -> None:
@@ -137,12 +148,14 @@ class Batcher:
     def _loop(self) -> None:
         while True:
             new: list[Job] = []
+            alone = False
             if not self._jobs:
                 first = self._queue.get()
                 if first is None:
                     return
-                new.append(first)
-            while len(self._jobs) + len(new) < self.max_batch:
+                alone = isinstance(first, list)  # a group met by an idle batcher is admitted by itself
+                new.extend(first if isinstance(first, list) else [first])
+            while not alone and len(self._jobs) + len(new) < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -150,8 +163,10 @@ class Batcher:
                 if nxt is None:
                     self._fail_all(RuntimeError("engine closed"), new)
                     return
-                new.append(nxt)
+                new.extend(nxt if isinstance(nxt, list) else [nxt])
             new = [j for j in new if not j.cancelled.is_set()]
+            if alone:
+                new.sort(key=lambda j: j.ids)
             try:
                 with torch.inference_mode():
                     if new:

@@ -10,7 +10,7 @@ every implementation must show (streaming equals non-streaming at temperature 0,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from llmloop.engines.schemas import (
@@ -43,6 +43,14 @@ class InferenceEngine(Protocol):
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class GroupChat(Protocol):
+    """An engine that can take many chat requests as one batch, admitted together, so that a batch's
+    answers do not depend on which of its threads arrived first (evaluation asks this when it can)."""
+
+    def chat_group(self, requests: Sequence[ChatRequest]) -> list[Iterator[ChatCompletionChunk]]: ...
 
 
 def closed(model: str) -> Unavailable:

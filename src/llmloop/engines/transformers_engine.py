@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,18 @@ class TransformersEngine:
 
     def chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         return chat_chunks(self.model, self._generate(self.chat_prompt_ids(request), request.sampling()))
+
+    def chat_group(self, requests: Sequence[ChatRequest]) -> list[Iterator[ChatCompletionChunk]]:
+        """``chat`` for every request, submitted as one group (``Batcher.submit_group``): evaluation
+        asks this so that its answers do not depend on thread timing. Raises before submitting
+        anything when any request is invalid; the caller can then ask them one by one."""
+        prepared = []
+        for request in requests:
+            sampling = request.sampling()
+            ids, budget = fit_context(self.chat_prompt_ids(request), sampling, self.context_length)
+            prepared.append(Job(ids=ids, max_new=budget, sampling=sampling))
+        jobs = self._batcher.submit_group(prepared)
+        return [chat_chunks(self.model, self._pieces(job, len(job.ids))) for job in jobs]
 
     def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
         self._check_open()

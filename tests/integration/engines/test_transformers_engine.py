@@ -13,7 +13,7 @@ import torch
 from tests.model_fixtures import build_tiny_llama, build_tiny_lora
 
 from llmloop.engines import schemas
-from llmloop.engines.batcher import PREFIX_MIN_TOKENS
+from llmloop.engines.batcher import PREFIX_MIN_TOKENS, Job
 from llmloop.engines.spec import ModelSpec
 from llmloop.engines.transformers_engine import TransformersEngine
 from llmloop.errors import InvalidInput, NotFound
@@ -224,3 +224,34 @@ def test_requests_sharing_a_start_reuse_its_cache_and_answer_as_without_it(
     assert shared == [plain, plain]
     assert prefixes.hits - before >= 6 * PREFIX_MIN_TOKENS  # rows did skip the shared start
     assert len(set(plain)) > 1
+
+
+def test_a_group_is_admitted_as_one_batch_whatever_its_order(
+    engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluation's reproducibility: a group meets one layout (one prefill, rows in token order)."""
+    reqs = [
+        ask(f"Question {i}: {'why ' * i}is the sky blue?", temperature=0, max_tokens=10) for i in range(6)
+    ]
+    sequential = [answer(engine, r).choices[0].message.content for r in reqs]
+    batcher = engine._batcher
+    admitted: list[list[list[int]]] = []
+    real_admit = batcher._admit
+
+    def record(jobs: list[Job]) -> None:
+        admitted.append([j.ids for j in jobs])
+        real_admit(jobs)
+
+    monkeypatch.setattr(batcher, "_admit", record)
+    forward = [schemas.collect_chat(s).choices[0].message.content for s in engine.chat_group(reqs)]
+    backward = [schemas.collect_chat(s).choices[0].message.content for s in engine.chat_group(reqs[::-1])]
+    assert forward == sequential and backward == sequential[::-1]
+    assert len(admitted) == 2 and admitted[0] == admitted[1] == sorted(admitted[0])
+    assert len(admitted[0]) == len(reqs)
+
+
+def test_a_group_with_an_invalid_request_submits_nothing(engine: TransformersEngine) -> None:
+    too_long = ask("word " * 400, temperature=0, max_tokens=4)  # past the tiny model's context
+    with pytest.raises(InvalidInput):
+        engine.chat_group([ask("fine", max_tokens=4), too_long])
+    assert engine._batcher._queue.qsize() == 0

@@ -19,7 +19,7 @@ import json
 import random
 import string
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -390,6 +390,7 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
     ``generation.extra.engine`` picks an engine other than the version's default.
     """
     from llmloop.engines import schemas as engine_api
+    from llmloop.engines.protocol import GroupChat
     from llmloop.services.registry import inference
     from llmloop.services.registry import service as registry
 
@@ -401,37 +402,47 @@ def _registry_generator(ctx: Context, *, project: str, ref: str) -> LoadedModel:
         # Resolve and load the engine once per batch, before the clock starts: loading is not answer
         # latency, and each answer need not look the version up and re-verify its files again.
         _, served = inference.engine_for(ctx, model=pinned, project=project, engine=engine)
-        request_fields = {
+        asked = {
             "max_tokens": params.get("max_new_tokens"),
             "temperature": params.get("temperature"),
             "top_p": params.get("top_p"),
             "stop": params.get("stop") or None,
             "seed": params.get("seed"),
         }
+        fields = {k: v for k, v in asked.items() if v is not None}
+        streams: list[Iterator[Any]] | None = None
+        start = time.perf_counter()
+        if isinstance(served, GroupChat):
+            try:  # one group, so the answers do not depend on thread timing; else one by one
+                requests = [engine_api.ChatRequest(messages=m, **fields) for m in batch]
+                streams = served.chat_group(requests)
+            except (LlmloopError, ValueError):
+                streams = None
 
-        def one(messages: Messages) -> Completion:
-            start = time.perf_counter()
+        def one(i: int) -> Completion:
             try:
-                request = engine_api.ChatRequest(
-                    messages=messages, **{k: v for k, v in request_fields.items() if v is not None}
-                )
-                result = engine_api.collect_chat(served.chat(request))
+                if streams is None:
+                    started = time.perf_counter()
+                    stream = served.chat(engine_api.ChatRequest(messages=batch[i], **fields))
+                else:
+                    started, stream = start, streams[i]
+                result = engine_api.collect_chat(stream)
             except LlmloopError as e:
                 return Completion(
                     "",
                     error=f"{type(e).__name__}: {e.message}",
-                    latency_ms=(time.perf_counter() - start) * 1000,
+                    latency_ms=(time.perf_counter() - started) * 1000,
                 )
             usage = result.usage
             return Completion(
                 result.choices[0].message.content,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
-                latency_ms=(time.perf_counter() - start) * 1000,
+                latency_ms=(time.perf_counter() - started) * 1000,
             )
 
         with ThreadPoolExecutor(max_workers=max(1, len(batch)), thread_name_prefix="llmloop-eval") as pool:
-            return list(pool.map(one, batch))
+            return list(pool.map(one, range(len(batch))))
 
     return LoadedModel(ref=pinned, generate=generate, version_id=str(version.id), info={"requested": ref})
 
