@@ -21,7 +21,9 @@ original test split is read once per model. The drifted test slice is read once 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -120,8 +122,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Linux: the server is sent SIGTERM when the process that started it dies, even by SIGKILL, so a
+    killed quickstart leaves no server behind holding the port and the store (elsewhere: ``stop``)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 class LiveServer:
-    """``llmloop serve`` as a subprocess on 127.0.0.1:<free port>, over this process's store."""
+    """``llmloop serve`` as a subprocess on 127.0.0.1:<free port>, over this process's store; it
+    lives no longer than the thread that started it (``_die_with_parent``)."""
 
     def __init__(self, port: int | None = None) -> None:
         import httpx
@@ -137,6 +153,7 @@ class LiveServer:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         out.close()
         deadline = time.time() + 90
