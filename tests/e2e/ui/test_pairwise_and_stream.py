@@ -59,7 +59,7 @@ def test_a_pairwise_choice_by_keyboard_is_exported_as_a_preference_pair(
     )
     assert pairs == sorted([(SHADOW, SERVED), (SERVED, SHADOW)])
     assert all(json.loads(r)["prompt"] == [{"role": "user", "content": QUESTION}] for r in rows)
-    assert page.errors == [] and other.errors == []  # type: ignore[attr-defined]
+    assert page.errors == [] and other.errors == []
 
 
 def test_a_viewer_sees_the_pair_but_may_not_choose(browser: Any, live: Live) -> None:
@@ -95,6 +95,6 @@ def test_the_playground_streams_the_answer_before_the_run_is_saved(browser: Any,
         page.wait_for_selector("#playground-run", timeout=20_000)
         assert page.inner_text("#playground-output pre.output") == "echo: hello Ana, welcome"
         assert len(LocalClient(ctx=live.ctx).runs.list_runs(PROJECT).items) == runs_before + 1
-        assert page.errors == []  # type: ignore[attr-defined]  (a CSP violation would be one)
+        assert page.errors == []  # type: ignore[attr-defined]
     finally:
         live.loop.models.good.faults.stream_stall_s = 0.0

@@ -78,7 +78,7 @@ def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[
     """The playground's ``ModelResolver``: a reference in the prompt's project → ``generate(messages, **params)``,
     which streams the answer's text deltas (the playground shows them as they come)."""
 
-    def resolve(model: str | None, project: str) -> Callable[..., str]:
+    def resolve(model: str | None, project: str) -> Callable[..., Iterator[str]]:
         if model is None:
             raise InvalidInput(
                 "name the model to run the prompt on: 'model' in the request or the prompt's params",

@@ -27,10 +27,11 @@ from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.services.observe import semconv
 from llmloop.services.observe import service as traces
+from llmloop.services.observe.schemas import Trace
 from llmloop.services.registry.service import get_model_version
 from llmloop.services.serve.feedback import list_feedback
 from llmloop.services.serve.gateway import SHADOW  # its mark on a shadow target's span
-from llmloop.services.serve.schemas import Feedback, TraceDetail
+from llmloop.services.serve.schemas import Feedback
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.store.tables.core import ProjectRow
 from llmloop.store.tables.deployments import DeploymentRevisionRow, DeploymentRow
@@ -77,7 +78,7 @@ class Exchange:
     shadow: str | None = None
 
 
-def exchange_of(trace: TraceDetail) -> Exchange | None:
+def exchange_of(trace: Trace) -> Exchange | None:
     """The chat a trace recorded (root span), with the first shadow answer: the pair a pairwise review
     chooses between; None when the trace has no chat exchange."""
     root = next((s for s in trace.spans if s.span_id == trace.root_span_id), None)
