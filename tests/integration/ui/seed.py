@@ -8,6 +8,7 @@ weighted deployment, and traces whose root spans carry a question and an answer.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,16 +22,18 @@ from llmloop.services.data import service as data
 from llmloop.services.data.schemas import DatasetAdd
 from llmloop.services.evaluate import service as eval_service
 from llmloop.services.evaluate.suite import load_suite
+from llmloop.services.observe import semconv
 from llmloop.services.observe import service as trace_service
 from llmloop.services.observe.schemas import SpanRecord
 from llmloop.services.prompts import service as prompts_service
 from llmloop.services.prompts.schemas import PromptCreate
 from llmloop.services.serve import service as deploy_service
+from llmloop.services.serve.gateway import SHADOW
 from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec, TargetSpec
 from llmloop.services.tracking import service as tracking
 from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 
-__all__ = ["PROJECT", "Loop", "seed_loop"]
+__all__ = ["PROJECT", "Loop", "record_pair", "seed_loop"]
 
 
 @dataclass
@@ -106,3 +109,39 @@ def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, trace
         trace_service.record_spans(ctx, spans=[root, child])
         loop.traces.append(trace_id)
     return loop
+
+
+def record_pair(ctx: Any, question: str, served: str, shadow: str, at: float) -> str:
+    """A trace shaped as the gateway records a request mirrored to a shadow target: the served answer
+    on the root span, the shadow's on a child marked ``llmloop.shadow`` (a pairwise review item)."""
+    trace_id = uuid.uuid4().hex
+    messages = json.dumps([{"role": "user", "content": question}])
+    root = SpanRecord(
+        trace_id=trace_id,
+        span_id=trace_id[:16],
+        project=PROJECT,
+        name="chat m@champion",
+        start_time=at,
+        end_time=at + 0.3,
+        status_code="ok",
+        attributes={
+            semconv.GEN_AI_INPUT_MESSAGES: messages,
+            semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "content": served}]),
+        },
+    )
+    mirror = SpanRecord(
+        trace_id=trace_id,
+        span_id=trace_id[16:],
+        parent_span_id=trace_id[:16],
+        project=PROJECT,
+        name="shadow m@3",
+        start_time=at + 0.01,
+        end_time=at + 0.2,
+        status_code="ok",
+        attributes={
+            SHADOW: True,
+            semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "content": shadow}]),
+        },
+    )
+    trace_service.record_spans(ctx, spans=[root, mirror])
+    return trace_id

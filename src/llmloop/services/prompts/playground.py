@@ -1,7 +1,8 @@
 """The playground's back end: render a prompt version, call a model on it, trace it, optionally save a run.
 
 The model is reached through a ``ModelResolver`` ((model name, the prompt's project) ->
-``generate(messages, **params) -> str``) that whoever wires engines provides — the prompt registry does not
+``generate(messages, **params)``, answering the text whole or as an iterable of text deltas) that
+whoever wires engines provides — the prompt registry does not
 know engines. Without one, running answers ``Unavailable`` while rendering still works.
 Each call is one trace: a ``chat`` span with GenAI attributes; saved runs (kind
 ``prompt``) keep the prompt reference and parameters as params, latency as a metric, the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmloop.context import Context
@@ -28,7 +29,10 @@ from llmloop.services.tracking.schemas import MetricPoint, RunBatch, RunCreate
 from llmloop.store.lineage import Edge, add_edge
 
 Generate = Callable[..., str]
-ModelResolver = Callable[[str | None, str], Generate]  # (model, project) -> generate
+# the playground's models may stream: the answer whole, or its deltas as they come
+StreamingGenerate = Callable[..., str | Iterable[str]]
+ModelResolver = Callable[[str | None, str], StreamingGenerate]  # (model, project) -> generate
+OnDelta = Callable[[str], None]
 
 
 def model_call_attributes(model: str | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +55,26 @@ def messages_json(messages: Sequence[dict[str, str]]) -> str:
     return json.dumps(list(messages), ensure_ascii=False)
 
 
+def _collect(answer: str | Iterable[str], on_delta: OnDelta | None) -> str:
+    """The whole answer, handing each delta to ``on_delta`` as it arrives (a whole answer is one delta)."""
+    parts = [answer] if isinstance(answer, str) else answer
+    out: list[str] = []
+    for part in parts:
+        out.append(part)
+        if on_delta is not None and part:
+            on_delta(part)
+    return "".join(out)
+
+
 def run_prompt(
-    ctx: Context, *, ref: str, request: PromptRunRequest, resolve_model: ModelResolver | None
+    ctx: Context,
+    *,
+    ref: str,
+    request: PromptRunRequest,
+    resolve_model: ModelResolver | None,
+    on_delta: OnDelta | None = None,
 ) -> PromptRunResult:
+    """Render ``ref``, run it, trace it (and save a run); ``on_delta`` sees the answer while it streams."""
     version = get_prompt_version(ctx, project=request.project, ref=ref)
     rendered = compile_version(version).format(
         request.variables, example_source=dataset_examples(ctx, project=version.project)
@@ -84,7 +105,7 @@ def run_prompt(
     ) as sp:
         started = time.perf_counter()
         try:
-            output = generate(rendered.messages, **params)
+            output = _collect(generate(rendered.messages, **params), on_delta)
         except Unavailable:
             raise
         except Exception as e:  # an engine failure is the engine's unavailability, not a bug here

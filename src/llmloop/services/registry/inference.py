@@ -74,10 +74,11 @@ def embed(
     return engine_for(ctx, model=model, project=project, engine=engine)[1].embed(request)
 
 
-def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[..., str]]:
-    """The playground's ``ModelResolver``: a reference in the prompt's project → ``generate(messages, **params)``."""
+def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[..., Iterator[str]]]:
+    """The playground's ``ModelResolver``: a reference in the prompt's project → ``generate(messages, **params)``,
+    which streams the answer's text deltas (the playground shows them as they come)."""
 
-    def resolve(model: str | None, project: str) -> Callable[..., str]:
+    def resolve(model: str | None, project: str) -> Callable[..., Iterator[str]]:
         if model is None:
             raise InvalidInput(
                 "name the model to run the prompt on: 'model' in the request or the prompt's params",
@@ -85,9 +86,12 @@ def prompt_model_resolver(ctx: Context) -> Callable[[str | None, str], Callable[
             )
         _, engine = engine_for(ctx, model=model, project=project)  # unknown: fails before any trace
 
-        def generate(messages: list[dict[str, str]], **params: Any) -> str:
-            request = ChatRequest.model_validate({"messages": messages, **params})
-            return collect_chat(engine.chat(request)).choices[0].message.content or ""
+        def generate(messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
+            request = ChatRequest.model_validate({"messages": messages, **params, "stream": True})
+            for chunk in engine.chat(request):
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield choice.delta.content
 
         return generate
 

@@ -27,8 +27,10 @@ from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.services.observe import semconv
 from llmloop.services.observe import service as traces
+from llmloop.services.observe.schemas import Trace
 from llmloop.services.registry.service import get_model_version
 from llmloop.services.serve.feedback import list_feedback
+from llmloop.services.serve.gateway import SHADOW  # its mark on a shadow target's span
 from llmloop.services.serve.schemas import Feedback
 from llmloop.store.lineage import Edge, add_edge
 from llmloop.store.tables.core import ProjectRow
@@ -56,23 +58,52 @@ def _json_attr(attrs: dict[str, Any], key: str) -> Any:
     return value
 
 
-def _exchange(ctx: Context, trace_id: str) -> tuple[list[dict[str, Any]], str] | None:
-    """(prompt messages, original answer) of a gateway trace; None when the trace has no chat exchange."""
-    try:
-        trace = traces.get_trace(ctx, trace_id=trace_id)
-    except NotFound:
+PAIRWISE = "pairwise:"  # label prefix of a pairwise choice: pairwise:served, pairwise:shadow, pairwise:tie
+
+
+def _answer(attrs: dict[str, Any]) -> str | None:
+    output = _json_attr(attrs, semconv.GEN_AI_OUTPUT_MESSAGES)
+    if not isinstance(output, list) or not output:
         return None
+    answer = output[0].get("content") if isinstance(output[0], dict) else None
+    return answer if isinstance(answer, str) else ""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A gateway trace's chat: the prompt, the served answer, and a shadow target's answer when one ran."""
+
+    messages: list[dict[str, Any]]
+    answer: str
+    shadow: str | None = None
+
+
+def exchange_of(trace: Trace) -> Exchange | None:
+    """The chat a trace recorded (root span), with the first shadow answer: the pair a pairwise review
+    chooses between; None when the trace has no chat exchange."""
     root = next((s for s in trace.spans if s.span_id == trace.root_span_id), None)
     if root is None:
         return None
     messages = _json_attr(root.attributes, semconv.GEN_AI_INPUT_MESSAGES)
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
-    output = _json_attr(root.attributes, semconv.GEN_AI_OUTPUT_MESSAGES)
-    if not isinstance(messages, list) or not isinstance(output, list) or not output:
+    answer = _answer(root.attributes)
+    if not isinstance(messages, list) or answer is None:
         return None
-    answer = output[0].get("content") if isinstance(output[0], dict) else None
-    return messages, answer if isinstance(answer, str) else ""
+    shadows = sorted(
+        (s for s in trace.spans if s.attributes.get(SHADOW) is True and s.status_code != "error"),
+        key=lambda s: (s.start_time, s.span_id),
+    )
+    shadow = next((a for a in (_answer(s.attributes) for s in shadows) if a is not None), None)
+    return Exchange(messages, answer, shadow)
+
+
+def _exchange(ctx: Context, trace_id: str) -> Exchange | None:
+    try:
+        trace = traces.get_trace(ctx, trace_id=trace_id)
+    except NotFound:
+        return None
+    return exchange_of(trace)
 
 
 def _better(fb: Feedback, kind: ExportKind) -> str | None:
@@ -92,7 +123,12 @@ def export_rows(
         exchange = _exchange(ctx, fb.trace_id)
         if exchange is None:
             continue
-        messages, original = exchange
+        messages, original = exchange.messages, exchange.answer
+        if kind == "preference" and better == original and fb.label == PAIRWISE + "served":
+            # a pairwise choice of the served answer: the pair is (served, shadow), the other way round
+            if exchange.shadow is None or exchange.shadow == original:
+                continue
+            better, original = original, exchange.shadow
         if kind == "sft":
             rows.append(
                 {"messages": [*messages, {"role": "assistant", "content": better}], "trace_id": fb.trace_id}

@@ -1,14 +1,28 @@
-"""``/prompts``: prompt versions, a side-by-side diff, and the playground (render, run, saved as a run)."""
+"""``/prompts``: prompt versions, a side-by-side diff, and the playground (render, run, saved as a run).
+
+The playground streams: ``POST /prompts/{name}/stream`` answers NDJSON lines, ``{"delta": text}`` while
+the model writes and then ``{"html": fragment}`` (the saved run and trace) or ``{"error": message}``.
+``static/app.js`` reads it with ``fetch`` (no inline script: the CSP forbids it). An error found before
+the first delta (unknown model, missing variable) is an ordinary error fragment with its status.
+``POST /prompts/{name}/run`` is the same call answered whole (htmx without streaming).
+"""
 
 from __future__ import annotations
 
+import json
+import queue
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
-from llmloop.server.ui.render import View, action, fragment, page
+from llmloop.errors import LlmloopError, Unavailable
+from llmloop.server.ui.render import View, action, error_page, fragment, page
+from llmloop.services.prompts import playground
 from llmloop.services.prompts.schemas import PromptRunRequest, PromptVersion
 
 router = APIRouter()
@@ -78,14 +92,75 @@ def prompt(view: View, name: str, a: int | None = None, b: int | None = None) ->
     }
 
 
-@action(router, "/prompts/{name}/run", "prompts:write")
-async def run(view: View, name: str) -> Response:
-    """Run the latest version (or ``version``) with the form's variables on the chosen model; saved as a run."""
-    form = await view.request.form()
+def _request(view: View, name: str, form: FormData) -> tuple[str, PromptRunRequest]:
+    """The prompt reference and run request the playground's form asks for (saved as a run)."""
     variables = {k[4:]: str(v) for k, v in form.items() if k.startswith("var:")}
     version = str(form.get("version") or "")
     model = str(form.get("model") or "") or None
     ref = f"{name}@{version}" if version else name
-    spec = PromptRunRequest(project=view.project, variables=variables, model=model, save_run=True)
+    return ref, PromptRunRequest(project=view.project, variables=variables, model=model, save_run=True)
+
+
+@action(router, "/prompts/{name}/run", "prompts:write")
+async def run(view: View, name: str) -> Response:
+    """Run the latest version (or ``version``) with the form's variables on the chosen model; saved as a run."""
+    ref, spec = _request(view, name, await view.request.form())
     result = await run_in_threadpool(view.client.prompts.run, ref, spec)
     return fragment(view, "_playground_result.html", {"result": result})
+
+
+Event = tuple[str, Any]  # ("delta", text) | ("done", PromptRunResult) | ("error", LlmloopError)
+
+
+def _work(view: View, ref: str, spec: PromptRunRequest, events: queue.Queue[Event]) -> None:
+    """Run the prompt on this thread, putting each delta, then the result or the error, on ``events``."""
+    resolver = getattr(view.request.app.state, "prompt_models", None)  # the API's own (set_model_resolver)
+    try:
+        result = playground.run_prompt(
+            view.client.ctx,
+            ref=ref,
+            request=spec,
+            resolve_model=resolver,
+            on_delta=lambda d: events.put(("delta", d)),
+        )
+        events.put(("done", result))
+    except LlmloopError as e:
+        events.put(("error", e))
+    except Exception as e:  # a bug must still end the stream the page is reading
+        events.put(("error", Unavailable(f"the playground failed: {type(e).__name__}: {e}")))
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
+
+
+def _lines(view: View, first: Event, events: queue.Queue[Event]) -> Iterator[bytes]:
+    event = first
+    while True:
+        kind, value = event
+        if kind == "delta":
+            yield _line({"delta": value})
+        elif kind == "done":
+            html = fragment(view, "_playground_result.html", {"result": value}).body
+            yield _line({"html": bytes(html).decode()})
+            return
+        else:
+            yield _line({"error": value.message})
+            return
+        event = events.get()
+
+
+@action(router, "/prompts/{name}/stream", "prompts:write")
+async def stream(view: View, name: str) -> Response:
+    """The playground's run, streamed as NDJSON while the model answers (see the module docstring)."""
+    ref, spec = _request(view, name, await view.request.form())
+    events: queue.Queue[Event] = queue.Queue()
+    threading.Thread(target=_work, args=(view, ref, spec, events), daemon=True).start()
+    first = await run_in_threadpool(events.get)
+    if first[0] == "error":
+        return error_page(view.request, first[1])
+    return StreamingResponse(
+        _lines(view, first, events),
+        media_type="application/x-ndjson",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

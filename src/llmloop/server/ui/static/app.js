@@ -35,6 +35,63 @@
     }
   });
 
+  /* The playground streams: a form with data-stream posts to it and reads NDJSON lines as they come,
+     {"delta": text} appended to the answer, then {"html": fragment} (the saved run) or {"error": message}.
+     An answer that is not 200 (a refused or invalid request) is an error fragment, shown as is. */
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+    catch (err) { return ""; }
+  }
+
+  function streamForm(form) {
+    var target = document.getElementById(form.dataset.target);
+    var busy = document.getElementById("playground-busy");
+    target.innerHTML = '<div class="result" id="playground-output"><h3>Answer</h3><pre class="output streaming" id="playground-stream"></pre></div>';
+    var out = document.getElementById("playground-stream");
+    if (busy) busy.hidden = false;
+    function finish() { if (busy) busy.hidden = true; out.classList.remove("streaming"); }
+    function handle(line) {
+      if (!line) return;
+      var event = JSON.parse(line);
+      if (event.delta !== undefined) out.textContent += event.delta;
+      else if (event.html !== undefined) target.innerHTML = event.html;
+      else if (event.error !== undefined) {
+        var p = document.createElement("p");
+        p.className = "error";
+        p.id = "playground-error";
+        p.textContent = event.error;
+        target.appendChild(p);
+      }
+    }
+    fetch(form.dataset.stream, { method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok || !response.body) return response.text().then(function (html) { target.innerHTML = html; });
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var pending = "";
+        function pump() {
+          return reader.read().then(function (step) {
+            pending += decoder.decode(step.value || new Uint8Array(), { stream: !step.done });
+            var lines = pending.split("\n");
+            pending = lines.pop();
+            lines.forEach(handle);
+            if (step.done) { handle(pending); return; }
+            return pump();
+          });
+        }
+        return pump();
+      })
+      .catch(function (err) { handle(JSON.stringify({ error: "the stream broke: " + err })); })
+      .then(finish);
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form || !form.dataset || !form.dataset.stream) return;
+    e.preventDefault();
+    streamForm(form);
+  });
+
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSwap", function (e) { drawCharts(e.target); });
 })();
