@@ -29,8 +29,8 @@ def apply_cmd(path: Path, json_: bool) -> None:
         print_json(done)
     else:
         click.echo(
-            f"{len(done.monitors)} monitors, {len(done.alerts)} alert rules, {len(done.triggers)} triggers, "
-            f"{len(done.online)} online evaluators"
+            f"{len(done.monitors)} monitors, {len(done.alerts)} alert rules, {len(done.triggers)} triggers"
+            + (f", {len(done.online)} online evaluators" if done.online else "")
         )
 
 
