@@ -258,7 +258,7 @@ def _online(s: Session, name: str, trace_ids: list[str]) -> Measured:
             OnlineScoreRow.score.is_not(None),
         )
         for trace_id, row_id, score in s.execute(q):
-            if trace_id not in latest or row_id > latest[trace_id][0]:
+            if score is not None and (trace_id not in latest or row_id > latest[trace_id][0]):
                 latest[trace_id] = (row_id, float(score))
     if not latest:
         return Measured(None, [], 0)
