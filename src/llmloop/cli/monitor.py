@@ -1,4 +1,5 @@
-"""``llmloop monitor apply|list|run|results|drift``: monitors over sliding windows of traces and feedback."""
+"""``llmloop monitor apply|list|run|results|drift|online``: monitors over sliding windows of traces and
+feedback, and online evaluation of a sampled share of the traffic."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def apply_cmd(path: Path, json_: bool) -> None:
     else:
         click.echo(
             f"{len(done.monitors)} monitors, {len(done.alerts)} alert rules, {len(done.triggers)} triggers"
+            + (f", {len(done.online)} online evaluators" if done.online else "")
         )
 
 
@@ -90,3 +92,62 @@ def results_cmd(name: str, project: str, limit: int, json_: bool) -> None:
         return
     rows = [[fmt_time(r.ran_at), r.status, fmt_value(r.value), r.message[:60]] for r in items]
     print_table(["ran", "status", "value", "message"], rows)
+
+
+@monitor.group("online")
+def online() -> None:
+    """Online evaluation: a sampled share of live traces scored by metrics (stored on the traces)."""
+
+
+@online.command("list")
+@_project
+@json_option
+def online_list_cmd(project: str, json_: bool) -> None:
+    """The project's online evaluators."""
+    from llmloop.sdk.monitoring import monitoring
+
+    items = monitoring.online_evaluators(project)
+    if json_:
+        print_json({"items": items})
+        return
+    rows = [[e.name, str(e.version), f"{e.sample_rate:g}", ", ".join(m.score_name for m in e.metrics),
+             e.deployment or "", e.model or ""] for e in items]  # fmt: skip
+    print_table(["name", "version", "sample", "metrics", "deployment", "model"], rows)
+
+
+@online.command("run")
+@click.option(
+    "--project", "-p", default=None, help="Only this project's evaluators (default: all you may run)."
+)
+@click.option("--evaluator", "name", default=None, help="Only this evaluator.")
+@json_option
+def online_run_cmd(project: str | None, name: str | None, json_: bool) -> None:
+    """One pass: score the sampled traces not yet scored (the scheduled monitor pass does this too)."""
+    from llmloop.sdk.monitoring import monitoring
+
+    run = monitoring.run_online(project=project, evaluator=name)
+    if json_:
+        print_json(run)
+        return
+    rows = [[p.project, p.evaluator, str(p.version), f"{p.sampled}/{p.seen}",
+             ", ".join(f"{k}={v}" for k, v in p.scored.items()), str(p.awaiting_reference),
+             "; ".join(p.errors)] for p in run.passes]  # fmt: skip
+    print_table(["project", "evaluator", "version", "sampled", "scored", "awaiting ref", "errors"], rows)
+
+
+@online.command("scores")
+@click.argument("trace_id")
+@_project
+@json_option
+def online_scores_cmd(trace_id: str, project: str, json_: bool) -> None:
+    """The online scores stored on one trace."""
+    from llmloop.sdk.monitoring import monitoring
+
+    items = monitoring.online_scores(trace_id, project)
+    if json_:
+        print_json({"items": items})
+        return
+    rows = [
+        [x.evaluator, str(x.version), x.metric, fmt_value(x.score), fmt_time(x.created_at)] for x in items
+    ]
+    print_table(["evaluator", "version", "metric", "score", "scored"], rows)

@@ -26,6 +26,13 @@ from llmloop.services.monitor.schemas import (
     MonitorResultList,
     MonitorRun,
     MonitorRunRequest,
+    OnlineEvaluator,
+    OnlineEvaluatorCreate,
+    OnlineEvaluatorList,
+    OnlineRun,
+    OnlineRunRequest,
+    OnlineScore,
+    OnlineScoreList,
     SilenceRequest,
     Timeline,
     Trigger,
@@ -46,6 +53,24 @@ ROUTES = [
     Route("monitors.list", "GET", "/monitors", "monitors:read", MonitorList),
     Route("monitors.results", "GET", "/monitors/{name}/results", "monitors:read", MonitorResultList),
     Route("monitors.run", "POST", "/monitors/run", "monitors:run", MonitorRun, MonitorRunRequest),
+    Route(
+        "monitors.online_create",
+        "POST",
+        "/monitors/online",
+        "monitors:write",
+        OnlineEvaluator,
+        OnlineEvaluatorCreate,
+        status=201,
+    ),
+    Route("monitors.online_list", "GET", "/monitors/online", "monitors:read", OnlineEvaluatorList),
+    Route("monitors.online_run", "POST", "/monitors/online/run", "monitors:run", OnlineRun, OnlineRunRequest),
+    Route(
+        "monitors.online_scores",
+        "GET",
+        "/monitors/online/scores/{trace_id}",
+        "monitors:read",
+        OnlineScoreList,
+    ),
     Route(
         "alerts.create_rule",
         "POST",
@@ -85,6 +110,10 @@ class Monitoring(Protocol):
     def list_monitors(self, project: str) -> list[Monitor]: ...
     def results(self, project: str, name: str, limit: int = 100) -> list[MonitorResult]: ...
     def run(self, request: MonitorRunRequest) -> MonitorRun: ...
+    def create_online(self, spec: OnlineEvaluatorCreate) -> OnlineEvaluator: ...
+    def list_online(self, project: str) -> list[OnlineEvaluator]: ...
+    def run_online(self, request: OnlineRunRequest) -> OnlineRun: ...
+    def online_scores(self, project: str, trace_id: str) -> list[OnlineScore]: ...
     def create_rule(self, spec: AlertRuleCreate) -> AlertRule: ...
     def list_rules(self, project: str) -> list[AlertRule]: ...
     def list_alerts(self, project: str, status: str | None = None) -> list[Alert]: ...
@@ -132,6 +161,28 @@ class LocalMonitoring:
 
         flush()  # traces still in this process's span queue belong in the window
         return run_monitors(self.ctx, project=request.project, monitor=request.monitor, now=request.now)
+
+    def create_online(self, spec: OnlineEvaluatorCreate) -> OnlineEvaluator:
+        from llmloop.services.monitor.online import create_evaluator
+
+        return create_evaluator(self.ctx, spec=spec)
+
+    def list_online(self, project: str) -> list[OnlineEvaluator]:
+        from llmloop.services.monitor.online import list_evaluators
+
+        return list_evaluators(self.ctx, project=project)
+
+    def run_online(self, request: OnlineRunRequest) -> OnlineRun:
+        from llmloop.services.monitor.online import run_online
+        from llmloop.services.observe.tracer import flush
+
+        flush()  # traces still in this process's span queue belong in the window
+        return run_online(self.ctx, project=request.project, evaluator=request.evaluator, now=request.now)
+
+    def online_scores(self, project: str, trace_id: str) -> list[OnlineScore]:
+        from llmloop.services.monitor.online import list_scores
+
+        return list_scores(self.ctx, project=project, trace_id=trace_id)
 
     def create_rule(self, spec: AlertRuleCreate) -> AlertRule:
         from llmloop.services.monitor.alerts import create_rule
@@ -213,6 +264,24 @@ class RemoteMonitoring:
     def run(self, request: MonitorRunRequest) -> MonitorRun:
         out: MonitorRun = self.http.call("monitors.run", body=request)
         return out
+
+    def create_online(self, spec: OnlineEvaluatorCreate) -> OnlineEvaluator:
+        out: OnlineEvaluator = self.http.call("monitors.online_create", body=spec)
+        return out
+
+    def list_online(self, project: str) -> list[OnlineEvaluator]:
+        page: OnlineEvaluatorList = self.http.call("monitors.online_list", query={"project": project})
+        return page.items
+
+    def run_online(self, request: OnlineRunRequest) -> OnlineRun:
+        out: OnlineRun = self.http.call("monitors.online_run", body=request)
+        return out
+
+    def online_scores(self, project: str, trace_id: str) -> list[OnlineScore]:
+        page: OnlineScoreList = self.http.call(
+            "monitors.online_scores", path={"trace_id": trace_id}, query={"project": project}
+        )
+        return page.items
 
     def create_rule(self, spec: AlertRuleCreate) -> AlertRule:
         out: AlertRule = self.http.call("alerts.create_rule", body=spec)

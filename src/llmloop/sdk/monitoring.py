@@ -26,6 +26,11 @@ from llmloop.services.monitor.schemas import (
     MonitoringConfig,
     MonitorRun,
     MonitorRunRequest,
+    OnlineEvaluator,
+    OnlineEvaluatorCreate,
+    OnlineRun,
+    OnlineRunRequest,
+    OnlineScore,
     SilenceRequest,
     Timeline,
     TriggerDecision,
@@ -93,6 +98,24 @@ class Monitoring:
     ) -> MonitorRun:
         """One pass over the monitors: what a scheduled job calls."""
         return _api().run(MonitorRunRequest(project=project, monitor=monitor, now=now))
+
+    def online(self, spec: OnlineEvaluatorCreate | dict[str, Any]) -> OnlineEvaluator:
+        """Create or replace an online evaluator (a changed spec is a new version, scored anew)."""
+        body = spec if isinstance(spec, OnlineEvaluatorCreate) else OnlineEvaluatorCreate.model_validate(spec)
+        return _api().create_online(body)
+
+    def online_evaluators(self, project: str = "default") -> list[OnlineEvaluator]:
+        return _api().list_online(project)
+
+    def run_online(
+        self, project: str | None = None, evaluator: str | None = None, now: float | None = None
+    ) -> OnlineRun:
+        """One online-evaluation pass: sampled traces not yet scored get their scores."""
+        return _api().run_online(OnlineRunRequest(project=project, evaluator=evaluator, now=now))
+
+    def online_scores(self, trace_id: str, project: str = "default") -> list[OnlineScore]:
+        """The online scores stored on one trace."""
+        return _api().online_scores(project, trace_id)
 
     def alerts(self, project: str = "default", status: str | None = None) -> list[Alert]:
         return _api().list_alerts(project, status)

@@ -105,6 +105,7 @@ AUDITED: dict[str, frozenset[str]] = {
     # time their condition started holding), so their creation, change, silence are audited by the service
     "monitors": _ALL,
     "monitor_triggers": _ALL,
+    "online_evaluators": _ALL,  # online scores are written by the pass, which audits each pass that scored
 }
 _WRITE = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\s+(?:OR\s+\w+\s+)?(?:INTO\s+|FROM\s+)?"?(\w+)"?', re.I)
 _PENDING, _AUDITED, _EXEMPT = "llmloop_unaudited", "llmloop_audited", "llmloop_audit_exempt"

@@ -76,6 +76,7 @@ def test_monitors_rules_alerts_and_triggers_read_the_same(pair: Pair) -> None:
         "monitors": ["p95"],
         "alerts": ["slow"],
         "triggers": ["turn2"],
+        "online": [],
     }
     assert {m["name"] for m in pair.same(lambda c: c.monitoring.list_monitors(P))} == {
         "errors-False",

@@ -62,6 +62,8 @@ NO_CHANGE_HERE = {
     "datasets.redact": "the seeded version holds no PII: it is returned as it is",
     "privacy.purge": "no retention policy is set, so nothing is deleted",
     "monitors.apply": "the walk's empty file holds no monitor, rule or trigger",
+    "monitors.online_run": "the seed has no online evaluator, so nothing is scored (a pass that scores is "
+    "audited as online_eval.scored: test_online_eval)",
 }
 # mutations this walk cannot make with a generic body, with where they are audited instead
 NOT_WALKED = {
@@ -69,6 +71,7 @@ NOT_WALKED = {
     "privacy.erase": "audited as privacy.erase (test_privacy)",
     "datasets.import": "needs a server import root; stored by the same versions.add as datasets.upload",
     "evaluations.gate_suite": "runs a suite, audited as evaluations.create like the seed's run_suite",
+    "monitors.online_create": "needs a spec with metrics; audited as online_eval.put (test_online_eval)",
 }
 SKIPPED = {**READS, **LOGGING, **NO_CHANGE_HERE, **NOT_WALKED}
 

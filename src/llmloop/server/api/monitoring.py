@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from llmloop.server.deps import CtxDep
 from llmloop.server.routes import mount
-from llmloop.services.monitor import alerts, service, timeline, triggers
+from llmloop.services.monitor import alerts, online, service, timeline, triggers
 from llmloop.services.monitor.schemas import (
     Alert,
     AlertList,
@@ -23,6 +23,12 @@ from llmloop.services.monitor.schemas import (
     MonitorResultList,
     MonitorRun,
     MonitorRunRequest,
+    OnlineEvaluator,
+    OnlineEvaluatorCreate,
+    OnlineEvaluatorList,
+    OnlineRun,
+    OnlineRunRequest,
+    OnlineScoreList,
     SilenceRequest,
     Timeline,
     Trigger,
@@ -48,6 +54,27 @@ def drift(ctx: CtxDep, request: DriftRequest) -> DriftResult:
 @mount(monitors_router, "monitors.apply")
 def apply(ctx: CtxDep, config: MonitoringConfig) -> Applied:
     return service.apply_config(ctx, config=config)
+
+
+@mount(monitors_router, "monitors.online_create")
+def create_online(ctx: CtxDep, spec: OnlineEvaluatorCreate) -> OnlineEvaluator:
+    return online.create_evaluator(ctx, spec=spec)
+
+
+@mount(monitors_router, "monitors.online_list")
+def list_online(ctx: CtxDep, project: str = "default") -> OnlineEvaluatorList:
+    return OnlineEvaluatorList(items=online.list_evaluators(ctx, project=project))
+
+
+@mount(monitors_router, "monitors.online_run")
+def run_online(ctx: CtxDep, request: OnlineRunRequest) -> OnlineRun:
+    writer_for(ctx).flush()  # spans still queued in this server belong in the window
+    return online.run_online(ctx, project=request.project, evaluator=request.evaluator, now=request.now)
+
+
+@mount(monitors_router, "monitors.online_scores")
+def online_scores(ctx: CtxDep, trace_id: str, project: str = "default") -> OnlineScoreList:
+    return OnlineScoreList(items=online.list_scores(ctx, project=project, trace_id=trace_id))
 
 
 @mount(monitors_router, "monitors.create")

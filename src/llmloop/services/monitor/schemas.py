@@ -40,7 +40,14 @@ DriftMethod = Literal["auto", "mmd", "classifier", "topic", "length"]
 Severity = Literal["info", "warning", "critical"]
 
 
+ONLINE_PREFIX = "online:"  # ``online:json_valid``: the mean online score of that metric in the window
+
+
 def _check_metric(value: str) -> str:
+    if value.startswith(ONLINE_PREFIX):
+        if not value[len(ONLINE_PREFIX) :]:
+            raise ValueError("metric 'online:' names no online metric (e.g. 'online:json_valid')")
+        return value
     if value not in METRICS:
         guess = closest_key(value, list(METRICS))
         hint = f"; did you mean {guess!r}?" if guess else ""
@@ -450,17 +457,146 @@ class TriggerRunRequest(BaseModel):
     now: float | None = None
 
 
+# ---- online evaluation ---------------------------------------------------------------------------
+
+
+class OnlineMetric(BaseModel):
+    """One metric an online evaluator scores sampled traces with.
+
+    ``json_valid`` scores the answer at once. ``task`` runs a registered task metric (``metric``)
+    against the reference a correction feedback gives the trace, so it waits for one. ``judge``
+    asks a registered model (``model``) to grade the answer against ``rubric`` on ``scale``.
+    """
+
+    model_config = _CONFIG
+
+    kind: Literal["json_valid", "task", "judge"]
+    name: str | None = Field(None, description="The score's name; default: the kind, or the task metric.")
+    metric: str | None = Field(None, description="task: a registered metric name (llmloop eval metrics).")
+    options: dict[str, Any] = Field(default_factory=dict, description="task: the metric's options.")
+    model: str | None = Field(None, description="judge: a registered model reference (NAME@VERSION|alias).")
+    rubric: str | None = Field(None, description="judge: the rubric, with {input} {prediction} {reference}.")
+    scale: tuple[float, float] = (1, 5)
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> OnlineMetric:
+        if self.kind == "task" and not self.metric:
+            raise ValueError("a task metric names 'metric' (a registered metric)")
+        if self.kind == "judge" and not self.model:
+            raise ValueError("a judge metric names 'model' (a registered model reference)")
+        if self.kind != "task" and (self.metric or self.options):
+            raise ValueError(f"'metric' and 'options' are for task metrics, not {self.kind}")
+        if self.kind != "judge" and (self.model or self.rubric):
+            raise ValueError(f"'model' and 'rubric' are for judge metrics, not {self.kind}")
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError(f"'scale' must have min < max, got {self.scale[0]}..{self.scale[1]}")
+        return self
+
+    @property
+    def score_name(self) -> str:
+        return self.name or (self.metric if self.kind == "task" and self.metric else self.kind)
+
+
+class OnlineEvaluatorCreate(BaseModel):
+    """Score a deterministic ``sample_rate`` share of a project's live traces (optionally one
+    deployment or model) with ``metrics``, off the request path, at most ``max_per_pass`` per pass."""
+
+    model_config = _CONFIG
+
+    name: str = _NAME
+    project: str = "default"
+    deployment: str | None = None
+    model: str | None = None
+    sample_rate: float = Field(ge=0.0, le=1.0)
+    metrics: list[OnlineMetric] = Field(min_length=1)
+    lookback_s: float = Field(86_400.0, gt=0, description="How far back a pass looks for unscored traces.")
+    max_per_pass: int = Field(200, ge=1, le=100_000, description="Scores written per pass, at most.")
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> OnlineEvaluatorCreate:
+        names = [m.score_name for m in self.metrics]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"two metrics score under the same name {dup[0]!r}; give one a 'name'")
+        return self
+
+
+class OnlineEvaluator(OnlineEvaluatorCreate):
+    id: str
+    version: int
+    created_at: float
+    updated_at: float
+    created_by: str | None = None
+
+
+class OnlineEvaluatorList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[OnlineEvaluator]
+
+
+class OnlineRunRequest(BaseModel):
+    model_config = _CONFIG
+
+    project: str | None = None
+    evaluator: str | None = None
+    now: float | None = None
+
+
+class OnlinePass(BaseModel):
+    """What one pass of one evaluator did: traces seen and sampled, scores written per metric,
+    sampled traces still waiting for a reference, and metrics that failed."""
+
+    model_config = _CONFIG
+
+    evaluator: str
+    project: str
+    version: int
+    seen: int
+    sampled: int
+    scored: dict[str, int]
+    awaiting_reference: int
+    errors: list[str] = Field(default_factory=list)
+
+
+class OnlineRun(BaseModel):
+    model_config = _CONFIG
+
+    passes: list[OnlinePass]
+
+
+class OnlineScore(BaseModel):
+    model_config = _CONFIG
+
+    evaluator: str
+    version: int
+    metric: str
+    trace_id: str
+    score: float | None
+    detail: dict[str, Any]
+    created_at: float
+    source: Literal["online-eval"] = "online-eval"
+
+
+class OnlineScoreList(BaseModel):
+    model_config = _CONFIG
+
+    items: list[OnlineScore]
+
+
 # ---- the file ------------------------------------------------------------------------------------
 
 
 class MonitoringConfig(BaseModel):
-    """``llmloop monitor apply FILE``: monitors, alert rules and triggers in one YAML document."""
+    """``llmloop monitor apply FILE``: monitors, alert rules, triggers and online evaluators in one
+    YAML document."""
 
     model_config = _CONFIG
 
     monitors: list[MonitorCreate] = Field(default_factory=list)
     alerts: list[AlertRuleCreate] = Field(default_factory=list)
     triggers: list[TriggerCreate] = Field(default_factory=list)
+    online: list[OnlineEvaluatorCreate] = Field(default_factory=list)
 
 
 class Applied(BaseModel):
@@ -469,6 +605,7 @@ class Applied(BaseModel):
     monitors: list[str]
     alerts: list[str]
     triggers: list[str]
+    online: list[str] = Field(default_factory=list)
 
 
 # ---- a model version's life ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from llmloop.services.monitor.schemas import (
     MonitoringConfig,
     MonitorResult,
     MonitorRun,
+    OnlineEvaluatorCreate,
     TriggerCreate,
     Window,
 )
@@ -84,24 +85,29 @@ def create_monitor(ctx: Context, *, spec: MonitorCreate) -> Monitor:
 
 
 def apply_config(ctx: Context, *, config: MonitoringConfig) -> Applied:
-    """Every monitor, rule and trigger of one file, in one transaction: all of it lands or none."""
-    from llmloop.services.monitor import triggers
+    """Every monitor, rule, trigger and online evaluator of one file, in one transaction: all of it
+    lands or none."""
+    from llmloop.services.monitor import online, triggers
 
-    named: list[MonitorCreate | AlertRuleCreate | TriggerCreate] = [
+    named: list[MonitorCreate | AlertRuleCreate | TriggerCreate | OnlineEvaluatorCreate] = [
         *config.monitors,
         *config.alerts,
         *config.triggers,
+        *config.online,
     ]
     for project in sorted({x.project for x in named}):
         ctx.require("monitors:write", project)
     if config.triggers:
         for project in sorted({t.project for t in config.triggers}):
             ctx.require("triggers:write", project)
+    for i, o in enumerate(config.online):
+        online.check(ctx, o, key=f"online[{i}].")
     with ctx.db.session() as s:
         done = Applied(
             monitors=[put_monitor(s, ctx, m).name for m in config.monitors],
             alerts=[alerts.put_rule(s, ctx, a).name for a in config.alerts],
             triggers=[triggers.put_trigger(s, ctx, t).name for t in config.triggers],
+            online=[online.put_evaluator(s, ctx, o).name for o in config.online],
         )
     return done
 
@@ -199,6 +205,8 @@ def measure(ctx: Context, s: Session, row: MonitorRow, project: str, at: float) 
             what = (
                 "feedback"
                 if spec["metric"] in ("feedback_score", "thumbs_down_rate")
+                else f"online scores {spec['metric'].removeprefix('online:')!r}"
+                if spec["metric"].startswith("online:")
                 else "traces to measure"
             )
             return MonitorResult(

@@ -21,6 +21,7 @@ from llmloop.errors import InvalidInput
 from llmloop.services.observe import semconv
 from llmloop.services.serve.gateway import DEPLOYMENT
 from llmloop.store.tables.deployments import FeedbackRow
+from llmloop.store.tables.monitoring import OnlineScoreRow
 from llmloop.store.tables.traces import SpanRow, TraceRow
 
 if TYPE_CHECKING:
@@ -241,4 +242,26 @@ def measure(s: Session, metric: str, reqs: list[Request]) -> Measured:
             return Measured(value, [f.trace_id for f in low], len(scored))
         down = [f.trace_id for f in items if f.negative]
         return Measured(len(down) / len(items) if items else None, down[-_LINKS:], len(items))
+    if metric.startswith("online:"):
+        return _online(s, metric.removeprefix("online:"), [r.trace_id for r in reqs])
     raise InvalidInput(f"unknown metric {metric!r}", details={"field": "metric"})
+
+
+def _online(s: Session, name: str, trace_ids: list[str]) -> Measured:
+    """Mean online score ``name`` over the window's traces, the newest score of each trace counted
+    once (a trace scored by two evaluator versions is one observation, the current one)."""
+    latest: dict[str, tuple[int, float]] = {}
+    for chunk in _chunks(trace_ids):
+        q = select(OnlineScoreRow.trace_id, OnlineScoreRow.id, OnlineScoreRow.score).where(
+            OnlineScoreRow.trace_id.in_(chunk),
+            OnlineScoreRow.metric == name,
+            OnlineScoreRow.score.is_not(None),
+        )
+        for trace_id, row_id, score in s.execute(q):
+            if score is not None and (trace_id not in latest or row_id > latest[trace_id][0]):
+                latest[trace_id] = (row_id, float(score))
+    if not latest:
+        return Measured(None, [], 0)
+    mean = sum(v for _, v in latest.values()) / len(latest)
+    low = sorted((t for t in latest if latest[t][1] < mean), key=lambda t: latest[t][1])[:_LINKS]
+    return Measured(mean, low, len(latest))  # links: the traces that pull the mean down

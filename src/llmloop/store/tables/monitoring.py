@@ -138,3 +138,41 @@ class TriggerEventRow(Base):
     at: Mapped[float] = mapped_column(Float(precision=53))
     started: Mapped[bool] = mapped_column(Boolean)
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)  # the TriggerDecision as served
+
+
+class OnlineEvaluatorRow(Base):
+    """An online evaluation's definition; ``version`` goes up when its spec changes, so a changed
+    rubric or metric scores the traffic again instead of keeping the old config's scores."""
+
+    __tablename__ = "online_evaluators"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float(precision=53), default=now)
+    updated_at: Mapped[float] = mapped_column(Float(precision=53), default=now)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class OnlineScoreRow(Base):
+    """One online score on one trace: the unique key makes a trace scored once per metric and
+    evaluator version, whichever pass (or two concurrent passes) gets there first."""
+
+    __tablename__ = "online_scores"
+    __table_args__ = (
+        UniqueConstraint("evaluator_id", "version", "metric", "trace_id"),
+        Index("ix_online_scores_trace", "trace_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluator_id: Mapped[str] = mapped_column(ForeignKey("online_evaluators.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(128))
+    trace_id: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float(precision=53))  # None: the judge answered garbage
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float(precision=53), default=now)
