@@ -1,6 +1,6 @@
 """Over HTTP in local mode: the pairwise choice stored as preference feedback and exported as a pair,
 and the playground's NDJSON stream (deltas, then the saved run). The browser runs these in
-``tests/e2e/ui/test_pairwise_and_stream.py``; here the server's side is checked without one."""
+``tests/e2e/ui/test_browser_pairwise_and_stream.py``; here the server's side is checked without one."""
 
 from __future__ import annotations
 
