@@ -25,7 +25,6 @@ iterates a set.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,7 @@ from llmloop.examples.travel.catalog import DESTINATIONS, Destination
 from llmloop.examples.travel.generate import check_sizes, draw_preferences
 from llmloop.examples.travel.phrasing import TEMPLATES, Template, render_option, render_request
 from llmloop.examples.travel.rules import Preferences, recommend, violations
+from llmloop.hashing import unit_hash
 
 Split = Literal["train", "dev", "test"]
 SPLITS: tuple[Split, ...] = ("train", "dev", "test")
@@ -55,8 +55,7 @@ def signature(prefs: Preferences) -> str:
 def share_of(key: str, shares: Mapping[Any, float]) -> str:
     """Which of ``shares`` (name → share, in order, summing to 1) owns ``key``: SHA-256 of the key, so
     membership needs no table and never drifts. The turn-2 drift slices use it with their own keys."""
-    digest = hashlib.sha256(key.encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
+    u = unit_hash(key)
     edge = 0.0
     names = [str(n) for n in shares]
     for name in names:

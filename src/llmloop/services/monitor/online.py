@@ -18,7 +18,6 @@ A monitor windows the scores as metric ``online:<score name>`` (``windows.measur
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from llmloop.errors import InvalidInput, LlmloopError, NotFound
+from llmloop.hashing import unit_hash
 from llmloop.security import audit
 from llmloop.services.monitor import windows
 from llmloop.services.monitor.schemas import (
@@ -55,10 +55,7 @@ _JUDGE_RAW_CHARS = 500
 
 def sampled(trace_id: str, rate: float) -> bool:
     """Whether ``trace_id`` is in the ``rate`` share: the same answer on every pass and server."""
-    if rate <= 0.0:
-        return False
-    bucket = int.from_bytes(hashlib.sha256(trace_id.encode()).digest()[:8], "big")
-    return bucket < rate * 2**64
+    return unit_hash(trace_id) < rate  # a rate of 0 samples nothing: the hash is never below 0
 
 
 # ---- definitions ---------------------------------------------------------------------------------

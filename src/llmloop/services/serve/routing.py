@@ -7,23 +7,19 @@ is random per request.
 
 from __future__ import annotations
 
-import hashlib
 import random
 
+from llmloop.hashing import unit_hash
 from llmloop.services.serve.schemas import DeploymentSpec, TargetSpec
 
 _rng = random.Random()
-
-
-def _unit(key: str) -> float:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
 
 
 def choose_target(spec: DeploymentSpec, *, deployment: str, user: str | None) -> TargetSpec:
     if spec.policy == "single" or len(spec.targets) == 1:
         return spec.targets[0]
     total = sum(t.weight for t in spec.targets)
-    point = (_unit(f"{deployment}\0{user}") if user else _rng.random()) * total
+    point = (unit_hash(f"{deployment}\0{user}") if user else _rng.random()) * total
     for t in spec.targets:
         point -= t.weight
         if point < 0:

@@ -14,7 +14,6 @@ Each method accepts some kinds:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from typing import Any
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
+from llmloop.hashing import unit_hash
 from llmloop.services.data import formats, kinds
 from llmloop.services.data import service as data
 from llmloop.services.data.schemas import DatasetAdd
@@ -266,8 +266,7 @@ def split_eval(
     held: list[dict[str, Any]] = []
     for row in rows:
         body = json.dumps({k: v for k, v in row.items() if not k.startswith("_")}, sort_keys=True)
-        h = int.from_bytes(hashlib.sha256(f"{seed}:{body}".encode()).digest()[:8], "big") / 2**64
-        (held if h < fraction else train).append(row)
+        (held if unit_hash(f"{seed}:{body}") < fraction else train).append(row)
     if not held or not train:
         raise InvalidInput(
             f"data.eval_fraction {fraction} leaves {'no eval' if not held else 'no training'} rows out of {len(rows)}",
