@@ -179,12 +179,9 @@ class TransformersEngine:
         """``chat`` for every request, submitted as one group (``Batcher.submit_group``): evaluation
         asks this so that its answers do not depend on thread timing. Raises before submitting
         anything when any request is invalid; the caller can then ask them one by one."""
-        prepared = []
-        for request in requests:
-            sampling = request.sampling()
-            ids, budget = fit_context(self.chat_prompt_ids(request), sampling, self.context_length)
-            prepared.append(Job(ids=ids, max_new=budget, sampling=sampling))
-        jobs = self._batcher.submit_group(prepared)
+        jobs = self._batcher.submit_group(
+            [self._job(self.chat_prompt_ids(r), r.sampling()) for r in requests]
+        )
         return [chat_chunks(self.model, self._pieces(job, len(job.ids))) for job in jobs]
 
     def complete(self, request: CompletionRequest) -> Iterator[TextCompletionChunk]:
@@ -195,9 +192,13 @@ class TransformersEngine:
 
     def _generate(self, ids: list[int], sampling: Sampling) -> Iterator[Piece]:
         """Submits now (so errors and queueing start at call time); the iterator streams the answer."""
+        job = self._batcher.submit(self._job(ids, sampling))
+        return self._pieces(job, len(job.ids))
+
+    def _job(self, ids: list[int], sampling: Sampling) -> Job:
+        """A batcher job for a prompt: cut to the context (or refused) and given its token budget."""
         ids, budget = fit_context(ids, sampling, self.context_length)
-        job = self._batcher.submit(Job(ids=ids, max_new=budget, sampling=sampling))
-        return self._pieces(job, len(ids))
+        return Job(ids=ids, max_new=budget, sampling=sampling)
 
     def _pieces(self, job: Job, prompt_tokens: int) -> Iterator[Piece]:
         def events() -> Iterator[int | tuple[str, str]]:
