@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 import llmloop as ll
 from llmloop.context import local_context
+from llmloop.sdk.train import plan as train_plan
 from llmloop.services.tracking import service as tracking
 from llmloop.store.lineage import edges_of
 
@@ -130,7 +131,7 @@ def test_plan_counts_match_the_real_model(
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    plan = ll.sdk.train.plan(
+    plan = train_plan(
         tiny_config(
             training={"max_steps": None, "num_epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 3}
         )
@@ -145,6 +146,36 @@ def test_plan_counts_match_the_real_model(
     assert plan.steps_per_epoch == 4 and plan.total_steps == 8
     assert 10 < plan.tokens_per_row < 64 and abs(plan.tokens_per_step - 12 * plan.tokens_per_row) < 12
     assert plan.fits and plan.memory.total_bytes > plan.memory.runtime_bytes and plan.step_seconds > 0
+
+
+def test_top_layers_adapt_only_the_last_blocks(
+    tiny_config: Callable[..., dict[str, Any]], tiny_model: Path
+) -> None:
+    """lora.top_layers: 1 on the 2-block model puts adapters on block 1 only, the plan counts just
+    those, and the stored adapter says so (serving and stacking read layers_to_transform)."""
+    import json
+
+    config = tiny_config(lora={"top_layers": 1}, training={"max_steps": 2})
+    plan = train_plan(config)
+    snap = Snapshot()
+    result = ll.train(config, callbacks=[snap])
+
+    assert snap.trainable and all(".layers.1." in n for n in snap.trainable), sorted(snap.trainable)
+    assert plan.params_trainable == sum(snap.before[n].numel() for n in snap.trainable)
+    assert all(torch.equal(snap.before[n], snap.after[n]) for n in snap.before if ".layers.0." in n)
+    assert all(not torch.equal(snap.before[n], snap.after[n]) for n in snap.trainable if "lora_B" in n)
+    stored = json.loads((Path(result.output_dir or "") / "adapter_config.json").read_text())
+    assert stored["layers_to_transform"] == [1]
+    full = train_plan(tiny_config())
+    assert plan.params_trainable * 2 == full.params_trainable and plan.step_seconds < full.step_seconds
+
+
+def test_more_top_layers_than_the_model_has_is_refused(tiny_config: Callable[..., dict[str, Any]]) -> None:
+    with pytest.raises(
+        ll.InvalidInput, match=r"lora\.top_layers is 3 but the model has 2 transformer blocks"
+    ):
+        ll.train(tiny_config(lora={"top_layers": 3}))
+    assert ll.search_runs() == []
 
 
 @pytest.mark.parametrize("limit_gb", [0.01])

@@ -53,6 +53,17 @@ GATES: list[Any] = [
 ]
 
 
+# The top 10 of SmolLM2's 30 blocks: the backward pass stops below them, so a step costs ~0.6 of
+# adapting every block, and it learned the choice as well on dev (0.375 at 240 steps).
+LORA: dict[str, Any] = {
+    "r": 16,
+    "alpha": 32,
+    "dropout": 0.05,
+    "target_modules": "all-linear",
+    "top_layers": 10,
+}
+
+
 @dataclass(frozen=True)
 class PromptChoice:
     """A prompt and how many training rows it shows as worked examples."""
@@ -75,7 +86,9 @@ class LoopSettings:
     workdir: str | Path
     project: str = "travel"
     seed: int = 0
-    sft_steps: int = 90  # ~3.3 s a step on 2 CPU cores: 90 x 8 rows = 0.6 epoch of train
+    # 240 x 8 rows = 1.6 epochs: the choice is learned after about one epoch (dev 0.375 at 240 steps,
+    # seed 0, against ~0.27 for the base); ~4.5 s a step in fp32 on 2 CPU cores without avx512_bf16
+    sft_steps: int = 240
     learning_rate: float = 1e-3
     test_rows: int = 300
     dev_rows: int = 64  # rows each candidate base prompt answers; eval loss in training reads 32
@@ -163,7 +176,7 @@ def sft_config(settings: LoopSettings) -> dict[str, Any]:
             "max_eval_rows": 32,
             "prompt": PROMPT,
         },
-        "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
+        "lora": LORA,
         "training": {
             "learning_rate": settings.learning_rate,
             "lr_scheduler": "cosine",

@@ -38,6 +38,7 @@ import llmloop as ll
 from llmloop.examples.travel import write_jsonl
 from llmloop.examples.travel.drift import Drift, DriftRow, generate_drift
 from llmloop.examples.travel.loop import (
+    LORA,
     PROMPT,
     TUNED_MODEL,
     LoopSettings,
@@ -261,7 +262,7 @@ def sft_config(settings: LoopSettings, t2: Turn2Settings, champion: str, data: s
         "method": "sft",
         "model": {"base": champion},
         "data": {"train": data},
-        "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
+        "lora": LORA,
         "training": {
             "learning_rate": t2.learning_rate,
             "lr_scheduler": "cosine",

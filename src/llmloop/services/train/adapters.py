@@ -89,7 +89,14 @@ def stack_adapters(first: Path, second: Path, out: Path) -> Path:
         stacked[f"{module}.lora_A.weight"] = torch.cat([a1, a2], dim=0).contiguous()
         stacked[f"{module}.lora_B.weight"] = torch.cat([b1 * s1, b2 * s2], dim=1).contiguous()
     targets = sorted(set(_names(cfg1)) | set(_names(cfg2)))
-    config = {**cfg1, "r": r1 + r2, "lora_alpha": r1 + r2, "target_modules": targets, "lora_dropout": 0.0}
+    config = {
+        **cfg1,
+        "r": r1 + r2,
+        "lora_alpha": r1 + r2,
+        "target_modules": targets,
+        "layers_to_transform": _blocks(cfg1, cfg2),
+        "lora_dropout": 0.0,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
     save_file(stacked, str(out / "adapter_model.safetensors"))
@@ -99,3 +106,14 @@ def stack_adapters(first: Path, second: Path, out: Path) -> Path:
 def _names(config: dict[str, Any]) -> list[str]:
     targets = config.get("target_modules") or []
     return [targets] if isinstance(targets, str) else list(targets)
+
+
+def _blocks(cfg1: dict[str, Any], cfg2: dict[str, Any]) -> list[int] | None:
+    """The blocks the stacked adapter covers: every block if either adapter covers every block
+    (``layers_to_transform`` unset), else the union (``lora.top_layers`` can differ between turns)."""
+    first, second = cfg1.get("layers_to_transform"), cfg2.get("layers_to_transform")
+    if first is None or second is None:
+        return None
+    blocks = {first} if isinstance(first, int) else set(first)
+    blocks |= {second} if isinstance(second, int) else set(second)
+    return sorted(blocks)

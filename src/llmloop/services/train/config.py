@@ -145,6 +145,14 @@ class LoraSection(_Section):
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt (q_proj, v_proj, …) or all-linear."
     )
+    top_layers: int | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Adapt only the last N transformer blocks (default: all). The backward pass then stops"
+            " below them: with 10 of SmolLM2's 30 blocks a step is ~1.5x faster on CPU."
+        ),
+    )
     quantization: Literal["none", "4bit"] = Field(
         "none", description="4bit = QLoRA (base weights in 4-bit NF4; needs CUDA and bitsandbytes)."
     )

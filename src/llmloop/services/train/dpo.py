@@ -47,7 +47,7 @@ def build_dpo_trainer(
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
-        peft_config=lora_config(cfg),
+        peft_config=lora_config(cfg, model),
         callbacks=callbacks,
     )
     drop_default_printing(trainer)

@@ -9,6 +9,7 @@ bf16 without gradient checkpointing). They are for deciding, not promising: the 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from llmloop.errors import InvalidInput
@@ -16,6 +17,7 @@ from llmloop.services.train.config import TrainConfig
 from llmloop.services.train.device import Device
 from llmloop.services.train.model_source import ModelSource, read_model_config
 from llmloop.services.train.schemas import MemoryEstimate, Plan
+from llmloop.services.train.trainers import adapted_layers
 
 # Effective training throughput per CPU thread (FLOP/s), from the STACK figures above.
 CPU_FLOPS_PER_THREAD = {False: 42e9, True: 69e9}
@@ -38,10 +40,13 @@ def count_parameters(source: ModelSource, cfg: TrainConfig) -> tuple[int, int, d
     if not cfg.lora.enabled:
         return total, total, read_model_config(source)
     targets = cfg.lora.target_modules
+    layers = adapted_layers(cfg, config)
     trainable = 0
     output = model.get_output_embeddings()
     for name, module in model.named_modules():
         if not isinstance(module, torch.nn.Linear) or module is output:
+            continue
+        if layers is not None and block_index(name) not in layers:
             continue
         if targets == "all-linear" or name.rsplit(".", 1)[-1] in targets:
             trainable += cfg.lora.r * (module.in_features + module.out_features)
@@ -51,6 +56,13 @@ def count_parameters(source: ModelSource, cfg: TrainConfig) -> tuple[int, int, d
             details={"key": "lora.target_modules"},
         )
     return total, trainable, read_model_config(source)
+
+
+def block_index(module_name: str) -> int | None:
+    """The transformer block a module sits in (``model.layers.7.mlp.up_proj`` → 7), found the way
+    PEFT finds it for ``layers_to_transform``: the first number between dots."""
+    match = re.match(r".*?\.[^.]*\.(\d+)\.", module_name)
+    return int(match.group(1)) if match else None
 
 
 def row_token_lengths(tokenizer: Any, rows: list[dict[str, Any]]) -> list[int]:
@@ -115,9 +127,17 @@ def estimate_memory(
 
 
 def estimate_step_seconds(
-    cfg: TrainConfig, device: Device, *, total: int, tokens_per_step: int, bf16: bool
+    cfg: TrainConfig,
+    device: Device,
+    *,
+    total: int,
+    tokens_per_step: int,
+    bf16: bool,
+    backward_share: float = 1.0,
 ) -> float:
-    flops_per_token = (4 if cfg.lora.enabled else 6) * total
+    """``backward_share``: the part of the network the backward pass runs through (LoRA on the
+    top blocks only stops it below them)."""
+    flops_per_token = (2 + (2 if cfg.lora.enabled else 4) * backward_share) * total
     if cfg.training.gradient_checkpointing:
         flops_per_token += 2 * total  # one more forward
     if cfg.method == "dpo":
@@ -163,7 +183,11 @@ def make_plan(
     )
     memory = estimate_memory(cfg, model_cfg, total=total, trainable=trainable, seq=padded, bf16=bf16)
     limit = int(cfg.compute.memory_limit_gb * 2**30) if cfg.compute.memory_limit_gb else device.memory_bytes
-    step_s = estimate_step_seconds(cfg, device, total=total, tokens_per_step=tokens_per_step, bf16=bf16)
+    blocks = model_cfg.get("num_hidden_layers") or model_cfg.get("n_layer")
+    share = cfg.lora.top_layers / blocks if cfg.lora.top_layers and isinstance(blocks, int) else 1.0
+    step_s = estimate_step_seconds(
+        cfg, device, total=total, tokens_per_step=tokens_per_step, bf16=bf16, backward_share=share
+    )
     notes: list[str] = []
     if truncated:
         notes.append(

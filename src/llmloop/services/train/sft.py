@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from llmloop.services.train.answer_loss import with_answer_only_loss
 from llmloop.services.train.config import TrainConfig
 from llmloop.services.train.device import Device
 from llmloop.services.train.trainers import drop_default_printing, guarded, lora_config, trainer_kwargs
@@ -39,14 +40,14 @@ def build_sft_trainer(
         completion_only_loss=None,  # TRL: on for prompt/completion rows, which is how we ask for answer-only loss
         dataset_num_proc=None,
     )
-    trainer_cls = guarded(SFTTrainer)
+    trainer_cls = guarded(with_answer_only_loss(SFTTrainer))
     trainer = trainer_cls(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
-        peft_config=lora_config(cfg),
+        peft_config=lora_config(cfg, model),
         callbacks=callbacks,
     )
     drop_default_printing(trainer)

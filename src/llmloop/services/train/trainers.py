@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from llmloop.errors import InvalidInput
 from llmloop.services.train.config import TrainConfig
 from llmloop.services.train.device import Device
 
@@ -59,21 +60,69 @@ def trainer_kwargs(
     }
 
 
-def lora_config(cfg: TrainConfig) -> Any:
+def lora_config(cfg: TrainConfig, model: Any) -> Any:
     """A PEFT LoraConfig, or None for a full fine-tune."""
     if not cfg.lora.enabled:
         return None
     from peft import LoraConfig
 
     lora = cfg.lora
+    layers = adapted_layers(cfg, model.config)
+    targets = lora.target_modules
+    if layers is not None and targets == "all-linear":
+        targets = linear_module_names(model)  # PEFT takes a block list only with named targets
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
+        target_modules=targets,
+        layers_to_transform=layers,
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """The names "all-linear" stands for: every linear layer's last name part, but the LM head."""
+    import torch
+
+    output = model.get_output_embeddings()
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module is not output
+        }
+    )
+
+
+def block_count(model_config: Any) -> int:
+    """How many transformer blocks a model has (``num_hidden_layers``; GPT-2 style configs map
+    ``n_layer`` onto that name)."""
+    n = getattr(model_config, "num_hidden_layers", None)
+    if not isinstance(n, int) or n <= 0:
+        raise InvalidInput(
+            "lora.top_layers needs a model whose config states num_hidden_layers",
+            details={"key": "lora.top_layers"},
+        )
+    return n
+
+
+def adapted_layers(cfg: TrainConfig, model_config: Any) -> list[int] | None:
+    """The block indices ``lora.top_layers`` selects (the last N), or None for every block.
+
+    The last blocks, because the backward pass runs from the loss down to the lowest adapted block:
+    leaving the lower blocks frozen and unadapted is what makes the step cheaper."""
+    top = cfg.lora.top_layers
+    if top is None:
+        return None
+    n = block_count(model_config)
+    if top > n:
+        raise InvalidInput(
+            f"lora.top_layers is {top} but the model has {n} transformer blocks",
+            details={"key": "lora.top_layers", "blocks": n},
+        )
+    return list(range(n - top, n))
 
 
 def guarded(trainer_cls: type) -> type:
