@@ -205,3 +205,18 @@ def test_early_stopping_ends_a_training_that_stopped_improving(
     assert result.status == "stopped_early" and result.steps == 3 and result.total_steps == 10
     run = tracking.get_run(local_context(), run_id=result.run_id)
     assert run.status == "finished" and run.tags["status_detail"] == "stopped_early"
+
+
+def test_progress_off_a_terminal_prints_lines_with_eta(
+    tiny_config: Callable[..., dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CI log or pipe sees a line per tenth of the steps, not a bar that draws only at the end."""
+    ll.train(tiny_config(), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("training tiny:")]
+    assert [line.split(",")[0] for line in lines] == [
+        "training tiny: 1/4 (25%)",
+        "training tiny: 2/4 (50%)",
+        "training tiny: 3/4 (75%)",
+        "training tiny: 4/4 (100%)",
+    ]
+    assert lines[-1].endswith("ETA 0s")

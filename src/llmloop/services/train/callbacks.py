@@ -13,6 +13,7 @@ A sweep adds ``ReportCallback`` (sweep.py) to feed the objective to its pruner.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from llmloop.services.progress_lines import PlainProgress
 from llmloop.services.train.device import rss_bytes
 from llmloop.services.train.recorder import RunRecorder, finite
 
@@ -152,16 +154,25 @@ class TrackingCallback(TrainerCallback):
 
 
 class ProgressCallback(TrainerCallback):
-    """A rich progress bar with loss and ETA on stderr; starts where a resumed run left off."""
+    """A rich progress bar with loss and ETA on stderr; starts where a resumed run left off.
+
+    Where stderr is not a terminal (CI, a pipe) the bar would show nothing until the end, so it
+    prints a plain line every tenth of the steps instead."""
 
     def __init__(self, description: str) -> None:
         self.description = description
         self._progress: Any = None
         self._task: Any = None
+        self._lines: PlainProgress | None = None
+        self._first_step = 0
 
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> TrainerControl:
+        if not sys.stderr.isatty():
+            self._lines = PlainProgress(f"training {self.description}", stream=sys.stderr)
+            self._first_step = state.global_step
+            return control
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -194,6 +205,8 @@ class ProgressCallback(TrainerCallback):
     ) -> TrainerControl:
         if self._progress is not None:
             self._progress.update(self._task, completed=state.global_step)
+        elif self._lines is not None:  # a resumed run's ETA counts only the steps run here
+            self._lines(state.global_step - self._first_step, state.max_steps - self._first_step)
         return control
 
     def on_log(
