@@ -129,12 +129,23 @@ def quickstart(
     )
     if turns == "2":
         _turn2(loop, fast, summary.promoted, project)
-    click.echo(f"done in {time.time() - t0:.0f}s")
+    click.echo(f"done in {time.time() - t0:.0f}s; {_peak_memory()}")
     if serve:
         from llmloop.cli.server import server
 
         click.echo(f"web UI: http://127.0.0.1:{port}/?project={project}")
         click.get_current_context().invoke(server, port=port)
+
+
+def _peak_memory() -> str:
+    """Peak resident memory of this process and of the largest child it waited for (turn 2's
+    server), as the kernel counted it: what a user needs free to run the demo."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    server = f", the server {child:.2f} GiB" if child > 0.05 else ""
+    return f"peak memory: this process {own:.2f} GiB{server}"
 
 
 def _dev_table(ranked: list[tuple[PromptChoice, float]]) -> None:

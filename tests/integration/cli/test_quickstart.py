@@ -51,3 +51,5 @@ def test_quickstart_runs_the_first_turn(cli: Any, tmp_path: Path) -> None:
     assert ("champion" in version.aliases) == promoted
     assert "on the test split" in out.stdout and "promotion gates" in out.stdout
     assert "base model prompts on dev" in out.stdout
+    assert "peak memory: this process" in out.stdout  # the summary says what the demo needed
+    assert "training travel-sft: 2/2 (100%)" in out.stderr  # training shows life in a log, too
