@@ -10,6 +10,7 @@ the other user's scores, cached vectors and links are intact, and the statistics
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -148,3 +149,30 @@ def test_erasing_a_user_removes_their_traces_from_every_monitoring_table(ctx: An
     assert (
         privacy.erase_subject(ctx, subject=SUBJECT).removed["monitor_results"] == 0
     )  # nothing left to scrub
+
+
+def test_a_result_quoting_a_user_whose_traces_were_purged_is_scrubbed_by_their_name(ctx: Any) -> None:
+    at = time.time() - 3 * 86_400  # old enough for a one-day retention to purge
+    for i in range(6):
+        record(ctx, project=P, at=at - 500 + i, user=OTHER, text=f"A beach {i}")
+    for i in range(6):
+        record(
+            ctx, project=P, at=at - 60 + i, user=SUBJECT, text=f"{SUBJECT} wants a very long trip plan {i}"
+        )
+    reference = DriftReference(start=at - 500, end=at - 400)
+    service.create_monitor(ctx, spec=MonitorCreate(
+        name="length", project=P, window_s=100,
+        drift=DriftSettings(method="length", reference=reference, min_samples=5),
+    ))  # fmt: skip
+    (result,) = service.run_monitors(ctx, project=P, now=at).results
+    assert result.drift is not None and any(SUBJECT in e.text for e in result.drift.examples)
+    privacy.set_retention(ctx, project=P, kind="traces", days=1)
+    assert privacy.purge(ctx).deleted[P]["traces"] == 12  # the traces are gone; the result still quotes them
+
+    report = privacy.erase_subject(ctx, subject=SUBJECT)
+
+    assert report.removed["monitor_results"] == 1 and report.removed["traces"] == 0
+    assert _hits(ctx, {SUBJECT}) == []
+    (kept,) = service.list_results(ctx, project=P, name="length")
+    assert kept.drift is not None and kept.drift.p_value == result.drift.p_value
+    assert [e.text for e in kept.drift.examples] == [ERASED_TEXT] * len(result.drift.examples)
