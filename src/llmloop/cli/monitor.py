@@ -115,6 +115,17 @@ def online_list_cmd(project: str, json_: bool) -> None:
     print_table(["name", "version", "sample", "metrics", "deployment", "model"], rows)
 
 
+@online.command("delete")
+@click.argument("name")
+@_project
+def online_delete_cmd(name: str, project: str) -> None:
+    """Remove evaluator NAME and the scores it stored (its spec stays in the audit log)."""
+    from llmloop.sdk.monitoring import monitoring
+
+    monitoring.delete_online(name, project)
+    click.echo(f"deleted online evaluator {name!r} of {project!r} and its scores")
+
+
 @online.command("run")
 @click.option(
     "--project", "-p", default=None, help="Only this project's evaluators (default: all you may run)."

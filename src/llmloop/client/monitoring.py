@@ -63,6 +63,7 @@ ROUTES = [
         status=201,
     ),
     Route("monitors.online_list", "GET", "/monitors/online", "monitors:read", OnlineEvaluatorList),
+    Route("monitors.online_delete", "DELETE", "/monitors/online/{name}", "monitors:write", status=204),
     Route("monitors.online_run", "POST", "/monitors/online/run", "monitors:run", OnlineRun, OnlineRunRequest),
     Route(
         "monitors.online_scores",
@@ -112,6 +113,7 @@ class Monitoring(Protocol):
     def run(self, request: MonitorRunRequest) -> MonitorRun: ...
     def create_online(self, spec: OnlineEvaluatorCreate) -> OnlineEvaluator: ...
     def list_online(self, project: str) -> list[OnlineEvaluator]: ...
+    def delete_online(self, project: str, name: str) -> None: ...
     def run_online(self, request: OnlineRunRequest) -> OnlineRun: ...
     def online_scores(self, project: str, trace_id: str) -> list[OnlineScore]: ...
     def create_rule(self, spec: AlertRuleCreate) -> AlertRule: ...
@@ -171,6 +173,11 @@ class LocalMonitoring:
         from llmloop.services.monitor.online import list_evaluators
 
         return list_evaluators(self.ctx, project=project)
+
+    def delete_online(self, project: str, name: str) -> None:
+        from llmloop.services.monitor.online import delete_evaluator
+
+        delete_evaluator(self.ctx, project=project, name=name)
 
     def run_online(self, request: OnlineRunRequest) -> OnlineRun:
         from llmloop.services.monitor.online import run_online
@@ -272,6 +279,9 @@ class RemoteMonitoring:
     def list_online(self, project: str) -> list[OnlineEvaluator]:
         page: OnlineEvaluatorList = self.http.call("monitors.online_list", query={"project": project})
         return page.items
+
+    def delete_online(self, project: str, name: str) -> None:
+        self.http.call("monitors.online_delete", path={"name": name}, query={"project": project})
 
     def run_online(self, request: OnlineRunRequest) -> OnlineRun:
         out: OnlineRun = self.http.call("monitors.online_run", body=request)

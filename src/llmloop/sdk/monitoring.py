@@ -107,6 +107,10 @@ class Monitoring:
     def online_evaluators(self, project: str = "default") -> list[OnlineEvaluator]:
         return _api().list_online(project)
 
+    def delete_online(self, name: str, project: str = "default") -> None:
+        """Remove an online evaluator and the scores it stored (the audit log keeps its spec)."""
+        _api().delete_online(project, name)
+
     def run_online(
         self, project: str | None = None, evaluator: str | None = None, now: float | None = None
     ) -> OnlineRun:

@@ -12,6 +12,7 @@ from llmloop.services.monitor.schemas import OnlineEvaluatorCreate, OnlineRunReq
 
 COVERED = {
     "monitors.online_create",
+    "monitors.online_delete",
     "monitors.online_list",
     "monitors.online_run",
     "monitors.online_scores",
@@ -41,3 +42,15 @@ def test_online_evaluators_runs_and_scores_read_the_same(pair: Pair) -> None:
     assert pair.same_error(lambda c: c.monitoring.create_online(bad)) is InvalidInput
     absent = OnlineRunRequest(project=P, evaluator="absent")
     assert pair.same_error(lambda c: c.monitoring.run_online(absent)) is NotFound
+
+
+def test_an_evaluator_deleted_through_either_client_is_gone_for_both(pair: Pair) -> None:
+    for c in (pair.local, pair.remote):
+        c.monitoring.create_online(_spec(f"gone-{c.remote}", project="pdelete"))
+    for c in (pair.local, pair.remote):
+        assert (
+            c.monitoring.delete_online("pdelete", f"gone-{not c.remote}") is None
+        )  # each deletes the other's
+    assert pair.same(lambda c: c.monitoring.list_online("pdelete")) == []
+    assert pair.same_error(lambda c: c.monitoring.delete_online("pdelete", "gone-True")) is NotFound
+    assert pair.same_error(lambda c: c.monitoring.delete_online("no-such-project", "x")) is NotFound

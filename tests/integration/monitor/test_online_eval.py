@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.integration.monitor.traffic import record
 
-from llmloop.errors import InvalidInput
+from llmloop.errors import InvalidInput, NotFound
 from llmloop.security import audit
 from llmloop.services.monitor import online, service
 from llmloop.services.monitor.schemas import MonitorCreate, MonitoringConfig, OnlineEvaluatorCreate
@@ -216,3 +216,47 @@ def test_http_and_cli_twins(ctx: Any, api: Any, cli: Any) -> None:
     assert table.exit_code == 0 and "json_valid" in table.stdout
     rerun = cli("monitor", "online", "run", "-p", P, "--json")
     assert rerun.exit_code == 0 and json.loads(rerun.stdout)["passes"][0]["scored"] == {"json_valid": 0}
+
+
+def test_deleting_an_evaluator_removes_it_and_its_scores_audited_and_project_scoped(
+    ctx: Any, cli: Any
+) -> None:
+    traces = _traffic(ctx, 4)
+    theirs = _traffic(ctx, 2, project="other")
+    online.create_evaluator(ctx, spec=_evaluator())
+    online.create_evaluator(ctx, spec=_evaluator(project="other"))  # the same name in another project
+    online.run_online(ctx)
+    service.create_monitor(ctx, spec=MonitorCreate(name="json-ok", project=P, metric="online:json_valid",
+                                                   window_s=600))  # fmt: skip
+
+    online.delete_evaluator(ctx, project=P, name="json")
+
+    assert online.list_evaluators(ctx, project=P) == []
+    assert all(online.list_scores(ctx, project=P, trace_id=t) == [] for t in traces)
+    (event,) = audit.list_events(ctx, action="online_eval.delete", project=P)
+    assert event.target == f"online:{P}/json" and event.before is not None
+    assert (event.before["version"], event.before["scores"], event.before["sample_rate"]) == (1, 4, 1.0)
+    # the scores went with it: the monitor has nothing left to window
+    assert service.run_monitors(ctx, project=P, monitor="json-ok").results[0].status == "empty"
+    # the other project's evaluator of the same name is untouched
+    assert [e.name for e in online.list_evaluators(ctx, project="other")] == ["json"]
+    assert len(online.list_scores(ctx, project="other", trace_id=theirs[0])) == 1
+
+    with pytest.raises(NotFound) as again:
+        online.delete_evaluator(ctx, project=P, name="json")
+    assert again.value.message == f"online evaluator 'json' not found in {P!r}"
+    with pytest.raises(NotFound) as nowhere:
+        online.delete_evaluator(ctx, project="no-such-project", name="json")
+    assert nowhere.value.message == "online evaluator 'json' not found in 'no-such-project'"
+    with pytest.raises(InvalidInput):
+        online.delete_evaluator(ctx, project="bad project!", name="json")
+    assert len(audit.list_events(ctx, action="online_eval.delete")) == 1  # refusals write nothing
+
+    out = cli("monitor", "online", "delete", "json", "-p", "other")
+    assert (
+        out.exit_code == 0
+        and out.stdout.strip() == "deleted online evaluator 'json' of 'other' and its scores"
+    )
+    assert online.list_evaluators(ctx, project="other") == []
+    out = cli("monitor", "online", "delete", "json", "-p", "other")
+    assert out.exit_code == 2 and out.stderr.strip() == "error: online evaluator 'json' not found in 'other'"

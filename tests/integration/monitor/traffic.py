@@ -21,8 +21,10 @@ def record(
     status: str = "ok",
     latency_ms: float = 200.0,
     model: str = "tiny@1",
+    user: str | None = None,
 ) -> str:
-    """One request trace (root span with prompt, answer and latency) started at ``at``; its id."""
+    """One request trace (root span with prompt, answer and latency) started at ``at``, of end user
+    ``user`` when given; its id."""
     trace_id, root = new_trace_id(), new_span_id()
     span = SpanRecord(
         trace_id=trace_id,
@@ -38,6 +40,7 @@ def record(
             semconv.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "content": text}]),
             semconv.GEN_AI_OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "content": answer}]),
             semconv.LLMLOOP_LATENCY_MS: latency_ms,
+            **({semconv.USER_ID: user} if user else {}),
         },
     )
     observe.record_spans(ctx, spans=[span])

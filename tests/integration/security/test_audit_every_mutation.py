@@ -62,8 +62,8 @@ NO_CHANGE_HERE = {
     "datasets.redact": "the seeded version holds no PII: it is returned as it is",
     "privacy.purge": "no retention policy is set, so nothing is deleted",
     "monitors.apply": "the walk's empty file holds no monitor, rule or trigger",
-    "monitors.online_run": "the seed has no online evaluator, so nothing is scored (a pass that scores is "
-    "audited as online_eval.scored: test_online_eval)",
+    "monitors.online_run": "the seeded trace (from 1970) is older than any lookback, so nothing is scored "
+    "(a pass that scores is audited as online_eval.scored: test_online_eval)",
 }
 # mutations this walk cannot make with a generic body, with where they are audited instead
 NOT_WALKED = {

@@ -29,9 +29,15 @@ from llmloop.services.data.schemas import DatasetAdd
 from llmloop.services.evaluate import service as eval_service
 from llmloop.services.evaluate.suite import load_suite
 from llmloop.services.monitor import alerts as monitor_alerts
+from llmloop.services.monitor import online as monitor_online
 from llmloop.services.monitor import service as monitor_service
 from llmloop.services.monitor import triggers as monitor_triggers
-from llmloop.services.monitor.schemas import AlertRuleCreate, MonitorCreate, TriggerCreate
+from llmloop.services.monitor.schemas import (
+    AlertRuleCreate,
+    MonitorCreate,
+    OnlineEvaluatorCreate,
+    TriggerCreate,
+)
 from llmloop.services.observe import service as trace_service
 from llmloop.services.observe.schemas import SpanRecord
 from llmloop.services.pipelines import service as pipelines_service
@@ -240,6 +246,12 @@ def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str
         ctx,
         spec=TriggerCreate.model_validate(
             {"name": SEEDED, "project": project, "pipeline": "turn2.yaml", "when": {"every_s": 60}}
+        ),
+    )
+    monitor_online.create_evaluator(
+        ctx,
+        spec=OnlineEvaluatorCreate.model_validate(
+            {"name": SEEDED, "project": project, "sample_rate": 1.0, "metrics": [{"kind": "json_valid"}]}
         ),
     )
     alert = monitor_service.run_monitors(ctx, project=project, now=2.0).fired[0]  # the seeded trace's window

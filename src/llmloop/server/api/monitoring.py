@@ -66,6 +66,11 @@ def list_online(ctx: CtxDep, project: str = "default") -> OnlineEvaluatorList:
     return OnlineEvaluatorList(items=online.list_evaluators(ctx, project=project))
 
 
+@mount(monitors_router, "monitors.online_delete")
+def delete_online(ctx: CtxDep, name: str, project: str = "default") -> None:
+    online.delete_evaluator(ctx, project=project, name=name)
+
+
 @mount(monitors_router, "monitors.online_run")
 def run_online(ctx: CtxDep, request: OnlineRunRequest) -> OnlineRun:
     writer_for(ctx).flush()  # spans still queued in this server belong in the window

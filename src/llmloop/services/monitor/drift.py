@@ -88,6 +88,12 @@ def reference_stats(
     return ref
 
 
+def forget_references() -> None:
+    """Drop this process's reference statistics: they hold texts, which a privacy erasure may name."""
+    with _lock:
+        _references.clear()
+
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

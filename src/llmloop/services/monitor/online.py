@@ -22,12 +22,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 
 from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.hashing import unit_hash
+from llmloop.refs import validate_name
 from llmloop.security import audit
 from llmloop.services.monitor import windows
 from llmloop.services.monitor.schemas import (
@@ -138,6 +139,37 @@ def create_evaluator(ctx: Context, *, spec: OnlineEvaluatorCreate) -> OnlineEval
     check(ctx, spec)
     with ctx.db.session() as s:
         return put_evaluator(s, ctx, spec)
+
+
+def delete_evaluator(ctx: Context, *, project: str, name: str) -> None:
+    """Remove evaluator ``name`` of ``project`` and its stored scores.
+
+    The scores go with it: a monitor windows ``online:<score name>`` over whatever scores are stored,
+    so a deleted evaluator's scores would keep moving the figure of a definition that no longer
+    exists, and nothing could say which spec they measured. The audit event keeps the spec and how
+    many scores went, which is the history. A pass scoring meanwhile finds the evaluator gone and
+    stores nothing (``_store``).
+    """
+    missing = NotFound(
+        f"online evaluator {name!r} not found in {project!r}", details={"evaluator": name, "project": project}
+    )
+    validate_name(project, what="project")
+    ctx.require("monitors:write", project, missing=missing)
+    with ctx.db.session() as s:
+        pid = s.scalar(select(ProjectRow.id).where(ProjectRow.name == project))
+        row = s.scalar(
+            select(OnlineEvaluatorRow).where(
+                OnlineEvaluatorRow.project_id == pid, OnlineEvaluatorRow.name == name
+            )
+        )
+        if row is None:
+            raise missing
+        scores = s.execute(delete(OnlineScoreRow).where(OnlineScoreRow.evaluator_id == row.id))
+        removed = int(cast("CursorResult[Any]", scores).rowcount or 0)
+        before = {**row.spec, "version": row.version, "scores": removed}
+        s.delete(row)
+        s.flush()
+        audit.record(s, ctx, "online_eval.delete", f"online:{project}/{name}", before=before, project=project)
 
 
 def list_evaluators(ctx: Context, *, project: str) -> list[OnlineEvaluator]:

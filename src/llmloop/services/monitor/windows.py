@@ -84,6 +84,15 @@ def _answer_text(messages: Any) -> str:
     return messages if isinstance(messages, str) else ""
 
 
+def texts(attrs: dict[str, Any]) -> tuple[str, str]:
+    """A root span's (input, output) text as monitors, drift tests and online metrics read them; privacy
+    erasure reads them the same way to find what the monitoring tables derived from a trace."""
+    return (
+        last_user_text(attrs.get(semconv.GEN_AI_INPUT_MESSAGES) or attrs.get(semconv.LLMLOOP_INPUT)),
+        _answer_text(attrs.get(semconv.GEN_AI_OUTPUT_MESSAGES) or attrs.get(semconv.LLMLOOP_OUTPUT)),
+    )
+
+
 def _float(attrs: dict[str, Any], key: str) -> float | None:
     value = attrs.get(key)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -129,6 +138,7 @@ def requests(
         if deployment is not None and attrs.get(DEPLOYMENT) != deployment:
             continue
         latency = _float(attrs, semconv.LLMLOOP_LATENCY_MS)
+        input_text, output_text = texts(attrs)
         out.append(
             Request(
                 trace_id=trace_id,
@@ -141,12 +151,8 @@ def requests(
                 output_tokens=tokens_out,
                 cost_usd=_float(attrs, semconv.LLMLOOP_COST_USD),
                 guardrail=trace_id in guarded or any(attrs.get(k) for k in _GUARDRAIL_KEYS),
-                input_text=last_user_text(
-                    attrs.get(semconv.GEN_AI_INPUT_MESSAGES) or attrs.get(semconv.LLMLOOP_INPUT)
-                ),
-                output_text=_answer_text(
-                    attrs.get(semconv.GEN_AI_OUTPUT_MESSAGES) or attrs.get(semconv.LLMLOOP_OUTPUT)
-                ),
+                input_text=input_text,
+                output_text=output_text,
             )
         )
     return out

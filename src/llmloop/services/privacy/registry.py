@@ -67,4 +67,4 @@ def handlers() -> dict[str, Handler]:
 
 def _load_builtin_handlers() -> None:
     """Import the modules whose import registers a handler (they import this module back)."""
-    from llmloop.services.privacy import authorship, traces, tracking  # noqa: F401
+    from llmloop.services.privacy import authorship, monitoring, traces, tracking  # noqa: F401

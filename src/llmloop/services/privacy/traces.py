@@ -31,7 +31,8 @@ def _forms(subject: str) -> set[str]:
     return {subject, json.dumps(subject)[1:-1], json.dumps(subject, ensure_ascii=False)[1:-1]}
 
 
-def _mentions(columns: list[Any], subject: str) -> Any:
+def mentions(columns: list[Any], subject: str) -> Any:
+    """A SQL condition: one of ``columns``, read as text, contains ``subject`` in one of its forms."""
     return or_(
         *(sql_cast(c, String).contains(form, autoescape=True) for c in columns for form in _forms(subject))
     )
@@ -60,16 +61,21 @@ def purge_traces(ctx: Context, session: Session, project_id: str, cutoff: float)
     return _delete_traces(session, ids)
 
 
-def erase_traces(ctx: Context, session: Session, subject: str) -> int:
-    """Every trace whose user or session is ``subject`` or one of whose spans mentions it."""
+def subject_trace_ids(session: Session, subject: str) -> set[str]:
+    """Every trace whose user or session is ``subject`` or one of whose spans mentions it: what
+    ``erase_traces`` deletes, and what the monitoring hooks look for in the rows derived from traces."""
     ids = set(
         session.scalars(
             select(TraceRow.trace_id).where(or_(TraceRow.user_id == subject, TraceRow.session_id == subject))
         )
     )
     span_columns = [SpanRow.attributes, SpanRow.events, SpanRow.status_message, SpanRow.name]
-    ids |= set(session.scalars(select(SpanRow.trace_id).where(_mentions(span_columns, subject)).distinct()))
-    return _delete_traces(session, sorted(ids))
+    ids |= set(session.scalars(select(SpanRow.trace_id).where(mentions(span_columns, subject)).distinct()))
+    return ids
+
+
+def erase_traces(ctx: Context, session: Session, subject: str) -> int:
+    return _delete_traces(session, sorted(subject_trace_ids(session, subject)))
 
 
 def purge_feedback(ctx: Context, session: Session, project_id: str, cutoff: float) -> int:
@@ -84,7 +90,7 @@ def erase_feedback(ctx: Context, session: Session, subject: str) -> int:
     text_columns = [FeedbackRow.label, FeedbackRow.comment, FeedbackRow.correction, FeedbackRow.preferred]
     return _deleted(
         session,
-        delete(FeedbackRow).where(or_(FeedbackRow.created_by == subject, _mentions(text_columns, subject))),
+        delete(FeedbackRow).where(or_(FeedbackRow.created_by == subject, mentions(text_columns, subject))),
     )
 
 

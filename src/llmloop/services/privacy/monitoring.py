@@ -1,0 +1,211 @@
+"""Erasure of what monitoring derived from a person's traces: online scores, cached embeddings, and
+the trace ids and texts that monitor results and alerts quote.
+
+Monitoring stores no user id of its own; it stores trace ids and texts taken from traces. So these
+hooks find the person's traces as the traces handler does (``traces.subject_trace_ids``, with the
+texts a monitor reads from each root span) and run before it (``order=-1``), while those traces
+still exist. A text that names the person outright counts too, so what a retention purge left
+behind is found without its trace.
+
+- ``online_scores``: deleted; a score of an erased request measures data nobody may keep.
+- ``monitor_embeddings``: the rows keyed by those texts' sha256 are deleted, and this process's
+  drift reference statistics dropped. It is a cache: a later window holding the same text (someone
+  else wrote it too) embeds it again.
+- ``monitor_results``: a result is a statistic over a window and is kept; what it quotes is
+  scrubbed. Drift examples of those traces (by trace id, or by text for the topic examples, which
+  carry none) read ``[erased]`` without a trace id, and ``trace_ids`` lose theirs. Statistic,
+  p-value, counts and reasons stay, so a monitor's history and the alerts judged on it still agree.
+- ``alerts``: their ``trace_ids`` lose the ids; the message (monitor name and figures) stays.
+
+Each hook returns the rows it deleted or changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import CursorResult, and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from llmloop.services.monitor import drift, windows
+from llmloop.services.monitor.embedding_cache import content_hash
+from llmloop.services.monitor.schemas import MonitorResult
+from llmloop.services.privacy.registry import Handler, register
+from llmloop.services.privacy.traces import mentions, subject_trace_ids
+from llmloop.store.tables.monitoring import (
+    AlertRow,
+    EmbeddingRow,
+    MonitorResultRow,
+    MonitorRow,
+    OnlineScoreRow,
+)
+from llmloop.store.tables.traces import SpanRow, TraceRow
+
+if TYPE_CHECKING:
+    from llmloop.context import Context
+
+ERASED_TEXT = "[erased]"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The person's traces as monitoring saw them: ids, texts, and per project the span of start times
+    (a window or an alert can quote a trace only if it covers that trace's start)."""
+
+    subject: str
+    ids: frozenset[str]
+    texts: frozenset[str]
+    starts: dict[str, tuple[float, float]]  # project id -> (first, last) start time
+
+    def names(self, text: str) -> bool:
+        return text in self.texts or self.subject in text
+
+
+def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(items)
+    for i in range(0, len(ordered), _CHUNK):
+        yield ordered[i : i + _CHUNK]
+
+
+def quoted(session: Session, subject: str) -> Quoted:
+    """Found once per erasure: the four hooks share its transaction (and the span search is a scan)."""
+    key = (__name__, subject)
+    found = session.info.get(key)
+    if not isinstance(found, Quoted):
+        found = session.info[key] = _find(session, subject)
+    return found
+
+
+def _find(session: Session, subject: str) -> Quoted:
+    ids = subject_trace_ids(session, subject)
+    texts: set[str] = set()
+    starts: dict[str, tuple[float, float]] = {}
+    for chunk in _chunks(ids):
+        q = (
+            select(TraceRow.project_id, TraceRow.start_time, SpanRow.attributes)
+            .outerjoin(
+                SpanRow, and_(SpanRow.trace_id == TraceRow.trace_id, SpanRow.span_id == TraceRow.root_span_id)
+            )
+            .where(TraceRow.trace_id.in_(chunk))
+        )
+        for pid, start, attrs in session.execute(q):
+            texts.update(t for t in windows.texts(attrs or {}) if t)
+            first, last = starts.get(pid, (start, start))
+            starts[pid] = (min(first, start), max(last, start))
+    return Quoted(subject, frozenset(ids), frozenset(texts), starts)
+
+
+def _count(session: Session, statement: Any) -> int:
+    return int(cast("CursorResult[Any]", session.execute(statement)).rowcount or 0)
+
+
+def erase_online_scores(ctx: Context, session: Session, subject: str) -> int:
+    """Scores of the person's traces, and scores whose detail (a judge's answer) names them."""
+    q = quoted(session, subject)
+    n = sum(
+        _count(session, delete(OnlineScoreRow).where(OnlineScoreRow.trace_id.in_(c))) for c in _chunks(q.ids)
+    )
+    return n + _count(session, delete(OnlineScoreRow).where(mentions([OnlineScoreRow.detail], subject)))
+
+
+def erase_embeddings(ctx: Context, session: Session, subject: str) -> int:
+    """Cached vectors of the person's texts, under every embedding model."""
+    drift.forget_references()
+    hashes = {content_hash(t) for t in quoted(session, subject).texts}
+    return sum(
+        _count(session, delete(EmbeddingRow).where(EmbeddingRow.content_sha256.in_(c)))
+        for c in _chunks(hashes)
+    )
+
+
+def _scrubbed(result: MonitorResult, q: Quoted) -> MonitorResult:
+    out = result.model_copy(deep=True)
+    out.trace_ids = [t for t in out.trace_ids if t not in q.ids]
+    if out.drift is not None:
+        for e in out.drift.examples:
+            if (e.trace_id is not None and e.trace_id in q.ids) or q.names(e.text):
+                e.text, e.trace_id = ERASED_TEXT, None
+        for topic in out.drift.topics:
+            topic.examples = [ERASED_TEXT if q.names(t) else t for t in topic.examples]
+    return out
+
+
+def erase_monitor_results(ctx: Context, session: Session, subject: str) -> int:
+    """Scrub the quotes of the person's traces from the results whose window covered them."""
+    q = quoted(session, subject)
+    near = [
+        and_(
+            MonitorRow.project_id == pid,
+            MonitorResultRow.window_start <= last,
+            MonitorResultRow.window_end > first,
+        )
+        for pid, (first, last) in q.starts.items()
+    ]
+    rows = session.scalars(
+        select(MonitorResultRow)
+        .join(MonitorRow, MonitorRow.id == MonitorResultRow.monitor_id)
+        .where(or_(*near, mentions([MonitorResultRow.result], subject)))
+    )
+    changed = 0
+    for row in rows:
+        before = MonitorResult.model_validate(row.result)
+        after = _scrubbed(before, q)
+        if after != before:
+            row.result = after.model_dump(mode="json")
+            changed += 1
+    return changed
+
+
+def erase_alert_traces(ctx: Context, session: Session, subject: str) -> int:
+    """Drop the person's trace ids from the alerts fired after any of those traces started."""
+    q = quoted(session, subject)
+    since = [
+        and_(AlertRow.project_id == pid, AlertRow.fired_at >= first) for pid, (first, _) in q.starts.items()
+    ]
+    if not since:
+        return 0
+    changed = 0
+    for row in session.scalars(select(AlertRow).where(or_(*since))):
+        kept = [t for t in row.trace_ids if t not in q.ids]
+        if kept != list(row.trace_ids):
+            row.trace_ids = kept
+            changed += 1
+    return changed
+
+
+_BEFORE_TRACES = -1  # the traces these hooks look for must still exist
+register(
+    Handler(
+        kind="online_scores",
+        description="online-evaluation scores of traces",
+        erase=erase_online_scores,
+        order=_BEFORE_TRACES,
+    )
+)
+register(
+    Handler(
+        kind="monitor_embeddings",
+        description="cached embeddings of trace texts",
+        erase=erase_embeddings,
+        order=_BEFORE_TRACES,
+    )
+)
+register(
+    Handler(
+        kind="monitor_results",
+        description="trace ids and texts quoted by monitor results",
+        erase=erase_monitor_results,
+        order=_BEFORE_TRACES,
+    )
+)
+register(
+    Handler(
+        kind="alerts",
+        description="trace ids quoted by alerts",
+        erase=erase_alert_traces,
+        order=_BEFORE_TRACES,
+    )
+)
