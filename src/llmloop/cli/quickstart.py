@@ -36,7 +36,7 @@ FAST_TURN2: dict[str, Any] = {
     "--sft-steps",
     default=None,
     type=click.IntRange(1, 10_000),
-    help="LoRA SFT steps (default 240, about 4.5 s each in fp32 on 2 quiet CPU cores).",
+    help="LoRA SFT steps (default 240, about 3 s each in fp32 on 2 CPU cores).",
 )
 @click.option(
     "--test-rows",

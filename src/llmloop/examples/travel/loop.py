@@ -87,7 +87,7 @@ class LoopSettings:
     project: str = "travel"
     seed: int = 0
     # 240 x 8 rows = 1.6 epochs: the choice is learned after about one epoch (dev 0.375 at 240 steps,
-    # seed 0, against ~0.27 for the base); ~4.5 s a step in fp32 on 2 CPU cores without avx512_bf16
+    # seed 0, against ~0.27 for the base); ~3 s a step in fp32 on 2 CPU cores without avx512_bf16
     sft_steps: int = 240
     learning_rate: float = 1e-3
     test_rows: int = 300
