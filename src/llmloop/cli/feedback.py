@@ -68,8 +68,21 @@ def list_cmd(trace_id: str | None, project: str | None, json_: bool) -> None:
     default=None,
     help="Also register the rows as the next version of this dataset (with lineage).",
 )
+@click.option(
+    "--approved-min-score",
+    type=float,
+    default=None,
+    help="--as sft: also export the answers rated at least this score, as they were served.",
+)
 @json_option
-def export_cmd(kind: str, out: Path, project: str | None, dataset: str | None, json_: bool) -> None:
+def export_cmd(
+    kind: str,
+    out: Path,
+    project: str | None,
+    dataset: str | None,
+    approved_min_score: float | None,
+    json_: bool,
+) -> None:
     """Corrections as chat rows (sft), or corrections and preferences as chosen/rejected pairs (preference)."""
     from dataclasses import asdict
 
@@ -77,7 +90,10 @@ def export_cmd(kind: str, out: Path, project: str | None, dataset: str | None, j
     from llmloop.services.serve.schemas import FeedbackExportRequest
 
     request = FeedbackExportRequest(
-        kind="sft" if kind == "sft" else "preference", project=project, dataset=dataset
+        kind="sft" if kind == "sft" else "preference",
+        project=project,
+        dataset=dataset,
+        approved_min_score=approved_min_score,
     )
     result = get_client().feedback.export(request, out)
     if json_:

@@ -63,7 +63,12 @@ class LocalFeedback:
         from llmloop.services.serve.feedback_export import export_feedback
 
         return export_feedback(
-            self.ctx, kind=request.kind, out=out, project=request.project, dataset=request.dataset
+            self.ctx,
+            kind=request.kind,
+            out=out,
+            project=request.project,
+            dataset=request.dataset,
+            approved_min_score=request.approved_min_score,
         )
 
 

@@ -146,7 +146,10 @@ def export_feedback(call: StepCall) -> dict[str, Any]:
             f"step {call.step!r}: config.dataset is required", details={"key": "config.dataset"}
         )
     request = FeedbackExportRequest(
-        kind=call.config.get("kind", "sft"), project=_project(call), dataset=str(dataset)
+        kind=call.config.get("kind", "sft"),
+        project=_project(call),
+        dataset=str(dataset),
+        approved_min_score=call.config.get("approved_min_score"),
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = get_client().feedback.export(request, Path(tmp) / "rows.jsonl")

@@ -50,3 +50,41 @@ def test_bad_feedback_raises_the_same_class(pair: Pair) -> None:
     assert (
         pair.same_error(lambda c: c.feedback.export(empty, Path("/nonexistent/never.jsonl"))) is InvalidInput
     )
+
+
+def test_sft_export_keeps_approved_answers_when_asked(pair: Pair, tmp_path: Path) -> None:
+    """approved_min_score: answers rated at least that well join the corrections, as served; lower
+    scores and unrated traces stay out, and both clients agree."""
+    good = record_exchange(pair, model="tiny@1", answer="Oslo")
+    meh = record_exchange(pair, model="tiny@1", answer="Bergen")
+    wrong = record_exchange(pair, model="tiny@1", answer="Rome")
+    pair.local.feedback.create_feedback(FeedbackCreate(trace_id=good, score=1.0))
+    pair.local.feedback.create_feedback(FeedbackCreate(trace_id=meh, score=0.5))
+    pair.local.feedback.create_feedback(FeedbackCreate(trace_id=wrong, score=0.0, correction="Lisbon"))
+
+    def answers(request: FeedbackExportRequest) -> list[list[str]]:
+        out = []
+        for c in (pair.local, pair.remote):
+            path = tmp_path / f"{c.remote}-{request.approved_min_score}.jsonl"
+            c.feedback.export(request, path)
+            rows = [json.loads(line) for line in path.read_text().splitlines()]
+            mine = [r for r in rows if r["trace_id"] in (good, meh, wrong)]  # the module shares a store
+            out.append(sorted(r["messages"][-1]["content"] for r in mine))
+        return out
+
+    assert answers(FeedbackExportRequest(kind="sft", project="parity")) == [["Lisbon"], ["Lisbon"]]
+    kept = answers(FeedbackExportRequest(kind="sft", project="parity", approved_min_score=1.0))
+    assert kept == [["Lisbon", "Oslo"], ["Lisbon", "Oslo"]]
+    assert answers(FeedbackExportRequest(kind="sft", project="parity", approved_min_score=0.5))[1] == [
+        "Bergen",
+        "Lisbon",
+        "Oslo",
+    ]
+
+
+def test_approved_answers_are_refused_for_preference_exports() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="approved_min_score applies to sft exports only"):
+        FeedbackExportRequest(kind="preference", approved_min_score=1.0)

@@ -246,7 +246,13 @@ def export(project: str, workdir: Path) -> dict[str, str]:
     out = {}
     for kind, name in (("sft", SFT_DATASET), ("preference", PREFERENCE_DATASET)):
         result = ll.get_client().feedback.export(
-            FeedbackExportRequest(kind=kind, project=project, dataset=name),
+            FeedbackExportRequest(
+                kind=kind,
+                project=project,
+                dataset=name,
+                # the rater's thumbs-up answers too: corrections alone are only the champion's failures
+                approved_min_score=1.0 if kind == "sft" else None,
+            ),
             workdir / "data" / f"{name}.jsonl",
         )
         out[kind] = str(result.dataset_version)

@@ -39,7 +39,9 @@ def list_feedback(ctx: CtxDep, trace_id: str | None = None, project: str | None 
 @mount(router, "feedback.export")
 def export_feedback(ctx: CtxDep, request: FeedbackExportRequest) -> FeedbackExport:
     """The rows; with ``dataset``, registered here first from a file that lives only for the call."""
-    rows, trace_ids = feedback_export.export_rows(ctx, kind=request.kind, project=request.project)
+    rows, trace_ids = feedback_export.export_rows(
+        ctx, kind=request.kind, project=request.project, approved_min_score=request.approved_min_score
+    )
     version = None
     if request.dataset is not None:
         with tempfile.TemporaryDirectory(prefix="llmloop-export-") as tmp:

@@ -111,19 +111,35 @@ def _better(fb: Feedback, kind: ExportKind) -> str | None:
     return fb.correction if kind == "sft" else (fb.preferred or fb.correction)
 
 
+def _approved(fb: Feedback, kind: ExportKind, min_score: float | None) -> bool:
+    """An SFT export with ``approved_min_score`` also keeps the answers rated at least that well,
+    as they were served: a model trained on corrections alone sees only its own failures."""
+    return kind == "sft" and min_score is not None and fb.score is not None and fb.score >= min_score
+
+
 def export_rows(
-    ctx: Context, *, kind: ExportKind, project: str | None = None
+    ctx: Context,
+    *,
+    kind: ExportKind,
+    project: str | None = None,
+    approved_min_score: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     trace_ids: list[str] = []
     for fb in reversed(list_feedback(ctx, project=project)):
         better = _better(fb, kind)
-        if better is None:
+        approved = better is None and _approved(fb, kind, approved_min_score)
+        if better is None and not approved:
             continue
         exchange = _exchange(ctx, fb.trace_id)
         if exchange is None:
             continue
         messages, original = exchange.messages, exchange.answer
+        if approved:
+            if not original:
+                continue
+            better = original
+        assert better is not None
         if kind == "preference" and better == original and fb.label == PAIRWISE + "served":
             # a pairwise choice of the served answer: the pair is (served, shadow), the other way round
             if exchange.shadow is None or exchange.shadow == original:
@@ -248,9 +264,10 @@ def export_feedback(
     out: Path,
     project: str | None = None,
     dataset: str | None = None,
+    approved_min_score: float | None = None,
 ) -> ExportResult:
     """Feedback as rows in ``out`` (JSONL) and, with ``dataset``, as that dataset's next version."""
-    rows, trace_ids = export_rows(ctx, kind=kind, project=project)
+    rows, trace_ids = export_rows(ctx, kind=kind, project=project, approved_min_score=approved_min_score)
     return register_export(
         ctx, kind=kind, rows=rows, trace_ids=trace_ids, out=out, dataset=dataset, project=project
     )

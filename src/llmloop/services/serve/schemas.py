@@ -219,6 +219,18 @@ class FeedbackExportRequest(BaseModel):
     dataset: str | None = Field(
         None, min_length=1, description="Also register the rows as the next version of this dataset."
     )
+    approved_min_score: float | None = Field(
+        None,
+        description="sft only: also export the answers rated at least this score, as they were served.",
+    )
+
+    @model_validator(mode="after")
+    def _approved_is_for_sft(self) -> FeedbackExportRequest:
+        if self.approved_min_score is not None and self.kind != "sft":
+            raise ValueError(
+                "approved_min_score applies to sft exports only (a preference needs two answers)"
+            )
+        return self
 
 
 class FeedbackExport(BaseModel):
