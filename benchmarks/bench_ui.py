@@ -49,10 +49,25 @@ def _spans(trace_id: str, start: float, error: bool) -> list[Any]:
     return out
 
 
+def big_trace(trace_id: str, n: int, base: float) -> list[Any]:
+    """One agent-like trace of ``n`` spans: a root and a 4-ary tree of tool calls (depth ~7 at 30,000)."""
+    from llmloop.services.observe.schemas import SpanData
+
+    root = trace_id[:16]
+    spans = [SpanData(trace_id, root, None, PROJECT, "agent", "server", base, base + n, "ok", "", {}, [])]
+    parents = [root]
+    for i in range(1, n):
+        parent = parents[(i - 1) // 4]
+        span = f"{i:016x}"
+        parents.append(span)
+        spans.append(SpanData(trace_id, span, parent, PROJECT, f"tool {i}", "internal", base + i * 0.01,
+                              base + i * 0.01 + 0.005, "ok", "", {"i": i}, []))  # fmt: skip
+    return spans
+
+
 def fill(ctx: Any, traces: int, runs: int, big: int) -> tuple[dict[str, float], str, str]:
     """Write the store; returns seconds per part, the big trace's id and one run id."""
     from llmloop.services.observe import service as observe
-    from llmloop.services.observe.schemas import SpanData
     from llmloop.services.tracking import service as tracking
     from llmloop.services.tracking.schemas import RunCreate
 
@@ -73,15 +88,7 @@ def fill(ctx: Any, traces: int, runs: int, big: int) -> tuple[dict[str, float], 
 
     t0 = time.perf_counter()
     big_id = uuid.uuid4().hex
-    root = big_id[:16]
-    spans = [SpanData(big_id, root, None, PROJECT, "agent", "server", base, base + big, "ok", "", {}, [])]
-    parents = [root]
-    for i in range(1, big):
-        parent = parents[(i - 1) // 4]  # a 4-ary tree: depth ~7 at 30,000 spans
-        span = f"{i:016x}"
-        parents.append(span)
-        spans.append(SpanData(big_id, span, parent, PROJECT, f"tool {i}", "internal", base + i * 0.01,
-                              base + i * 0.01 + 0.005, "ok", "", {"i": i}, []))  # fmt: skip
+    spans = big_trace(big_id, big, base)
     for i in range(0, len(spans), BATCH):
         observe.record_spans(ctx, spans=spans[i : i + BATCH])
     took["big_trace_s"] = time.perf_counter() - t0

@@ -24,7 +24,7 @@ ROUTES = [
 
 class Traces(Protocol):
     def list_traces(self, query: TraceSearch) -> TracePage: ...
-    def get_trace(self, trace_id: str) -> TraceDetail: ...
+    def get_trace(self, trace_id: str, spans: bool = True) -> TraceDetail: ...
 
 
 class LocalTraces:
@@ -36,11 +36,11 @@ class LocalTraces:
 
         return service.list_traces(self.ctx, query=query)
 
-    def get_trace(self, trace_id: str) -> TraceDetail:
-        """The trace with its spans and the feedback given on it."""
+    def get_trace(self, trace_id: str, spans: bool = True) -> TraceDetail:
+        """The trace with its spans (``spans=False``: only its root) and the feedback given on it."""
         from llmloop.services.serve.feedback import get_trace_detail
 
-        return get_trace_detail(self.ctx, trace_id=trace_id)
+        return get_trace_detail(self.ctx, trace_id=trace_id, spans=spans)
 
 
 class RemoteTraces:
@@ -51,6 +51,7 @@ class RemoteTraces:
         page: TracePage = self.http.call("traces.list", query=query.model_dump(exclude_none=True))
         return page
 
-    def get_trace(self, trace_id: str) -> TraceDetail:
-        out: TraceDetail = self.http.call("traces.get", path={"trace_id": trace_id})
+    def get_trace(self, trace_id: str, spans: bool = True) -> TraceDetail:
+        query = None if spans else {"spans": "false"}
+        out: TraceDetail = self.http.call("traces.get", path={"trace_id": trace_id}, query=query)
         return out

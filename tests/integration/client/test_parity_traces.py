@@ -63,6 +63,9 @@ def test_traces_read_the_same(pair: Pair) -> None:
     assert [t["trace_id"] for t in errors["items"]] == [bad]
     trace = pair.same(lambda c: c.traces.get_trace(ok))
     assert trace["span_count"] == 2 and trace["input_tokens"] == 7 and trace["feedback"] == []
+    assert [s["name"] for s in trace["spans"]] == ["gateway chat", "chat tiny@1"]
+    summary = pair.same(lambda c: c.traces.get_trace(ok, spans=False))  # what the trace page reads
+    assert [s["name"] for s in summary["spans"]] == ["gateway chat"] and summary["span_count"] == 2
 
 
 def test_unknown_traces_raise_the_same_class(pair: Pair) -> None:

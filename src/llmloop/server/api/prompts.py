@@ -2,20 +2,27 @@
 
 ``/run`` calls a model through the resolver stored on ``app.state.prompt_models``: by default
 registered models (``llmloop.services.registry.inference.prompt_model_resolver``); ``set_model_resolver``
-swaps it (tests, an app embedding llmloop with its own models). Every endpoint is mounted from the
+swaps it (tests, an app embedding llmloop with its own models). A deployment is run through the
+app's own gateway (``playground_deployments``), so its routing, guardrails and limits apply. Every endpoint is mounted from the
 route table (``llmloop.client.prompts.ROUTES``), which also drives ``RemotePrompts``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from llmloop.client.prompts import PromptVersionList
 from llmloop.context import Context
+from llmloop.server.auth import request_actor
 from llmloop.server.deps import CtxDep
+from llmloop.server.gateway.handling import get_gateway
 from llmloop.server.routes import mount
 from llmloop.services.prompts import playground, service
-from llmloop.services.prompts.playground import ModelResolver
+from llmloop.services.prompts.playground import DeploymentResolver, ModelResolver
 from llmloop.services.prompts.schemas import (
     AliasUpdate,
     PromptCreate,
@@ -27,6 +34,7 @@ from llmloop.services.prompts.schemas import (
     RenderedPrompt,
     RenderRequest,
 )
+from llmloop.services.serve.from_thread import deployment_resolver
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
@@ -34,6 +42,12 @@ router = APIRouter(prefix="/prompts", tags=["prompts"])
 def set_model_resolver(app: FastAPI, resolver: ModelResolver | None) -> None:
     """Wire the models ``/prompts/{ref}/run`` may call: ``resolver(model_name, project) -> generate``."""
     app.state.prompt_models = resolver
+
+
+def playground_deployments(request: Request) -> DeploymentResolver:
+    """The deployments the playground runs on for this caller: the app's gateway, on this event
+    loop (call it from a handler; the playground itself then runs on a worker thread)."""
+    return deployment_resolver(get_gateway(request), asyncio.get_running_loop(), actor=request_actor(request))
 
 
 def _project(ctx: Context, project: str | None) -> str:
@@ -95,6 +109,14 @@ def render_prompt(ctx: CtxDep, ref: str, body: RenderRequest) -> RenderedPrompt:
 
 
 @mount(router, "prompts.run")
-def run_prompt(ctx: CtxDep, ref: str, body: PromptRunRequest, request: Request) -> PromptRunResult:
+async def run_prompt(ctx: CtxDep, ref: str, body: PromptRunRequest, request: Request) -> PromptRunResult:
     resolver: ModelResolver | None = getattr(request.app.state, "prompt_models", None)
-    return playground.run_prompt(ctx, ref=ref, request=body, resolve_model=resolver)
+    work = functools.partial(
+        playground.run_prompt,
+        ctx,
+        ref=ref,
+        request=body,
+        resolve_model=resolver,
+        resolve_deployment=playground_deployments(request),
+    )
+    return await run_in_threadpool(work)

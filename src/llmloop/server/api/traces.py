@@ -46,5 +46,7 @@ def list_traces(
 
 
 @mount(router, "traces.get")
-def get_trace(ctx: CtxDep, trace_id: str) -> TraceDetail:
-    return get_trace_detail(ctx, trace_id=trace_id)
+def get_trace(
+    ctx: CtxDep, trace_id: str, spans: bool = Query(True, description="false: only the root span")
+) -> TraceDetail:
+    return get_trace_detail(ctx, trace_id=trace_id, spans=spans)

@@ -346,8 +346,9 @@ def _span(row: SpanRow) -> Span:
     )
 
 
-def get_trace(ctx: Context, *, trace_id: str) -> Trace:
-    """A trace with all its spans, oldest first."""
+def get_trace(ctx: Context, *, trace_id: str, spans: bool = True) -> Trace:
+    """A trace with all its spans, oldest first; with ``spans=False`` only its root span, for a
+    summary (an agent's trace of 30,000 spans takes seconds to read whole)."""
     with ctx.db.session() as s:
         found = s.execute(
             select(TraceRow, ProjectRow.name)
@@ -359,15 +360,14 @@ def get_trace(ctx: Context, *, trace_id: str) -> Trace:
             raise missing
         row, project = found
         ctx.require("traces:read", project, missing=missing)
-        spans = [
+        which = [SpanRow.trace_id == trace_id]
+        if not spans:
+            which.append(SpanRow.span_id == row.root_span_id)
+        found_spans = [
             _span(sp)
-            for sp in s.scalars(
-                select(SpanRow)
-                .where(SpanRow.trace_id == trace_id)
-                .order_by(SpanRow.start_time, SpanRow.span_id)
-            )
+            for sp in s.scalars(select(SpanRow).where(*which).order_by(SpanRow.start_time, SpanRow.span_id))
         ]
-        return _trace(row, project, spans)
+        return _trace(row, project, found_spans)
 
 
 def list_traces(ctx: Context, *, query: TraceSearch) -> TracePage:

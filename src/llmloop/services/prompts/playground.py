@@ -4,21 +4,27 @@ The model is reached through a ``ModelResolver`` ((model name, the prompt's proj
 ``generate(messages, **params)``, answering the text whole or as an iterable of text deltas) that
 whoever wires engines provides — the prompt registry does not
 know engines. Without one, running answers ``Unavailable`` while rendering still works.
+A deployment (``request.deployment``) is reached through a ``DeploymentResolver`` instead,
+which only a server has (its gateway: ``llmloop.services.serve.from_thread``), so that the
+deployment's split, guardrails and limits apply; its ``generate`` also takes the playground's
+span as ``parent``, puts the gateway's spans under it and says on it who answered.
 Each call is one trace: a ``chat`` span with GenAI attributes; saved runs (kind
-``prompt``) keep the prompt reference and parameters as params, latency as a metric, the
+``prompt``) keep the prompt reference and parameters as params (with the deployment, its
+revision, the arm and the model version that answered), latency as a metric, the
 messages and output as an artifact, and a lineage edge from the prompt version.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmloop.context import Context
-from llmloop.errors import Unavailable
-from llmloop.refs import parse_ref
+from llmloop.errors import InvalidInput, LlmloopError, Unavailable
+from llmloop.refs import parse_ref, validate_name
 from llmloop.services.observe import semconv
 from llmloop.services.observe.tracer import span, writer_for
 from llmloop.services.prompts.render import compile_version
@@ -32,7 +38,17 @@ Generate = Callable[..., str]
 # the playground's models may stream: the answer whole, or its deltas as they come
 StreamingGenerate = Callable[..., str | Iterable[str]]
 ModelResolver = Callable[[str | None, str], StreamingGenerate]  # (model, project) -> generate
+# a deployment's generate(messages, *, parent=the playground's span, **params): the answer's deltas
+DeploymentGenerate = Callable[..., Iterable[str]]
+DeploymentResolver = Callable[[str, str], DeploymentGenerate]  # (deployment, project) -> generate
 OnDelta = Callable[[str], None]
+# what a deployment's answer leaves on the playground's span, and the run param each becomes
+SERVED_PARAMS = {
+    semconv.LLMLOOP_DEPLOYMENT: "deployment",
+    semconv.LLMLOOP_DEPLOYMENT_REVISION: "deployment_revision",
+    semconv.LLMLOOP_TARGET: "target",
+    semconv.LLMLOOP_MODEL_VERSION: "model_version",
+}
 
 
 def model_call_attributes(model: str | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,25 +88,43 @@ def run_prompt(
     ref: str,
     request: PromptRunRequest,
     resolve_model: ModelResolver | None,
+    resolve_deployment: DeploymentResolver | None = None,
     on_delta: OnDelta | None = None,
 ) -> PromptRunResult:
-    """Render ``ref``, run it, trace it (and save a run); ``on_delta`` sees the answer while it streams."""
+    """Render ``ref``, run it on ``request.model`` or ``request.deployment``, trace it (and save a
+    run); ``on_delta`` sees the answer while it streams."""
+    deployment = request.deployment
+    if deployment is not None:
+        if request.model is not None:
+            raise InvalidInput(
+                "name a model or a deployment to run the prompt on, not both", details={"field": "deployment"}
+            )
+        validate_name(deployment, what="deployment")
     version = get_prompt_version(ctx, project=request.project, ref=ref)
     rendered = compile_version(version).format(
         request.variables, example_source=dataset_examples(ctx, project=version.project)
     )
     params = {**rendered.params, **request.params.model_dump(exclude_none=True)}
-    model = request.model or params.pop("model", None)
+    model = deployment or request.model or params.pop("model", None)
     params.pop("model", None)
-    if model is not None:
-        parse_ref(str(model))  # a registered model or deployment reference, nothing else
-    if resolve_model is None:  # checked after the inputs, so bad references still get 400/404
-        raise Unavailable(
-            "no model backend is wired to run prompts yet; rendering works "
-            "(POST /api/v1/prompts/{name}/render), running needs a registered model or deployment",
-            details={"ref": ref},
-        )
-    generate = resolve_model(model, version.project)
+    if deployment is not None:
+        if resolve_deployment is None:  # checked after the inputs, so bad references still get 400/404
+            raise Unavailable(
+                f"deployment {deployment!r} answers through a server's gateway: run the prompt there "
+                "(the web UI's playground, or POST /api/v1/prompts/{ref}/run on llmloop serve)",
+                details={"ref": ref, "deployment": deployment},
+            )
+        routed = resolve_deployment(deployment, version.project)  # unknown: fails before any trace
+    else:
+        if model is not None:
+            parse_ref(str(model))  # a registered model reference, nothing else
+        if resolve_model is None:
+            raise Unavailable(
+                "no model backend is wired to run prompts yet; rendering works "
+                "(POST /api/v1/prompts/{name}/render), running needs a registered model or deployment",
+                details={"ref": ref},
+            )
+        generate = resolve_model(model, version.project)
     attrs = {
         **model_call_attributes(model, params),
         semconv.LLMLOOP_PROMPT: version.ref,
@@ -104,9 +138,11 @@ def run_prompt(
         writer=writer_for(ctx),
     ) as sp:
         started = time.perf_counter()
+        if deployment is not None:
+            generate = functools.partial(routed, parent=sp)
         try:
             output = _collect(generate(rendered.messages, **params), on_delta)
-        except Unavailable:
+        except LlmloopError:  # the gateway's own verdicts (a guardrail, a limit) keep their class
             raise
         except Exception as e:  # an engine failure is the engine's unavailability, not a bug here
             raise Unavailable(f"model {model or 'default'} failed: {type(e).__name__}: {e}") from e
@@ -114,14 +150,19 @@ def run_prompt(
         sp.set_attribute(
             semconv.GEN_AI_OUTPUT_MESSAGES, messages_json([{"role": "assistant", "content": str(output)}])
         )
+    served = {name: sp.attributes[key] for key, name in SERVED_PARAMS.items() if key in sp.attributes}
+    if deployment is not None:  # the model is whichever version the split sent the request to
+        model = str(served.get("model_version") or served.get("target") or "") or None
     run_id = None
     if request.save_run:
         run_id = _save_run(
-            ctx, version, rendered.messages, str(output), params, model, latency_ms, sp.trace_id
+            ctx, version, rendered.messages, str(output), {**params, **served}, model, latency_ms, sp.trace_id
         )
     return PromptRunResult(
         ref=version.ref,
         model=model,
+        deployment=deployment,
+        model_version=served.get("model_version"),
         messages=rendered.messages,
         params=params,
         output=str(output),

@@ -211,6 +211,12 @@ class PromptRunRequest(BaseModel):
     project: str = "default"
     variables: dict[str, Any] = Field(default_factory=dict)
     model: str | None = Field(None, max_length=256, description="Overrides params.model.")
+    deployment: str | None = Field(
+        None,
+        max_length=256,
+        description="Run on this deployment of the prompt's project instead of a model, through the "
+        "gateway's routing (its split, guardrails and limits); only on a server.",
+    )
     params: PromptParams = Field(default_factory=PromptParams, description="Overrides the prompt's params.")
     save_run: bool = Field(False, description="Record the call as a run (kind 'prompt').")
 
@@ -219,7 +225,11 @@ class PromptRunResult(BaseModel):
     model_config = _CONFIG
 
     ref: str
-    model: str | None
+    model: str | None = Field(description="The model asked for; on a deployment, the version that answered.")
+    deployment: str | None = None
+    model_version: str | None = Field(
+        None, description="NAME@VERSION of the model that answered, when known."
+    )
     messages: list[dict[str, str]]
     params: dict[str, Any]
     output: str

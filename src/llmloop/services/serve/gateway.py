@@ -99,7 +99,7 @@ def _usage(out: dict[str, Any]) -> tuple[int, int]:
     return (p if isinstance(p, int) else 0), (c if isinstance(c, int) else 0)
 
 
-def _text(out: dict[str, Any]) -> tuple[str, list[str]]:
+def chunk_text(out: dict[str, Any]) -> tuple[str, list[str]]:
     """The answer's text and finish reasons from a response body or a stream chunk."""
     parts: list[str] = []
     reasons: list[str] = []
@@ -242,18 +242,21 @@ class Gateway:
         api_key: str | None = None,
         actor: Actor | None = None,
         project: str | None = None,
+        parent: Span | None = None,
     ) -> Call:
         """The root span of a request; its trace id goes back in ``x-llmloop-trace-id`` whatever happens.
 
         ``project`` is the ``x-llmloop-project`` header, if any. The trace is kept in the caller's
-        project until routing shows the deployment's (and that the caller may invoke it).
+        project until routing shows the deployment's (and that the caller may invoke it). A caller
+        inside the server (the playground) passes its own span as ``parent``: the request joins
+        that trace instead of starting one.
         """
         model = body.get("model")
         caller = self.caller_project(actor, project)
         root = Span(
             f"gateway {OPERATION[endpoint]}",
-            trace_id=new_trace_id(),
-            parent_span_id=None,
+            trace_id=parent.trace_id if parent is not None else new_trace_id(),
+            parent_span_id=parent.span_id if parent is not None else None,
             project=caller,
             kind="server",
             writer=self.writer,
@@ -333,7 +336,7 @@ class Gateway:
         model = call.body.get("model")
         with self._span(call, "routing") as sp:
             route = call.route = await self.route(str(model), call.project)
-            self._check_invoke(call, route)
+            check_invoke(call.actor, route)
             call.project = sp.project = call.root.project = route.project  # the deployment's trace
             attempts = plan_attempts(route.spec, deployment=route.deployment or route.model, user=call.user)
             sp.set_attributes(
@@ -362,19 +365,6 @@ class Gateway:
         if route.spec.shadow:
             self._spawn(self._mirror(call, route.spec))
         return attempts
-
-    @staticmethod
-    def _check_invoke(call: Call, route: Route) -> None:
-        """A gateway-only key names its deployments; anyone else needs deployments:invoke in the project.
-        A caller with no role in the project is answered as if the model did not exist there."""
-        actor, name = call.actor, route.deployment or route.model
-        if actor is None or actor.can_invoke(name, route.project):
-            return
-        if actor.deployments is None and actor.role_in(route.project) is None:
-            raise NotFound(f"model {name!r} not found in project {route.project!r}", details={"model": name})
-        raise PermissionDenied(
-            f"{actor.id} may not invoke {name!r} in project {route.project!r}", details={"model": name}
-        )
 
     def _guard_input(self, call: Call) -> None:
         assert call.route is not None
@@ -502,7 +492,7 @@ class Gateway:
                 except LlmloopError:
                     call.usage = usage
                     raise
-            text, reasons = _text(out)
+            text, reasons = chunk_text(out)
             self._record_answer(call, out.get("model"), text, reasons, usage)
             self._finish(call)
             self._spend(call, usage)
@@ -562,7 +552,7 @@ class Gateway:
                 model = chunk.get("model", model)
                 if isinstance(chunk.get("usage"), dict):
                     usage = _usage(chunk)
-                piece, why = _text(chunk)
+                piece, why = chunk_text(chunk)
                 reasons += why
                 if piece and size < MAX_RECORDED_CHARS:
                     text.append(piece)
@@ -615,7 +605,7 @@ class Gateway:
                     continue
                 index = ch.get("index")
                 i = index if isinstance(index, int) else 0
-                piece, why = _text({"choices": [ch]})
+                piece, why = chunk_text({"choices": [ch]})
                 texts.setdefault(i, []).append(piece)
                 if why:
                     reasons[i] = why[-1]
@@ -662,7 +652,7 @@ class Gateway:
                 sp.record_exception(e)
                 sp.end()
                 continue
-            text, _ = _text(out)
+            text, _ = chunk_text(out)
             tokens = _usage(out)
             sp.set_attributes(
                 {
@@ -681,6 +671,19 @@ class Gateway:
         """Wait for shadow calls still running (at shutdown and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def check_invoke(actor: Actor | None, route: Route) -> None:
+    """A gateway-only key names its deployments; anyone else needs deployments:invoke in the project.
+    A caller with no role in the project is answered as if the model did not exist there."""
+    name = route.deployment or route.model
+    if actor is None or actor.can_invoke(name, route.project):
+        return
+    if actor.deployments is None and actor.role_in(route.project) is None:
+        raise NotFound(f"model {name!r} not found in project {route.project!r}", details={"model": name})
+    raise PermissionDenied(
+        f"{actor.id} may not invoke {name!r} in project {route.project!r}", details={"model": name}
+    )
 
 
 def _record_decisions(sp: Span, decisions: Decisions, fail_closed: bool) -> None:

@@ -1,5 +1,9 @@
 """``/prompts``: prompt versions, a side-by-side diff, and the playground (render, run, saved as a run).
 
+The playground runs on a registered model or on a deployment of the project; a deployment answers
+through the app's gateway (its split, guardrails and limits apply, and the trace is the
+deployment's), exactly as ``POST /api/v1/prompts/{ref}/run`` runs it.
+
 The playground streams: ``POST /prompts/{name}/stream`` answers NDJSON lines, ``{"delta": text}`` while
 the model writes and then ``{"html": fragment}`` (the saved run and trace) or ``{"error": message}``.
 ``static/app.js`` reads it with ``fetch`` (no inline script: the CSP forbids it). An error found before
@@ -21,9 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from llmloop.errors import LlmloopError, Unavailable
+from llmloop.server.api.prompts import playground_deployments
 from llmloop.server.ui.render import View, action, error_page, fragment, page
 from llmloop.services.prompts import playground
-from llmloop.services.prompts.schemas import PromptRunRequest, PromptVersion
+from llmloop.services.prompts.playground import DeploymentResolver, OnDelta
+from llmloop.services.prompts.schemas import PromptRunRequest, PromptRunResult, PromptVersion
 
 router = APIRouter()
 
@@ -70,7 +76,8 @@ def _text(v: PromptVersion) -> str:
 
 @page(router, "/prompts/{name}", "prompt.html", "prompts:read")
 def prompt(view: View, name: str, a: int | None = None, b: int | None = None) -> dict[str, Any]:
-    """Every version; the diff of ``a`` → ``b`` (default: the last two); the playground's models."""
+    """Every version; the diff of ``a`` → ``b`` (default: the last two); the playground's models and
+    deployments."""
     c = view.client
     versions = c.prompts.list_versions(name, view.project)
     numbers = sorted(v.version for v in versions)
@@ -88,6 +95,9 @@ def prompt(view: View, name: str, a: int | None = None, b: int | None = None) ->
         "diff": diff,
         "rows": side_by_side(diff.diff) if diff else [],
         "models": [m.name for m in c.models.list_models(view.project)],
+        "deployments": [d.name for d in c.deployments.list_deployments(view.project).items]
+        if view.can("deployments:invoke")
+        else [],
         "can_run": view.can("prompts:write"),
     }
 
@@ -97,32 +107,49 @@ def _request(view: View, name: str, form: FormData) -> tuple[str, PromptRunReque
     variables = {k[4:]: str(v) for k, v in form.items() if k.startswith("var:")}
     version = str(form.get("version") or "")
     model = str(form.get("model") or "") or None
+    deployment = str(form.get("deployment") or "") or None
     ref = f"{name}@{version}" if version else name
-    return ref, PromptRunRequest(project=view.project, variables=variables, model=model, save_run=True)
+    return ref, PromptRunRequest(
+        project=view.project, variables=variables, model=model, deployment=deployment, save_run=True
+    )
+
+
+def _run(
+    view: View,
+    ref: str,
+    spec: PromptRunRequest,
+    deployments: DeploymentResolver,
+    on_delta: OnDelta | None = None,
+) -> PromptRunResult:
+    """The playground's call on a worker thread, with the API's own models (``set_model_resolver``)."""
+    return playground.run_prompt(
+        view.client.ctx,
+        ref=ref,
+        request=spec,
+        resolve_model=getattr(view.request.app.state, "prompt_models", None),
+        resolve_deployment=deployments,
+        on_delta=on_delta,
+    )
 
 
 @action(router, "/prompts/{name}/run", "prompts:write")
 async def run(view: View, name: str) -> Response:
-    """Run the latest version (or ``version``) with the form's variables on the chosen model; saved as a run."""
+    """Run the latest version (or ``version``) with the form's variables on the chosen model or
+    deployment; saved as a run."""
     ref, spec = _request(view, name, await view.request.form())
-    result = await run_in_threadpool(view.client.prompts.run, ref, spec)
+    result = await run_in_threadpool(_run, view, ref, spec, playground_deployments(view.request))
     return fragment(view, "_playground_result.html", {"result": result})
 
 
 Event = tuple[str, Any]  # ("delta", text) | ("done", PromptRunResult) | ("error", LlmloopError)
 
 
-def _work(view: View, ref: str, spec: PromptRunRequest, events: queue.Queue[Event]) -> None:
+def _work(
+    view: View, ref: str, spec: PromptRunRequest, deployments: DeploymentResolver, events: queue.Queue[Event]
+) -> None:
     """Run the prompt on this thread, putting each delta, then the result or the error, on ``events``."""
-    resolver = getattr(view.request.app.state, "prompt_models", None)  # the API's own (set_model_resolver)
     try:
-        result = playground.run_prompt(
-            view.client.ctx,
-            ref=ref,
-            request=spec,
-            resolve_model=resolver,
-            on_delta=lambda d: events.put(("delta", d)),
-        )
+        result = _run(view, ref, spec, deployments, on_delta=lambda d: events.put(("delta", d)))
         events.put(("done", result))
     except LlmloopError as e:
         events.put(("error", e))
@@ -155,7 +182,8 @@ async def stream(view: View, name: str) -> Response:
     """The playground's run, streamed as NDJSON while the model answers (see the module docstring)."""
     ref, spec = _request(view, name, await view.request.form())
     events: queue.Queue[Event] = queue.Queue()
-    threading.Thread(target=_work, args=(view, ref, spec, events), daemon=True).start()
+    deployments = playground_deployments(view.request)
+    threading.Thread(target=_work, args=(view, ref, spec, deployments, events), daemon=True).start()
     first = await run_in_threadpool(events.get)
     if first[0] == "error":
         return error_page(view.request, first[1])

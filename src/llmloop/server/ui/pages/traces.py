@@ -97,7 +97,7 @@ def spans(view: View, trace_id: str, offset: int = Query(0, ge=0)) -> dict[str, 
 
 @page(router, "/traces/{trace_id}", "trace.html", "traces:read")
 def trace(view: View, trace_id: str) -> dict[str, Any]:
-    found = view.client.traces.get_trace(trace_id)
+    found = view.client.traces.get_trace(trace_id, spans=False)  # the tree comes from /spans
     question, answer = io_of(found)
-    summary = found.model_copy(update={"spans": []})  # the tree comes from /spans
+    summary = found.model_copy(update={"spans": []})
     return {"trace": summary, "input": question, "output": answer, "feedback": found.feedback}

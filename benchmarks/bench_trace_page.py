@@ -1,0 +1,86 @@
+"""One trace of 30,000 spans alone in a SQLite store: server time of its detail page and JSON twin.
+
+    python benchmarks/bench_trace_page.py [--spans 30000] [--repeat 5]
+    python benchmarks/run.py --only trace_page
+
+``bench_ui`` measures the same page inside a million-trace store, which takes many minutes to
+fill; this case isolates the cost of the trace itself (issue 16: an agent's trace of 30,000 spans
+must open in at most 1 s) and runs in seconds. The spans (``bench_ui.big_trace``: a root and a
+4-ary tree of tool calls) are written in one bulk ``record_spans`` call, the tracing service's
+own write path (one ``executemany`` of the spans and one summary row). Each URL is asked for
+in-process (the app over an ASGI transport, no socket: routing, auth, the service calls and the
+template or JSON encoding), best and median of ``--repeat`` after one warm-up. The span tree,
+which the page loads after it, is measured too (its first 500 rows). No peer is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import _report
+from _report import Row
+from bench_ui import PROJECT, big_trace, timed
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spans", type=int, default=30_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+
+    from fastapi.testclient import TestClient
+
+    from llmloop.config import reset_settings
+    from llmloop.context import local_context
+    from llmloop.server.app import create_app
+    from llmloop.services.observe import service as observe
+
+    with tempfile.TemporaryDirectory(prefix="llmloop-bench-trace-") as tmp:
+        os.environ["LLMLOOP_HOME"] = tmp
+        os.environ["LLMLOOP_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'llmloop.db'}"
+        reset_settings()
+        ctx = local_context()
+        trace_id = uuid.uuid4().hex
+        spans = big_trace(trace_id, args.spans, time.time() - args.spans)
+        t0 = time.perf_counter()
+        stored = observe.record_spans(ctx, spans=spans)
+        insert_s = time.perf_counter() - t0
+        if stored != args.spans:
+            raise RuntimeError(f"stored {stored} of {args.spans} spans")
+        q = f"project={PROJECT}"
+        with TestClient(create_app(ctx)) as client:
+            pages = {
+                "page": timed(client, f"/traces/{trace_id}?{q}", repeat=args.repeat),
+                "twin": timed(client, f"/traces/{trace_id}.json?{q}", repeat=args.repeat),
+                "spans": timed(client, f"/traces/{trace_id}/spans?{q}", repeat=args.repeat),
+            }
+    n = f"{args.spans:,} spans"
+    rows = [
+        Row(f"trace page ({n})", "ms", pages["page"]["median_ms"], higher_is_better=False, target_max=1000),
+        Row(f"trace page JSON twin ({n})", "ms", pages["twin"]["median_ms"], higher_is_better=False, target_max=1000),
+        Row(f"span tree, first 500 rows ({n})", "ms", pages["spans"]["median_ms"], higher_is_better=False, target_max=1000),
+    ]  # fmt: skip
+    return {
+        "title": f"Trace detail page, one trace of {n} (SQLite)",
+        "ours": "llmloop",
+        "peer": "-",
+        "rows": rows,
+        "notes": [
+            f"{n} stored in one bulk record_spans call in {insert_s:.1f} s",
+            f"median of {args.repeat} in-process requests after a warm-up; best: page "
+            f"{pages['page']['best_ms']} ms, twin {pages['twin']['best_ms']} ms, "
+            f"span tree {pages['spans']['best_ms']} ms",
+        ],
+        "raw": {"pages": pages, "insert_s": insert_s, "args": vars(args)},
+    }
+
+
+if __name__ == "__main__":
+    _, md = _report.write("trace_page", main())
+    print(md.read_text())
