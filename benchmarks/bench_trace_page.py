@@ -16,16 +16,13 @@ which the page loads after it, is measured too (its first 500 rows). No peer is 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import _report
 from _report import Row
-from bench_ui import PROJECT, big_trace, timed
+from bench_ui import PROJECT, big_trace, empty_store, timed
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -36,16 +33,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from llmloop.config import reset_settings
-    from llmloop.context import local_context
     from llmloop.server.app import create_app
     from llmloop.services.observe import service as observe
 
-    with tempfile.TemporaryDirectory(prefix="llmloop-bench-trace-") as tmp:
-        os.environ["LLMLOOP_HOME"] = tmp
-        os.environ["LLMLOOP_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'llmloop.db'}"
-        reset_settings()
-        ctx = local_context()
+    with empty_store("llmloop-bench-trace-") as ctx:
         trace_id = uuid.uuid4().hex
         spans = big_trace(trace_id, args.spans, time.time() - args.spans)
         t0 = time.perf_counter()

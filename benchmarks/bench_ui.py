@@ -20,6 +20,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,20 @@ def timed(client: Any, url: str, repeat: int = 5) -> dict[str, float]:
     }
 
 
+@contextmanager
+def empty_store(prefix: str) -> Iterator[Any]:
+    """A local context on a new SQLite store in a temporary home, removed afterwards: what both UI
+    benchmarks fill and time."""
+    from llmloop.config import reset_settings
+    from llmloop.context import local_context
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.environ["LLMLOOP_HOME"] = tmp
+        os.environ["LLMLOOP_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'llmloop.db'}"
+        reset_settings()
+        yield local_context()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--traces", type=int, default=1_000_000)
@@ -128,15 +144,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from llmloop.config import reset_settings
-    from llmloop.context import local_context
     from llmloop.server.app import create_app
 
-    with tempfile.TemporaryDirectory(prefix="llmloop-bench-ui-") as tmp:
-        os.environ["LLMLOOP_HOME"] = tmp
-        os.environ["LLMLOOP_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'llmloop.db'}"
-        reset_settings()
-        ctx = local_context()
+    with empty_store("llmloop-bench-ui-") as ctx:
         print(f"filling: {args.traces:,} traces x {SPANS_PER_TRACE} spans, {args.runs:,} runs", flush=True)
         took, big_id, run_id = fill(ctx, args.traces, args.runs, args.big_trace_spans)
         q = f"project={PROJECT}"
