@@ -1,7 +1,9 @@
 """``llmloop quickstart``: both turns of the loop on the travel example, in one command.
 
-What ``make demo`` runs. The steps live in ``llmloop.examples.travel.loop`` (plain SDK calls);
-this module only chooses the budget and prints what happened and where to look next.
+What ``make demo`` runs: the pipeline ``examples/travel/loop.yaml`` (its steps are plain SDK calls
+in ``llmloop.examples.travel``), in this process and through the pipeline cache, so a second run
+with nothing changed reuses every step. This module only chooses the budget and prints what
+happened and where to look next.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from llmloop.config import get_settings
 
 if TYPE_CHECKING:
     from llmloop.examples.travel.loop import PromptChoice
+    from llmloop.examples.travel.turn2 import Turn2Outcome
 
 FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 8, "train_rows": 200}
 FAST_TURN2: dict[str, Any] = {
@@ -58,7 +61,7 @@ FAST_TURN2: dict[str, Any] = {
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the data files and the report go (default: LLMLOOP_HOME/quickstart).",
+    help="Where the data files and the reports go (default: LLMLOOP_HOME/quickstart).",
 )
 @click.option(
     "--turns",
@@ -83,11 +86,11 @@ def quickstart(
 ) -> None:
     """Data → prompts → base at its best dev prompt → LoRA SFT → evaluate on test → gates → promote."""
     from llmloop.examples.travel import loop as travel
+    from llmloop.examples.travel import pipeline, turn2
 
     t0 = time.time()
     settings = get_settings()
-    folder = workdir or Path(settings.home) / "quickstart"
-    loop = travel.LoopSettings(workdir=folder, project=project, seed=seed)
+    loop = travel.LoopSettings(workdir=workdir, project=project, seed=seed)
     if fast:
         loop = dataclasses.replace(loop, **FAST)
     if sft_steps is not None:
@@ -99,7 +102,9 @@ def quickstart(
         ranked = travel.choose_baseline(loop, announce=click.echo)
         _dev_table(ranked)
         return
-    summary = travel.run_loop(loop, announce=click.echo)
+    t2 = turn2.Turn2Settings(**(FAST_TURN2 if fast else {})) if turns == "2" else None
+    run = pipeline.run(loop, t2, report=lambda step, message: click.echo(f"→ {step}: {message}"))
+    summary = pipeline.turn1_summary(run)
     if summary.dev_scores:
         _dev_table(summary.dev_scores)
 
@@ -118,7 +123,6 @@ def quickstart(
         [[r.rule, r.status, r.observed, r.required] for r in summary.verdict.results],
         title="promotion gates",
     )
-    print_table(["step", "seconds", "result"], [[s.name, s.seconds, s.detail] for s in summary.steps])
     verdict = "promoted to champion" if summary.promoted else "NOT promoted (a required gate failed)"
     click.echo(f"{summary.model_version}: {verdict}")
     click.echo(f"report: {summary.comparison.report_path}/report.html")
@@ -127,9 +131,17 @@ def quickstart(
         f"look closer: llmloop models list --project {project}; "
         f"llmloop eval compare {summary.base.id} {summary.tuned.id}"
     )
-    if turns == "2":
-        _turn2(loop, fast, summary.promoted, project)
-    click.echo(f"done in {time.time() - t0:.0f}s; {_peak_memory()}")
+    if t2 is not None:
+        _turn2(pipeline.turn2_outcome(run), project)
+    print_table(
+        ["step", "seconds", "result"],
+        [[s.name, s.seconds, s.detail] for s in summary.steps],
+        title=f"pipeline {run.name} run {run.id} (llmloop pipeline status {run.id})",
+    )
+    cached = sum(s.state == "cached" for s in run.steps)
+    click.echo(
+        f"done in {time.time() - t0:.0f}s ({cached} of {len(run.steps)} steps from the cache); {_peak_memory()}"
+    )
     if serve:
         from llmloop.cli.server import server
 
@@ -156,15 +168,10 @@ def _dev_table(ranked: list[tuple[PromptChoice, float]]) -> None:
     )
 
 
-def _turn2(loop: Any, fast: bool, promoted: bool, project: str) -> None:
-    from llmloop.examples.travel import turn2
-
-    if not promoted:
-        click.echo("turn 2 skipped: turn 1's gates failed, so there is no new champion to deploy")
+def _turn2(s: Turn2Outcome | str, project: str) -> None:
+    if isinstance(s, str):
+        click.echo(f"turn 2 skipped: {s}")
         return
-    t2 = turn2.Turn2Settings(**(FAST_TURN2 if fast else {}))
-    click.echo("turn 2: learn from production")
-    s = turn2.run_turn2(loop, t2, announce=click.echo)
     for title, cmp_ in (
         ("drifted test slice", s.drift_comparison),
         ("original test split", s.original_comparison),
@@ -195,7 +202,7 @@ def _turn2(loop: Any, fast: bool, promoted: bool, project: str) -> None:
         ],
         title="turn-2 gates (drifted: better; original: within the margin)",
     )
-    print_table(["step", "seconds", "result"], [[x.name, x.seconds, x.detail] for x in s.steps])
+    print_table(["turn-2 step", "seconds", "result"], [list(x) for x in s.steps])
     verdict = "promoted to champion, canary started" if s.promoted else "NOT promoted, no canary"
     click.echo(f"{s.challenger}: {verdict}; champion is {project}/{_champion(project)}")
     if s.canary is not None:

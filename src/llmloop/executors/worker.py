@@ -33,7 +33,7 @@ def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
             call = StepCall(task.step, task.run_id, task.project, task.inputs, task.config, task.base_dir)
             result: Any = fn(call)
         else:
-            result = fn(**task.inputs, **task.config)
+            result = fn(**task.inputs, **task.config, **_project(fn, task))
         outputs = result if isinstance(result, dict) else {"value": result}
         import json
 
@@ -52,6 +52,21 @@ def write_outcome(outcome: StepOutcome, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(outcome.to_json(), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _project(fn: Any, task: StepTask) -> dict[str, str]:
+    """A function with a ``project`` parameter that neither inputs nor config set gets the
+    pipeline's: its SDK calls then land where the pipeline runs, on any executor (the inline one
+    cannot set ``LLMLOOP_DEFAULT_PROJECT`` for one thread)."""
+    import inspect
+
+    if "project" in task.inputs or "project" in task.config:
+        return {}
+    try:
+        takes = "project" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C function without a signature
+        return {}
+    return {"project": task.project} if takes else {}
 
 
 def main(argv: list[str]) -> int:

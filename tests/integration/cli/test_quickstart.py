@@ -53,3 +53,22 @@ def test_quickstart_runs_the_first_turn(cli: Any, tmp_path: Path) -> None:
     assert "base model prompts on dev" in out.stdout
     assert "peak memory: this process" in out.stdout  # the summary says what the demo needed
     assert "training travel-sft: 2/2 (100%)" in out.stderr  # training shows life in a log, too
+
+    # The quickstart is the pipeline loop.yaml: run again with nothing changed, every step is served
+    # from the cache, nothing is evaluated or trained again, and the same figures are printed.
+    versions = [(m.name, m.versions) for m in ll.models.list(project="qs")]
+    again = cli(
+        "quickstart", "--fast", "--sft-steps", "2", "--test-rows", "6", "--project", "qs",
+        "--workdir", str(tmp_path),
+    )  # fmt: skip
+    assert again.exit_code == 0, again.stderr
+    runs = ll.get_client().pipelines.list_runs(project="qs").items
+    assert len(runs) == 2
+    run = ll.pipelines.status(runs[0].id)
+    assert run.name == "travel-quickstart" and {s.state for s in run.steps} == {"cached"}
+    assert f"({len(run.steps)} of {len(run.steps)} steps from the cache)" in again.stdout
+    assert len(ll.evaluations.list(project="qs").items) == len(evals)
+    assert [(m.name, m.versions) for m in ll.models.list(project="qs")] == versions  # no new model version
+    assert "training travel-sft" not in again.stderr
+    table = out.stdout[out.stdout.index("on the test split") :].split("promotion gates")[0]
+    assert table in again.stdout  # the same comparison, read back from the first run's outputs

@@ -41,6 +41,12 @@ def constant(value):
     return {"value": value}
 
 
+def where(project, tag=""):
+    """Says which project it was given: the pipeline's, unless its config names one."""
+    _called("where")
+    return {"value": f"{tag}{project}"}
+
+
 def flaky(fails):
     """Fails ``fails`` times (counted in flaky.count), then succeeds."""
     _called("flaky")

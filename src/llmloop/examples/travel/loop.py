@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 import llmloop as ll
 from llmloop.examples.travel import write_jsonl
 from llmloop.examples.travel.dataset import generate_experiment
@@ -83,7 +85,7 @@ CANDIDATE_BASELINES: tuple[PromptChoice, ...] = tuple(
 
 @dataclass
 class LoopSettings:
-    workdir: str | Path
+    workdir: str | Path | None = None  # None: LLMLOOP_HOME/quickstart
     project: str = "travel"
     seed: int = 0
     # 240 x 8 rows = 1.6 epochs: the choice is learned after about one epoch (dev 0.375 at 240 steps,
@@ -93,8 +95,16 @@ class LoopSettings:
     test_rows: int = 300
     dev_rows: int = 64  # rows each candidate base prompt answers; eval loss in training reads 32
     train_rows: int = 1200
-    baseline: PromptChoice | None = None  # None: choose on dev; a choice given here skips that step
     engine: str = "transformers"  # both models on the same engine, so only the weights differ
+
+    @property
+    def folder(self) -> Path:
+        """Where the data files and the reports go."""
+        if self.workdir is not None:
+            return Path(self.workdir)
+        from llmloop.config import get_settings
+
+        return Path(get_settings().home) / "quickstart"
 
 
 @dataclass
@@ -130,12 +140,15 @@ def build_suite(
     dataset: str = DATASET,
     limit: int | None = None,
     gates: list[Any] | None = None,
+    data: str | None = None,
 ) -> Suite:
     """The travel suite on one split of ``dataset``, asked through ``choice``; the gates are the
-    loop's unless ``gates`` (turn 2 gates against the champion)."""
+    loop's unless ``gates`` (turn 2 gates against the champion). ``data`` pins the version read
+    (``travel@3``; default the latest of ``dataset``)."""
     prompt: dict[str, Any] = {"ref": choice.prompt}
+    rows = data or dataset
     if choice.shots:
-        prompt["few_shot"] = {"ref": DATASET, "split": "train", "k": choice.shots, "seed": settings.seed}
+        prompt["few_shot"] = {"ref": rows, "split": "train", "k": choice.shots, "seed": settings.seed}
     if limit is None:
         limit = settings.test_rows if split == "test" else settings.dev_rows
     prefix = "travel-recommendations" if dataset == DATASET else dataset
@@ -144,7 +157,7 @@ def build_suite(
             "name": f"{prefix}-{split}",
             "description": f"Destination choice on the {split} split of {dataset} (held out by request and wording).",
             "project": settings.project,
-            "dataset": {"ref": dataset, "split": split, "limit": limit},
+            "dataset": {"ref": rows, "split": split, "limit": limit},
             "prompt": prompt,
             "metrics": [
                 {"metric": "travel_recommendation_correctness", "key": "task_accuracy"},
@@ -163,16 +176,16 @@ def build_suite(
     )
 
 
-def sft_config(settings: LoopSettings) -> dict[str, Any]:
-    """LoRA SFT on the train split, rendered by PROMPT; eval loss (early stopping) reads dev only."""
+def sft_config(settings: LoopSettings, *, data: str = DATASET) -> dict[str, Any]:
+    """LoRA SFT on the train split of ``data``, rendered by PROMPT; eval loss (early stopping) reads dev only."""
     return {
         "name": TUNED_MODEL,
         "project": settings.project,
         "method": "sft",
         "model": {"base": BASE_MODEL},
         "data": {
-            "train": {"ref": DATASET, "split": "train"},
-            "eval": {"ref": DATASET, "split": "dev"},
+            "train": {"ref": data, "split": "train"},
+            "eval": {"ref": data, "split": "dev"},
             "max_eval_rows": 32,
             "prompt": PROMPT,
         },
@@ -223,12 +236,23 @@ def register_prompts(project: str) -> list[str]:
     return refs
 
 
-def choose_baseline(settings: LoopSettings, announce: Announce = print) -> list[tuple[PromptChoice, float]]:
+def evaluate(
+    settings: LoopSettings, model: str, choice: PromptChoice, *, data: str | None = None
+) -> Evaluation:
+    """``model`` on the test split (of ``data``), asked through ``choice``."""
+    return ll.evaluations.run(
+        build_suite(settings, choice, data=data), model=model, project=settings.project, progress=True
+    )
+
+
+def choose_baseline(
+    settings: LoopSettings, announce: Announce = print, *, data: str | None = None
+) -> list[tuple[PromptChoice, float]]:
     """Every candidate prompt for the base model, scored on dev, best first (ties: fewer shots)."""
     scored = []
     for choice in CANDIDATE_BASELINES:
         ev = ll.evaluations.run(
-            build_suite(settings, choice, split="dev"),
+            build_suite(settings, choice, split="dev", data=data),
             model=BASE_MODEL,
             project=settings.project,
             progress=True,
@@ -241,11 +265,35 @@ def choose_baseline(settings: LoopSettings, announce: Announce = print) -> list[
 
 def prepare(settings: LoopSettings, announce: Announce = print) -> Any:
     """Write and register the data and the prompts (idempotent: same content, same versions)."""
-    path = write_experiment(Path(settings.workdir) / "data" / "travel.jsonl", settings)
+    path = write_experiment(settings.folder / "data" / "travel.jsonl", settings)
     handle = ll.datasets.add(DATASET, path, schema="eval", project=settings.project)
     register_prompts(settings.project)
     announce(f"  {handle.ref}: {handle.rows} rows (train/dev/test), prompts {', '.join(PROMPTS)}")
     return handle
+
+
+def tuned_prompt(model: str, project: str) -> str:
+    """The prompt version a fine-tune learned (recorded on it at registration)."""
+    return str(ll.models.get(model, project=project).metadata.get("prompt") or PROMPT)
+
+
+class Decision(BaseModel):
+    """Turn 1's verdict on its fine-tune: the comparison, the gates, and whether it was promoted."""
+
+    model: str
+    comparison: Comparison
+    verdict: GateVerdict
+    promoted: bool
+
+
+def decide(settings: LoopSettings, base: str, tuned: str, model: str) -> Decision:
+    """Paired bootstrap CIs and a report, the loop's fixed gates, and promotion when they pass."""
+    comparison = ll.evaluations.compare([base, tuned], report_dir=settings.folder / "report")
+    gates = build_suite(settings, PromptChoice(PROMPT, 0)).gates  # fixed here, whatever the prompts
+    verdict = ll.evaluations.check(gates, candidate=tuned, baseline=base)
+    if verdict.passed:
+        ll.models.promote(model, "champion", project=settings.project, reason="quickstart gates passed")
+    return Decision(model=model, comparison=comparison, verdict=verdict, promoted=verdict.passed)
 
 
 Timed = Callable[[str, Callable[[], Any], Callable[[Any], str]], Any]
@@ -253,7 +301,7 @@ Timed = Callable[[str, Callable[[], Any], Callable[[Any], str]], Any]
 
 def step_timer(steps: list[Step], announce: Announce) -> Timed:
     """``timed(name, fn, detail)``: announce the step, run it, append its ``Step`` to ``steps`` and
-    announce its detail and seconds; both turns print and time their steps alike through it."""
+    announce its detail and seconds; turn 2 prints and times its steps through it."""
 
     def timed(name: str, fn: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
         announce(f"→ {name}")
@@ -267,91 +315,9 @@ def step_timer(steps: list[Step], announce: Announce) -> Timed:
 
 
 def run_loop(settings: LoopSettings, announce: Announce = print) -> LoopSummary:
-    """Run every step, timing each; raises on the first failure with the SDK's own error."""
-    steps: list[Step] = []
-    workdir = Path(settings.workdir)
-    timed = step_timer(steps, announce)
+    """Turn 1 as the pipeline ``loop.yaml`` runs it (in this process, each step through the cache);
+    raises on the first failed step with its error."""
+    from llmloop.examples.travel import pipeline
 
-    timed(
-        "write and register the data (train/dev/test) and the prompts",
-        lambda: prepare(settings, announce=lambda _: None),
-        lambda h: f"{h.ref}: {h.rows} rows, PII findings: {h.profile.pii_total}",
-    )
-    dev_scores: list[tuple[PromptChoice, float]] = []
-    baseline = settings.baseline
-    if baseline is None:
-        dev_scores = timed(
-            f"choose the base model's prompt on dev ({len(CANDIDATE_BASELINES)} candidates)",
-            lambda: choose_baseline(settings, announce=announce),
-            lambda ranked: f"best: {ranked[0][0].label} ({ranked[0][1]:.3f}), frozen for the test",
-        )
-        baseline = dev_scores[0][0]
-    chosen = baseline
-    base = timed(
-        f"evaluate the base model {BASE_MODEL} ({chosen.label}) on test",
-        lambda: ll.evaluations.run(
-            build_suite(settings, chosen), model=BASE_MODEL, project=settings.project, progress=True
-        ),
-        _eval_detail,
-    )
-    trained = timed(
-        f"LoRA SFT for {settings.sft_steps} steps (eval loss on dev)",
-        lambda: ll.train(sft_config(settings), progress=True),
-        lambda r: f"{r.model_version}: train loss {r.train_loss:.3f}, dev loss {r.eval_loss:.3f}",
-    )
-    version = str(trained.model_version)
-    tuned_prompt = str(ll.models.get(version, project=settings.project).metadata.get("prompt") or PROMPT)
-    tuned = timed(
-        f"evaluate the fine-tune {version} with the prompt it learned ({tuned_prompt}) on test",
-        lambda: ll.evaluations.run(
-            build_suite(settings, PromptChoice(tuned_prompt, 0)),
-            model=version,
-            project=settings.project,
-            progress=True,
-        ),
-        _eval_detail,
-    )
-    comparison = timed(
-        "compare with paired bootstrap 95% CIs",
-        lambda: ll.evaluations.compare([base.id, tuned.id], report_dir=workdir / "report"),
-        lambda c: f"report: {c.report_path}",
-    )
-    verdict = timed(
-        "check the gates",
-        lambda: ll.evaluations.check(
-            build_suite(settings, chosen).gates, candidate=tuned.id, baseline=base.id
-        ),
-        lambda v: "passed" if v.passed else "failed: " + "; ".join(_failed(v)),
-    )
-    promoted = False
-    if verdict.passed:
-        timed(
-            "promote to champion",
-            lambda: ll.models.promote(
-                version, "champion", project=settings.project, reason="quickstart gates passed"
-            ),
-            lambda v: f"{v.ref} is now {settings.project}/{TUNED_MODEL}@champion",
-        )
-        promoted = True
-    return LoopSummary(
-        settings.project,
-        base,
-        tuned,
-        version,
-        comparison,
-        verdict,
-        promoted,
-        chosen,
-        tuned_prompt,
-        dev_scores,
-        steps,
-    )
-
-
-def _eval_detail(ev: Evaluation) -> str:
-    acc = ev.metrics["task_accuracy"].score
-    return f"{ev.model_ref}: task_accuracy {acc:.3f} on {ev.n_examples} rows ({ev.n_errors} errors)"
-
-
-def _failed(verdict: GateVerdict) -> list[str]:
-    return [r.rule for r in verdict.results if r.required and r.status == "fail"]
+    run = pipeline.run(settings, None, report=lambda step, message: announce(f"→ {step}: {message}"))
+    return pipeline.turn1_summary(run)

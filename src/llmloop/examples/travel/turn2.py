@@ -2,8 +2,10 @@
 
     from llmloop.examples.travel.loop import LoopSettings, run_loop
     from llmloop.examples.travel.turn2 import Turn2Settings, run_turn2
-    first = run_loop(LoopSettings(workdir="travel-loop"))
-    second = run_turn2(LoopSettings(workdir="travel-loop"), Turn2Settings(), first)
+    first = run_loop(LoopSettings(workdir="travel-loop"))  # promotes travel-sft@champion on a pass
+    second = run_turn2(LoopSettings(workdir="travel-loop"), Turn2Settings())
+
+The quickstart runs it as the last step of the pipeline ``loop.yaml`` (``steps.second_turn``).
 
 Deploy ``travel-sft@champion`` behind the gateway of a real ``llmloop serve`` → send it customer
 traffic with the ``openai`` client, a drifted share worded as turn 1 never was (``drift.py``) →
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 import llmloop as ll
 from llmloop.examples.travel import write_jsonl
 from llmloop.examples.travel.drift import Drift, DriftRow, generate_drift
@@ -49,6 +53,7 @@ from llmloop.examples.travel.loop import (
 )
 from llmloop.examples.travel.scoring import recommendation_correct
 from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
+from llmloop.services.serve.schemas import DeploymentStatus
 
 DRIFT_DATASET = "travel-drift"
 SFT_DATASET = "travel-corrections"
@@ -115,6 +120,39 @@ class Turn2Summary:
     @property
     def passed(self) -> bool:
         return self.drift_verdict.passed and self.original_verdict.passed
+
+
+class Turn2Outcome(BaseModel):
+    """What the quickstart shows of turn 2, as JSON: the pipeline step's output, so a cached run
+    prints the same tables without running anything."""
+
+    champion: str
+    challenger: str
+    deployment: str
+    promoted: bool
+    drift_comparison: Comparison
+    original_comparison: Comparison
+    drift_verdict: GateVerdict
+    original_verdict: GateVerdict
+    canary: DeploymentStatus | None = None
+    lineage: list[str]
+    steps: list[tuple[str, float, str]]
+
+    @classmethod
+    def of(cls, s: Turn2Summary) -> Turn2Outcome:
+        return cls(
+            champion=s.champion,
+            challenger=s.challenger,
+            deployment=s.deployment,
+            promoted=s.promoted,
+            drift_comparison=s.drift_comparison,
+            original_comparison=s.original_comparison,
+            drift_verdict=s.drift_verdict,
+            original_verdict=s.original_verdict,
+            canary=s.canary,
+            lineage=s.lineage,
+            steps=[(x.name, x.seconds, x.detail) for x in s.steps],
+        )
 
 
 Announce = Callable[[str], None]
@@ -201,7 +239,7 @@ def drift_for(settings: LoopSettings, t2: Turn2Settings) -> Drift:
 
 
 def write_drift(settings: LoopSettings, drift: Drift) -> Path:
-    path = Path(settings.workdir) / "data" / "travel-drift.jsonl"
+    path = settings.folder / "data" / "travel-drift.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(path, drift.records())
     return path
@@ -373,7 +411,7 @@ def run_turn2(
     ``keep_server`` (then ``summary.server_url`` is where it runs; stop it with the process)."""
     steps: list[Step] = []
     project = settings.project
-    workdir = Path(settings.workdir)
+    workdir = settings.folder
     timed = step_timer(steps, announce)
     drift = drift_for(settings, t2)
 
