@@ -149,19 +149,21 @@ class CliResult:
     stderr: str
 
 
-@pytest.fixture
-def cli() -> Any:
+def run_cli(*args: str, input: str | None = None) -> CliResult:
     """Run ``llmloop ARGS…`` in-process; returns exit code, stdout and stderr apart."""
     from llmloop.cli import cli as root
 
-    def run(*args: str, input: str | None = None) -> CliResult:
-        # One table width wherever the suite runs (a terminal, a pipe, an xdist worker).
-        result = CliRunner(env={"COLUMNS": "160"}).invoke(root, list(args), input=input, prog_name="llmloop")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return CliResult(result.exit_code, result.stdout, result.stderr)
+    # One table width wherever the suite runs (a terminal, a pipe, an xdist worker).
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(root, list(args), input=input, prog_name="llmloop")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
 
-    return run
+
+@pytest.fixture
+def cli() -> Any:
+    """``run_cli`` as a fixture (module-scoped fixtures call ``run_cli`` itself)."""
+    return run_cli
 
 
 def free_port() -> int:
