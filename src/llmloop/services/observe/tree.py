@@ -1,0 +1,267 @@
+"""A trace's span tree a page at a time, paged in SQL: a page costs what its rows cost, not the trace.
+
+The tree is depth first from the top-level spans (no parent, or a parent that was never stored),
+children by (start time, span id). Reading the whole trace to lay it out took seconds for an
+agent's 30,000 spans (issue 16); instead a page walks the tree through the
+``ix_spans_trace_parent`` index (trace, parent, start time, span id):
+
+* the walk reads light rows (id, start time, whether it has children) of one sibling list at a
+  time, keyset on (start time, span id), and descends only into spans that have children;
+* the page's spans are then read whole in one query, with their child counts from the index;
+* where the page stops, each sibling list it did not finish becomes a ``SpanTreeMore`` with a page
+  token (whose children, at what depth, after which child). Loading it gives that list's remaining
+  spans with their subtrees, and its own ``more`` for what it in turn did not reach; so loading
+  every ``more`` in its place yields the whole tree exactly once, and spans stored meanwhile show up
+  where they belong (the keyset never skips or repeats a sibling).
+
+Top-level spans include orphans (their parent was lost or is still on its way): finding them is one
+pass over the trace's distinct parent ids in the index, the only part that grows with the trace, and
+only pages of the top level need it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from llmloop.context import Context
+from llmloop.errors import InvalidInput, NotFound
+from llmloop.services.observe.schemas import SpanTreeMore, SpanTreePage, SpanTreeRow
+from llmloop.services.observe.service import span_from_row
+from llmloop.store import pages
+from llmloop.store.tables.core import ProjectRow
+from llmloop.store.tables.traces import SpanRow, TraceRow
+
+LISTING = "span tree"
+MAX_LIMIT = 1000
+MAX_DEPTH = 10_000  # a parent chain longer than this is taken for a cycle (spans naming each other)
+_TOKEN_KEY = (str, int, float, str)  # parent span id ("" for the top level), depth, after (start, span id)
+_CHUNK = 500  # ids per IN list
+
+Key = tuple[float, str]  # a sibling's place: (start time, span id)
+Light = tuple[str, float, bool]  # span id, start time, has children
+
+
+def span_tree(
+    ctx: Context,
+    *,
+    trace_id: str,
+    parent_span_id: str | None = None,
+    page_token: str | None = None,
+    limit: int = 500,
+) -> SpanTreePage:
+    """``limit`` rows of the trace's span tree, depth first, and what follows them (``more``).
+
+    With neither ``parent_span_id`` nor ``page_token``: the tree from its top-level spans. With
+    ``parent_span_id``: that span's children and their subtrees (expand a node). With a
+    ``page_token`` from a ``more``: the rest of that sibling list. A trace of a project the caller
+    has no role in is ``NotFound``, as if it did not exist.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be 1 to {MAX_LIMIT}, got {limit}", details={"field": "limit"})
+    if page_token and parent_span_id:
+        raise InvalidInput(
+            "give parent_span_id or page_token, not both (a page token already names its parent)",
+            details={"field": "parent_span_id"},
+        )
+    with ctx.db.session() as s:
+        _require_trace(ctx, s, trace_id)
+        walk = _Walk(s, trace_id)
+        if page_token:
+            parent, depth, after = _decode(page_token)
+        elif parent_span_id:
+            parent, depth, after = parent_span_id, walk.depth_below(parent_span_id), None
+        else:
+            parent, depth, after = None, 0, None
+        order, stack = walk.run(_Frame(parent, depth, after), limit)
+        rows = walk.rows(order)
+        more = [m for m in (walk.more(f) for f in reversed(stack)) if m is not None]
+    return SpanTreePage(trace_id=trace_id, rows=rows, more=more)
+
+
+def _require_trace(ctx: Context, s: Session, trace_id: str) -> None:
+    found = s.execute(
+        select(ProjectRow.name)
+        .join(TraceRow, ProjectRow.id == TraceRow.project_id)
+        .where(TraceRow.trace_id == trace_id)
+    ).first()
+    missing = NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
+    if found is None:
+        raise missing
+    ctx.require("traces:read", found[0], missing=missing)
+
+
+def _decode(token: str) -> tuple[str | None, int, Key | None]:
+    cursor = pages.decode(token, LISTING, key_types=_TOKEN_KEY)
+    assert cursor.after is not None  # keyset tokens always hold a key
+    parent, depth, start, after = cursor.after
+    if not isinstance(depth, int) or depth < 0:  # pages.decode checked the types
+        raise InvalidInput(f"invalid page_token: not a token that this {LISTING} listing gave out")
+    return (str(parent) or None), depth, ((float(start), str(after)) if after else None)
+
+
+def _token(parent: str | None, depth: int, after: Key | None) -> str:
+    start, span = after if after is not None else (0.0, "")
+    return pages.encode(LISTING, after=(parent or "", depth, start, span))
+
+
+@dataclass
+class _Frame:
+    """One sibling list being walked: ``parent``'s children (None: the top level) after ``after``."""
+
+    parent: str | None
+    depth: int
+    after: Key | None
+    batch: deque[Light] = field(default_factory=deque)  # fetched, not served yet
+    exhausted: bool = False  # nothing stored past ``batch``
+
+
+# the light read of one sibling list: enough to walk, nothing of the span's content
+_CHILDREN = """SELECT s.span_id, s.start_time, EXISTS (SELECT 1 FROM spans c
+ WHERE c.trace_id = s.trace_id AND c.parent_span_id = s.span_id) AS has_children
+FROM spans s WHERE s.trace_id = :trace AND {which}{after}
+ORDER BY s.start_time, s.span_id LIMIT :n"""
+_COUNT = "SELECT COUNT(*) FROM spans s WHERE s.trace_id = :trace AND {which}{after}"
+_AFTER = " AND (s.start_time, s.span_id) > (:start, :span)"  # a row value: one index range seek
+_ORPHAN_PARENTS = """SELECT d.parent_span_id FROM (SELECT DISTINCT parent_span_id FROM spans
+ WHERE trace_id = :trace AND parent_span_id IS NOT NULL) d
+WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = :trace AND p.span_id = d.parent_span_id)"""
+_ANCESTORS = """WITH RECURSIVE up(span_id, parent_span_id, n) AS (
+ SELECT span_id, parent_span_id, 0 FROM spans WHERE trace_id = :trace AND span_id = :span
+ UNION ALL
+ SELECT p.span_id, p.parent_span_id, up.n + 1 FROM spans p JOIN up
+  ON p.trace_id = :trace AND p.span_id = up.parent_span_id WHERE up.n < :cap)
+SELECT COUNT(*), MAX(n) FROM up"""
+_CHILD_COUNTS = """SELECT parent_span_id, COUNT(*) FROM spans
+WHERE trace_id = :trace AND parent_span_id IN ({ids}) GROUP BY parent_span_id"""
+
+
+class _Walk:
+    """The queries of one page, in one session (one transaction: one consistent view)."""
+
+    def __init__(self, session: Session, trace_id: str) -> None:
+        self.session = session
+        self.trace_id = trace_id
+        self._orphan_parents: list[str] | None = None
+
+    def run(self, start: _Frame, limit: int) -> tuple[list[tuple[str, int]], list[_Frame]]:
+        """(span id, depth) of up to ``limit`` spans depth first from ``start``, and the sibling lists
+        left unfinished, outermost first."""
+        out: list[tuple[str, int]] = []
+        stack = [start]
+        while stack and len(out) < limit:
+            frame = stack[-1]
+            if not frame.batch and not frame.exhausted:
+                need = limit - len(out)  # every sibling served is at least one row
+                got = self._siblings(frame.parent, frame.after, need)
+                frame.batch.extend(got)
+                frame.exhausted = len(got) < need
+            if not frame.batch:
+                stack.pop()
+                continue
+            span_id, start_time, has_children = frame.batch.popleft()
+            frame.after = (start_time, span_id)
+            out.append((span_id, frame.depth))
+            if has_children:
+                stack.append(_Frame(span_id, frame.depth + 1, None))
+        return out, stack
+
+    def more(self, frame: _Frame) -> SpanTreeMore | None:
+        """What is left of an unfinished sibling list, or None when it turns out to be finished."""
+        if frame.exhausted and not frame.batch:
+            return None
+        remaining = self._count(frame.parent, frame.after)
+        if not remaining:
+            return None
+        return SpanTreeMore(
+            parent_span_id=frame.parent,
+            depth=frame.depth,
+            remaining=remaining,
+            page_token=_token(frame.parent, frame.depth, frame.after),
+        )
+
+    def rows(self, order: list[tuple[str, int]]) -> list[SpanTreeRow]:
+        """The page's spans read whole, in walk order, with their child counts."""
+        ids = [span_id for span_id, _ in order]
+        found: dict[str, SpanRow] = {}
+        counts: dict[str, int] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            query = select(SpanRow).where(SpanRow.trace_id == self.trace_id, SpanRow.span_id.in_(chunk))
+            found.update((row.span_id, row) for row in self.session.scalars(query))
+            marks = ", ".join(f":i{j}" for j in range(len(chunk)))
+            params: dict[str, Any] = {"trace": self.trace_id, **{f"i{j}": v for j, v in enumerate(chunk)}}
+            counts.update(
+                (p, int(n)) for p, n in self.session.execute(text(_CHILD_COUNTS.format(ids=marks)), params)
+            )
+        return [
+            SpanTreeRow(span=span_from_row(found[span_id]), depth=depth, children=counts.get(span_id, 0))
+            for span_id, depth in order
+            if span_id in found
+        ]
+
+    def depth_below(self, span_id: str) -> int:
+        """The depth of ``span_id``'s children: one more than its stored ancestors. ``NotFound`` when
+        the span is not in this trace or not in its tree (its parents name each other in a loop)."""
+        params = {"trace": self.trace_id, "span": span_id, "cap": MAX_DEPTH}
+        found, deepest = self.session.execute(text(_ANCESTORS), params).one()
+        if not found:
+            raise NotFound(
+                f"span {span_id!r} not found in trace {self.trace_id!r}",
+                details={"trace_id": self.trace_id, "span_id": span_id},
+            )
+        if deepest >= MAX_DEPTH:
+            raise NotFound(
+                f"span {span_id!r} is not in the tree of trace {self.trace_id!r}: its parents name each "
+                "other in a loop, so it has no top-level ancestor",
+                details={"trace_id": self.trace_id, "span_id": span_id},
+            )
+        return int(deepest) + 1
+
+    def _siblings(self, parent: str | None, after: Key | None, n: int) -> list[Light]:
+        if parent is not None:
+            return self._light("s.parent_span_id = :parent", {"parent": parent}, after, n)
+        # the top level: spans without a parent, merged with orphans (by the same key)
+        top = self._light("s.parent_span_id IS NULL", {}, after, n)
+        for which, params in self._orphan_clauses():
+            top = sorted(top + self._light(which, params, after, n), key=lambda r: (r[1], r[0]))[:n]
+        return top
+
+    def _count(self, parent: str | None, after: Key | None) -> int:
+        if parent is not None:
+            return self._scalar(_COUNT, "s.parent_span_id = :parent", {"parent": parent}, after)
+        clauses = [("s.parent_span_id IS NULL", {}), *self._orphan_clauses()]
+        return sum(self._scalar(_COUNT, which, params, after) for which, params in clauses)
+
+    def _orphan_clauses(self) -> list[tuple[str, dict[str, Any]]]:
+        """WHERE clauses (500 parents each) for the spans whose parent is not in this trace."""
+        if self._orphan_parents is None:
+            self._orphan_parents = [
+                p for (p,) in self.session.execute(text(_ORPHAN_PARENTS), {"trace": self.trace_id})
+            ]
+        out = []
+        for i in range(0, len(self._orphan_parents), _CHUNK):
+            chunk = self._orphan_parents[i : i + _CHUNK]
+            marks = ", ".join(f":o{j}" for j in range(len(chunk)))
+            out.append((f"s.parent_span_id IN ({marks})", {f"o{j}": v for j, v in enumerate(chunk)}))
+        return out
+
+    def _light(self, which: str, params: dict[str, Any], after: Key | None, n: int) -> list[Light]:
+        sql, bound = self._where(_CHILDREN, which, params, after)
+        return [(sid, float(t), bool(k)) for sid, t, k in self.session.execute(text(sql), {**bound, "n": n})]
+
+    def _scalar(self, sql: str, which: str, params: dict[str, Any], after: Key | None) -> int:
+        query, bound = self._where(sql, which, params, after)
+        return int(self.session.execute(text(query), bound).scalar_one())
+
+    def _where(
+        self, sql: str, which: str, params: dict[str, Any], after: Key | None
+    ) -> tuple[str, dict[str, Any]]:
+        bound: dict[str, Any] = {"trace": self.trace_id, **params}
+        if after is not None:
+            bound.update(start=after[0], span=after[1])
+        return sql.format(which=which, after=_AFTER if after is not None else ""), bound
