@@ -27,7 +27,11 @@ class Traces(Protocol):
     def list_traces(self, query: TraceSearch) -> TracePage: ...
     def get_trace(self, trace_id: str, spans: bool = True) -> TraceDetail: ...
     def span_tree(
-        self, trace_id: str, parent_span_id: str | None = None, page_token: str | None = None, limit: int = 500
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
     ) -> SpanTreePage: ...
 
 
@@ -47,7 +51,11 @@ class LocalTraces:
         return get_trace_detail(self.ctx, trace_id=trace_id, spans=spans)
 
     def span_tree(
-        self, trace_id: str, parent_span_id: str | None = None, page_token: str | None = None, limit: int = 500
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
     ) -> SpanTreePage:
         """A page of the trace's span tree, depth first; ``more`` names what follows and how to load it
         (``page_token``); ``parent_span_id`` starts from that span's children."""
@@ -72,10 +80,16 @@ class RemoteTraces:
         return out
 
     def span_tree(
-        self, trace_id: str, parent_span_id: str | None = None, page_token: str | None = None, limit: int = 500
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
     ) -> SpanTreePage:
         query = {"parent_span_id": parent_span_id, "page_token": page_token, "limit": limit}
         page: SpanTreePage = self.http.call(
-            "traces.spans", path={"trace_id": trace_id}, query={k: v for k, v in query.items() if v is not None}
+            "traces.spans",
+            path={"trace_id": trace_id},
+            query={k: v for k, v in query.items() if v is not None},
         )
         return page

@@ -85,20 +85,19 @@ def spans(
 
 
 def _labels(tree: SpanTreePage) -> list[str]:
-    """What each ``more`` row says it loads, naming the parent when this page shows it."""
+    """What each ``more`` row loads (each span with its subtree), naming the parent when this page shows it."""
     names = {r.span.span_id: r.span.name for r in tree.rows}
     last = tree.rows[-1].span.span_id if tree.rows else None
     out = []
     for m in tree.more:
-        n = f"{m.remaining} span{'s' if m.remaining != 1 else ''}"
+        n = f"{m.remaining} {'more ' if m.parent_span_id != last else ''}"
+        spans = "span" if m.remaining == 1 else "spans"
         if m.parent_span_id is None:
-            out.append(f"{n} more at the top level, with their subtrees")
-        elif m.parent_span_id == last:
-            out.append(f"the {n} under {names[last]!r} are not loaded yet, nor their subtrees")
+            out.append(f"{n}top-level {spans}")
         elif m.parent_span_id in names:
-            out.append(f"{n} more under {names[m.parent_span_id]!r}, with their subtrees")
+            out.append(f"{n}child {spans} of {names[m.parent_span_id]}")
         else:
-            out.append(f"{n} more at this level, with their subtrees")
+            out.append(f"{n}{spans} at this level")
     return out
 
 

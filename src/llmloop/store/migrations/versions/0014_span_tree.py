@@ -19,7 +19,10 @@ depends_on = None
 def upgrade() -> None:
     # a plain CREATE INDEX (no batch copy of the table): a store may hold millions of spans
     op.create_index(
-        "ix_spans_trace_parent", "spans", ["trace_id", "parent_span_id", "start_time", "span_id"], unique=False
+        "ix_spans_trace_parent",
+        "spans",
+        ["trace_id", "parent_span_id", "start_time", "span_id"],
+        unique=False,
     )
 
 
