@@ -120,9 +120,13 @@ class _Frame:
     exhausted: bool = False  # nothing stored past ``batch``
 
 
-# the light read of one sibling list: enough to walk, nothing of the span's content
-_CHILDREN = """SELECT s.span_id, s.start_time, EXISTS (SELECT 1 FROM spans c
- WHERE c.trace_id = s.trace_id AND c.parent_span_id = s.span_id) AS has_children
+# The light read of one sibling list: enough to walk, nothing of the span's content. Whether a span
+# has children is its first child in index order: an EXISTS let PostgreSQL scan the whole table per
+# row where one parent held most of the trace's spans (its estimate said a match comes soon); the
+# ORDER BY ... LIMIT 1 of the index's own order makes the index the only sensible plan.
+_CHILDREN = """SELECT s.span_id, s.start_time, (SELECT c.span_id FROM spans c
+ WHERE c.trace_id = s.trace_id AND c.parent_span_id = s.span_id
+ ORDER BY c.trace_id, c.parent_span_id, c.start_time, c.span_id LIMIT 1) AS first_child
 FROM spans s WHERE s.trace_id = :trace AND {which}{after}
 ORDER BY s.start_time, s.span_id LIMIT :n"""
 # the same for a span's children, straight to the driver (``?`` becomes its mark): a page runs one per
@@ -133,9 +137,12 @@ _CHILDREN_RAW = (
 _AFTER_RAW = " AND (s.start_time, s.span_id) > (?, ?)"
 _COUNT = "SELECT COUNT(*) FROM spans s WHERE s.trace_id = :trace AND {which}{after}"
 _AFTER = " AND (s.start_time, s.span_id) > (:start, :span)"  # a row value: one index range seek
-_ORPHAN_PARENTS = """SELECT d.parent_span_id FROM (SELECT DISTINCT parent_span_id FROM spans
+# is any span's parent missing: one pass over the trace's distinct parent ids in the index
+_ANY_ORPHAN = """SELECT 1 FROM (SELECT DISTINCT parent_span_id FROM spans
  WHERE trace_id = :trace AND parent_span_id IS NOT NULL) d
-WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = :trace AND p.span_id = d.parent_span_id)"""
+WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = :trace AND p.span_id = d.parent_span_id) LIMIT 1"""
+_TOP_WITH_ORPHANS = """(s.parent_span_id IS NULL OR NOT EXISTS (SELECT 1 FROM spans p
+ WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id))"""
 _ANCESTORS = """WITH RECURSIVE up(span_id, parent_span_id, n) AS (
  SELECT span_id, parent_span_id, 0 FROM spans WHERE trace_id = :trace AND span_id = :span
  UNION ALL
@@ -152,7 +159,7 @@ class _Walk:
     def __init__(self, session: Session, trace_id: str) -> None:
         self.session = session
         self.trace_id = trace_id
-        self._orphan_parents: list[str] | None = None
+        self._orphans: bool | None = None  # whether any span's parent is missing, once asked
         self._conn = session.connection()
         mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
         self._children_sql = {
@@ -238,35 +245,29 @@ class _Walk:
         if parent is not None:
             params = (self.trace_id, parent, *(after or ()), n)
             found = self._conn.exec_driver_sql(self._children_sql[after is not None], params)
-            return [(sid, float(t), bool(k)) for sid, t, k in found]
-        # the top level: spans without a parent, merged with orphans (by the same key)
-        top = self._light("s.parent_span_id IS NULL", {}, after, n)
-        for which, params in self._orphan_clauses():
-            top = sorted(top + self._light(which, params, after, n), key=lambda r: (r[1], r[0]))[:n]
-        return top
+            return [(sid, float(t), k is not None) for sid, t, k in found]
+        return self._light(self._top_level(), {}, after, n)
 
     def _count(self, parent: str | None, after: Key | None) -> int:
         if parent is not None:
             return self._scalar(_COUNT, "s.parent_span_id = :parent", {"parent": parent}, after)
-        clauses = [("s.parent_span_id IS NULL", {}), *self._orphan_clauses()]
-        return sum(self._scalar(_COUNT, which, params, after) for which, params in clauses)
+        return self._scalar(_COUNT, self._top_level(), {}, after)
 
-    def _orphan_clauses(self) -> list[tuple[str, dict[str, Any]]]:
-        """WHERE clauses (500 parents each) for the spans whose parent is not in this trace."""
-        if self._orphan_parents is None:
-            self._orphan_parents = [
-                p for (p,) in self.session.execute(text(_ORPHAN_PARENTS), {"trace": self.trace_id})
-            ]
-        out = []
-        for i in range(0, len(self._orphan_parents), _CHUNK):
-            chunk = self._orphan_parents[i : i + _CHUNK]
-            marks = ", ".join(f":o{j}" for j in range(len(chunk)))
-            out.append((f"s.parent_span_id IN ({marks})", {f"o{j}": v for j, v in enumerate(chunk)}))
-        return out
+    def _top_level(self) -> str:
+        """The WHERE clause of the top-level spans. Without orphans (the usual trace) they are the
+        spans without a parent, one range of the index; with orphans, the trace's spans in start order
+        each checked for a stored parent, which a page stops reading once it has its rows."""
+        if self._orphans is None:
+            self._orphans = (
+                self.session.execute(text(_ANY_ORPHAN), {"trace": self.trace_id}).first() is not None
+            )
+        return _TOP_WITH_ORPHANS if self._orphans else "s.parent_span_id IS NULL"
 
     def _light(self, which: str, params: dict[str, Any], after: Key | None, n: int) -> list[Light]:
         sql, bound = self._where(_CHILDREN, which, params, after)
-        return [(sid, float(t), bool(k)) for sid, t, k in self.session.execute(text(sql), {**bound, "n": n})]
+        return [
+            (sid, float(t), k is not None) for sid, t, k in self.session.execute(text(sql), {**bound, "n": n})
+        ]
 
     def _scalar(self, sql: str, which: str, params: dict[str, Any], after: Key | None) -> int:
         query, bound = self._where(sql, which, params, after)
