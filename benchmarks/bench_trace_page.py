@@ -45,7 +45,7 @@ def orphaned_trace(trace_id: str, n: int, base: float) -> list[Any]:
     """``n`` spans, each naming a parent that was never stored (a partial export)."""
     from llmloop.services.observe.schemas import SpanData
 
-    return [SpanData(trace_id, f"{i:016x}", f"{i:015x}f", PROJECT, f"step {i}", "internal", base + i * 0.01,
+    return [SpanData(trace_id, f"{i:016x}", f"f{i:015x}", PROJECT, f"step {i}", "internal", base + i * 0.01,
                      base + i * 0.01 + 0.005, "ok", "", {"i": i}, []) for i in range(n)]  # fmt: skip
 
 

@@ -14,13 +14,19 @@ agent's 30,000 spans (issue 16); instead a page walks the tree through the
   every ``more`` in its place yields the whole tree exactly once, and spans stored meanwhile show up
   where they belong (the keyset never skips or repeats a sibling).
 
-Top-level spans include orphans (their parent was lost or is still on its way): finding them is one
-pass over the trace's distinct parent ids in the index, the only part that grows with the trace, and
-only pages of the top level need it.
+Top-level spans include orphans (their parent was lost or is still on its way). Whether a trace has
+any is one pass over its distinct parent ids in the index, the one part that grows with the trace
+(a few ms at 30,000 spans), and only a page of the top level asks. Without orphans the top level is
+one index range (parent IS NULL); with them, the trace's spans in start order each checked for a
+stored parent, a read that stops once the page has its rows.
+
+The queries are the same on SQLite and PostgreSQL; row-value keyset comparisons and the index's own
+order in subqueries keep both planners on the index (see ``_CHILDREN``).
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +36,10 @@ from sqlalchemy.orm import Session
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
-from llmloop.services.observe.schemas import SpanTreeMore, SpanTreePage, SpanTreeRow
-from llmloop.services.observe.service import span_from_row
+from llmloop.services.observe.schemas import Span, SpanTreeMore, SpanTreePage, SpanTreeRow
 from llmloop.store import pages
 from llmloop.store.tables.core import ProjectRow
-from llmloop.store.tables.traces import SpanRow, TraceRow
+from llmloop.store.tables.traces import TraceRow
 
 LISTING = "span tree"
 MAX_LIMIT = 1000
@@ -141,16 +146,24 @@ _AFTER = " AND (s.start_time, s.span_id) > (:start, :span)"  # a row value: one 
 _ANY_ORPHAN = """SELECT 1 FROM (SELECT DISTINCT parent_span_id FROM spans
  WHERE trace_id = :trace AND parent_span_id IS NOT NULL) d
 WHERE NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = :trace AND p.span_id = d.parent_span_id) LIMIT 1"""
+# (the trace id as a constant, not s.trace_id: PostgreSQL hashes this subquery once, over the trace's
+# spans, where the correlated form had it hash the whole spans table)
 _TOP_WITH_ORPHANS = """(s.parent_span_id IS NULL OR NOT EXISTS (SELECT 1 FROM spans p
- WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id))"""
+ WHERE p.trace_id = :trace AND p.span_id = s.parent_span_id))"""
 _ANCESTORS = """WITH RECURSIVE up(span_id, parent_span_id, n) AS (
  SELECT span_id, parent_span_id, 0 FROM spans WHERE trace_id = :trace AND span_id = :span
  UNION ALL
  SELECT p.span_id, p.parent_span_id, up.n + 1 FROM spans p JOIN up
   ON p.trace_id = :trace AND p.span_id = up.parent_span_id WHERE up.n < :cap)
 SELECT COUNT(*), MAX(n) FROM up"""
-_CHILD_COUNTS = """SELECT parent_span_id, COUNT(*) FROM spans
-WHERE trace_id = :trace AND parent_span_id IN ({ids}) GROUP BY parent_span_id"""
+_SPANS = """SELECT span_id, parent_span_id, name, kind, start_time, end_time, status_code, status_message,
+ attributes, events FROM spans WHERE trace_id = ? AND span_id {ids}"""
+_CHILD_COUNTS = "SELECT parent_span_id, COUNT(*) FROM spans WHERE trace_id = ? AND parent_span_id {ids} GROUP BY parent_span_id"
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as the driver gives it: text from SQLite, already decoded from psycopg."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class _Walk:
@@ -161,7 +174,7 @@ class _Walk:
         self.trace_id = trace_id
         self._orphans: bool | None = None  # whether any span's parent is missing, once asked
         self._conn = session.connection()
-        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        self._mark = mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
         self._children_sql = {
             after: _CHILDREN_RAW.format(after=_AFTER_RAW if after else "").replace("?", mark)
             for after in (False, True)
@@ -206,22 +219,44 @@ class _Walk:
     def rows(self, order: list[tuple[str, int]]) -> list[SpanTreeRow]:
         """The page's spans read whole, in walk order, with their child counts."""
         ids = [span_id for span_id, _ in order]
-        found: dict[str, SpanRow] = {}
+        found: dict[str, Span] = {}
         counts: dict[str, int] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            query = select(SpanRow).where(SpanRow.trace_id == self.trace_id, SpanRow.span_id.in_(chunk))
-            found.update((row.span_id, row) for row in self.session.scalars(query))
-            marks = ", ".join(f":i{j}" for j in range(len(chunk)))
-            params: dict[str, Any] = {"trace": self.trace_id, **{f"i{j}": v for j, v in enumerate(chunk)}}
-            counts.update(
-                (p, int(n)) for p, n in self.session.execute(text(_CHILD_COUNTS.format(ids=marks)), params)
-            )
+            found.update((sp.span_id, sp) for sp in map(self._span, self._by_ids(_SPANS, chunk)))
+            counts.update((p, int(n)) for p, n in self._by_ids(_CHILD_COUNTS, chunk))
         return [
-            SpanTreeRow(span=span_from_row(found[span_id]), depth=depth, children=counts.get(span_id, 0))
+            SpanTreeRow(span=found[span_id], depth=depth, children=counts.get(span_id, 0))
             for span_id, depth in order
             if span_id in found
         ]
+
+    def _by_ids(self, sql: str, ids: list[str]) -> Any:
+        """``sql`` (its ``{ids}`` the span id match) for these ids, straight to the driver: an IN list
+        on SQLite, one array on PostgreSQL (psycopg parsed a 500-mark statement for longer than the
+        database ran it)."""
+        if self._mark == "?":
+            match, params = f"IN ({', '.join('?' * len(ids))})", [self.trace_id, *ids]
+        else:
+            match, params = "= ANY(?)", [self.trace_id, ids]
+        return self._conn.exec_driver_sql(sql.format(ids=match).replace("?", self._mark), tuple(params))
+
+    def _span(self, row: Any) -> Span:
+        sid, parent, name, kind, start, end, code, message, attributes, events = row
+        return Span(
+            trace_id=self.trace_id,
+            span_id=sid,
+            parent_span_id=parent,
+            name=name,
+            kind=kind,
+            start_time=start,
+            end_time=end,
+            status_code=code,
+            status_message=message or "",
+            attributes=_json(attributes) or {},
+            events=_json(events) or [],
+            duration_ms=(end - start) * 1000.0,
+        )
 
     def depth_below(self, span_id: str) -> int:
         """The depth of ``span_id``'s children: one more than its stored ancestors. ``NotFound`` when
