@@ -329,8 +329,7 @@ def _trace(row: TraceRow, project: str, spans: list[Span] | None = None) -> Trac
     )
 
 
-def span_from_row(row: SpanRow) -> Span:
-    """The API's span from its stored row (the trace read and the span tree share it)."""
+def _span(row: SpanRow) -> Span:
     return Span(
         trace_id=row.trace_id,
         span_id=row.span_id,
@@ -365,7 +364,7 @@ def get_trace(ctx: Context, *, trace_id: str, spans: bool = True) -> Trace:
         if not spans:
             which.append(SpanRow.span_id == row.root_span_id)
         found_spans = [
-            span_from_row(sp)
+            _span(sp)
             for sp in s.scalars(select(SpanRow).where(*which).order_by(SpanRow.start_time, SpanRow.span_id))
         ]
         return _trace(row, project, found_spans)
