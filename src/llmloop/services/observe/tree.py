@@ -235,11 +235,12 @@ class _Walk:
         """``sql`` (its ``{ids}`` the span id match) for these ids, straight to the driver: an IN list
         on SQLite, one array on PostgreSQL (psycopg parsed a 500-mark statement for longer than the
         database ran it)."""
+        params: tuple[Any, ...]
         if self._mark == "?":
-            match, params = f"IN ({', '.join('?' * len(ids))})", [self.trace_id, *ids]
+            match, params = f"IN ({', '.join('?' * len(ids))})", (self.trace_id, *ids)
         else:
-            match, params = "= ANY(?)", [self.trace_id, ids]
-        return self._conn.exec_driver_sql(sql.format(ids=match).replace("?", self._mark), tuple(params))
+            match, params = "= ANY(?)", (self.trace_id, ids)
+        return self._conn.exec_driver_sql(sql.format(ids=match).replace("?", self._mark), params)
 
     def _span(self, row: Any) -> Span:
         sid, parent, name, kind, start, end, code, message, attributes, events = row
