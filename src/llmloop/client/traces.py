@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from llmloop.client.routes import Route
-from llmloop.services.observe.schemas import TracePage, TraceSearch
+from llmloop.services.observe.schemas import SpanTreePage, TracePage, TraceSearch
 from llmloop.services.serve.schemas import TraceDetail
 
 if TYPE_CHECKING:
@@ -19,12 +19,20 @@ if TYPE_CHECKING:
 ROUTES = [
     Route("traces.list", "GET", "/traces", "traces:read", TracePage),
     Route("traces.get", "GET", "/traces/{trace_id}", "traces:read", TraceDetail),
+    Route("traces.spans", "GET", "/traces/{trace_id}/spans", "traces:read", SpanTreePage),
 ]
 
 
 class Traces(Protocol):
     def list_traces(self, query: TraceSearch) -> TracePage: ...
     def get_trace(self, trace_id: str, spans: bool = True) -> TraceDetail: ...
+    def span_tree(
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
+    ) -> SpanTreePage: ...
 
 
 class LocalTraces:
@@ -42,6 +50,21 @@ class LocalTraces:
 
         return get_trace_detail(self.ctx, trace_id=trace_id, spans=spans)
 
+    def span_tree(
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
+    ) -> SpanTreePage:
+        """A page of the trace's span tree, depth first; ``more`` names what follows and how to load it
+        (``page_token``); ``parent_span_id`` starts from that span's children."""
+        from llmloop.services.observe import tree
+
+        return tree.span_tree(
+            self.ctx, trace_id=trace_id, parent_span_id=parent_span_id, page_token=page_token, limit=limit
+        )
+
 
 class RemoteTraces:
     def __init__(self, http: Http) -> None:
@@ -55,3 +78,18 @@ class RemoteTraces:
         query = None if spans else {"spans": "false"}
         out: TraceDetail = self.http.call("traces.get", path={"trace_id": trace_id}, query=query)
         return out
+
+    def span_tree(
+        self,
+        trace_id: str,
+        parent_span_id: str | None = None,
+        page_token: str | None = None,
+        limit: int = 500,
+    ) -> SpanTreePage:
+        query = {"parent_span_id": parent_span_id, "page_token": page_token, "limit": limit}
+        page: SpanTreePage = self.http.call(
+            "traces.spans",
+            path={"trace_id": trace_id},
+            query={k: v for k, v in query.items() if v is not None},
+        )
+        return page

@@ -122,3 +122,49 @@ def test_a_viewer_is_denied_admin_and_sees_no_promote_button(browser: Any, live:
     assert page.locator("#promote-form").count() == 0
     page.goto(f"/annotate?project={PROJECT}")
     assert page.locator("#review-form").count() == 0, "a viewer may read feedback, not give it"
+
+
+def test_a_span_tree_loads_the_parts_a_page_did_not_reach_in_their_place(
+    browser: Any, live: Live, monkeypatch: Any
+) -> None:
+    from llmloop.server.ui.pages import traces as trace_pages
+    from llmloop.services.observe import service as observe
+    from llmloop.services.observe.schemas import SpanData
+    from llmloop.services.observe.tracer import new_trace_id
+
+    trace_id = new_trace_id()
+    shape = {
+        1: None,
+        2: 1,
+        3: 2,
+        4: 2,
+        5: 2,
+        6: 1,
+        7: 6,
+        8: 1,
+    }  # span -> parent: 1 > 2 > (3, 4, 5); 1 > 6 > 7; 1 > 8
+    observe.record_spans(
+        live.ctx,
+        spans=[SpanData(trace_id, f"{n:016x}", None if p is None else f"{p:016x}", PROJECT, f"step {n}", "internal",
+                        100.0 + n, 100.5 + n, "ok", "", {}, []) for n, p in shape.items()],
+    )  # fmt: skip
+    monkeypatch.setattr(trace_pages, "SPANS_PER_PAGE", 3)  # the server runs on a thread of this process
+    page = sign_in(browser, live, "vic")  # reading needs no more than a viewer's role
+    page.goto(f"/traces/{trace_id}?project={PROJECT}")
+    page.wait_for_selector("#span-tree")
+    names = "#span-tree tr:not(.more-spans) td:first-child"
+    assert [t.split(" (")[0] for t in page.locator(names).all_inner_texts()] == ["step 1", "step 2", "step 3"]
+    buttons = page.locator("#span-tree tr.more-spans button")
+    assert buttons.all_inner_texts() == [
+        "load 2 more child spans of step 2",
+        "load 2 more child spans of step 1",
+    ]
+    live.shot(page, "span-tree-first-page")
+    while buttons.count():  # each part loads where its row stood
+        before = page.locator(names).count()
+        buttons.first.click()
+        page.locator(names).nth(before).wait_for()  # (no wait_for_function: the CSP forbids eval)
+    shown = [t.split(" (")[0] for t in page.locator(names).all_inner_texts()]
+    assert shown == [f"step {n}" for n in (1, 2, 3, 4, 5, 6, 7, 8)]  # depth first, nothing twice
+    live.shot(page, "span-tree-loaded")
+    assert page.errors == []  # type: ignore[attr-defined]

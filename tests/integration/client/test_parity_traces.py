@@ -13,7 +13,7 @@ from llmloop.services.observe import service as observe
 from llmloop.services.observe.schemas import SpanRecord, TraceSearch
 from llmloop.services.observe.tracer import new_span_id, new_trace_id
 
-COVERED = {"traces.list", "traces.get"}
+COVERED = {"traces.list", "traces.get", "traces.spans"}
 
 
 def record_exchange(pair: Pair, *, model: str, answer: str, status: str = "ok") -> str:
@@ -66,7 +66,17 @@ def test_traces_read_the_same(pair: Pair) -> None:
     assert [s["name"] for s in trace["spans"]] == ["gateway chat", "chat tiny@1"]
     summary = pair.same(lambda c: c.traces.get_trace(ok, spans=False))  # what the trace page reads
     assert [s["name"] for s in summary["spans"]] == ["gateway chat"] and summary["span_count"] == 2
+    first = pair.same(lambda c: c.traces.span_tree(ok, limit=1))  # what the trace page's tree reads
+    assert [(r["span"]["name"], r["depth"], r["children"]) for r in first["rows"]] == [("gateway chat", 0, 1)]
+    token = first["more"][0]["page_token"]
+    rest = pair.same(lambda c: c.traces.span_tree(ok, page_token=token))
+    assert [(r["span"]["name"], r["depth"]) for r in rest["rows"]] == [("chat tiny@1", 1)]
+    assert rest["more"] == []
+    root = trace["spans"][0]["span_id"]
+    assert pair.same(lambda c: c.traces.span_tree(ok, parent_span_id=root))["rows"] == rest["rows"]
 
 
 def test_unknown_traces_raise_the_same_class(pair: Pair) -> None:
     assert pair.same_error(lambda c: c.traces.get_trace("0" * 31 + "1")) is NotFound
+    assert pair.same_error(lambda c: c.traces.span_tree("0" * 31 + "1")) is NotFound
+    assert pair.same_error(lambda c: c.traces.span_tree("0" * 31 + "1", page_token="x")) is NotFound

@@ -121,9 +121,13 @@ def test_a_trace_page_is_the_api_trace_without_its_spans_which_load_apart(
     page = ui.get(f"/traces/{trace_id}.json", params=Q).json()
     assert page["trace"] == {**api, "spans": [], "feedback": api["feedback"]}
     assert page["input"].startswith("Where to go") and page["output"].startswith("Try Lisbon")
-    spans = ui.get(f"/traces/{trace_id}/spans.json", params=Q).json()["spans"]
-    assert [(s["span"]["name"], s["depth"]) for s in spans] == [("chat", 0), ("generate", 1)]
-    assert [s["span"] for s in spans] == api["spans"]
+    tree = ui.get(f"/traces/{trace_id}/spans.json", params=Q).json()["tree"]
+    assert tree == ui.get(f"/api/v1/traces/{trace_id}/spans", params=Q).json()  # the twin is the API's page
+    assert [(r["span"]["name"], r["depth"], r["children"]) for r in tree["rows"]] == [
+        ("chat", 0, 1),
+        ("generate", 1, 0),
+    ]
+    assert [r["span"] for r in tree["rows"]] == api["spans"] and tree["more"] == []
 
 
 def test_a_big_span_tree_loads_a_page_of_rows_at_a_time(
@@ -134,9 +138,13 @@ def test_a_big_span_tree_loads_a_page_of_rows_at_a_time(
     monkeypatch.setattr(page, "SPANS_PER_PAGE", 1)  # the seeded traces have 2 spans, not thousands
     spans = f"/traces/{seeded[1].traces[0]}/spans"
     first = ui.get(spans, params=Q)
-    assert first.text.count('class="timeline"') == 1 and "1 left" in first.text
-    rest = ui.get(f"{spans}.json", params={**Q, "offset": 1}).json()
-    assert [s["span"]["name"] for s in rest["spans"]] == ["generate"] and rest["next_offset"] is None
+    assert first.text.count('class="timeline"') == 1 and "load 1 child span of chat<" in first.text
+    token = ui.get(f"{spans}.json", params=Q).json()["tree"]["more"][0]["page_token"]
+    assert f"page_token={token}" in first.text  # the row that loads them asks for them
+    rest = ui.get(spans, params={**Q, "page_token": token})
+    assert rest.text.count('class="timeline"') == 1 and "generate" in rest.text and "<table" not in rest.text
+    tree = ui.get(f"{spans}.json", params={**Q, "page_token": token}).json()["tree"]
+    assert [(r["span"]["name"], r["depth"]) for r in tree["rows"]] == [("generate", 1)] and tree["more"] == []
 
 
 def test_a_dataset_page_diffs_two_versions_and_pages_its_rows(ui: TestClient) -> None:

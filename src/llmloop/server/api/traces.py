@@ -1,4 +1,5 @@
-"""/api/v1/traces: query traces (time, model, user, status, latency) and read one with spans and feedback."""
+"""/api/v1/traces: query traces (time, model, user, status, latency), read one with spans and feedback,
+and page through its span tree."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from fastapi import APIRouter, Query
 
 from llmloop.server.deps import CtxDep
 from llmloop.server.routes import mount
-from llmloop.services.observe import service
-from llmloop.services.observe.schemas import TracePage, TraceSearch
+from llmloop.services.observe import service, tree
+from llmloop.services.observe.schemas import SpanTreePage, TracePage, TraceSearch
 from llmloop.services.serve.feedback import get_trace_detail
 from llmloop.services.serve.schemas import TraceDetail
 
@@ -50,3 +51,16 @@ def get_trace(
     ctx: CtxDep, trace_id: str, spans: bool = Query(True, description="false: only the root span")
 ) -> TraceDetail:
     return get_trace_detail(ctx, trace_id=trace_id, spans=spans)
+
+
+@mount(router, "traces.spans")
+def span_tree(
+    ctx: CtxDep,
+    trace_id: str,
+    parent_span_id: str | None = Query(None, description="start from this span's children"),
+    page_token: str | None = Query(None, description="a `more` entry's token: the rest of that part"),
+    limit: int = Query(500, ge=1, le=tree.MAX_LIMIT),
+) -> SpanTreePage:
+    return tree.span_tree(
+        ctx, trace_id=trace_id, parent_span_id=parent_span_id, page_token=page_token, limit=limit
+    )

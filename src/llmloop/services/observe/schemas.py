@@ -123,3 +123,40 @@ class TraceSearch(BaseModel):
     min_duration_ms: float | None = Field(None, ge=0)
     limit: int = Field(100, ge=1, le=10000)
     page_token: str | None = None
+
+
+class SpanTreeRow(BaseModel):
+    """One row of a trace's span tree: the span, how deep it sits, and how many children it has."""
+
+    model_config = _CONFIG
+
+    span: Span
+    depth: int = Field(description="0 for a top-level span (no parent, or a parent that was never stored).")
+    children: int = Field(description="How many stored spans name this one as their parent.")
+
+
+class SpanTreeMore(BaseModel):
+    """Spans of the tree a page stopped short of: the rest of one span's children (or of the
+    top-level spans), each with its subtree. ``page_token`` asks for them."""
+
+    model_config = _CONFIG
+
+    parent_span_id: str | None = Field(description="Whose children these are; None: the top-level spans.")
+    depth: int = Field(description="The depth these children sit at.")
+    remaining: int = Field(description="How many of those children are not loaded yet.")
+    page_token: str
+
+
+class SpanTreePage(BaseModel):
+    """A page of a trace's span tree, depth first (children by start time, then span id).
+
+    ``rows`` are followed, in this order, by the parts of the tree the page did not reach:
+    ``more[0]`` goes right after the last row, ``more[1]`` after all of ``more[0]``'s spans, and so on.
+    Loading each in its place gives the whole tree once, without gaps or repeats.
+    """
+
+    model_config = _CONFIG
+
+    trace_id: str
+    rows: list[SpanTreeRow]
+    more: list[SpanTreeMore] = Field(default_factory=list)

@@ -45,7 +45,11 @@ class TraceRow(Base):
 
 class SpanRow(Base):
     __tablename__ = "spans"
-    __table_args__ = (Index("ix_spans_trace_start", "trace_id", "start_time"),)
+    __table_args__ = (
+        Index("ix_spans_trace_start", "trace_id", "start_time"),
+        # a span's children in tree order: the span tree pages through it and counts children with it
+        Index("ix_spans_trace_parent", "trace_id", "parent_span_id", "start_time", "span_id"),
+    )
 
     # Deferred so a batch can insert its spans first and learn which ones are new (retries are no-ops)
     # before it updates the trace summaries, all in one transaction.

@@ -1,8 +1,10 @@
 """``/traces``: search at scale (keyset pages, no totals, short previews) and one trace's span tree.
 
 The list never counts: each page asks for one page and a token for the next. A trace's page
-shows its summary and feedback at once and loads the span tree separately (``/spans``), so a
-trace of tens of thousands of spans does not hold up the page.
+shows its summary and feedback at once and loads the span tree separately (``/spans``), a page
+of rows at a time that the traces service pages in SQL (``services/observe/tree.py``), so a trace
+of tens of thousands of spans costs a page of them; each part of the tree a page stops short of is
+a row that loads that part in its place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 
 from llmloop.server.ui.render import View, page
-from llmloop.services.observe.schemas import Span, TraceSearch
+from llmloop.services.observe.schemas import Span, SpanTreePage, TraceSearch
 from llmloop.services.serve.schemas import TraceDetail
 
 router = APIRouter()
@@ -32,31 +34,6 @@ def io_of(trace: TraceDetail) -> tuple[str, str]:
     question = a.get("llmloop.input", a.get("gen_ai.input.messages", ""))
     answer = a.get("llmloop.output", a.get("gen_ai.output.messages", ""))
     return str(question), str(answer)
-
-
-def tree(spans: list[Span]) -> list[dict[str, Any]]:
-    """Spans depth first from the roots, each with its depth and its offset/width on the trace's time line."""
-    children: dict[str | None, list[Span]] = {}
-    ids = {s.span_id for s in spans}
-    for s in sorted(spans, key=lambda s: s.start_time):
-        parent = s.parent_span_id if s.parent_span_id in ids else None
-        children.setdefault(parent, []).append(s)
-    start = min((s.start_time for s in spans), default=0.0)
-    length = max((s.end_time for s in spans), default=1.0) - start or 1.0
-    out: list[dict[str, Any]] = []
-    stack = [(s, 0) for s in reversed(children.get(None, []))]
-    while stack:
-        span, depth = stack.pop()
-        out.append(
-            {
-                "span": span,
-                "depth": depth,
-                "left": (span.start_time - start) / length * 100,
-                "width": max(0.5, (span.end_time - span.start_time) / length * 100),
-            }
-        )
-        stack.extend((c, depth + 1) for c in reversed(children.get(span.span_id, [])))
-    return out
 
 
 @page(router, "/traces", "traces.html", "traces:read")
@@ -81,17 +58,54 @@ def traces(
 
 
 @page(router, "/traces/{trace_id}/spans", "_spans.html", "traces:read")
-def spans(view: View, trace_id: str, offset: int = Query(0, ge=0)) -> dict[str, Any]:
-    """The span tree depth first, ``SPANS_PER_PAGE`` rows from ``offset`` (the next ones load on demand)."""
-    rows = tree(view.client.traces.get_trace(trace_id).spans)
-    end = offset + SPANS_PER_PAGE
+def spans(
+    view: View, trace_id: str, page_token: str | None = None, parent_span_id: str | None = None
+) -> dict[str, Any]:
+    """``SPANS_PER_PAGE`` rows of the span tree, depth first, paged in SQL; each part it stops short of
+    is a row that loads that part in its place (``page_token``)."""
+    tree = view.client.traces.span_tree(
+        trace_id, parent_span_id=parent_span_id or None, page_token=page_token or None, limit=SPANS_PER_PAGE
+    )
+    start = min((r.span.start_time for r in tree.rows), default=0.0)
+    found = view.client.traces.get_trace(trace_id, spans=False) if tree.rows else None
+    if found is not None:  # the time line is the trace's, so rows of later pages line up with the first
+        start = found.start_time
+        length = (found.end_time - found.start_time) or 1.0
+    else:
+        length = 1.0
     return {
         "trace_id": trace_id,
-        "spans": rows[offset:end],
-        "offset": offset,
-        "next_offset": end if end < len(rows) else None,
-        "total": len(rows),
+        "tree": tree,
+        "first": not page_token and not parent_span_id,
+        "bars": [_bar(r.span, start, length) for r in tree.rows],
+        "labels": _labels(tree),
+        "per_page": SPANS_PER_PAGE,
         "preview": PREVIEW,
+    }
+
+
+def _labels(tree: SpanTreePage) -> list[str]:
+    """What each ``more`` row loads (each span with its subtree), naming the parent when this page shows it."""
+    names = {r.span.span_id: r.span.name for r in tree.rows}
+    last = tree.rows[-1].span.span_id if tree.rows else None
+    out = []
+    for m in tree.more:
+        n = f"{m.remaining} {'more ' if m.parent_span_id != last else ''}"
+        spans = "span" if m.remaining == 1 else "spans"
+        if m.parent_span_id is None:
+            out.append(f"{n}top-level {spans}")
+        elif m.parent_span_id in names:
+            out.append(f"{n}child {spans} of {names[m.parent_span_id]}")
+        else:
+            out.append(f"{n}{spans} at this level")
+    return out
+
+
+def _bar(span: Span, start: float, length: float) -> dict[str, float]:
+    """Where a span sits on the trace's time line, in percent of its length."""
+    return {
+        "left": (span.start_time - start) / length * 100,
+        "width": max(0.5, (span.end_time - span.start_time) / length * 100),
     }
 
 
