@@ -8,8 +8,9 @@ still exist. A text that names the person outright counts too, so what a retenti
 behind is found without its trace.
 
 - ``online_scores``: deleted; a score of an erased request measures data nobody may keep.
-- ``monitor_embeddings``: the rows keyed by those texts' sha256 are deleted, and this process's
-  drift reference statistics dropped. It is a cache: a later window holding the same text (someone
+- ``monitor_embeddings``: the rows keyed by those texts' sha256 are deleted, and the store's drift
+  cache generation bumped, so every process drops the reference statistics it holds in memory
+  (``monitor.epoch``). It is a cache: a later window holding the same text (someone
   else wrote it too) embeds it again.
 - ``monitor_results``: a result is a statistic over a window and is kept; what it quotes is
   scrubbed. Drift examples of those traces (by trace id, or by text for the topic examples, which
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import CursorResult, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
-from llmloop.services.monitor import drift, windows
+from llmloop.services.monitor import epoch, windows
 from llmloop.services.monitor.embedding_cache import content_hash
 from llmloop.services.monitor.schemas import MonitorResult
 from llmloop.services.privacy.registry import Handler, register
@@ -112,8 +113,9 @@ def erase_online_scores(ctx: Context, session: Session, subject: str) -> int:
 
 
 def erase_embeddings(ctx: Context, session: Session, subject: str) -> int:
-    """Cached vectors of the person's texts, under every embedding model."""
-    drift.forget_references()
+    """Cached vectors of the person's texts, under every embedding model; every process's in-memory
+    reference statistics go stale with the commit."""
+    epoch.bump(session, epoch.DRIFT_REFERENCES)
     hashes = {content_hash(t) for t in quoted(session, subject).texts}
     return sum(
         _count(session, delete(EmbeddingRow).where(EmbeddingRow.content_sha256.in_(c)))

@@ -1,0 +1,105 @@
+"""An erasure in one process reaches the drift reference statistics another process keeps in memory.
+
+The test process records traffic and erases a person; a second, real process (``cache_worker``:
+the server or another worker) runs the drift monitor over the same store before and after. The
+second process must drop what it computed from the erased traces at its next use of the cache: it
+holds none of their texts, serves none of the statistics it computed before, and writes none of
+their embeddings back to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.monitor.test_monitor_erasure import _hashes
+from tests.integration.monitor.traffic import record
+
+from llmloop.services.monitor import epoch, service
+from llmloop.services.monitor.embedding_cache import content_hash
+from llmloop.services.monitor.schemas import DriftReference, DriftSettings, MonitorCreate
+from llmloop.services.privacy import service as privacy
+
+P = "epochs"
+T0 = 1_900_000_000.0
+SUBJECT = "carol-55e1@example.org"
+
+
+class Worker:
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cache_worker.py"))],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            pytest.fail(f"the cache worker died: {err[-3000:]}")
+        return dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def worker(ctx: Any) -> Iterator[Worker]:
+    w = Worker()  # after ``ctx``: it inherits the test's LLMLOOP_HOME and LLMLOOP_DATABASE_URL
+    yield w
+    w.close()
+
+
+def test_an_erasure_drops_the_reference_statistics_another_process_holds(ctx: Any, worker: Worker) -> None:
+    mine = [f"I am {SUBJECT} and want a ryokan in Kyoto for {i + 2} nights" for i in range(6)]
+    others = [f"A quiet beach in the Algarve for {i + 2} days" for i in range(12)]
+    reference = others[:6] + mine + others[6:]  # the reference window's texts, in start order
+    for i, text in enumerate(reference):
+        record(ctx, project=P, at=T0 + i, user=SUBJECT if text in mine else "bob", text=text)
+    now = T0 + 1000
+    for i in range(12):
+        record(
+            ctx, project=P, at=now - 300 + i, user="bob", text=f"A loud city break in Berlin, night {i + 1}"
+        )
+    service.create_monitor(ctx, spec=MonitorCreate(
+        name="asks", project=P, window_s=600,
+        drift=DriftSettings(reference=DriftReference(start=T0, end=T0 + 100), min_samples=10),
+    ))  # fmt: skip
+
+    first = worker.ask(op="run", project=P, now=now)
+    assert first["status"] == ["ok"] and set(mine) <= set(first["held"])
+    served = worker.ask(op="reference", texts=reference)["id"]
+    assert worker.ask(op="reference", texts=reference)["id"] == served  # kept in memory between uses
+    mine_hashes = {content_hash(t) for t in mine}
+    assert mine_hashes <= _hashes(ctx)
+    generation = epoch.current(ctx, epoch.DRIFT_REFERENCES)
+
+    privacy.erase_subject(ctx, subject=SUBJECT)  # in this process, which holds no cache of its own
+
+    assert epoch.current(ctx, epoch.DRIFT_REFERENCES) == generation + 1
+    assert not mine_hashes & _hashes(ctx)
+    second = worker.ask(op="run", project=P, now=now + 1)
+    assert second["status"] == ["ok"]
+    assert not set(mine) & set(second["held"])  # dropped at its next use of the cache, not at exit
+    assert set(others) <= set(second["held"])
+    assert not mine_hashes & _hashes(ctx)  # and it wrote none of the erased vectors back
+    assert worker.ask(op="reference", texts=reference)["id"] != served  # computed anew, not from memory
