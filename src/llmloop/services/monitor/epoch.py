@@ -33,8 +33,8 @@ DRIFT_REFERENCES = "drift_references"
 
 def current(ctx: Context, name: str) -> int:
     """The generation of cache ``name`` in ``ctx``'s store (0 before anything bumped it)."""
-    with ctx.db.session() as s:
-        return int(s.scalar(select(CacheEpochRow.generation).where(CacheEpochRow.name == name)) or 0)
+    with ctx.db.connect() as conn:  # Core, not a Session: this read runs before every cached answer
+        return int(conn.scalar(select(CacheEpochRow.generation).where(CacheEpochRow.name == name)) or 0)
 
 
 def bump(session: Session, name: str) -> None:
