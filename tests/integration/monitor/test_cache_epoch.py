@@ -1,10 +1,11 @@
-"""An erasure in one process reaches the drift reference statistics another process keeps in memory.
+"""An erasure reaches what other processes, and passes already under way, derived from the erased traces.
 
 The test process records traffic and erases a person; a second, real process (``cache_worker``:
 the server or another worker) runs the drift monitor over the same store before and after. The
 second process must drop what it computed from the erased traces at its next use of the cache: it
 holds none of their texts, serves none of the statistics it computed before, and writes none of
-their embeddings back to the store.
+their embeddings back to the store. And an erasure that commits in the middle of a monitor pass,
+after the pass read its window, leaves nothing of the erased traces in what the pass stores.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integration.monitor.test_monitor_erasure import _hashes
+from tests.integration.monitor.test_monitor_erasure import _hashes, _hits
 from tests.integration.monitor.traffic import record
 
 from llmloop.services.monitor import epoch, service
 from llmloop.services.monitor.embedding_cache import content_hash
 from llmloop.services.monitor.schemas import DriftReference, DriftSettings, MonitorCreate
 from llmloop.services.privacy import service as privacy
+from llmloop.services.prompts import embeddings
 
 P = "epochs"
 T0 = 1_900_000_000.0
@@ -91,11 +93,11 @@ def test_an_erasure_drops_the_reference_statistics_another_process_holds(ctx: An
     assert worker.ask(op="reference", texts=reference)["id"] == served  # kept in memory between uses
     mine_hashes = {content_hash(t) for t in mine}
     assert mine_hashes <= _hashes(ctx)
-    generation = epoch.current(ctx, epoch.DRIFT_REFERENCES)
+    generation = epoch.current(ctx)
 
     privacy.erase_subject(ctx, subject=SUBJECT)  # in this process, which holds no cache of its own
 
-    assert epoch.current(ctx, epoch.DRIFT_REFERENCES) == generation + 1
+    assert epoch.current(ctx) == generation + 1
     assert not mine_hashes & _hashes(ctx)
     second = worker.ask(op="run", project=P, now=now + 1)
     assert second["status"] == ["ok"]
@@ -103,3 +105,48 @@ def test_an_erasure_drops_the_reference_statistics_another_process_holds(ctx: An
     assert set(others) <= set(second["held"])
     assert not mine_hashes & _hashes(ctx)  # and it wrote none of the erased vectors back
     assert worker.ask(op="reference", texts=reference)["id"] != served  # computed anew, not from memory
+
+
+class ErasingEmbedder:
+    """The real all-MiniLM-L6-v2 that, the first time it is asked, first erases ``subject`` (a real
+    erasure, committed): an erasure landing in a monitor pass after the pass read its window."""
+
+    model_id = embeddings.MINILM_ID
+
+    def __init__(self, ctx: Any, subject: str, real: embeddings.Embedder) -> None:
+        self.ctx, self.subject, self.real = ctx, subject, real
+        self.erased: dict[str, int] | None = None
+
+    def encode(self, texts: Any) -> Any:
+        if self.erased is None:
+            self.erased = privacy.erase_subject(self.ctx, subject=self.subject).removed
+        return self.real.encode(texts)
+
+
+def test_an_erasure_during_a_monitor_pass_leaves_nothing_of_the_erased_traces(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(12):
+        record(ctx, project=P, at=T0 + i, user="bob", text=f"A quiet beach in the Algarve for {i + 2} days")
+    now = T0 + 1000
+    mine = [f"I am {SUBJECT}: a ryokan in Kyoto for {i + 2} nights" for i in range(6)]
+    mine_ids = [record(ctx, project=P, at=now - 300 + i, user=SUBJECT, text=t) for i, t in enumerate(mine)]
+    for i in range(12):
+        record(
+            ctx, project=P, at=now - 200 + i, user="bob", text=f"A loud city break in Berlin, night {i + 1}"
+        )
+    service.create_monitor(ctx, spec=MonitorCreate(
+        name="asks", project=P, window_s=600,
+        drift=DriftSettings(reference=DriftReference(start=T0, end=T0 + 100), min_samples=10),
+    ))  # fmt: skip
+    erasing = ErasingEmbedder(ctx, SUBJECT, embeddings.default_embedder())
+    monkeypatch.setattr(embeddings, "_default", erasing)
+
+    (result,) = service.run_monitors(ctx, project=P, now=now).results
+
+    assert erasing.erased is not None and erasing.erased["traces"] == 6  # it did erase, mid-pass
+    assert result.status == "ok" and result.drift is not None
+    assert result.drift.n_current == 12  # measured again, without the erased traces
+    assert not {e.text for e in result.drift.examples} & set(mine)
+    needles = {SUBJECT, *mine, *mine_ids, *(content_hash(t) for t in mine)}
+    assert _hits(ctx, needles) == []  # no result, alert or cached vector of theirs was written after it

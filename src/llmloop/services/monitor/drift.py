@@ -72,12 +72,20 @@ def _key(texts: Sequence[str]) -> str:
 
 
 def reference_stats(
-    ctx: Context | None, texts: Sequence[str], *, embedder: Embedder | None, max_samples: int, seed: int
+    ctx: Context | None,
+    texts: Sequence[str],
+    *,
+    embedder: Embedder | None,
+    max_samples: int,
+    seed: int,
+    generation: int | None = None,
 ) -> ReferenceStats:
-    """The reference side, subsampled to ``max_samples`` (seeded), from the in-process cache when known
-    and computed under the store's current cache generation (an erasure anywhere bumps it)."""
+    """The reference side, subsampled to ``max_samples`` (seeded), from the in-process cache when it
+    was computed under the store's ``generation`` (read now unless the caller read it before reading
+    ``texts``; an erasure or purge in any process bumps it)."""
     store = ctx.db.url if ctx is not None else ""
-    generation = epoch.current(ctx, epoch.DRIFT_REFERENCES) if ctx is not None else 0
+    if generation is None:
+        generation = epoch.current(ctx) if ctx is not None else 0
     key = (store, _key(texts), embedder.model_id if embedder else "", max_samples * 1_000_003 + seed)
     with _lock:
         _forget_stale(store, generation)
@@ -86,7 +94,7 @@ def reference_stats(
             _references.move_to_end(key)
             return hit[1]
     kept = tuple(_subsample(texts, max_samples, seed))
-    ref = ReferenceStats(kept, embed(ctx, kept, embedder) if embedder else None, seed)
+    ref = ReferenceStats(kept, embed(ctx, kept, embedder, generation=generation) if embedder else None, seed)
     with _lock:
         _references[key] = (generation, ref)  # read before computing: a bump meanwhile makes it stale
         while len(_references) > _KEEP:
@@ -150,8 +158,13 @@ def detect(
     trace_ids: Sequence[str] | None = None,
     reference_window: Window | None = None,
     current_window: Window | None = None,
+    generation: int | None = None,
 ) -> DriftResult:
-    """Test ``current`` against ``reference``; ``trace_ids`` (one per current text) link the examples."""
+    """Test ``current`` against ``reference``; ``trace_ids`` (one per current text) link the examples.
+    ``generation``: the store's ``epoch`` read before the texts were (what the cache may serve and
+    what may be written back); None reads it now (texts the caller brought, not read from traces)."""
+    if ctx is not None and generation is None:
+        generation = epoch.current(ctx)
     for side, texts in (("reference", reference), ("current", current)):
         if len(texts) < MIN_TEXTS:
             raise InvalidInput(
@@ -170,7 +183,12 @@ def detect(
     cur_texts = [current[i] for i in picked]
     cur_ids = [ids[i] for i in picked]
     ref = reference_stats(
-        ctx, reference, embedder=None if primary == "length" else embedder, max_samples=max_samples, seed=seed
+        ctx,
+        reference,
+        embedder=None if primary == "length" else embedder,
+        max_samples=max_samples,
+        seed=seed,
+        generation=generation,
     )
     cur_lengths = np.array([len(t) for t in cur_texts], dtype=np.float64)
 
@@ -191,7 +209,7 @@ def detect(
         examples = _length_examples(cur_texts, cur_ids, cur_lengths, float(np.median(ref.lengths)))
     else:
         assert embedder is not None and ref.embeddings is not None
-        vectors = embed(ctx, cur_texts, embedder)
+        vectors = embed(ctx, cur_texts, embedder, generation=generation)
         wanted = {"mmd", "classifier", "topic"} if method == "auto" else {primary}
         if "mmd" in wanted:
             n_perm = permutations or permutations_for(alpha)

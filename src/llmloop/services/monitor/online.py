@@ -30,7 +30,7 @@ from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.hashing import unit_hash
 from llmloop.refs import validate_name
 from llmloop.security import audit
-from llmloop.services.monitor import windows
+from llmloop.services.monitor import epoch, windows
 from llmloop.services.monitor.schemas import (
     OnlineEvaluator,
     OnlineEvaluatorCreate,
@@ -285,6 +285,7 @@ def _corrections(s: Session, pid: str, trace_ids: list[str]) -> dict[str, str]:
 
 
 def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> OnlinePass | None:
+    generation = epoch.current(ctx)  # before the traces are read: an erasure after it voids the scores
     with ctx.db.session() as s:
         row = s.get(OnlineEvaluatorRow, evaluator_id)
         if row is None:  # deleted meanwhile
@@ -327,7 +328,7 @@ def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> Onlin
         scored[name] = len(got)
         new += got
     if new:
-        _store(ctx, evaluator_id, project, spec.name, version, new)
+        _store(ctx, evaluator_id, project, spec.name, version, new, generation)
     return OnlinePass(
         evaluator=spec.name,
         project=project,
@@ -341,9 +342,19 @@ def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> Onlin
 
 
 def _store(
-    ctx: Context, evaluator_id: str, project: str, name: str, version: int, new: list[_Scored]
+    ctx: Context,
+    evaluator_id: str,
+    project: str,
+    name: str,
+    version: int,
+    new: list[_Scored],
+    generation: int,
 ) -> None:
+    """Store a pass's scores, unless an erasure or purge committed since the pass read its traces (the
+    scores may be of erased traces; the next pass scores what is left)."""
     with ctx.db.session() as s:
+        if not epoch.hold(s, generation):
+            return
         row = s.get(OnlineEvaluatorRow, evaluator_id)
         if row is None or row.version != version:  # replaced while scoring: these scores measure the old spec
             return

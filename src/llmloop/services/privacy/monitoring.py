@@ -10,15 +10,18 @@ runs just before the traces one, with its project and cutoff). For an erasure a 
 the person outright counts too, so what an earlier purge left behind is found without its trace.
 
 - ``online_scores``: deleted; a score of a request that is gone measures nothing a monitor may count.
-- ``monitor_embeddings``: the rows keyed by those texts' sha256 are deleted, and the store's drift
-  cache generation bumped, so every process drops the reference statistics it holds in memory
-  (``monitor.epoch``). It is a cache: a later window holding the same text (someone else wrote it
+- ``monitor_embeddings``: the rows keyed by those texts' sha256 are deleted. It is a cache: a later window holding the same text (someone else wrote it
   too) embeds it again.
 - ``monitor_results``: a result is a statistic over a window and is kept; what it quotes is
   scrubbed. Drift examples of those traces (by trace id, or by text for the topic examples, which
   carry none) read ``[erased]`` without a trace id, and ``trace_ids`` lose theirs. Statistic,
   p-value, counts and reasons stay, so a monitor's history and the alerts judged on it still agree.
 - ``alerts``: their ``trace_ids`` lose the ids; the message (monitor name and figures) stays.
+
+Before the first of these hooks changes anything, the store's generation (``monitor.epoch``) is
+bumped in the same transaction: every process drops the drift reference statistics it holds in
+memory, and a monitor pass or online pass that read those traces before the commit stores nothing
+it derived from them (it measures again, or scores on its next pass).
 
 Each hook returns the rows it deleted or changed. Erasure and purge share every step below; they
 differ only in how ``Quoted`` is found.
@@ -76,20 +79,26 @@ def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
 
 
 def quoted(session: Session, subject: str) -> Quoted:
-    """Found once per erasure: the four hooks share its transaction (and the span search is a scan)."""
+    """Found once per erasure: the four hooks share its transaction (and the span search is a scan).
+    The first finding bumps the store's generation, before any hook changes a monitoring row."""
     key = (__name__, "erase", subject)
     found = session.info.get(key)
     if not isinstance(found, Quoted):
+        epoch.bump(session)
         found = session.info[key] = _find(session, subject, subject_trace_ids(session, subject))
     return found
 
 
 def expired(session: Session, project_id: str, cutoff: float) -> Quoted:
-    """Found once per project and cutoff of a purge, for the four hooks that run before the traces'."""
+    """Found once per project and cutoff of a purge, for the four hooks that run before the traces';
+    the generation is bumped as for an erasure when any trace goes."""
     key = (__name__, "purge", project_id, cutoff)
     found = session.info.get(key)
     if not isinstance(found, Quoted):
-        found = session.info[key] = _find(session, None, expired_trace_ids(session, project_id, cutoff))
+        ids = expired_trace_ids(session, project_id, cutoff)
+        if ids:
+            epoch.bump(session)
+        found = session.info[key] = _find(session, None, ids)
     return found
 
 
@@ -134,9 +143,8 @@ def purge_online_scores(ctx: Context, session: Session, project_id: str, cutoff:
 
 
 def _delete_embeddings(session: Session, q: Quoted) -> int:
-    """Cached vectors of the texts, under every embedding model; every process's in-memory reference
-    statistics go stale with the commit."""
-    epoch.bump(session, epoch.DRIFT_REFERENCES)
+    """Cached vectors of the texts, under every embedding model (every process's in-memory reference
+    statistics went stale with the bump in ``quoted``/``expired``)."""
     hashes = {content_hash(t) for t in q.texts}
     return sum(
         _count(session, delete(EmbeddingRow).where(EmbeddingRow.content_sha256.in_(c)))
@@ -150,9 +158,8 @@ def erase_embeddings(ctx: Context, session: Session, subject: str) -> int:
 
 
 def purge_embeddings(ctx: Context, session: Session, project_id: str, cutoff: float) -> int:
-    """Cached vectors of the purged traces' texts (none bumps nothing: no cached text went)."""
-    q = expired(session, project_id, cutoff)
-    return _delete_embeddings(session, q) if q.texts else 0
+    """Cached vectors of the purged traces' texts."""
+    return _delete_embeddings(session, expired(session, project_id, cutoff))
 
 
 def _scrubbed(result: MonitorResult, q: Quoted) -> MonitorResult:

@@ -8,8 +8,8 @@ acknowledgement, a silence) is audited by the service that writes it.
 Embeddings are keyed by the sha256 of the text and the model that embedded it, so a text seen in
 many windows (or in the reference and the current window) is embedded once.
 
-Cache epochs are a counter per in-memory cache of monitoring data: an erasure or a purge bumps it in
-its transaction, and every process checks it before serving from memory (``monitor.epoch``).
+Cache epochs hold the generation an erasure or a purge bumps in its transaction; every process checks
+it before serving monitoring data from memory or writing data derived from traces (``monitor.epoch``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class EmbeddingRow(Base):
 class CacheEpochRow(Base):
     __tablename__ = "monitor_cache_epochs"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # which cache, e.g. "drift_references"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "monitoring"
     generation: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[float] = mapped_column(Float(precision=53), default=now)
 

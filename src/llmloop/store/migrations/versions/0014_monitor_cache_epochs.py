@@ -1,8 +1,10 @@
-"""monitor cache epochs: a counter per in-memory cache of monitoring data, bumped by erasure and purge
+"""monitor cache epochs: the generation erasure and purge bump, read by caches and writes of derived data
 
 Revision ID: 0014_monitor_cache_epochs
 Revises: 0013_online_eval
 """
+
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,6 +23,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float(precision=53), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_monitor_cache_epochs")),
     )
+    # the row exists from the start, so a write's share lock on it always has a row to lock
+    epochs = sa.table(
+        "monitor_cache_epochs",
+        sa.column("name", sa.String()),
+        sa.column("generation", sa.Integer()),
+        sa.column("updated_at", sa.Float()),
+    )
+    op.bulk_insert(epochs, [{"name": "monitoring", "generation": 0, "updated_at": time.time()}])
 
 
 def downgrade() -> None:
