@@ -10,6 +10,7 @@ after the pass read its window, leaves nothing of the erased traces in what the 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -22,9 +23,14 @@ import pytest
 from tests.integration.monitor.test_monitor_erasure import _hashes, _hits
 from tests.integration.monitor.traffic import record
 
-from llmloop.services.monitor import epoch, service
+from llmloop.services.monitor import epoch, online, service
 from llmloop.services.monitor.embedding_cache import content_hash
-from llmloop.services.monitor.schemas import DriftReference, DriftSettings, MonitorCreate
+from llmloop.services.monitor.schemas import (
+    DriftReference,
+    DriftSettings,
+    MonitorCreate,
+    OnlineEvaluatorCreate,
+)
 from llmloop.services.privacy import service as privacy
 from llmloop.services.prompts import embeddings
 
@@ -150,3 +156,50 @@ def test_an_erasure_during_a_monitor_pass_leaves_nothing_of_the_erased_traces(
     assert not {e.text for e in result.drift.examples} & set(mine)
     needles = {SUBJECT, *mine, *mine_ids, *(content_hash(t) for t in mine)}
     assert _hits(ctx, needles) == []  # no result, alert or cached vector of theirs was written after it
+
+
+ERASING_JUDGE = """
+from llmloop.context import local_context
+from llmloop.services.privacy import service
+
+ERASED = []
+
+
+def grade(batch, **params):
+    # the first time it judges, the traces it was handed are erased (a real erasure, committed) first
+    if not ERASED:
+        ERASED.append(service.erase_subject(local_context(), subject=%r).removed["traces"])
+    return ["Score: 4" for _ in batch]
+"""
+
+
+def test_an_erasure_during_an_online_pass_stores_none_of_its_scores(
+    ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"erasing_judge_{tmp_path.name.replace('-', '_')}"  # one per test: it remembers erasing
+    (tmp_path / f"{module}.py").write_text(ERASING_JUDGE % SUBJECT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    now = T0 + 1000
+    mine = [
+        record(ctx, project=P, at=now - 60 + i, user=SUBJECT, text=f"{SUBJECT} asks {i}") for i in range(3)
+    ]
+    theirs = [record(ctx, project=P, at=now - 50 + i, user="bob", text=f"bob asks {i}") for i in range(3)]
+    metrics = [{"kind": "judge", "model": f"py:{module}:grade"}]
+    online.create_evaluator(
+        ctx,
+        spec=OnlineEvaluatorCreate(
+            name="judged", project=P, sample_rate=1.0, metrics=metrics, lookback_s=600
+        ),  # type: ignore[arg-type]
+    )
+
+    (first,) = online.run_online(ctx, project=P, now=now).passes
+
+    assert importlib.import_module(module).ERASED == [
+        3
+    ]  # it did erase, mid-pass, after the pass read the six traces
+    assert first.sampled == 6 and first.scored == {"judge": 0}
+    assert "an erasure or purge committed during this pass" in first.errors[0]
+    assert all(online.list_scores(ctx, project=P, trace_id=x) == [] for x in mine + theirs)
+    (second,) = online.run_online(ctx, project=P, now=now).passes
+    assert second.sampled == 3 and second.scored == {"judge": 3} and second.errors == []
+    assert all(len(online.list_scores(ctx, project=P, trace_id=x)) == 1 for x in theirs)
