@@ -8,9 +8,10 @@ second opinions and never change the verdict, so adding opinions does not add fa
 - ``classifier``: the out-of-fold AUC of a classifier told to tell the samples apart;
 - ``topic``: reference clusters and the current window's shares of them.
 
-The reference side is computed once and kept (``ReferenceStats``, keyed by the reference texts'
-hash), embeddings are cached in the store (``embedding_cache``), so a monitor re-testing a sliding
-window pays for the new traces only.
+The reference side is computed once and kept (``ReferenceStats``, keyed by the store and the
+reference texts' hash), embeddings are cached in the store (``embedding_cache``), so a monitor
+re-testing a sliding window pays for the new traces only. What is kept in memory is tagged with the
+store's cache generation (``epoch``) and dropped when an erasure or purge in any process bumps it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 
 from llmloop.errors import InvalidInput
-from llmloop.services.monitor import stats
+from llmloop.services.monitor import epoch, stats
 from llmloop.services.monitor.budget import permutations_for
 from llmloop.services.monitor.embedding_cache import embed
 from llmloop.services.monitor.schemas import DriftExample, DriftResult, DriftTest, TopicCluster, Window
@@ -58,7 +59,8 @@ class ReferenceStats:
         return stats.fit_clusters(self.embeddings, k=TOPICS, seed=self._seed)
 
 
-_references: OrderedDict[tuple[str, str, int], ReferenceStats] = OrderedDict()
+# (store URL or "" without a store, texts' hash, embedder, samples and seed) -> (generation, stats)
+_references: OrderedDict[tuple[str, str, str, int], tuple[int, ReferenceStats]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -70,28 +72,40 @@ def _key(texts: Sequence[str]) -> str:
 
 
 def reference_stats(
-    ctx: Context | None, texts: Sequence[str], *, embedder: Embedder | None, max_samples: int, seed: int
+    ctx: Context | None,
+    texts: Sequence[str],
+    *,
+    embedder: Embedder | None,
+    max_samples: int,
+    seed: int,
+    generation: int | None = None,
 ) -> ReferenceStats:
-    """The reference side, subsampled to ``max_samples`` (seeded), from the in-process cache when known."""
-    key = (_key(texts), embedder.model_id if embedder else "", max_samples * 1_000_003 + seed)
+    """The reference side, subsampled to ``max_samples`` (seeded), from the in-process cache when it
+    was computed under the store's ``generation`` (read now unless the caller read it before reading
+    ``texts``; an erasure or purge in any process bumps it)."""
+    store = ctx.db.url if ctx is not None else ""
+    if generation is None:
+        generation = epoch.current(ctx) if ctx is not None else 0
+    key = (store, _key(texts), embedder.model_id if embedder else "", max_samples * 1_000_003 + seed)
     with _lock:
+        _forget_stale(store, generation)
         hit = _references.get(key)
         if hit is not None:
             _references.move_to_end(key)
-            return hit
+            return hit[1]
     kept = tuple(_subsample(texts, max_samples, seed))
-    ref = ReferenceStats(kept, embed(ctx, kept, embedder) if embedder else None, seed)
+    ref = ReferenceStats(kept, embed(ctx, kept, embedder, generation=generation) if embedder else None, seed)
     with _lock:
-        _references[key] = ref
+        _references[key] = (generation, ref)  # read before computing: a bump meanwhile makes it stale
         while len(_references) > _KEEP:
             _references.popitem(last=False)
     return ref
 
 
-def forget_references() -> None:
-    """Drop this process's reference statistics: they hold texts, which a privacy erasure may name."""
-    with _lock:
-        _references.clear()
+def _forget_stale(store: str, generation: int) -> None:
+    """Drop the entries of ``store`` computed under another generation (called holding ``_lock``)."""
+    for key in [k for k, (g, _) in _references.items() if k[0] == store and g != generation]:
+        del _references[key]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -144,8 +158,13 @@ def detect(
     trace_ids: Sequence[str] | None = None,
     reference_window: Window | None = None,
     current_window: Window | None = None,
+    generation: int | None = None,
 ) -> DriftResult:
-    """Test ``current`` against ``reference``; ``trace_ids`` (one per current text) link the examples."""
+    """Test ``current`` against ``reference``; ``trace_ids`` (one per current text) link the examples.
+    ``generation``: the store's ``epoch`` read before the texts were (what the cache may serve and
+    what may be written back); None reads it now (texts the caller brought, not read from traces)."""
+    if ctx is not None and generation is None:
+        generation = epoch.current(ctx)
     for side, texts in (("reference", reference), ("current", current)):
         if len(texts) < MIN_TEXTS:
             raise InvalidInput(
@@ -164,7 +183,12 @@ def detect(
     cur_texts = [current[i] for i in picked]
     cur_ids = [ids[i] for i in picked]
     ref = reference_stats(
-        ctx, reference, embedder=None if primary == "length" else embedder, max_samples=max_samples, seed=seed
+        ctx,
+        reference,
+        embedder=None if primary == "length" else embedder,
+        max_samples=max_samples,
+        seed=seed,
+        generation=generation,
     )
     cur_lengths = np.array([len(t) for t in cur_texts], dtype=np.float64)
 
@@ -185,7 +209,7 @@ def detect(
         examples = _length_examples(cur_texts, cur_ids, cur_lengths, float(np.median(ref.lengths)))
     else:
         assert embedder is not None and ref.embeddings is not None
-        vectors = embed(ctx, cur_texts, embedder)
+        vectors = embed(ctx, cur_texts, embedder, generation=generation)
         wanted = {"mmd", "classifier", "topic"} if method == "auto" else {primary}
         if "mmd" in wanted:
             n_perm = permutations or permutations_for(alpha)

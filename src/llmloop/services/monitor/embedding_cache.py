@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from llmloop.services.monitor import epoch
 from llmloop.store.tables.monitoring import EmbeddingRow
 
 if TYPE_CHECKING:
@@ -29,10 +30,16 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def embed(ctx: Context | None, texts: Sequence[str], embedder: Embedder) -> Matrix:
-    """One L2-normalised row per text, in order; without ``ctx`` nothing is cached."""
+def embed(
+    ctx: Context | None, texts: Sequence[str], embedder: Embedder, *, generation: int | None = None
+) -> Matrix:
+    """One L2-normalised row per text, in order; without ``ctx`` nothing is cached. ``generation``
+    (``epoch``, read before ``texts`` were read from traces; None: now): if an erasure or purge moved
+    it since, the new vectors are used but not stored, as they may be of erased texts."""
     if ctx is None:
         return embedder.encode(list(texts))
+    if generation is None:
+        generation = epoch.current(ctx)
     keys = [content_hash(t) for t in texts]
     known = _lookup(ctx, sorted(set(keys)), embedder.model_id)
     todo: dict[str, str] = {}
@@ -42,7 +49,7 @@ def embed(ctx: Context | None, texts: Sequence[str], embedder: Embedder) -> Matr
     if todo:
         vectors = embedder.encode(list(todo.values()))
         fresh = dict(zip(todo, vectors, strict=True))
-        _store(ctx, fresh, embedder.model_id)
+        _store(ctx, fresh, embedder.model_id, generation)
         known.update(fresh)
     if not keys:
         return np.zeros((0, 384), dtype=np.float32)
@@ -64,8 +71,9 @@ def _lookup(ctx: Context, keys: list[str], model_id: str) -> dict[str, np.ndarra
     return out
 
 
-def _store(ctx: Context, vectors: dict[str, np.ndarray], model_id: str) -> None:
-    """Insert, ignoring rows another process wrote meanwhile (same key, same vector)."""
+def _store(ctx: Context, vectors: dict[str, np.ndarray], model_id: str, generation: int) -> None:
+    """Insert, ignoring rows another process wrote meanwhile (same key, same vector); nothing when an
+    erasure or purge committed since ``generation`` was read."""
     if ctx.db.is_sqlite:
         from sqlalchemy.dialects.sqlite import insert
     else:
@@ -75,5 +83,7 @@ def _store(ctx: Context, vectors: dict[str, np.ndarray], model_id: str) -> None:
         for k, v in vectors.items()
     ]
     with ctx.db.session() as s:
+        if not epoch.hold(s, generation):
+            return
         for start in range(0, len(rows), _CHUNK):
             s.execute(insert(EmbeddingRow).on_conflict_do_nothing(), rows[start : start + _CHUNK])

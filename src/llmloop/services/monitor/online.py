@@ -30,7 +30,7 @@ from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.hashing import unit_hash
 from llmloop.refs import validate_name
 from llmloop.security import audit
-from llmloop.services.monitor import windows
+from llmloop.services.monitor import epoch, windows
 from llmloop.services.monitor.schemas import (
     OnlineEvaluator,
     OnlineEvaluatorCreate,
@@ -285,6 +285,7 @@ def _corrections(s: Session, pid: str, trace_ids: list[str]) -> dict[str, str]:
 
 
 def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> OnlinePass | None:
+    generation = epoch.current(ctx)  # before the traces are read: an erasure after it voids the scores
     with ctx.db.session() as s:
         row = s.get(OnlineEvaluatorRow, evaluator_id)
         if row is None:  # deleted meanwhile
@@ -326,8 +327,12 @@ def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> Onlin
         left -= len(got)
         scored[name] = len(got)
         new += got
-    if new:
-        _store(ctx, evaluator_id, project, spec.name, version, new)
+    if new and not _store(ctx, evaluator_id, project, spec.name, version, new, generation):
+        scored = dict.fromkeys(scored, 0)
+        errors.append(
+            "scores not stored: an erasure or purge committed during this pass and may have removed "
+            "traces it scored; the next pass scores what is left"
+        )
     return OnlinePass(
         evaluator=spec.name,
         project=project,
@@ -341,12 +346,22 @@ def _one_pass(ctx: Context, evaluator_id: str, project: str, at: float) -> Onlin
 
 
 def _store(
-    ctx: Context, evaluator_id: str, project: str, name: str, version: int, new: list[_Scored]
-) -> None:
+    ctx: Context,
+    evaluator_id: str,
+    project: str,
+    name: str,
+    version: int,
+    new: list[_Scored],
+    generation: int,
+) -> bool:
+    """Store a pass's scores; False (nothing stored) when an erasure or purge committed since the pass
+    read its traces (the scores may be of erased traces)."""
     with ctx.db.session() as s:
+        if not epoch.hold(s, generation):
+            return False
         row = s.get(OnlineEvaluatorRow, evaluator_id)
         if row is None or row.version != version:  # replaced while scoring: these scores measure the old spec
-            return
+            return True
         already = _done(s, row, sorted({x.trace_id for x in new}))  # a concurrent pass got there first
         fresh = [x for x in new if (x.metric, x.trace_id) not in already]
         for x in fresh:
@@ -362,7 +377,7 @@ def _store(
                 )
             )
         if not fresh:
-            return
+            return True
         s.flush()
         counts: dict[str, int] = {}
         for x in fresh:
@@ -375,6 +390,7 @@ def _store(
             after={"version": version, "scored": counts, "source": SOURCE},
             project=project,
         )
+    return True
 
 
 def run_online(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from llmloop.errors import InvalidInput, LlmloopError, NotFound
 from llmloop.security import audit
-from llmloop.services.monitor import alerts, drift, windows
+from llmloop.services.monitor import alerts, drift, epoch, windows
 from llmloop.services.monitor.budget import budget
 from llmloop.services.monitor.schemas import (
     Alert,
@@ -191,8 +191,11 @@ def _text(r: windows.Request, field: str) -> str:
     return r.input_text if field == "input" else r.output_text
 
 
-def measure(ctx: Context, s: Session, row: MonitorRow, project: str, at: float) -> MonitorResult:
-    """One monitor over the window ending at ``at``."""
+def measure(
+    ctx: Context, s: Session, row: MonitorRow, project: str, at: float, *, generation: int | None = None
+) -> MonitorResult:
+    """One monitor over the window ending at ``at``; ``generation``: the store's ``epoch`` read before
+    this reads the window (what the drift caches may serve and store)."""
     spec = row.spec
     window = Window(start=at - float(spec["window_s"]), end=at)
     reqs = windows.requests(s, project_id=row.project_id, start=window.start, end=window.end,
@@ -241,6 +244,7 @@ def measure(ctx: Context, s: Session, row: MonitorRow, project: str, at: float) 
         max_samples=settings["max_samples"],
         reference_window=ref_window,
         current_window=window,
+        generation=generation,
     )
     return MonitorResult(
         **base,
@@ -275,23 +279,10 @@ def run_monitors(
         if monitor is not None and not rows:
             raise NotFound(f"monitor {monitor!r} not found", details={"monitor": monitor})
     for row in rows:  # one transaction per monitor: one failing store write loses one result, not the pass
-        with ctx.db.session() as s:
-            live = s.get(MonitorRow, row.id)
-            if live is None:  # deleted meanwhile
-                continue
-            try:
-                result = measure(ctx, s, live, names[row.project_id], at)
-            except LlmloopError as e:  # one broken monitor must not stop the pass
-                result = MonitorResult(
-                    monitor=live.name, project=names[row.project_id], ran_at=at, status="error", message=e.message,
-                    window=Window(start=at - float(live.spec["window_s"]), end=at),
-                )  # fmt: skip
-            s.add(MonitorResultRow(
-                monitor_id=live.id, ran_at=at, window_start=result.window.start, window_end=result.window.end,
-                status=result.status, value=result.value, p_value=result.drift.p_value if result.drift else None,
-                result=result.model_dump(mode="json"),
-            ))  # fmt: skip
-            up, down, todo = alerts.evaluate(s, ctx, live, result)
+        done = _measure_and_store(ctx, row.id, names[row.project_id], at)
+        if done is None:  # deleted meanwhile
+            continue
+        result, up, down, todo = done
         results.append(result)
         fired += up
         resolved += down
@@ -299,6 +290,50 @@ def run_monitors(
     for job in jobs:
         notifier().submit(job)
     return MonitorRun(results=results, fired=fired, resolved=resolved)
+
+
+_ATTEMPTS = 3  # erasures committing during a measurement, in a row, before the pass gives this monitor up
+
+
+def _measure_and_store(
+    ctx: Context, monitor_id: str, project: str, at: float
+) -> tuple[MonitorResult, list[Alert], list[Alert], list[Delivery]] | None:
+    """Measure one monitor and store its result and alerts in one transaction, or measure it again when
+    an erasure or purge committed meanwhile (what was measured may quote the traces it removed)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        with ctx.db.session() as s:
+            generation = epoch.current(ctx)  # before the window is read
+            live = s.get(MonitorRow, monitor_id)
+            if live is None:
+                return None
+            window = Window(start=at - float(live.spec["window_s"]), end=at)
+            try:
+                result = measure(ctx, s, live, project, at, generation=generation)
+            except LlmloopError as e:  # one broken monitor must not stop the pass
+                result = MonitorResult(monitor=live.name, project=project, ran_at=at, status="error",
+                                       message=e.message, window=window)  # fmt: skip
+            if not epoch.hold(s, generation):
+                if attempt < _ATTEMPTS:
+                    continue  # drop it: nothing derived from the window was written yet
+                result = MonitorResult(
+                    monitor=live.name, project=project, ran_at=at, status="error", window=window,
+                    message=f"erasures or purges changed the traces during each of {_ATTEMPTS} "
+                    "measurements of this window; the next pass measures again",
+                )  # fmt: skip
+            return _store_result(s, ctx, live, result)
+    raise AssertionError("unreachable: the last attempt stores a result")
+
+
+def _store_result(
+    s: Session, ctx: Context, live: MonitorRow, result: MonitorResult
+) -> tuple[MonitorResult, list[Alert], list[Alert], list[Delivery]]:
+    s.add(MonitorResultRow(
+        monitor_id=live.id, ran_at=result.ran_at, window_start=result.window.start, window_end=result.window.end,
+        status=result.status, value=result.value, p_value=result.drift.p_value if result.drift else None,
+        result=result.model_dump(mode="json"),
+    ))  # fmt: skip
+    up, down, todo = alerts.evaluate(s, ctx, live, result)
+    return result, up, down, todo
 
 
 def detect_drift(ctx: Context, *, request: DriftRequest) -> DriftResult:

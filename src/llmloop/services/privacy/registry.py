@@ -13,6 +13,12 @@ it without knowing it exists. The hook contract:
 
 Both receive the caller's ``Context`` (artifacts may be written before commit) and must not
 commit themselves. A handler may leave either hook ``None``.
+
+A kind whose rows are derived from another kind's rows (online scores and quoted examples of
+traces) names that kind in ``follows``: it has no retention of its own (``retention set`` refuses
+it); its ``purge`` hook runs, in the same transaction and just before the followed kind's, with
+the project and cutoff that kind is purged with, so it still finds the rows about to go and
+nothing derived from them outlives them.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Handler:
     purge: PurgeHook | None = None
     erase: EraseHook | None = None
     order: int = 0  # erase hooks run by (order, kind): a hook that rewrites ids others search by goes last
+    follows: str | None = None  # the retention kind this kind's rows derive from (see the module docstring)
 
 
 _handlers: dict[str, Handler] = {}
@@ -63,6 +70,12 @@ def handlers() -> dict[str, Handler]:
             _load_builtin_handlers()
             _loaded = True
     return dict(sorted(_handlers.items()))
+
+
+def followers(kind: str) -> list[Handler]:
+    """The handlers whose rows derive from ``kind``'s, with a purge hook, in (order, kind) order."""
+    found = [h for h in handlers().values() if h.follows == kind and h.purge is not None]
+    return sorted(found, key=lambda h: (h.order, h.kind))
 
 
 def _load_builtin_handlers() -> None:

@@ -18,7 +18,11 @@ class PurgeReport(BaseModel):
     model_config = _CONFIG
 
     at: float
-    deleted: dict[str, dict[str, int]] = Field(default_factory=dict, description="project -> kind -> rows.")
+    deleted: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="project -> kind -> rows deleted; for kinds that quote purged rows (monitor results, "
+        "alerts) the rows scrubbed of those quotes.",
+    )
     total: int = 0
 
 

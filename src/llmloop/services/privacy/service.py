@@ -20,7 +20,7 @@ from llmloop.errors import InvalidInput
 from llmloop.refs import validate_name
 from llmloop.security import audit
 from llmloop.security.integrity import referenced_blobs, remove_unreferenced
-from llmloop.services.privacy.registry import handlers
+from llmloop.services.privacy.registry import followers, handlers
 from llmloop.services.privacy.schemas import EraseReport, PurgeReport, RetentionPolicy
 from llmloop.store.projects import project_id
 from llmloop.store.tables.base import now
@@ -50,8 +50,14 @@ def set_retention(ctx: Context, *, project: str, kind: str, days: int | None) ->
     """Keep ``kind`` data of ``project`` for ``days`` (None: forever)."""
     validate_name(project, what="project")
     known = handlers()
+    if kind in known and known[kind].follows is not None:
+        raise InvalidInput(
+            f"{kind!r} has no retention of its own: it is purged with the {known[kind].follows!r} it was "
+            f"derived from; set the retention of {known[kind].follows!r}",
+            details={"field": "kind"},
+        )
     if kind not in known or known[kind].purge is None:
-        purgeable = sorted(k for k, h in known.items() if h.purge is not None)
+        purgeable = sorted(k for k, h in known.items() if h.purge is not None and h.follows is None)
         raise InvalidInput(
             f"no retention for {kind!r}; known kinds: {', '.join(purgeable)}", details={"field": "kind"}
         )
@@ -74,7 +80,11 @@ def set_retention(ctx: Context, *, project: str, kind: str, days: int | None) ->
 
 
 def purge(ctx: Context, *, at: float | None = None) -> PurgeReport:
-    """Delete, in every project with a retention policy, what is older than it allows."""
+    """Delete, in every project with a retention policy, what is older than it allows.
+
+    Each purged kind first runs the hooks of the kinds that follow it (what monitoring derived from
+    traces), so the report and the project's audit entry count those rows under their own kinds.
+    """
     ctx.require("privacy:admin", "*")
     t = now() if at is None else at
     known = handlers()
@@ -83,11 +93,15 @@ def purge(ctx: Context, *, at: float | None = None) -> PurgeReport:
         for row in s.scalars(select(ProjectRow).order_by(ProjectRow.name)):
             for kind, days in sorted(_days(row).items()):
                 hook = known[kind].purge if kind in known else None
-                if hook is None:
+                if hook is None or known[kind].follows is not None:
                     continue
-                n = hook(ctx, s, row.id, t - days * DAY_S)
-                report.deleted.setdefault(row.name, {})[kind] = n
-                report.total += n
+                cutoff = t - days * DAY_S
+                steps = [*((h.kind, h.purge) for h in followers(kind)), (kind, hook)]
+                for name, purge_hook in steps:
+                    assert purge_hook is not None  # followers() keeps only handlers with one
+                    n = purge_hook(ctx, s, row.id, cutoff)
+                    report.deleted.setdefault(row.name, {})[name] = n
+                    report.total += n
             if row.name in report.deleted:
                 audit.record(
                     s,

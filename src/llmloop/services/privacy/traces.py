@@ -51,14 +51,21 @@ def _delete_traces(session: Session, ids: list[str]) -> int:
     return len(ids)
 
 
+def expired_trace_ids(session: Session, project_id: str, cutoff: float) -> list[str]:
+    """The traces of the project that ended before ``cutoff``: what ``purge_traces`` deletes, and what
+    the monitoring hooks that follow it look for first. Found once per purge transaction, so those
+    hooks and the deletion cover the same traces (and the scan runs once)."""
+    key = (__name__, "expired", project_id, cutoff)
+    found = session.info.get(key)
+    if not isinstance(found, list):
+        q = select(TraceRow.trace_id).where(TraceRow.project_id == project_id, TraceRow.end_time < cutoff)
+        found = session.info[key] = sorted(session.scalars(q))
+    return list(found)
+
+
 def purge_traces(ctx: Context, session: Session, project_id: str, cutoff: float) -> int:
     """Traces of the project that ended before ``cutoff``, with their spans and feedback."""
-    ids = list(
-        session.scalars(
-            select(TraceRow.trace_id).where(TraceRow.project_id == project_id, TraceRow.end_time < cutoff)
-        )
-    )
-    return _delete_traces(session, ids)
+    return _delete_traces(session, expired_trace_ids(session, project_id, cutoff))
 
 
 def subject_trace_ids(session: Session, subject: str) -> set[str]:

@@ -7,6 +7,9 @@ acknowledgement, a silence) is audited by the service that writes it.
 
 Embeddings are keyed by the sha256 of the text and the model that embedded it, so a text seen in
 many windows (or in the reference and the current window) is embedded once.
+
+Cache epochs hold the generation an erasure or a purge bumps in its transaction; every process checks
+it before serving monitoring data from memory or writing data derived from traces (``monitor.epoch``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ class EmbeddingRow(Base):
     content_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32
+
+
+class CacheEpochRow(Base):
+    __tablename__ = "monitor_cache_epochs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "monitoring"
+    generation: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[float] = mapped_column(Float(precision=53), default=now)
 
 
 class MonitorRow(Base):
