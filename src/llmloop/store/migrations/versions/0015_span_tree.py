@@ -4,14 +4,14 @@ A trace's span tree is paged in SQL (``services/observe/tree.py``): each sibling
 tree order, and each span's children counted, through this index instead of reading the trace's
 spans whole (seconds for an agent's 30,000-span trace).
 
-Revision ID: 0014_span_tree
-Revises: 0006_traces
+Revision ID: 0015_span_tree
+Revises: 0014_monitor_cache_epochs
 """
 
 from alembic import op
 
-revision = "0014_span_tree"
-down_revision = "0006_traces"
+revision = "0015_span_tree"
+down_revision = "0014_monitor_cache_epochs"
 branch_labels = None
 depends_on = None
 
