@@ -3,7 +3,8 @@
 Project ``shop`` (``tests/integration/registry/protected.py``): dataset ``qa`` (two versions), model ``m`` with
 three upstream versions on fake OpenAI servers (``m@1`` champion; ``m@2`` on the flaky server),
 plus two runs with loss curves, prompt ``greet`` in two versions, two evaluations to compare, a
-weighted deployment, and traces whose root spans carry a question and an answer.
+weighted deployment, traces whose root spans carry a question and an answer, and a two-step
+pipeline run twice (the second run served from the cache).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from llmloop.services.evaluate.suite import load_suite
 from llmloop.services.observe import semconv
 from llmloop.services.observe import service as trace_service
 from llmloop.services.observe.schemas import SpanRecord
+from llmloop.services.pipelines.definition import parse_definition
+from llmloop.services.pipelines.runner import RunOptions, run_pipeline
 from llmloop.services.prompts import service as prompts_service
 from llmloop.services.prompts.schemas import PromptCreate
 from llmloop.services.serve import service as deploy_service
@@ -42,6 +45,7 @@ class Loop:
     runs: list[str] = field(default_factory=list)
     evaluations: list[str] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)
+    pipelines: list[str] = field(default_factory=list)  # the same two-step pipeline run twice
 
 
 def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, traces: int = 3) -> Loop:
@@ -108,6 +112,19 @@ def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, trace
         )
         trace_service.record_spans(ctx, spans=[root, child])
         loop.traces.append(trace_id)
+    pipeline = parse_definition(
+        {
+            "name": "encode",
+            "project": PROJECT,
+            "steps": [
+                {"name": "pack", "kind": "json:dumps", "inputs": {"obj": ["item", 1]}},
+                {"name": "unpack", "kind": "json:loads", "inputs": {"s": "steps.pack.value"}},
+            ],
+        }
+    )
+    for _ in range(2):
+        run = run_pipeline(ctx, defn=pipeline, options=RunOptions(executor="inline"))
+        loop.pipelines.append(run.id)
     return loop
 
 

@@ -41,6 +41,7 @@ def _details(loop: Loop) -> list[str]:
         "/deployments/chat",
         f"/traces/{loop.traces[0]}",
         f"/traces/{loop.traces[0]}/spans",
+        f"/pipelines/{loop.pipelines[0]}",
     ]
 
 
@@ -99,6 +100,7 @@ def test_every_page_answers_in_local_mode_with_its_json_twin(
         ("/models/m.json", "versions", "/api/v1/models/m/versions", "items"),
         ("/deployments/chat.json", "deployment", "/api/v1/deployments/chat", None),
         ("/admin.json", "users", "/api/v1/users", None),
+        ("/pipelines.json", "pipelines", "/api/v1/pipelines/runs", "items"),
     ],
 )
 def test_a_json_twin_holds_what_the_api_returns(
@@ -111,6 +113,22 @@ def test_a_json_twin_holds_what_the_api_returns(
         assert twin["items"] == expected["items"][: len(twin["items"])] and twin["items"]
     else:
         assert twin == expected
+
+
+def test_a_pipeline_run_page_draws_its_steps_by_state_and_says_what_the_cache_did(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    first, second = seeded[1].pipelines
+    listed = ui.get("/pipelines", params=Q).text
+    assert f"/pipelines/{second}?project={PROJECT}" in listed and f"/pipelines/{first}?" in listed
+    page = ui.get(f"/pipelines/{second}", params=Q).text
+    assert 'data-step="pack" data-state="cached"' in page and 'data-step="unpack" data-state="cached"' in page
+    assert "<line " in page  # the arrow from pack to unpack
+    assert "hit: same code, config and input content as run" in page
+    twin = ui.get(f"/pipelines/{second}.json", params=Q).json()
+    assert twin["run"] == ui.get(f"/api/v1/pipelines/runs/{second}", params=Q).json()
+    assert [s["outputs"] for s in twin["run"]["steps"]] == [{"value": '["item", 1]'}, {"value": ["item", 1]}]
+    assert ui.get("/pipelines/0123456789abcdef0123456789abcdef", params=Q).status_code == 404
 
 
 def test_a_trace_page_is_the_api_trace_without_its_spans_which_load_apart(

@@ -19,8 +19,9 @@ from llmloop.server.ui.pages import (
     deployments,
     evaluations,
     home,
-    later,
     models,
+    monitors,
+    pipelines,
     prompts,
     runs,
     traces,
@@ -37,7 +38,8 @@ ROUTERS = [
     deployments.router,
     traces.router,
     annotate.router,
-    later.router,
+    monitors.router,
+    pipelines.router,
     admin.router,
 ]
 

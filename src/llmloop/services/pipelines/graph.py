@@ -62,8 +62,9 @@ def tree_lines(defn: PipelineDef, states: Mapping[str, str] | None = None) -> li
     return lines
 
 
-def to_svg(defn: PipelineDef, states: Mapping[str, str] | None = None) -> str:
-    """Boxes in columns by depth, an arrow per dependency."""
+def to_svg(defn: PipelineDef, states: Mapping[str, str] | None = None, *, inline: bool = False) -> str:
+    """Boxes in columns by depth, an arrow per dependency; ``inline`` leaves out the XML namespace a
+    file needs and a page does not (a URL the web UI's pages never carry)."""
     level = depths(defn)
     columns: dict[int, list[str]] = {}
     for name in topological(defn):
@@ -76,8 +77,9 @@ def to_svg(defn: PipelineDef, states: Mapping[str, str] | None = None) -> str:
     }
     width = pad * 2 + len(columns) * (box_w + gap_x) - gap_x
     height = pad * 2 + max(len(n) for n in columns.values()) * (box_h + gap_y) - gap_y
+    ns = "" if inline else ' xmlns="http://www.w3.org/2000/svg"'
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+        f'<svg{ns} width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
         f"<title>pipeline {escape(defn.name)}</title>",
         '<defs><marker id="arrow" markerWidth="10" markerHeight="7" refX="10" refY="3.5" orient="auto">'
         '<polygon points="0 0, 10 3.5, 0 7" fill="#555"/></marker></defs>',

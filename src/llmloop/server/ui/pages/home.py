@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from llmloop.server.ui.later import monitor_summary, pipeline_runs
+from llmloop.server.ui.pages.monitors import firing
+from llmloop.server.ui.pages.pipelines import recent_runs
 from llmloop.server.ui.render import View, page
 from llmloop.services.observe.schemas import TraceSearch
 
@@ -25,6 +26,6 @@ def home(view: View) -> dict[str, Any]:
         "traces": traffic,
         "errors": sum(1 for t in traffic if t.status == "error"),
         "feedback_count": len(c.feedback.list_feedback(project=project)),
-        "monitors": monitor_summary(view),
-        "pipelines": pipeline_runs(view),
+        "alerts": firing(view) if view.can("monitors:read") else [],
+        "pipelines": recent_runs(view, limit=5) if view.can("pipelines:read") else [],
     }
