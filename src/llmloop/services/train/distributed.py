@@ -77,7 +77,7 @@ def run_distributed(
     )
     recorder.flush()  # the workers write to the same run: what the driver holds goes first
     payload = {
-        "config": cfg.model_dump_json(),
+        "config": cfg,  # the object, not JSON: re-validating would see every default as set
         "project": prepared.project,
         "run_id": recorder.id,
         "env": env,
@@ -195,7 +195,7 @@ def _worker_loop(payload: dict[str, Any]) -> None:
     os.environ.update(payload["env"])
     reset_settings()
     ctx = local_context()
-    cfg = TrainConfig.model_validate_json(payload["config"])
+    cfg: TrainConfig = payload["config"]
     train_ctx = ray.train.get_context()
     rank, world = train_ctx.get_world_rank(), train_ctx.get_world_size()
     resume = None
@@ -227,7 +227,11 @@ def _worker_loop(payload: dict[str, Any]) -> None:
         }
     )
     recorder.log_metrics(
-        {"world_size": float(world), "batches_per_epoch_per_rank": float(me["batches_per_epoch"])},
+        {
+            "world_size": float(world),
+            "batches_per_epoch_per_rank": float(me["batches_per_epoch"]),
+            "train_s": fitted.train_s,  # the epochs on rank 0, without Ray's start or model loading
+        },
         step=fitted.trainer.state.global_step,
     )
     finish = Finish(

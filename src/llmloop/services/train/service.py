@@ -12,6 +12,7 @@ registry untouched.
 from __future__ import annotations
 
 import errno
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -349,6 +350,7 @@ class Fitted:
     trainer: Any
     logs: dict[str, float]  # the last value of each metric the tracking callback saw
     out_dir: Path
+    train_s: float  # wall-clock seconds of trainer.train (the epochs, without loading or saving)
 
 
 def fit(
@@ -385,11 +387,13 @@ def fit(
     trainer.add_callback(
         NanStopCallback(guard, lambda: [p for p in trainer.model.parameters() if p.requires_grad])
     )
+    started = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=str(opts.resume.checkpoint) if opts.resume is not None else None)
     finally:
         if progress is not None:
             progress.close()
+    train_s = time.perf_counter() - started
     state = trainer.state
     if guard.tripped:
         last = guard.last_good_checkpoint or (
@@ -406,7 +410,7 @@ def fit(
         trainer.evaluate()  # data-parallel: every rank takes part in this evaluation
     out_dir = folder / "final"
     trainer.save_model(str(out_dir))  # data-parallel: only the main process writes
-    return Fitted(trainer, tracking_cb.last_logs if tracking_cb is not None else {}, out_dir)
+    return Fitted(trainer, tracking_cb.last_logs if tracking_cb is not None else {}, out_dir, train_s)
 
 
 def finish_run(
