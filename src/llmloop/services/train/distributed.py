@@ -235,7 +235,7 @@ def _worker_loop(payload: dict[str, Any]) -> None:
         step=fitted.trainer.state.global_step,
     )
     finish = Finish(
-        version_inputs=[tuple(p) for p in payload["version_inputs"]],  # type: ignore[misc]
+        version_inputs=[(str(rel), str(eid)) for rel, eid in payload["version_inputs"]],
         dataset_version=payload["dataset_version"],
         resume=resume,
     )
