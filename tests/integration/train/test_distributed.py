@@ -70,7 +70,7 @@ def test_llmloop_train_runs_two_workers_and_rank_0_registers(
     assert sorted(ranks) == ["0", "1"]
     pids = {where.split("@")[0] for where in ranks.values()}
     assert len(pids) == 2 and str(os.getpid()) not in pids  # two worker processes, not this one
-    assert run.params["distributed.workers"] == "2"
+    assert run.params["distributed.workers"] == "2" and run.params["plan.total_steps"] == "3"
     assert {"train_loss", "eval_loss", "train_s"} <= set(run.metrics)
     assert _adapter_moved(result["run_id"])
 
@@ -121,6 +121,16 @@ def test_a_data_parallel_step_task_asks_no_cpu_of_its_own() -> None:
         }
     )
     assert [s.resources.cpus for s in defn.steps] == [0.0, 2.0, 1.0]
+
+
+def test_the_plan_counts_steps_per_worker(tiny_config: Callable[..., dict[str, Any]]) -> None:
+    from llmloop.sdk.train import plan as train_plan
+
+    one = train_plan(tiny_config(training=EPOCH))
+    two = train_plan(tiny_config(training=EPOCH, distributed={"workers": 2}))
+    assert (one.steps_per_epoch, two.steps_per_epoch) == (6, 3)
+    assert two.effective_batch == 2 * one.effective_batch
+    assert any("2 workers" in note for note in two.notes)
 
 
 def test_zero_workers_is_refused_naming_the_key(tiny_config: Callable[..., dict[str, Any]]) -> None:
