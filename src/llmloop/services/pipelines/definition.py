@@ -73,6 +73,19 @@ class StepDef(BaseModel):
     timeout_s: float | None = Field(None, gt=0, description="Kill the step after this long.")
     resources: Resources = Field(default_factory=Resources, description="CPUs, GPUs and memory for the step.")
 
+    @model_validator(mode="after")
+    def _data_parallel_waits_free(self) -> StepDef:
+        """A data-parallel ``train`` step (``config.distributed``) only waits on its Ray Train workers,
+        which ask for their own CPUs and GPUs: unless the step sets ``resources.cpus`` its task takes
+        none, so 2 workers fit a 2-CPU Ray instead of waiting forever behind their own step."""
+        if (
+            self.kind == "train"
+            and self.config.get("distributed")
+            and "cpus" not in self.resources.model_fields_set
+        ):
+            self.resources = self.resources.model_copy(update={"cpus": 0.0})
+        return self
+
     def declared_outputs(self) -> dict[str, RefType]:
         if is_function(self.kind):
             return dict(self.outputs) or {"value": "value"}

@@ -33,6 +33,10 @@ def applies(trainer: Any, model: Any, inputs: dict[str, Any]) -> bool:
     labels = inputs.get("labels")
     if labels is None or labels.device.type == "cuda":  # CUDA torch ships Triton
         return False
+    from torch.nn.parallel import DistributedDataParallel
+
+    if isinstance(model, DistributedDataParallel):  # data-parallel: DDP arms its gradient all-reduce
+        return False  # in its own forward, which the head below would step around (ranks would drift)
     if trainer.compute_loss_func is not None or trainer.label_smoother is not None:
         return False
     if getattr(trainer, "aux_loss_enabled", False) or getattr(trainer.args, "loss_type", "nll") != "nll":

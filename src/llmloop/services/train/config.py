@@ -247,6 +247,33 @@ class ComputeSection(_Section):
     )
 
 
+class DistributedSection(_Section):
+    """Data-parallel training on Ray Train's ``TorchTrainer``: each worker holds a whole copy of the
+    model, trains on its shard of the rows and averages gradients every step (DDP), so a GPU
+    cluster changes these numbers, not the config's other keys or the code."""
+
+    workers: int = Field(
+        ge=1,
+        description="Ray Train workers (processes) training data-parallel; each takes 1/N of the rows per "
+        "epoch, so an epoch has N times fewer optimizer steps of training.batch_size rows per worker. "
+        "Ray is started locally, or joined at LLMLOOP_EXECUTOR=ray://host:port.",
+    )
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPU cores Ray reserves for each worker.")
+    gpus_per_worker: float = Field(
+        0.0, ge=0, description="GPUs Ray reserves for each worker (0 = train on CPU)."
+    )
+    backend: Literal["auto", "gloo", "nccl"] = Field(
+        "auto",
+        description="torch.distributed backend: auto = nccl with GPUs, gloo on CPU.",
+    )
+
+    @property
+    def resolved_backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        return "nccl" if self.gpus_per_worker > 0 else "gloo"
+
+
 class TrainConfig(_Section):
     name: str = Field(description="Run name and the model name the result is registered under.")
     project: str | None = Field(
@@ -264,6 +291,11 @@ class TrainConfig(_Section):
     dpo: DpoSection = Field(default_factory=DpoSection, description="DPO settings (method dpo).")
     distill: DistillSection | None = Field(None, description="Teacher and prompts (method distill).")
     compute: ComputeSection = Field(default_factory=ComputeSection, description="Device and memory limit.")
+    distributed: DistributedSection | None = Field(
+        None,
+        description="Train data-parallel across Ray Train workers (workers, gpus_per_worker); default: one "
+        "process, no Ray.",
+    )
     register_model: bool = Field(
         True, description="Register the result as a model version when training succeeds."
     )
@@ -291,6 +323,14 @@ class TrainConfig(_Section):
                 raise KeyProblem(
                     "training.save_steps", "with early stopping, save_steps must be a multiple of eval_steps"
                 )
+        d = self.distributed
+        if d is not None and d.backend == "nccl" and d.gpus_per_worker == 0:
+            raise KeyProblem("distributed.backend", "nccl needs GPUs: set distributed.gpus_per_worker")
+        if d is not None and d.gpus_per_worker > 0 and self.compute.device not in ("auto", "cuda"):
+            raise KeyProblem(
+                "compute.device",
+                f"distributed.gpus_per_worker needs device auto or cuda, not {self.compute.device}",
+            )
         if t.packing and self.method != "sft":
             raise KeyProblem("training.packing", "packing applies to sft only")
         return self

@@ -174,7 +174,8 @@ def make_plan(
     per_step = cfg.effective_batch
     if t.packing:
         rows = max(1, math.ceil(rows * mean / t.max_seq_length))
-    steps_per_epoch = max(1, math.ceil(rows / per_step))
+    world = cfg.distributed.workers if cfg.distributed is not None else 1  # each worker takes 1/N of the rows
+    steps_per_epoch = max(1, math.ceil(math.ceil(rows / world) / per_step))
     total_steps = (
         t.max_steps if t.max_steps is not None else max(1, math.ceil(steps_per_epoch * t.num_epochs))
     )
@@ -195,6 +196,8 @@ def make_plan(
         )
     if t.max_steps is not None and t.max_steps < steps_per_epoch:
         notes.append(f"max_steps {t.max_steps} covers {t.max_steps / steps_per_epoch:.0%} of one epoch")
+    if world > 1:
+        notes.append(f"data-parallel on {world} workers: each optimizer step takes {per_step} rows on each")
     if t.gradient_checkpointing:
         notes.append("gradient checkpointing on: less activation memory, ~25% more compute")
     return Plan(
@@ -207,7 +210,7 @@ def make_plan(
         params_trainable=trainable,
         rows_train=len(train_rows),
         rows_eval=len(eval_rows),
-        effective_batch=per_step,
+        effective_batch=per_step * world,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         tokens_per_row=round(mean, 1),

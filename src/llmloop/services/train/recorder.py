@@ -88,6 +88,10 @@ class RunRecorder:
     def flush(self) -> None:
         self._buffer.flush()
 
+    def close(self) -> None:
+        """Write what is buffered and stop, leaving the run open (a data-parallel rank 0: the driver ends it)."""
+        self._buffer.close()
+
     def end(self, status: RunStatus) -> None:
         if self.ended:
             return

@@ -12,6 +12,7 @@ registry untouched.
 from __future__ import annotations
 
 import errno
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,10 @@ def plan_training(ctx: Context, *, config: TrainConfig) -> Plan:
 def train(ctx: Context, *, config: TrainConfig, options: TrainOptions | None = None) -> TrainResult:
     """Run one training end to end as a tracked run; see the module docstring for the steps."""
     opts = options or TrainOptions()
+    if config.distributed is not None:  # refused before anything is recorded
+        from llmloop.services.train.distributed import require_distributed
+
+        require_distributed(config, opts)
     with library_noise_muted():
         prepared = prepare(ctx, config)
     require_fit(prepared.plan)
@@ -299,9 +304,6 @@ def _record_inputs(datasets: list[LoadedDataset], recorder: RunRecorder) -> None
 
 
 def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOptions) -> TrainResult:
-    from llmloop.services.train.callbacks import NanGuard, NanStopCallback, ProgressCallback, TrackingCallback
-    from llmloop.services.train.outputs import register_model_version, store_output
-
     cfg = prepared.cfg
     folder = _checkpoint_dir(ctx, recorder, opts)
     source = prepared.source
@@ -319,12 +321,59 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             distilled, chat=prepared.chat, system_prompt=None, answer_only=cfg.training.assistant_only_loss
         )
         dataset_version = distilled.source
+    finish = Finish(
+        version_inputs=[
+            (_RELATIONS[d.key], d.entity_id) for d in inputs if d.entity_type == "dataset_version"
+        ],
+        dataset_version=dataset_version,
+        resume=opts.resume,
+    )
+    if cfg.distributed is not None:
+        from llmloop.services.train.distributed import run_distributed
 
+        return run_distributed(ctx, prepared, recorder, train_rows=train_rows, folder=folder, finish=finish)
+    fitted = fit(prepared, recorder, opts, train_rows=train_rows, folder=folder)
+    return finish_run(ctx, prepared, recorder, fitted, folder=folder, finish=finish)
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What the rank that registers needs beyond the trainer: lineage of the version and resume origin."""
+
+    version_inputs: list[tuple[str, str]]  # (relation, dataset version id) for the model version
+    dataset_version: str | None  # distill: the dataset the teacher's answers became
+    resume: ResumePoint | None
+
+
+@dataclass
+class Fitted:
+    trainer: Any
+    logs: dict[str, float]  # the last value of each metric the tracking callback saw
+    out_dir: Path
+    train_s: float  # wall-clock seconds of trainer.train (the epochs, without loading or saving)
+
+
+def fit(
+    prepared: Prepared,
+    recorder: RunRecorder | None,
+    opts: TrainOptions,
+    *,
+    train_rows: list[dict[str, Any]],
+    folder: Path,
+) -> Fitted:
+    """Load the model, train, evaluate at the end and save the result into ``folder/final``.
+
+    Every data-parallel rank runs this; only the one given a ``recorder`` (rank 0, or the single
+    process) reports to the llmloop run.
+    """
+    from llmloop.services.train.callbacks import NanGuard, NanStopCallback, ProgressCallback, TrackingCallback
+
+    cfg = prepared.cfg
     model = load_model(prepared.source, quantization=cfg.lora.quantization)
     guard = NanGuard()
-    tracking_cb = TrackingCallback(recorder)
-    progress = ProgressCallback(cfg.name) if opts.show_progress else None
-    callbacks: list[Any] = [tracking_cb, *opts.callbacks]
+    tracking_cb = TrackingCallback(recorder) if recorder is not None else None
+    progress = ProgressCallback(cfg.name) if opts.show_progress and recorder is not None else None
+    callbacks: list[Any] = [*([tracking_cb] if tracking_cb is not None else []), *opts.callbacks]
     if cfg.training.early_stopping_patience is not None:
         from transformers import EarlyStoppingCallback
 
@@ -338,26 +387,40 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
     trainer.add_callback(
         NanStopCallback(guard, lambda: [p for p in trainer.model.parameters() if p.requires_grad])
     )
+    started = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=str(opts.resume.checkpoint) if opts.resume is not None else None)
     finally:
         if progress is not None:
             progress.close()
+    train_s = time.perf_counter() - started
     state = trainer.state
     if guard.tripped:
         last = guard.last_good_checkpoint or (
             str(opts.resume.checkpoint) if opts.resume is not None else None
         )
-        recorder.set_tags({"nan_step": str(guard.bad_step), "last_good_checkpoint": last or "none"})
+        if recorder is not None:
+            recorder.set_tags({"nan_step": str(guard.bad_step), "last_good_checkpoint": last or "none"})
         raise TrainingDiverged(
             f"loss became {guard.value} at step {guard.bad_step}; training stopped. Last good checkpoint: "
             f"{last or 'none (no checkpoint was saved before)'}. Lower training.learning_rate or check the data.",
-            details={"run_id": recorder.id, "step": guard.bad_step, "checkpoint": last},
+            details={"run_id": recorder.id if recorder else None, "step": guard.bad_step, "checkpoint": last},
         )
     if prepared.eval_rows and not _evaluated_at(state, state.global_step):
-        trainer.evaluate()
+        trainer.evaluate()  # data-parallel: every rank takes part in this evaluation
     out_dir = folder / "final"
-    trainer.save_model(str(out_dir))
+    trainer.save_model(str(out_dir))  # data-parallel: only the main process writes
+    return Fitted(trainer, tracking_cb.last_logs if tracking_cb is not None else {}, out_dir, train_s)
+
+
+def finish_run(
+    ctx: Context, prepared: Prepared, recorder: RunRecorder, fitted: Fitted, *, folder: Path, finish: Finish
+) -> TrainResult:
+    """Store the result as run artifacts, register the model version, tag the run (one process does this)."""
+    from llmloop.services.train.outputs import register_model_version, store_output
+
+    cfg = prepared.cfg
+    state, out_dir = fitted.trainer.state, fitted.out_dir
     is_adapter = cfg.lora.enabled
     if not is_adapter:
         prepared.tokenizer.save_pretrained(str(out_dir))
@@ -375,7 +438,7 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
             output=stored,
             run_id=recorder.id,
             method=cfg.method,
-            inputs=[(_RELATIONS[d.key], d.entity_id) for d in inputs if d.entity_type == "dataset_version"],
+            inputs=finish.version_inputs,
             metadata={
                 "method": cfg.method,
                 "training_config": flatten(cfg),
@@ -392,7 +455,7 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
     if version:
         tags["model_version"] = version.ref
     recorder.set_tags(tags)
-    logs = tracking_cb.last_logs
+    logs = fitted.logs
     return TrainResult(
         run_id=recorder.id,
         name=cfg.name,
@@ -408,8 +471,8 @@ def _run(ctx: Context, prepared: Prepared, recorder: RunRecorder, opts: TrainOpt
         artifacts=stored.artifacts,
         model_version=version.ref if version else None,
         checkpoint_dir=str(folder),
-        resumed_from=opts.resume.run_id if opts.resume is not None else None,
-        dataset_version=dataset_version,
+        resumed_from=finish.resume.run_id if finish.resume is not None else None,
+        dataset_version=finish.dataset_version,
     )
 
 

@@ -57,6 +57,9 @@ def trainer_kwargs(
         "disable_tqdm": True,
         "use_cpu": device.kind == "cpu",
         "dataloader_num_workers": 0,
+        # data-parallel: every trainable weight (the adapter, or all of them) is in every forward, so
+        # DDP need not walk the graph each step for unused ones (HF turns that on for a PEFT model)
+        "ddp_find_unused_parameters": False,
     }
 
 
