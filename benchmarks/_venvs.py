@@ -18,6 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".peers"  # one folder per peer; ignored by git
+MARKER = "llmloop-bench-requirements.txt"
 
 
 class PeerUnavailable(RuntimeError):
@@ -62,13 +63,18 @@ def ensure(venv: Path, requirements: Sequence[str]) -> Path:
     """The interpreter of ``venv`` with ``requirements`` installed, creating or topping it up first.
 
     ``requirements`` are pip specs; ``name==version`` is checked exactly, a bare name only for
-    presence. Returns at once when everything matches (the usual case after the first run).
+    presence, and the list itself against the one recorded at the last install (so adding an
+    extra or a package reinstalls). Returns at once when everything matches (the usual case after the first run).
     """
     py = venv / "bin" / "python"
     want = _wanted(requirements)
+    marker = (
+        venv / MARKER
+    )  # the exact specs last installed: extras (``zenml[local]``) are not in the metadata
     if py.exists():
         have = installed(py, list(want))
-        if all(have[n] is not None and (v is None or have[n] == v) for n, v in want.items()):
+        same = marker.exists() and marker.read_text().split() == sorted(requirements)
+        if same and all(have[n] is not None and (v is None or have[n] == v) for n, v in want.items()):
             return py
         print(f"installing {' '.join(requirements)} into {venv}", file=sys.stderr, flush=True)
     else:
@@ -77,6 +83,7 @@ def ensure(venv: Path, requirements: Sequence[str]) -> Path:
         _run([sys.executable, "-m", "venv", str(venv)], f"creating the venv {venv}")
         _run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], f"upgrading pip in {venv}")
     _run([str(py), "-m", "pip", "install", "-q", *requirements], f"installing {' '.join(requirements)}")
+    marker.write_text("\n".join(sorted(requirements)) + "\n")
     return py
 
 

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 WORKLOADS = HERE / "workloads"
 PREFECT = ["prefect==3.9.1"]
-ZENML = ["zenml==0.98.0"]
+ZENML = ["zenml[local]==0.98.0"]  # "local": the SQLite store; without it ZenML only talks to a server
 PEERS = {"prefect": ("Prefect", PREFECT), "zenml": ("ZenML", ZENML)}
 TARGET_RATIO = 10.0  # issue 17: orchestration overhead at least 10x lower than Prefect 3 and ZenML
 
@@ -200,6 +200,7 @@ def _big_rows(path: Path, mb: int) -> int:
 
 def big_input_hit(work: Path, dataset_mb: int) -> tuple[list[float], int, float]:
     """Five cache hits on a step whose input is a ``dataset_mb`` MB dataset version, in this process."""
+    work.mkdir(parents=True, exist_ok=True)
     os.environ["LLMLOOP_HOME"] = str(work / "home")
     for key in ("LLMLOOP_DATABASE_URL", "LLMLOOP_ARTIFACTS_URL", "LLMLOOP_SERVER_URL"):
         os.environ.pop(key, None)
