@@ -15,6 +15,7 @@ import platform
 import resource
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -110,6 +111,56 @@ def tree_peak_rss_mb(pid: int) -> float | None:
         except OSError:
             continue
     return total
+
+
+@dataclass
+class Child:
+    """What ``run_child`` saw of one process: its JSON answer and what it cost from outside."""
+
+    out: Any  # the last stdout line, parsed as JSON (None if it failed)
+    wall_s: float  # process start to exit, interpreter start and imports included
+    cpu_s: float  # user + system CPU of the process and the children it waited for
+    peak_mb: float | None  # largest sum of VmHWM over the process tree, sampled while it ran
+    error: str | None = None  # why it failed: exit status and the end of its stderr
+
+
+def run_child(
+    cmd: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float = 1800, sample_s: float = 0.2
+) -> Child:
+    """Run a workload script to completion, timing it whole and sampling its tree's peak memory.
+
+    CPU seconds come from ``RUSAGE_CHILDREN`` before and after (so they count what the process
+    and any server it started and waited for used), which the load of a shared machine
+    disturbs far less than wall time.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak: float | None = None
+    # the pipes are read by a thread inside communicate; sample memory between short waits
+    streams: dict[str, str] = {}
+    reader = threading.Thread(
+        target=lambda: streams.update(zip(("out", "err"), proc.communicate(), strict=True))
+    )
+    reader.start()
+    while reader.is_alive() and time.perf_counter() - t0 < timeout:
+        mb = tree_peak_rss_mb(proc.pid)
+        if mb is not None:
+            peak = mb if peak is None else max(peak, mb)
+        reader.join(sample_s)
+    if reader.is_alive():
+        proc.kill()
+        reader.join()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    out, err = streams.get("out", ""), streams.get("err", "")
+    if proc.returncode != 0 or not out.strip():
+        why = "timed out" if wall >= timeout else f"exit {proc.returncode}"
+        return Child(None, wall, cpu, peak, f"{' '.join(cmd[:2])}: {why}\n{err.strip()[-3000:]}")
+    return Child(json.loads(out.strip().splitlines()[-1]), wall, cpu, peak)
 
 
 def machine() -> dict[str, Any]:

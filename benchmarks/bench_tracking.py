@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import _report
+import _venvs
 from _report import Row
 
 HERE = Path(__file__).resolve().parent
@@ -70,20 +71,7 @@ def mlflow_python() -> Path:
     override = os.environ.get("LLMLOOP_BENCH_MLFLOW_PYTHON")
     if override:
         return Path(override)
-    py = VENV / "bin" / "python"
-    want = [f"mlflow=={MLFLOW_VERSION}", *SERVER_SPEEDUPS]
-    probe = "import importlib.metadata as m; print(m.version('mlflow'), m.version('httptools'), m.version('uvloop'))"
-    if py.exists():
-        got = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, check=False).stdout
-        if got.split()[:1] == [MLFLOW_VERSION]:
-            return py
-        print(f"installing {' '.join(want)} into {VENV}", file=sys.stderr, flush=True)
-    else:
-        print(f"creating {VENV} with {' '.join(want)} (once)", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", *want], check=True)
-    return py
+    return _venvs.ensure(VENV, [f"mlflow=={MLFLOW_VERSION}", *SERVER_SPEEDUPS])
 
 
 def free_port() -> int:
