@@ -16,7 +16,14 @@ import yaml
 
 import llmloop as ll
 from llmloop.errors import LlmloopError
-from llmloop.examples.travel.loop import Decision, LoopSettings, LoopSummary, PromptChoice, Step
+from llmloop.examples.travel.loop import (
+    Decision,
+    LoopSettings,
+    LoopSummary,
+    PromptChoice,
+    Step,
+    tuned_prompt,
+)
 from llmloop.examples.travel.turn2 import Turn2Outcome, Turn2Settings
 from llmloop.services.pipelines.runner import Report
 from llmloop.services.pipelines.schemas import PipelineRun, StepStatus
@@ -94,7 +101,7 @@ def turn1_summary(run: PipelineRun) -> LoopSummary:
         decision.verdict,
         decision.promoted,
         PromptChoice(choice["prompt"], choice["shots"]),
-        str(ll.models.get(model, project=run.project).metadata.get("prompt") or ""),
+        tuned_prompt(model, run.project),
         [(PromptChoice(d["prompt"], d["shots"]), float(d["score"])) for d in choice["dev_scores"]],
         step_rows(run),
     )

@@ -346,20 +346,26 @@ def _span(row: SpanRow) -> Span:
     )
 
 
+def readable_trace(ctx: Context, s: Session, trace_id: str) -> tuple[TraceRow, str]:
+    """The trace's row and project name, if the caller may read it; NotFound alike when it does not
+    exist and when it is another project's, so neither answer tells the other."""
+    found = s.execute(
+        select(TraceRow, ProjectRow.name)
+        .join(ProjectRow, ProjectRow.id == TraceRow.project_id)
+        .where(TraceRow.trace_id == trace_id)
+    ).first()
+    missing = NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
+    if found is None:
+        raise missing
+    ctx.require("traces:read", found[1], missing=missing)
+    return found[0], found[1]
+
+
 def get_trace(ctx: Context, *, trace_id: str, spans: bool = True) -> Trace:
     """A trace with all its spans, oldest first; with ``spans=False`` only its root span, for a
     summary (an agent's trace of 30,000 spans takes seconds to read whole)."""
     with ctx.db.session() as s:
-        found = s.execute(
-            select(TraceRow, ProjectRow.name)
-            .join(ProjectRow, ProjectRow.id == TraceRow.project_id)
-            .where(TraceRow.trace_id == trace_id)
-        ).first()
-        missing = NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
-        if found is None:
-            raise missing
-        row, project = found
-        ctx.require("traces:read", project, missing=missing)
+        row, project = readable_trace(ctx, s, trace_id)
         which = [SpanRow.trace_id == trace_id]
         if not spans:
             which.append(SpanRow.span_id == row.root_span_id)

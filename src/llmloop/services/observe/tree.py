@@ -31,15 +31,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound
 from llmloop.services.observe.schemas import Span, SpanTreeMore, SpanTreePage, SpanTreeRow
+from llmloop.services.observe.service import readable_trace
 from llmloop.store import pages
-from llmloop.store.tables.core import ProjectRow
-from llmloop.store.tables.traces import TraceRow
 
 LISTING = "span tree"
 MAX_LIMIT = 1000
@@ -74,7 +73,7 @@ def span_tree(
             details={"field": "parent_span_id"},
         )
     with ctx.db.session() as s:
-        _require_trace(ctx, s, trace_id)
+        readable_trace(ctx, s, trace_id)
         walk = _Walk(s, trace_id)
         if page_token:
             parent, depth, after = _decode(page_token)
@@ -86,18 +85,6 @@ def span_tree(
         rows = walk.rows(order)
         more = [m for m in (walk.more(f) for f in reversed(stack)) if m is not None]
     return SpanTreePage(trace_id=trace_id, rows=rows, more=more)
-
-
-def _require_trace(ctx: Context, s: Session, trace_id: str) -> None:
-    found = s.execute(
-        select(ProjectRow.name)
-        .join(TraceRow, ProjectRow.id == TraceRow.project_id)
-        .where(TraceRow.trace_id == trace_id)
-    ).first()
-    missing = NotFound(f"trace {trace_id!r} not found", details={"trace_id": trace_id})
-    if found is None:
-        raise missing
-    ctx.require("traces:read", found[0], missing=missing)
 
 
 def _decode(token: str) -> tuple[str | None, int, Key | None]:
