@@ -8,7 +8,7 @@ the first run is all misses (each step a tracked run, a content key, its outputs
 written), the second all hits. A 1-step warm-up pipeline opens the store (schema creation)
 before the timed runs, as the peers' warm-ups start their server or store, and is reported on
 its own. ``executor`` is ``inline`` (steps in this process, as Prefect's and ZenML's local
-defaults run them) or ``local`` (a Python process per step).
+defaults run them) or ``local`` (steps in warm worker subprocesses, started once per run).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Executors: where a pipeline step runs. ``local`` (a subprocess per step, the default),
+"""Executors: where a pipeline step runs. ``local`` (steps in warm subprocesses, the default),
 ``inline`` (threads of this process: no process start per step, for many tiny steps) or ``ray``.
 
     executor = get_executor("local")          # or "inline", "ray", "ray://head:10001" (LLMLOOP_EXECUTOR)

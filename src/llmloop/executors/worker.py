@@ -1,26 +1,40 @@
-"""Run one step task in this process: ``python -m llmloop.executors.worker TASK.json OUTCOME.json``.
+"""Run step tasks in this process: ``execute`` one, or ``python -m llmloop.executors.worker TASKS ANSWERS``
+to serve the local executor's tasks one after another.
 
-The local executor starts this per step and the Ray executor calls ``execute`` inside a Ray
-worker. The outcome file is written whole (temp + rename), so a step killed half-way leaves no
-outcome at all and the caller reads the death from the exit status.
+The Ray executor calls ``execute`` inside a Ray worker. The local executor keeps a few of these
+processes warm and sends each a task as one JSON line on the pipe ``TASKS``; the answer comes back
+as one JSON line on the pipe ``ANSWERS``. Neither is stdin or stdout, so a step that reads its
+stdin (it gets end-of-file) or prints cannot take a task or be mistaken for an answer. While a task runs,
+the process's stdout and stderr (its file descriptors, so native libraries' output too) go to the
+task's log file. A process that dies mid-task simply never answers: the executor reads the death
+from its exit status, and the next task gets a fresh process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from llmloop.executors.base import StepCall, StepOutcome, StepTask
 from llmloop.plugins import load_object_from
 
+# After a task that left this process larger than this, it answers and exits, so a training step's
+# memory (torch's allocator keeps what it freed) never weighs on the steps after it; small steps
+# run back to back in one warm process.
+RETIRE_RSS_MB = 1024
+
 
 def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
     """Call the task's target with the store settings of ``task.env``; a raised error is the outcome.
 
-    ``apply_env=False`` (the inline executor) keeps this process's settings, which are the task's.
+    ``apply_env=False`` (the inline executor, or a warm worker whose settings are already these)
+    keeps this process's settings, which are the task's.
     """
     if apply_env:
         from llmloop.config import reset_settings
@@ -35,8 +49,6 @@ def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
         else:
             result = fn(**task.inputs, **task.config, **_project(fn, task))
         outputs = result if isinstance(result, dict) else {"value": result}
-        import json
-
         json.dumps(outputs)  # outputs travel as JSON: refuse what cannot
         return StepOutcome(ok=True, outputs=outputs)
     except Exception as e:  # the step's failure is its outcome, reported to the pipeline
@@ -46,12 +58,6 @@ def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
             return StepOutcome(ok=False, error=f"{type(e).__name__}: {e.message}")
         tail = "".join(traceback.format_exception(e)[-3:])
         return StepOutcome(ok=False, error=f"{type(e).__name__}: {e}\n{tail}".strip())
-
-
-def write_outcome(outcome: StepOutcome, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(outcome.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _project(fn: Any, task: StepTask) -> dict[str, str]:
@@ -69,12 +75,62 @@ def _project(fn: Any, task: StepTask) -> dict[str, str]:
     return {"project": task.project} if takes else {}
 
 
-def main(argv: list[str]) -> int:
-    task = StepTask.from_json(Path(argv[0]).read_text(encoding="utf-8"))
-    outcome = execute(task)
-    write_outcome(outcome, Path(argv[1]))
+@contextmanager
+def _output_to(path: str | None) -> Iterator[None]:
+    """File descriptors 1 and 2 appended to ``path`` for the block, then back where they were."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    saved = os.dup(1), os.dup(2)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):  # not Linux: judge by the peak instead
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return float(peak) / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def serve(tasks_fd: int, answers_fd: int) -> int:
+    """Answer tasks until their pipe closes (the executor is done) or a task leaves us too big."""
+    home = os.getcwd()
+    applied: dict[str, str] | None = None
+    with (
+        os.fdopen(tasks_fd, "r", encoding="utf-8") as tasks,
+        os.fdopen(answers_fd, "w", encoding="utf-8") as answers,
+    ):
+        for line in tasks:
+            task = StepTask.from_json(line)
+            with _output_to(task.log_path):
+                outcome = execute(task, apply_env=task.env != applied)
+            applied = task.env
+            os.chdir(home)  # a step that changed directory does not move the next one
+            retire = _rss_mb() > RETIRE_RSS_MB
+            answers.write(json.dumps({"outcome": asdict(outcome), "retire": retire}) + "\n")
+            answers.flush()
+            if retire:
+                break
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(serve(int(sys.argv[1]), int(sys.argv[2])))
