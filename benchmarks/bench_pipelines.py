@@ -8,8 +8,8 @@ server. Each script reports its own wall times as JSON; the benchmark also times
 process (interpreter start to exit), its CPU seconds and its process tree's peak memory.
 
 - llmloop: the ``inline`` executor (steps in the pipeline's process, as Prefect's and ZenML's
-  local defaults run them) for 100 steps, and the ``local`` executor (a Python process per
-  step attempt) for ``--local-steps`` steps, reported per step; embedded SQLite store.
+  local defaults run them) and the ``local`` executor (each step in a worker subprocess, kept
+  warm within the run) for the same steps, reported per step; embedded SQLite store.
 - Prefect (pinned, ``PREFECT`` below) in ``benchmarks/.peers/prefect``: no cloud,
   ``PREFECT_API_URL`` unset so it starts its temporary local server (SQLite) in a temporary
   ``PREFECT_HOME``; tasks cached on inputs + source with persisted results (Prefect 3's
@@ -146,7 +146,7 @@ def peer_rows(
                 per_step(p, "first_s", steps),
                 higher_is_better=False,
                 target_ratio=TARGET_RATIO,
-                note="llmloop: a Python process per step; the peer: in its own process",
+                note="llmloop: steps in worker subprocesses, started within the run; the peer: in its own process",
             )
         )
     rows += [
@@ -296,8 +296,8 @@ def measure(steps: int, local_steps: int, dataset_mb: int, peers: list[str]) -> 
         "store; per step = the run's wall time over the steps (the steps themselves take microseconds), "
         "after a 1-step warm-up reported on its own.",
         "Prefect runs tasks in its flow's process and ZenML's local orchestrator runs steps in its process, so "
-        "llmloop's inline executor is the like-for-like comparison; the local executor starts a Python "
-        f"process per step and is timed over {local_steps} steps.",
+        "llmloop's inline executor is the like-for-like comparison; the local executor runs each step in "
+        f"a worker subprocess (kept warm, started within the timed run) and is timed over {local_steps} steps.",
         "Whole process = interpreter start to exit (imports, store or server start, both runs, shutdown); "
         "CPU seconds include the servers and step processes the workload waited for; peak memory is the "
         "largest sum of VmHWM over the process tree, sampled every 0.2 s.",
@@ -322,7 +322,12 @@ def measure(steps: int, local_steps: int, dataset_mb: int, peers: list[str]) -> 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--local-steps", type=int, default=10, help="steps on the local executor (0: skip)")
+    parser.add_argument(
+        "--local-steps",
+        type=int,
+        default=None,
+        help="steps on the local executor (default: --steps; 0: skip)",
+    )
     parser.add_argument("--dataset-mb", type=int, default=100, help="size of the large input (0: skip)")
     parser.add_argument(
         "--peers", default="prefect,zenml", help="comma-separated, of: prefect, zenml ('' for none)"
@@ -331,10 +336,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     peers = [p for p in args.peers.split(",") if p]
     if unknown := [p for p in peers if p not in PEERS]:
         parser.error(f"--peers: unknown {unknown}; known: {sorted(PEERS)}")
-    return measure(args.steps, args.local_steps, args.dataset_mb, peers)
+    local = args.steps if args.local_steps is None else args.local_steps
+    return measure(args.steps, local, args.dataset_mb, peers)
 
 
 if __name__ == "__main__":  # run.py writes results/pipelines.{json,md}; standalone, write them here
-    out = main()
-    _report.write("pipelines", out)
-    print(_report.markdown("pipelines", out))
+    _, md = _report.write("pipelines", main())
+    print(md.read_text())

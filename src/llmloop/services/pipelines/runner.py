@@ -118,17 +118,29 @@ class _Driver:
         for name, outs in done.items():
             self.outputs[name] = self._pin_all(self.defn.step(name), outs)
             self.say(name, "done in an earlier attempt of this run: outputs kept")
-        order = topological(self.defn)
-        pending = [n for n in order if n not in done]
-        finished = set(done)
+        pending = [n for n in topological(self.defn) if n not in done]
+        try:
+            failed = self._schedule(pending, set(done))
+        finally:
+            self.executor.close()  # the local executor's warm workers end with the run
+        ok = not failed and not pending
+        return service.end_pipeline_run(
+            self.ctx, run_id=self.pipeline.id, status="finished" if ok else "failed"
+        )
+
+    def _schedule(self, pending: list[str], finished: set[str]) -> bool:
+        """Start each step once its dependencies finished, at most ``parallelism`` at once; after a
+        failure start nothing new and mark what never started ``skipped`` (left in ``pending``).
+        True when a step failed."""
         failed = False
         width = self.options.parallelism or self.defn.parallelism
         running: dict[Future[bool], str] = {}
+        deps = {s.name: dependencies(s) for s in self.defn.steps}
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="llmloop-step") as pool:
             try:
                 while pending or running:
                     if not failed:
-                        for name in [n for n in pending if dependencies(self.defn.step(n)) <= finished]:
+                        for name in [n for n in pending if deps[n] <= finished]:
                             if len(running) >= width:
                                 break
                             pending.remove(name)
@@ -147,11 +159,7 @@ class _Driver:
                     service.update_step(
                         self.ctx, pipeline_run_id=self.pipeline.id, step=name, state="skipped"
                     )
-        ok = not failed and not pending
-        self.executor.close()
-        return service.end_pipeline_run(
-            self.ctx, run_id=self.pipeline.id, status="finished" if ok else "failed"
-        )
+        return failed
 
     # ------------------------------------------------------------------ one step
 
@@ -219,10 +227,10 @@ class _Driver:
                 step=step.name,
                 kind=step.kind,
                 params={"attempt": attempt, "cache_key": key},
-            )
-            service.update_step(
-                self.ctx, pipeline_run_id=self.pipeline.id, step=step.name, state="running", cache=decision,
-                reason=reason, cache_key=key, key_parts=parts, run_id=run_id, attempts=attempt, started_at=t0, error="",
+                values={
+                    "state": "running", "cache": decision, "reason": reason, "cache_key": key, "key_parts": parts,
+                    "attempts": attempt, "started_at": t0, "error": "",
+                },
             )  # fmt: skip
             outcome = self.executor.run(self._task(step, run_id, inputs))
             if outcome.ok:
@@ -234,19 +242,25 @@ class _Driver:
                     self._complete(
                         step, run_id, "finished", decision, reason, key, parts, outs, entities, t0, attempt
                     )
-                    service.end_step_run(self.ctx, run_id=run_id, status="finished")
                     self.say(step.name, f"finished in {now() - t0:.1f} s (attempt {attempt})")
                     return True
             else:
                 error = outcome.error
-            service.end_step_run(self.ctx, run_id=run_id, status="killed" if outcome.killed else "failed")
-            if attempt < attempts:
+            retry = attempt < attempts
+            service.end_step_run(
+                self.ctx,
+                run_id=run_id,
+                status="killed" if outcome.killed else "failed",
+                pipeline_run_id=self.pipeline.id,
+                step=step.name,
+                values={"error": error} if retry else None,
+            )
+            if retry:
                 wait_s = step.retry_backoff_s * 2 ** (attempt - 1)
                 self.say(
                     step.name,
                     f"attempt {attempt} failed ({error.splitlines()[0] if error else '?'}); retry in {wait_s:g} s",
                 )
-                service.update_step(self.ctx, pipeline_run_id=self.pipeline.id, step=step.name, error=error)
                 time.sleep(wait_s)
         self._fail(step, error, attempts=attempts)
         return False
@@ -269,7 +283,6 @@ class _Driver:
             kind=step.kind,
             params={"cache": "hit", "cache_key": key},
         )
-        service.end_step_run(self.ctx, run_id=run_id, status="finished")  # inside the step's measured time
         self._complete(step, run_id, "cached", "hit", reason, key, parts, outs, entities, t0, 0)
         self.say(step.name, reason)
         return True

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from llmloop.context import Context
@@ -112,9 +112,21 @@ def _alive(pid: int | None) -> bool:
 
 
 def start_step_run(
-    ctx: Context, *, pipeline: PipelineRun, step: str, kind: str, params: Mapping[str, Any]
+    ctx: Context,
+    *,
+    pipeline: PipelineRun,
+    step: str,
+    kind: str,
+    params: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
 ) -> str:
-    """A tracked run for one step attempt, child of the pipeline's run."""
+    """A tracked run for one step attempt, child of the pipeline's run; the step's row takes
+    ``values`` (and the run id) in the same transaction."""
+
+    def also(conn: Connection, run_id: str) -> None:
+        if values is not None:
+            conn.execute(_step_update(pipeline.id, step).values(**values, run_id=run_id))
+
     run = tracking.create_run(
         ctx,
         spec=RunCreate(
@@ -125,22 +137,39 @@ def start_step_run(
             params=dict(params),
             tags={"pipeline": pipeline.name, "step": step, "kind": kind[:200]},
         ),
+        also=also,
     )
     return run.id
 
 
-def end_step_run(ctx: Context, *, run_id: str, status: RunStatus) -> None:
-    """End a step's tracked run (audited as runs.end), without reading the run back."""
-    tracking.log_batch(ctx, run_id=run_id, batch=RunBatch(end_status=status))
+def end_step_run(
+    ctx: Context,
+    *,
+    run_id: str,
+    status: RunStatus,
+    pipeline_run_id: str | None = None,
+    step: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> None:
+    """End a step attempt's tracked run (audited as runs.end), and give the step's row ``values``
+    in the same transaction when they are named."""
+
+    def also(conn: Connection, _: str) -> None:
+        if values and pipeline_run_id is not None and step is not None:
+            conn.execute(_step_update(pipeline_run_id, step).values(**values))
+
+    tracking.log_batch(ctx, run_id=run_id, batch=RunBatch(end_status=status), also=also)
+
+
+def _step_update(pipeline_run_id: str, step: str) -> Any:
+    return update(PipelineStepRow).where(
+        PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step
+    )
 
 
 def update_step(ctx: Context, *, pipeline_run_id: str, step: str, **values: Any) -> None:
-    with ctx.db.session() as s:
-        s.execute(
-            update(PipelineStepRow)
-            .where(PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step)
-            .values(**values)
-        )
+    with ctx.db.connect() as conn:
+        conn.execute(_step_update(pipeline_run_id, step).values(**values))
 
 
 def complete_step(
@@ -153,7 +182,8 @@ def complete_step(
     inputs: Iterable[tuple[str, str]],
     outputs: Iterable[tuple[str, str]],
 ) -> None:
-    """A step's outputs, cache key and lineage (inputs → step run → outputs), all in one transaction.
+    """A step's outputs, cache key and lineage (inputs → step run → outputs), and the end of its
+    tracked run, all in one transaction: nothing downstream or in the cache sees half of it.
 
     Core statements, not the ORM: this runs once per step, cache hits included, and a hit must
     stay within milliseconds. The run id is new, so its edges cannot exist yet.
@@ -167,14 +197,13 @@ def complete_step(
         {"src_type": st, "src_id": si, "relation": rel, "dst_type": dt, "dst_id": di, "created_at": t}
         for st, si, rel, dt, di in unique
     ]
-    with ctx.db.connect() as conn:
-        conn.execute(
-            update(PipelineStepRow)
-            .where(PipelineStepRow.pipeline_run_id == pipeline_run_id, PipelineStepRow.name == step)
-            .values(**values)
-        )
+
+    def also(conn: Connection, _: str) -> None:
+        conn.execute(_step_update(pipeline_run_id, step).values(**values))
         if edges:
             conn.execute(_INSERT_EDGE, edges)
+
+    tracking.log_batch(ctx, run_id=run_id, batch=RunBatch(end_status="finished"), also=also)
 
 
 _INSERT_EDGE = insert(LineageRow)
@@ -199,19 +228,26 @@ def find_cached(ctx: Context, *, project: str, cache_key: str) -> StepStatus | N
     return StepStatus.model_validate({k: v for k, v in row._mapping.items() if k in StepStatus.model_fields})
 
 
+_PREVIOUS_PARTS = (
+    select(PipelineStepRow.key_parts)
+    .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
+    .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+    .where(
+        ProjectRow.name == bindparam("project"),
+        PipelineRunRow.name == bindparam("pipeline"),
+        PipelineStepRow.name == bindparam("step"),
+    )
+    .where(PipelineStepRow.state.in_(REUSABLE), PipelineStepRow.cache_key.is_not(None))
+    .order_by(PipelineStepRow.ended_at.desc())
+    .limit(1)
+)
+
+
 def previous_parts(ctx: Context, *, project: str, pipeline: str, step: str) -> dict[str, Any] | None:
     """The key parts of the last reusable run of this pipeline's step: what a miss is explained against."""
-    with ctx.db.session() as s:
-        parts = s.scalars(
-            select(PipelineStepRow.key_parts)
-            .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
-            .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
-            .where(ProjectRow.name == project, PipelineRunRow.name == pipeline, PipelineStepRow.name == step)
-            .where(PipelineStepRow.state.in_(REUSABLE), PipelineStepRow.cache_key.is_not(None))
-            .order_by(PipelineStepRow.ended_at.desc())
-            .limit(1)
-        ).first()
-        return None if parts is None else dict(parts)
+    with ctx.db.connect() as conn:
+        parts = conn.scalar(_PREVIOUS_PARTS, {"project": project, "pipeline": pipeline, "step": step})
+    return None if parts is None else dict(parts)
 
 
 def end_pipeline_run(ctx: Context, *, run_id: str, status: str) -> PipelineRun:

@@ -18,7 +18,7 @@ import socket
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,12 @@ _RUNS = TypeAdapter(list[Run])
 _POINTS = TypeAdapter(list[MetricPoint])
 
 
-def create_run(ctx: Context, *, spec: RunCreate) -> Run:
+# What a caller writes in the transaction that creates or ends a run: it lands with the run's row
+# or not at all (a pipeline step's state beside its tracked run), and costs no second commit.
+Also = Callable[[Connection, str], None]  # (connection, run id)
+
+
+def create_run(ctx: Context, *, spec: RunCreate, also: Also | None = None) -> Run:
     validate_name(spec.project, what="project")
     ctx.require("runs:write", spec.project)
     params = {check_key(k, "param"): param_value(k, v) for k, v in spec.params.items()}
@@ -171,6 +176,8 @@ def create_run(ctx: Context, *, spec: RunCreate) -> Run:
         if tags:
             conn.execute(_INSERT_TAGS, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
         audit.record(conn, ctx, "runs.create", f"run:{run_id}", after={"name": name}, project=spec.project)
+        if also is not None:
+            also(conn, run_id)
     _remember(ctx, ("project", spec.project), pid)  # only once committed
     _remember(ctx, ("run", run_id), spec.project)
     return Run(
@@ -302,7 +309,7 @@ def _set_tags(conn: Connection, run_id: str, tags: dict[str, str]) -> None:
     conn.execute(_INSERT_TAGS, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
 
 
-def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
+def log_batch(ctx: Context, *, run_id: str, batch: RunBatch, also: Also | None = None) -> None:
     """Append metrics and set params/tags (and optionally end the run) in one transaction.
 
     The run's row is updated first (heartbeat, end), which on SQLite takes the write lock
@@ -346,6 +353,8 @@ def log_batch(ctx: Context, *, run_id: str, batch: RunBatch) -> None:
                 {"status": batch.end_status},
                 project=project,
             )
+        if also is not None:
+            also(conn, run_id)
 
 
 # Runs held open by a client's connection, in this server process: {run id: open holds}.
