@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmloop.server.ui.agreement import agreement, cohen_kappa, fleiss_kappa
+from llmloop.server.ui.agreement import agreement, by_task, cohen_kappa, fleiss_kappa
 from llmloop.server.ui.pages.prompts import side_by_side
 
 
@@ -45,3 +45,24 @@ def test_a_unified_diff_becomes_aligned_rows() -> None:
         ("change", "old line", "new line"),
         ("add", "", "added"),
     ]
+
+
+def test_agreement_is_per_task_so_a_verdict_and_a_pairwise_choice_never_disagree() -> None:
+    given = [
+        ("t1", "ann", "thumbs_up"),
+        ("t1", "bob", "pairwise:served"),  # another question about the same trace
+        ("t1", "cy", "thumbs_up"),
+        ("t2", "ann", "thumbs_down"),
+        ("t2", "cy", "thumbs_down"),
+        ("t3", "bob", "pairwise:shadow"),
+        ("t3", "dee", "pairwise:shadow"),
+        ("t4", "bob", "pairwise:served"),
+        ("t4", "dee", "pairwise:served"),
+    ]
+    result = by_task(given)
+    assert set(result) == {"labels", "pairwise"}
+    assert result["labels"]["cohen_kappa"] == pytest.approx(1.0)  # ann and cy, not ann and bob
+    assert result["labels"]["items_with_several_reviews"] == 2
+    assert result["pairwise"]["cohen_kappa"] == pytest.approx(1.0)
+    mixed = agreement({"t1": {"ann": "thumbs_up", "bob": "pairwise:served"}, "t2": {"ann": "x", "bob": "x"}})
+    assert mixed["cohen_kappa"] != pytest.approx(1.0)  # what mixing the tasks used to report

@@ -3,12 +3,20 @@
 Cohen's kappa for two annotators who labelled the same items; Fleiss' kappa for any number of
 annotators, over items that got the same number of labels each. Both are 1 for perfect
 agreement, 0 for agreement at chance level; None when there is nothing to measure.
+
+A pairwise choice (which of two answers is better) and a verdict on one answer (thumbs, a score,
+a label) answer different questions, so agreement is measured per task (``by_task``): one
+reviewer's thumbs-up and another's "left is better" on the same trace are not a disagreement.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from llmloop.services.serve.feedback_export import PAIRWISE
+
+Task = str  # "labels" (a verdict on one answer) or "pairwise" (a choice between two)
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
@@ -68,3 +76,16 @@ def agreement(labels: Mapping[str, Mapping[str, str]]) -> dict[str, float | int 
         size, multi = sizes.most_common(1)[0]
         fleiss = fleiss_kappa([list(by.values()) for by in labels.values() if len(by) == size])
     return {"cohen_kappa": cohen, "fleiss_kappa": fleiss, "items_with_several_reviews": multi}
+
+
+def task_of(label: str) -> Task:
+    return "pairwise" if label.startswith(PAIRWISE) else "labels"
+
+
+def by_task(given: Iterable[tuple[str, str, str]]) -> dict[Task, dict[str, float | int | None]]:
+    """``(item, annotator, label)`` triples -> ``agreement`` per task that has labels, each
+    annotator's first label per item and task counting."""
+    labels: dict[Task, dict[str, dict[str, str]]] = {}
+    for item, annotator, label in given:
+        labels.setdefault(task_of(label), {}).setdefault(item, {}).setdefault(annotator, label)
+    return {task: agreement(items) for task, items in sorted(labels.items())}

@@ -8,7 +8,8 @@ A trace that also holds a shadow target's answer is a pairwise item: the two ans
 a seeded order (``pairwise.py``), keys ``1`` left, ``2`` right, ``3`` tie. The choice is stored as
 feedback labelled ``pairwise:served|shadow|tie`` with the winner as ``preferred``, which
 ``feedback export --as preference`` turns into a chosen/rejected pair.
-Agreement between reviewers (Cohen's and Fleiss' kappa) is computed over the labels given.
+Agreement between reviewers (Cohen's and Fleiss' kappa) is computed per task, verdicts apart from
+pairwise choices (``agreement.by_task``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import Response
 
 from llmloop.errors import InvalidInput
-from llmloop.server.ui.agreement import agreement
+from llmloop.server.ui.agreement import by_task
 from llmloop.server.ui.pages.traces import io_of
 from llmloop.server.ui.pairwise import chosen_side, pair_order
 from llmloop.server.ui.render import View, action, fragment, page
@@ -43,11 +44,10 @@ def queue(view: View, reviews: int, skip: list[str]) -> dict[str, Any]:
     c = view.client
     recent = c.traces.list_traces(TraceSearch(project=view.project, limit=WINDOW)).items
     given = c.feedback.list_feedback(project=view.project)
+    labelled = [(f.trace_id, f.created_by or "?", label) for f in given if (label := _label(f)) is not None]
     by_trace: dict[str, dict[str, str]] = {}
-    for f in given:
-        label = _label(f)
-        if label is not None:
-            by_trace.setdefault(f.trace_id, {}).setdefault(f.created_by or "?", label)
+    for trace_id, reviewer, label in labelled:
+        by_trace.setdefault(trace_id, {}).setdefault(reviewer, label)
     me = view.actor.id
     done = [t for t in recent if me in by_trace.get(t.trace_id, {})]
     todo = [
@@ -68,7 +68,7 @@ def queue(view: View, reviews: int, skip: list[str]) -> dict[str, Any]:
         "remaining": len(todo),
         "reviews": reviews,
         "skip": skip,
-        "agreement": agreement(by_trace),
+        "agreement": by_task(labelled),
         "can_review": view.can("feedback:write"),
     }
 
