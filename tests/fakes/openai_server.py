@@ -4,7 +4,8 @@ It answers at once and deterministically: ``echo: <last user message>`` for chat
 ``echo: <prompt>`` for completions, one token per word (prompt tokens: the words of the JSON
 of the messages or prompt), streamed word by word when asked; ``max_tokens`` cuts the answer
 (``finish_reason="length"``) and ``stop`` sequences end it (``"stop"``) as a real engine would.
-Model ``leak`` answers with an e-mail address the prompt never had (output guardrails).
+Model ``leak`` answers with an e-mail address the prompt never had (output guardrails); model
+``shout`` echoes in capitals (a second opinion that differs, for a shadow target).
 
 Faults, so the upstream client's and the gateway's handling meet a real socket:
 
@@ -72,7 +73,7 @@ def answer_text(body: dict[str, Any], chat: bool) -> str:
     else:
         prompt = body.get("prompt", "")
         text = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
-    return f"echo: {text}"
+    return f"ECHO: {text.upper()}" if body.get("model") == "shout" else f"echo: {text}"
 
 
 def generate(text: str, max_tokens: int | None, stop: str | list[str] | None) -> tuple[list[str], str]:

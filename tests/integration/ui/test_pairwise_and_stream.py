@@ -83,3 +83,51 @@ def test_a_stream_that_cannot_start_is_an_error_fragment(ui: TestClient, tmp_pat
         "/prompts/greet/stream", params=Q, data={"var:who": "Ana", "model": "nope"}, headers=headers
     )
     assert answer.status_code == 404 and "nope" in answer.text
+
+
+def test_a_real_shadow_deployment_makes_a_pairwise_item_that_exports_as_a_pair(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    """No trace written by hand: the openai client asks a deployment whose shadow (the fake's ``shout``
+    model) answers differently; the queue offers both answers and the choice exports as a pair."""
+    import openai
+    from tests.fakes.openai_server import serving
+
+    from llmloop.services.observe.tracer import writer_for
+
+    ctx = seeded[0]
+    with serving() as upstream:
+        spec = {
+            "targets": [{"model": "calm", "upstream": upstream.url}],
+            "shadow": [{"model": "shout", "upstream": upstream.url}],
+        }
+        made = ui.post(
+            "/api/v1/deployments", json={"name": "second-opinion", "project": PROJECT, "spec": spec}
+        )
+        assert made.status_code == 201, made.text
+        client = openai.OpenAI(
+            base_url="http://testserver/v1", api_key="unused", http_client=ui, max_retries=0
+        )
+        raw = client.chat.completions.with_raw_response.create(
+            model=f"{PROJECT}/second-opinion", messages=[{"role": "user", "content": "a quiet beach?"}]
+        )
+        assert raw.parse().choices[0].message.content == "echo: a quiet beach?"
+        trace_id = raw.headers["x-llmloop-trace-id"]
+        deadline = time.time() + 10
+        while True:  # the shadow answers after the served one: wait for its span
+            writer_for(ctx).flush()
+            page = ui.get("/annotate.json", params={**Q, "reviews": 1}).json()
+            if page["item"] and page["item"]["trace_id"] == trace_id and page["pair"]:
+                break
+            assert time.time() < deadline, page
+            time.sleep(0.05)
+    assert sorted(page["pair"]) == ["ECHO: A QUIET BEACH?", "echo: a quiet beach?"]
+    headers = {"hx-request": "true", "x-csrf-token": _token(ui, "/annotate")}
+    right = page["pair"][1]
+    ok = ui.post(f"/annotate/{trace_id}", params=Q, data={"choice": "right"}, headers=headers)
+    assert ok.status_code == 200 and 'id="saved"' in ok.text
+    rows, _ = export_rows(ctx, kind="preference", project=PROJECT)
+    [row] = [r for r in rows if r["trace_id"] == trace_id]
+    assert row["chosen"][0]["content"] == right
+    assert row["rejected"][0]["content"] == page["pair"][0]
+    assert row["prompt"] == [{"role": "user", "content": "a quiet beach?"}]
