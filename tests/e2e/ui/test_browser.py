@@ -74,6 +74,24 @@ def test_the_playground_runs_a_prompt_on_a_registered_model_and_saves_a_run(brow
     assert "Run" in page.locator("h1").inner_text()
 
 
+def test_the_playground_runs_a_prompt_on_a_deployment_through_its_split(browser: Any, live: Live) -> None:
+    """The deployment, not a model: the gateway's split picks the arm, and the saved run names both."""
+    page = sign_in(browser, live, "max")
+    page.goto(f"/prompts/greet?project={PROJECT}")
+    page.fill("input[name='var:who']", "Ana")
+    page.select_option("select[name=deployment]", "chat")
+    page.click("#run-prompt")
+    page.wait_for_selector("#playground-run")
+    assert page.inner_text("#playground-output pre.output") == "echo: hello Ana, welcome"
+    assert page.inner_text("#playground-deployment") == "chat"
+    assert page.inner_text("#playground-model") in ("m@1", "m@3")  # champion (m@1) or the 10% arm
+    live.shot(page, "playground-deployment")
+    page.click("#playground-run")
+    page.wait_for_selector("h1")
+    assert "chat" in page.content()  # the run records the deployment it went through
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_a_review_in_the_annotation_queue_is_stored_as_feedback(browser: Any, live: Live) -> None:
     page = sign_in(browser, live, "max")
     page.goto(f"/annotate?project={PROJECT}")
