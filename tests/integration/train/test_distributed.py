@@ -76,6 +76,29 @@ def test_llmloop_train_runs_two_workers_and_rank_0_registers(
 
 
 @pytest.mark.slow
+def test_dpo_runs_data_parallel_with_the_disabled_adapter_as_each_ranks_reference(
+    local_ray: Any, tiny_config: Callable[..., dict[str, Any]], data_dir: Path
+) -> None:
+    """DPO through the same driver: 24 preference pairs, batch 4 -> 6 steps alone, 3 on two ranks."""
+    cfg = tiny_config(
+        method="dpo",
+        data={"train": str(data_dir / "preference.jsonl"), "eval": None},
+        training={**EPOCH, "batch_size": 4},
+        distributed={"workers": 2},
+    )
+    result = ll.train(cfg, overrides={"dpo.beta": 0.5})
+    assert result.status == "finished" and result.steps == result.total_steps == 3
+    run = ll.get_client().runs.get_run(result.run_id)
+    assert run.tags["distributed.world_size"] == "2"
+    ctx = local_context()
+    from llmloop.services.tracking import service as tracking
+
+    chosen = tracking.metric_history(ctx, run_id=result.run_id, key="rewards/chosen")
+    assert chosen and chosen[0].value == 0.0  # step 1: the policy is its reference (LoRA B is zero)
+    assert _adapter_moved(result.run_id)
+
+
+@pytest.mark.slow
 def test_a_pipeline_train_step_runs_data_parallel(local_ray: Any, tiny_model: Path, data_dir: Path) -> None:
     training = {
         "name": "tiny-dp",
