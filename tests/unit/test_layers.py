@@ -3,7 +3,7 @@
     interfaces  cli/ server/ sdk/ examples/ (and the SDK names on ``llmloop``)
     client      client/
     services    services/*
-    core        store/ security/ config errors refs context plugins validation
+    core        store/ security/ config errors refs context plugins validation processes
     adapters    engines/ executors/
 
 Dynamic imports (``importlib.import_module``, ``__import__``) are allowed only in ``plugins.py``, so a
@@ -20,7 +20,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "llmloop"
 INTERFACES = {"cli", "server", "sdk", "examples"}
 CLIENT = {"client"}
-CORE = {"store", "security", "config", "errors", "refs", "context", "plugins", "validation"}
+CORE = {"store", "security", "config", "errors", "refs", "context", "plugins", "validation", "processes"}
 ADAPTERS = {"engines", "executors"}
 SERVICES = {"services"}
 PLUGIN_LOADER = Path("plugins.py")

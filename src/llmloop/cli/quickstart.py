@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 FAST: dict[str, Any] = {"sft_steps": 6, "test_rows": 24, "dev_rows": 8, "train_rows": 200}
 FAST_TURN2: dict[str, Any] = {
-    "traffic": 24,
+    "traffic": 40,  # the drift monitor tests a window of 30 texts or more
     "dev_rows": 8,
     "test_rows": 24,
     "sft_steps": 6,
@@ -172,6 +172,7 @@ def _turn2(s: Turn2Outcome | str, project: str) -> None:
     if isinstance(s, str):
         click.echo(f"turn 2 skipped: {s}")
         return
+    _drift(s)
     for title, cmp_ in (
         ("drifted test slice", s.drift_comparison),
         ("original test split", s.original_comparison),
@@ -215,6 +216,22 @@ def _turn2(s: Turn2Outcome | str, project: str) -> None:
     click.echo(
         f"look closer: llmloop deploy status {s.deployment} -p {project}; llmloop models lineage {s.challenger} -p {project}"
     )
+
+
+def _drift(s: Turn2Outcome) -> None:
+    """What production's watch saw: the drift test, the alert, the texts behind it, the trigger."""
+    if s.drift is not None:
+        d = s.drift
+        click.echo(
+            f"drift monitor: {d.method} p={d.p_value:.2g} (alpha {d.alpha:.2g}) on {d.n_current} traces vs "
+            f"{d.n_reference} reference texts: {'DRIFTED' if d.drifted else 'no drift'}"
+        )
+        for e in d.examples[:3]:
+            click.echo(f"  e.g. {e.text.splitlines()[0][:100]!r} ({e.reason})")
+    if s.alert is not None:
+        click.echo(f"alert {s.alert.rule} ({s.alert.severity}): {s.alert.message}")
+    if s.trigger is not None:
+        click.echo(f"trigger {s.trigger.trigger}: {s.trigger.outcome}")
 
 
 def _champion(project: str) -> str:

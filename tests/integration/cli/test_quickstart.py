@@ -32,7 +32,7 @@ from tests.conftest import CliResult, run_cli
 import llmloop as ll
 from llmloop.cli.quickstart import _turn2
 from llmloop.config import reset_settings
-from llmloop.examples.travel import steps
+from llmloop.examples.travel import steps, watch
 from llmloop.examples.travel.loop import CANDIDATE_BASELINES, PROMPT, PROMPTS, LoopSettings
 from llmloop.examples.travel.turn2 import DEPLOYMENT, Turn2Outcome, Turn2Settings, Turn2Summary, run_turn2
 
@@ -43,7 +43,8 @@ pytestmark = pytest.mark.timeout(1800)
 
 P = "qs"
 ARGS = ("quickstart", "--fast", "--sft-steps", "2", "--test-rows", "6", "--turns", "1", "--project", P)
-CUT = Turn2Settings(traffic=12, dev_rows=8, test_rows=6, sft_steps=2, canary_requests=6, workers=4)
+# 40 requests: the drift monitor needs 30 texts in its window (``min_samples``) to test at all
+CUT = Turn2Settings(traffic=40, dev_rows=8, test_rows=6, sft_steps=2, canary_requests=6, workers=4)
 
 
 @dataclass
@@ -146,7 +147,7 @@ def test_turn_one_leaves_every_step_in_the_store_linked(store: Runs) -> None:
 def test_the_same_command_again_is_served_from_the_pipeline_cache(store: Runs) -> None:
     again = store.again
     assert again.exit_code == 0, again.stderr
-    runs = ll.get_client().pipelines.list_runs(project=P).items
+    runs = ll.get_client().pipelines.list_runs(project=P, name="travel-quickstart").items
     assert len(runs) == 2
     run = ll.pipelines.status(runs[0].id)
     assert run.name == "travel-quickstart" and {s.state for s in run.steps} == {"cached"}
@@ -190,6 +191,30 @@ def test_traffic_is_traced_rated_and_exported_with_lineage(store: Runs) -> None:
 
 
 @pytest.mark.slow
+def test_the_drift_monitor_alerts_and_its_trigger_starts_the_learning_half(store: Runs) -> None:
+    """Production closes the loop itself: the drifted traffic is found unlike what the champion was
+    trained on, the alert quotes the traces, and the trigger starts learn.yaml (nothing is called by hand)."""
+    s = store.failed
+    assert s.drift is not None and s.drift.drifted and s.drift.p_value < s.drift.alpha
+    assert s.drift.n_current == CUT.traffic and s.drift.examples
+    assert s.alert is not None and s.alert.rule == watch.RULE and s.alert.status == "firing"
+    traffic = {x.trace_id for x in s.traffic}
+    assert s.alert.trace_ids and set(s.alert.trace_ids) <= traffic
+    assert s.trigger is not None and s.trigger.action == "start"
+    assert s.trigger.outcome.startswith(f"started {store.workdir.resolve() / 'learn.yaml'}: finished ")
+    learned = ll.pipelines.status(s.learn_run)
+    assert learned.name == "travel-learn" and learned.status == "finished"
+    names = ["export", "sft", "champion-drift", "challenger-drift", "challenger-original", "gate"]
+    assert [x.name for x in learned.steps] == names
+    assert (store.workdir / "monitoring.yaml").is_file()
+    # the second start re-exports and retrains, but the champion's evaluation on the drifted slice is
+    # the first start's, from the cache: that slice is read once per model
+    again = ll.pipelines.status(store.passed.learn_run)
+    assert again.step("champion-drift").state == "cached" and again.step("sft").state == "finished"
+    assert store.passed.champion_drift.id == s.champion_drift.id
+
+
+@pytest.mark.slow
 def test_a_passing_gate_promotes_and_starts_a_canary(store: Runs) -> None:
     s = store.passed
     assert s.passed and s.promoted and s.challenger == "travel-sft@3"
@@ -218,6 +243,12 @@ def test_turn_two_prints_the_same_from_its_pipeline_output(
 
 def test_turn_two_is_skipped_without_a_promotion(tmp_path: Path) -> None:
     told = steps.second_turn(
-        verdict={"promoted": False}, project=P, seed=0, test_rows=6, engine="transformers", turn2={}
+        verdict={"promoted": False},
+        data="travel@1",
+        project=P,
+        seed=0,
+        test_rows=6,
+        engine="transformers",
+        turn2={},
     )
     assert told == {"summary": {"skipped": "turn 1's gates failed, so there is no new champion to deploy"}}

@@ -89,6 +89,7 @@ def gate(*, base: str, tuned: str, model: str, project: str, workdir: str | None
 def second_turn(
     *,
     verdict: dict[str, Any],
+    data: str,
     project: str,
     seed: int,
     test_rows: int,
@@ -102,5 +103,83 @@ def second_turn(
     if not verdict["promoted"]:
         return {"summary": {"skipped": "turn 1's gates failed, so there is no new champion to deploy"}}
     settings = _settings(project, workdir, seed=seed, test_rows=test_rows, engine=engine)
-    summary = second.run_turn2(settings, second.Turn2Settings(**turn2))
+    summary = second.run_turn2(settings, second.Turn2Settings(**turn2), data=data)
     return {"summary": second.Turn2Outcome.of(summary).model_dump(mode="json")}
+
+
+# ---- learn.yaml: turn 2's learning half, which the drift trigger starts (``pipeline.learn_definition``)
+
+
+def export_feedback(*, project: str, workdir: str | None = None) -> dict[str, Any]:
+    """``feedback export --as sft`` and ``--as preference``: datasets with lineage to the rated traces."""
+    from llmloop.examples.travel import turn2 as second
+
+    return second.export(project, _settings(project, workdir).folder)
+
+
+def train_on_feedback(
+    *, data: str, champion: str, project: str, seed: int, turn2: dict[str, Any]
+) -> dict[str, Any]:
+    """LoRA SFT on the corrections and approved answers, starting from the champion."""
+    from llmloop.examples.travel import turn2 as second
+
+    t2 = second.Turn2Settings(**turn2)
+    result = ll.train(
+        second.sft_config(_settings(project, None, seed=seed), t2, champion, data), progress=True
+    )
+    return {"model": str(result.model_version)}
+
+
+def _evaluate(model: str, suite: Any, project: str) -> dict[str, Any]:
+    return {"evaluation": ll.evaluations.run(suite, model=model, project=project, progress=True).id}
+
+
+def evaluate_drifted(
+    *, model: str, data: str, project: str, seed: int, engine: str, prompt: str, test_rows: int
+) -> dict[str, Any]:
+    """``model`` on the drifted test slice of ``data`` (its gates are checked by ``judge_turn2``)."""
+    from llmloop.examples.travel.turn2 import DRIFT_DATASET
+
+    settings = _settings(project, None, seed=seed, engine=engine)
+    suite = travel.build_suite(
+        settings, PromptChoice(prompt, 0), dataset=DRIFT_DATASET, limit=test_rows, gates=[], data=data
+    )
+    return _evaluate(model, suite, project)
+
+
+def evaluate_original(
+    *, model: str, data: str, project: str, seed: int, engine: str, prompt: str, test_rows: int
+) -> dict[str, Any]:
+    """``model`` on turn 1's test split of ``data``."""
+    settings = _settings(project, None, seed=seed, engine=engine, test_rows=test_rows)
+    return _evaluate(
+        model, travel.build_suite(settings, PromptChoice(prompt, 0), gates=[], data=data), project
+    )
+
+
+def judge_turn2(
+    *,
+    champion: str,
+    challenger: str,
+    champion_drift: str,
+    challenger_drift: str,
+    challenger_original: str,
+    drift: str,
+    data: str,
+    project: str,
+    seed: int,
+    engine: str,
+    prompt: str,
+    test_rows: int,
+    turn2: dict[str, Any],
+    workdir: str | None = None,
+) -> dict[str, Any]:
+    """Turn 2's gates against the champion; on a pass, promotion and the canary."""
+    from llmloop.examples.travel import turn2 as second
+
+    settings = _settings(project, workdir, seed=seed, engine=engine, test_rows=test_rows)
+    judged = second.judge(
+        settings, second.Turn2Settings(**turn2), champion=champion, challenger=challenger,
+        evaluations=(champion_drift, challenger_drift, challenger_original), prompt=prompt, drift=drift, data=data,
+    )  # fmt: skip
+    return {"outcome": judged.model_dump(mode="json")}

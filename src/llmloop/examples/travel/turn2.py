@@ -7,13 +7,17 @@
 
 The quickstart runs it as the last step of the pipeline ``loop.yaml`` (``steps.second_turn``).
 
-Deploy ``travel-sft@champion`` behind the gateway of a real ``llmloop serve`` → send it customer
-traffic with the ``openai`` client, a drifted share worded as turn 1 never was (``drift.py``) →
-a simulated rater built from the catalogue's rules scores every trace and corrects the wrong ones →
-``feedback export --as sft`` (corrections and approved answers) and ``--as preference`` register
-datasets with lineage to the traces → LoRA SFT on that SFT export, starting from the champion → evaluate on the drifted test slice and the
-original test split → gates against the champion → on pass promote and start a 10% canary, and show
-its live figures → walk the new version's lineage back to turn 1's data.
+Production: deploy ``travel-sft@champion`` behind the gateway of a real ``llmloop serve`` → send it
+customer traffic with the ``openai`` client, a drifted share worded as turn 1 never was
+(``drift.py``) → a simulated rater built from the catalogue's rules scores every trace and corrects
+the wrong ones. Then the loop closes itself (``watch.py``): the drift monitor compares the traffic
+with what the champion was trained on, its alert fires with the texts that drove it, and the
+trigger starts the learning half, the pipeline ``learn.yaml`` (``pipeline.learn_definition``):
+``feedback export --as sft`` (corrections and approved answers) and ``--as preference`` with lineage
+to the traces → LoRA SFT on the SFT export, from the champion → evaluate on the drifted test slice
+and the original test split → gates against the champion → on pass promote and start a 10% canary,
+with its live figures → the new version's lineage back to turn 1's data. Each of those is a step,
+so a killed turn 2 resumes where it stopped (``llmloop pipeline resume``).
 
 The gates are fixed here, before the run: better task accuracy than the champion on the drifted test
 slice (95% paired bootstrap CI above zero), and on the original test split not worse than the
@@ -23,9 +27,7 @@ original test split is read once per model. The drifted test slice is read once 
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 import llmloop as ll
@@ -52,7 +55,9 @@ from llmloop.examples.travel.loop import (
     step_timer,
 )
 from llmloop.examples.travel.scoring import recommendation_correct
+from llmloop.processes import die_with_parent
 from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
+from llmloop.services.monitor.schemas import Alert, DriftResult, TriggerDecision
 from llmloop.services.serve.schemas import DeploymentStatus
 
 DRIFT_DATASET = "travel-drift"
@@ -115,7 +120,10 @@ class Turn2Summary:
     canary: Any = None  # DeploymentStatus when a canary started
     lineage: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
-    server_url: str = ""
+    drift: DriftResult | None = None  # the monitor's result over the traffic
+    alert: Alert | None = None  # the alert it raised
+    trigger: TriggerDecision | None = None  # what the trigger decided, and the run it started
+    learn_run: str = ""
 
     @property
     def passed(self) -> bool:
@@ -137,6 +145,10 @@ class Turn2Outcome(BaseModel):
     canary: DeploymentStatus | None = None
     lineage: list[str]
     steps: list[tuple[str, float, str]]
+    drift: DriftResult | None = None
+    alert: Alert | None = None
+    trigger: TriggerDecision | None = None
+    learn_run: str = ""
 
     @classmethod
     def of(cls, s: Turn2Summary) -> Turn2Outcome:
@@ -152,6 +164,10 @@ class Turn2Outcome(BaseModel):
             canary=s.canary,
             lineage=s.lineage,
             steps=[(x.name, x.seconds, x.detail) for x in s.steps],
+            drift=s.drift,
+            alert=s.alert,
+            trigger=s.trigger,
+            learn_run=s.learn_run,
         )
 
 
@@ -164,22 +180,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    """Linux: the server is sent SIGTERM when the process that started it dies, even by SIGKILL, so a
-    killed quickstart leaves no server behind holding the port and the store (elsewhere: ``stop``)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
 class LiveServer:
     """``llmloop serve`` as a subprocess on 127.0.0.1:<free port>, over this process's store; it
-    lives no longer than the thread that started it (``_die_with_parent``)."""
+    lives no longer than the thread that started it (``die_with_parent``)."""
 
     def __init__(self, port: int | None = None) -> None:
         import httpx
@@ -195,7 +198,7 @@ class LiveServer:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent(),
         )
         out.close()
         deadline = time.time() + 90
@@ -400,15 +403,124 @@ def original_evaluation(champion: str, project: str) -> Evaluation:
     return evals[0]
 
 
-def run_turn2(
+def drift_suite(settings: LoopSettings, t2: Turn2Settings, prompt: str, drift: str) -> Any:
+    """The drifted test slice of ``drift`` (pinned ``travel-drift@N``), asked through ``prompt``."""
+    return build_suite(
+        settings,
+        PromptChoice(prompt, 0),
+        dataset=DRIFT_DATASET,
+        limit=t2.test_rows,
+        gates=t2.gates[0],
+        data=drift,
+    )
+
+
+def original_suite(settings: LoopSettings, t2: Turn2Settings, prompt: str, data: str) -> Any:
+    """Turn 1's test split of ``data``, with turn 2's not-worse-than-the-champion gate."""
+    return build_suite(settings, PromptChoice(prompt, 0), gates=t2.gates[1], data=data)
+
+
+class Judged(BaseModel):
+    """The learning half's verdict: the comparisons, the gates, and what a pass did (promotion, canary)."""
+
+    drift_comparison: Comparison
+    original_comparison: Comparison
+    drift_verdict: GateVerdict
+    original_verdict: GateVerdict
+    promoted: bool
+    canary: DeploymentStatus | None = None
+    lineage: list[str]
+
+
+def judge(
     settings: LoopSettings,
     t2: Turn2Settings,
-    announce: Announce = print,
     *,
-    keep_server: bool = False,
+    champion: str,
+    challenger: str,
+    evaluations: tuple[str, str, str],
+    prompt: str,
+    drift: str,
+    data: str,
+    announce: Announce = print,
+) -> Judged:
+    """Compare with CIs, check the gates fixed in ``t2``; on a pass promote the challenger and start a
+    ``canary_weight`` canary on the deployment, with rated requests so it has live figures. The
+    champion's original-test evaluation is turn 1's (``evaluations`` = champion on the drifted slice,
+    challenger on it, challenger on the original split)."""
+    project, workdir = settings.project, settings.folder
+    champion_drift, challenger_drift, challenger_original = evaluations
+    champion_original = original_evaluation(champion, project).id
+    drift_cmp = ll.evaluations.compare(
+        [champion_drift, challenger_drift], report_dir=workdir / "report-turn2-drift"
+    )
+    original_cmp = ll.evaluations.compare(
+        [champion_original, challenger_original], report_dir=workdir / "report-turn2-original"
+    )
+    drift_verdict = ll.evaluations.check(
+        drift_suite(settings, t2, prompt, drift).gates, candidate=challenger_drift, baseline=champion_drift
+    )
+    original_verdict = ll.evaluations.check(
+        original_suite(settings, t2, prompt, data).gates,
+        candidate=challenger_original,
+        baseline=champion_original,
+    )
+    judged = Judged(
+        drift_comparison=drift_cmp,
+        original_comparison=original_cmp,
+        drift_verdict=drift_verdict,
+        original_verdict=original_verdict,
+        promoted=False,
+        lineage=[],
+    )
+    if drift_verdict.passed and original_verdict.passed:
+        ll.models.promote(challenger, "champion", project=project, reason="quickstart turn-2 gates passed")
+        judged.promoted = True
+        announce(f"  {challenger} is now {project}/{TUNED_MODEL}@champion")
+        judged.canary = canary(settings, t2, champion, challenger, announce)
+    judged.lineage = lineage_chain(challenger, project)
+    return judged
+
+
+def canary(
+    settings: LoopSettings, t2: Turn2Settings, champion: str, challenger: str, announce: Announce = print
+) -> Any:
+    """A weighted revision (the old champion and ``canary_weight`` of the challenger) and rated requests
+    through it, so the canary's live figures have rows; the server runs for these requests only."""
+    project = settings.project
+    rows = drift_for(settings, t2).traffic[t2.traffic :]
+    prompt = ll.prompts.get(
+        str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT), project=project
+    )
+    made = deploy(
+        project,
+        deployment_spec(champion, challenger, t2.canary_weight),
+        f"quickstart turn 2: canary of {challenger}",
+    )
+    announce(
+        f"  {made.name} revision {made.revision}: "
+        + ", ".join(f"{t.label} {t.weight:g}" for t in made.spec.targets)
+    )
+    server = LiveServer()
+    try:
+        announce(
+            f"  {_traffic_detail(send(server, rows, project=project, workers=t2.workers, prompt=prompt))}"
+        )
+    finally:
+        server.stop()
+    return ll.get_client().deployments.deployment_status(DEPLOYMENT, project, None)
+
+
+def run_turn2(
+    settings: LoopSettings, t2: Turn2Settings, announce: Announce = print, *, data: str | None = None
 ) -> Turn2Summary:
-    """Every turn-2 step, timed; needs turn 1's champion. The server stops at the end unless
-    ``keep_server`` (then ``summary.server_url`` is where it runs; stop it with the process)."""
+    """Production, then the loop closing itself: deploy the champion, send it the customers' traffic
+    (rated), let the drift monitor and its alert see the change, and let the trigger start the
+    learning half (``learn.yaml``, run here through the pipeline cache). Needs turn 1's champion;
+    ``watch.TriggerWaited`` when the trigger does not start. ``data``: turn 1's pinned ``travel@N``
+    (default: the latest version)."""
+    from llmloop.examples.travel import pipeline, watch
+
     steps: list[Step] = []
     project = settings.project
     workdir = settings.folder
@@ -418,147 +530,105 @@ def run_turn2(
     champion = ll.models.get(f"{TUNED_MODEL}@champion", project=project).ref
     prompt_ref = str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT)
     prompt = ll.prompts.get(prompt_ref, project=project)
-    drift_gates, original_gates = t2.gates
-
-    def drift_suite() -> Any:
-        return build_suite(
-            settings,
-            PromptChoice(prompt_ref.split("@")[0], 0),
-            dataset=DRIFT_DATASET,
-            limit=t2.test_rows,
-            gates=drift_gates,
-        )
-
-    def original_suite() -> Any:
-        return build_suite(settings, PromptChoice(prompt_ref.split("@")[0], 0), gates=original_gates)
-
-    timed(
+    drift_ref = timed(
         "write and register the drifted traffic (traffic/dev/test slices)",
-        lambda: ll.datasets.add(DRIFT_DATASET, write_drift(settings, drift), schema="eval", project=project),
-        lambda h: f"{h.ref}: {h.rows} rows",
+        lambda: (
+            ll.datasets.add(DRIFT_DATASET, write_drift(settings, drift), schema="eval", project=project).ref
+        ),
+        lambda ref: ref,
     )
-    server = timed(
-        "start llmloop serve on 127.0.0.1",
-        LiveServer,
-        lambda s: f"{s.url} (log: {s.log})",
+    original = data or ll.datasets.get("travel", project=project).ref
+    reference = timed(
+        "register the drift monitor's reference: turn 1's train rows as the champion is asked them",
+        lambda: watch.register_reference(settings, prompt, original),
+        lambda ref: ref,
     )
+    learn = workdir / "learn.yaml"
+    pinned = pipeline.learn_definition(
+        settings, t2, prompt=prompt_ref.split("@")[0], drift=drift_ref, data=original
+    )
+    learn.write_text(yaml.safe_dump(pinned, sort_keys=False), encoding="utf-8")
+    timed(
+        "apply monitoring.yaml: the drift monitor, its alert rule, and the trigger that starts learn.yaml",
+        lambda: watch.apply(workdir, watch.config(project, DEPLOYMENT, reference, learn)),
+        str,
+    )
+    server = timed("start llmloop serve on 127.0.0.1", LiveServer, lambda s: f"{s.url} (log: {s.log})")
     try:
         timed(
             f"deploy {champion} (champion) as {DEPLOYMENT}",
             lambda: deploy(project, deployment_spec(champion), "quickstart turn 1: the champion"),
             lambda d: f"{d.name} revision {d.revision}: {', '.join(t.label for t in d.spec.targets)}",
         )
-        rows = drift.traffic
-        traffic, later = rows[: t2.traffic], rows[t2.traffic :]
         served = timed(
-            f"send {len(traffic)} requests through the gateway (openai client) and rate each trace",
-            lambda: send(server, traffic, project=project, workers=t2.workers, prompt=prompt),
+            f"send {t2.traffic} requests through the gateway (openai client) and rate each trace",
+            lambda: send(
+                server, drift.traffic[: t2.traffic], project=project, workers=t2.workers, prompt=prompt
+            ),
             _traffic_detail,
         )
-        datasets = timed(
-            "export the feedback --as sft and --as preference (datasets with lineage to the traces)",
-            lambda: export(project, workdir),
-            lambda d: ", ".join(f"{k}: {v}" for k, v in d.items()),
-        )
-        trained = timed(
-            f"LoRA SFT on the corrections and approved answers from {champion} for {t2.sft_steps} steps",
-            lambda: ll.train(sft_config(settings, t2, champion, datasets["sft"]), progress=True),
-            lambda r: f"{r.model_version}: train loss {r.train_loss:.3f}",
-        )
-        challenger = str(trained.model_version)
-
-        def evaluate(model: str, suite: Callable[[], Any]) -> Evaluation:
-            return ll.evaluations.run(suite(), model=model, project=project, progress=True)
-
-        champion_drift = timed(
-            f"evaluate the champion {champion} on the drifted test slice",
-            lambda: evaluate(champion, drift_suite),
-            _eval_detail,
-        )
-        challenger_drift = timed(
-            f"evaluate the challenger {challenger} on the drifted test slice",
-            lambda: evaluate(challenger, drift_suite),
-            _eval_detail,
-        )
-        challenger_original = timed(
-            f"evaluate the challenger {challenger} on the original test split",
-            lambda: evaluate(challenger, original_suite),
-            _eval_detail,
-        )
-        champion_original = original_evaluation(champion, project)
-        drift_cmp = ll.evaluations.compare(
-            [champion_drift.id, challenger_drift.id], report_dir=workdir / "report-turn2-drift"
-        )
-        original_cmp = ll.evaluations.compare(
-            [champion_original.id, challenger_original.id], report_dir=workdir / "report-turn2-original"
-        )
-        drift_verdict, original_verdict = timed(
-            "check the gates (drifted: better; original: within the margin)",
-            lambda: (
-                ll.evaluations.check(
-                    drift_suite().gates, candidate=challenger_drift.id, baseline=champion_drift.id
-                ),
-                ll.evaluations.check(
-                    original_suite().gates, candidate=challenger_original.id, baseline=champion_original.id
-                ),
-            ),
-            lambda v: "passed" if v[0].passed and v[1].passed else "failed: " + "; ".join(_failed(*v)),
-        )
-        summary = Turn2Summary(
-            project,
-            champion,
-            challenger,
-            DEPLOYMENT,
-            served,
-            datasets,
-            champion_drift,
-            challenger_drift,
-            champion_original,
-            challenger_original,
-            drift_cmp,
-            original_cmp,
-            drift_verdict,
-            original_verdict,
-            promoted=False,
-            steps=steps,
-            server_url=server.url,
-        )
-        if summary.passed:
-            timed(
-                "promote the challenger to champion",
-                lambda: ll.models.promote(
-                    challenger, "champion", project=project, reason="quickstart turn-2 gates passed"
-                ),
-                lambda v: f"{v.ref} is now {project}/{TUNED_MODEL}@champion",
-            )
-            summary.promoted = True
-            timed(
-                f"start a {t2.canary_weight:.0%} canary of {challenger} on {DEPLOYMENT}",
-                lambda: deploy(
-                    project,
-                    deployment_spec(champion, challenger, t2.canary_weight),
-                    f"quickstart turn 2: canary of {challenger}",
-                ),
-                lambda d: (
-                    f"{d.name} revision {d.revision}: "
-                    + ", ".join(f"{t.label} {t.weight:g}" for t in d.spec.targets)
-                ),
-            )
-            timed(
-                f"send {len(later)} more requests, rated, for the canary's live figures",
-                lambda: send(server, later, project=project, workers=t2.workers, prompt=prompt),
-                _traffic_detail,
-            )
-            summary.canary = ll.get_client().deployments.deployment_status(DEPLOYMENT, project, None)
-        summary.lineage = timed(
-            f"walk the lineage of {challenger}",
-            lambda: lineage_chain(challenger, project),
-            lambda chain: f"{len(chain)} nodes, back to {chain[-1]}",
-        )
-        return summary
     finally:
-        if not keep_server:
-            server.stop()
+        server.stop()
+
+    def start_here(_ctx: Any, path: str, _trigger: str) -> str:
+        run = ll.pipelines.run(
+            path, executor="inline", report=lambda step, message: announce(f"    {step}: {message}")
+        )
+        return f"{run.status} {run.id}"
+
+    with watch.starting_with(start_here):
+        watched = timed(
+            f"run the drift monitor; on drift its alert fires and trigger {watch.TRIGGER} starts learn.yaml",
+            lambda: watch.watch(project),
+            _watch_detail,
+        )
+    learned = ll.pipelines.status(watched.learn_run)
+    failed = [s for s in learned.steps if s.state == "failed"]
+    if failed:
+        raise ll.LlmloopError(
+            f"learn.yaml run {learned.id}: step {failed[0].name} failed: {failed[0].error}",
+            details={"run": learned.id, "step": failed[0].name},
+        )
+    outs = {s.name: s.outputs for s in learned.steps}
+    judged = Judged.model_validate(outs["gate"]["outcome"])
+    evaluations = [ll.evaluations.get(str(outs[n]["evaluation"]).partition(":")[2]) for n in EVAL_STEPS]
+    result = watched.run.results[0] if watched.run.results else None
+    return Turn2Summary(
+        project,
+        champion,
+        str(outs["sft"]["model"]).partition(":")[2],
+        DEPLOYMENT,
+        served,
+        {k: str(v).partition(":")[2] for k, v in outs["export"].items()},
+        evaluations[0],
+        evaluations[1],
+        original_evaluation(champion, project),
+        evaluations[2],
+        judged.drift_comparison,
+        judged.original_comparison,
+        judged.drift_verdict,
+        judged.original_verdict,
+        promoted=judged.promoted,
+        canary=judged.canary,
+        lineage=judged.lineage,
+        steps=steps
+        + [Step(f"learn.yaml: {r.name}", r.seconds, r.detail) for r in pipeline.step_rows(learned)],
+        drift=None if result is None else result.drift,
+        alert=watched.alert,
+        trigger=watched.decision,
+        learn_run=learned.id,
+    )
+
+
+EVAL_STEPS = ("champion-drift", "challenger-drift", "challenger-original")
+
+
+def _watch_detail(w: Any) -> str:
+    result = w.run.results[0] if w.run.results else None
+    d = result.drift if result is not None else None
+    found = f"{d.method} p={d.p_value:.2g} on {d.n_current} traces, drifted={d.drifted}" if d else "no result"
+    alert = f"alert {w.alert.rule} firing" if w.alert is not None else "no alert"
+    return f"{found}; {alert}; {w.decision.outcome}"
 
 
 def _traffic_detail(served: list[Served]) -> str:
