@@ -60,14 +60,20 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
     assert page.errors == []  # type: ignore[attr-defined]  (a CSP violation is a console error)
 
 
-def test_the_playground_runs_a_prompt_on_a_registered_model_and_saves_a_run(browser: Any, live: Live) -> None:
+def _playground(browser: Any, live: Live, field: str, value: str) -> Any:
+    """The greet prompt run for Ana on the ``field`` (model or deployment) named ``value``."""
     page = sign_in(browser, live, "max")
     page.goto(f"/prompts/greet?project={PROJECT}")
     page.fill("input[name='var:who']", "Ana")
-    page.select_option("select[name=model]", "m")
+    page.select_option(f"select[name={field}]", value)
     page.click("#run-prompt")
     page.wait_for_selector("#playground-run")  # the saved run's link comes once the stream ends
     assert page.inner_text("#playground-output pre.output") == "echo: hello Ana, welcome"
+    return page
+
+
+def test_the_playground_runs_a_prompt_on_a_registered_model_and_saves_a_run(browser: Any, live: Live) -> None:
+    page = _playground(browser, live, "model", "m")
     live.shot(page, "playground")
     page.click("#playground-run")
     page.wait_for_selector("h1")
@@ -76,13 +82,7 @@ def test_the_playground_runs_a_prompt_on_a_registered_model_and_saves_a_run(brow
 
 def test_the_playground_runs_a_prompt_on_a_deployment_through_its_split(browser: Any, live: Live) -> None:
     """The deployment, not a model: the gateway's split picks the arm, and the saved run names both."""
-    page = sign_in(browser, live, "max")
-    page.goto(f"/prompts/greet?project={PROJECT}")
-    page.fill("input[name='var:who']", "Ana")
-    page.select_option("select[name=deployment]", "chat")
-    page.click("#run-prompt")
-    page.wait_for_selector("#playground-run")
-    assert page.inner_text("#playground-output pre.output") == "echo: hello Ana, welcome"
+    page = _playground(browser, live, "deployment", "chat")
     assert page.inner_text("#playground-deployment") == "chat"
     assert page.inner_text("#playground-model") in ("m@1", "m@3")  # champion (m@1) or the 10% arm
     live.shot(page, "playground-deployment")

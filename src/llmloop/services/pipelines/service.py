@@ -207,15 +207,30 @@ def complete_step(
 
 
 _INSERT_EDGE = insert(LineageRow)
-# the newest reusable step of a project under a cache key; built once, its compiled form reused
-_FIND_CACHED = (
-    select(PipelineStepRow.__table__)
-    .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
-    .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
-    .where(ProjectRow.name == bindparam("project"), PipelineStepRow.cache_key == bindparam("key"))
-    .where(PipelineStepRow.state.in_(REUSABLE))
-    .order_by(PipelineStepRow.ended_at.desc())
-    .limit(1)
+
+
+def _newest_reusable(*columns: Any) -> Any:
+    """The newest reusable step row of a project (``:project``) that also meets the caller's where;
+    statements built once at import, their compiled form reused."""
+    return (
+        select(*columns)
+        .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
+        .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+        .where(ProjectRow.name == bindparam("project"), PipelineStepRow.state.in_(REUSABLE))
+        .order_by(PipelineStepRow.ended_at.desc())
+        .limit(1)
+    )
+
+
+# under a cache key, in any pipeline of the project
+_FIND_CACHED = _newest_reusable(PipelineStepRow.__table__).where(
+    PipelineStepRow.cache_key == bindparam("key")
+)
+# the same pipeline's same step: what a miss is explained against
+_PREVIOUS_PARTS = _newest_reusable(PipelineStepRow.key_parts).where(
+    PipelineRunRow.name == bindparam("pipeline"),
+    PipelineStepRow.name == bindparam("step"),
+    PipelineStepRow.cache_key.is_not(None),
 )
 
 
@@ -226,21 +241,6 @@ def find_cached(ctx: Context, *, project: str, cache_key: str) -> StepStatus | N
     if row is None:
         return None
     return StepStatus.model_validate({k: v for k, v in row._mapping.items() if k in StepStatus.model_fields})
-
-
-_PREVIOUS_PARTS = (
-    select(PipelineStepRow.key_parts)
-    .join(PipelineRunRow, PipelineRunRow.id == PipelineStepRow.pipeline_run_id)
-    .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
-    .where(
-        ProjectRow.name == bindparam("project"),
-        PipelineRunRow.name == bindparam("pipeline"),
-        PipelineStepRow.name == bindparam("step"),
-    )
-    .where(PipelineStepRow.state.in_(REUSABLE), PipelineStepRow.cache_key.is_not(None))
-    .order_by(PipelineStepRow.ended_at.desc())
-    .limit(1)
-)
 
 
 def previous_parts(ctx: Context, *, project: str, pipeline: str, step: str) -> dict[str, Any] | None:
