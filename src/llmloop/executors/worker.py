@@ -22,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 
 from llmloop.executors.base import StepCall, StepOutcome, StepTask
-from llmloop.plugins import load_object_from
+from llmloop.plugins import load_object, on_path
 
 # After a task that left this process larger than this, it answers and exits, so a training step's
 # memory (torch's allocator keeps what it freed) never weighs on the steps after it; small steps
@@ -42,12 +42,13 @@ def execute(task: StepTask, *, apply_env: bool = True) -> StepOutcome:
         os.environ.update(task.env)
         reset_settings()
     try:
-        fn = load_object_from(task.target, task.base_dir if task.style == "kwargs" else None)
-        if task.style == "step":
-            call = StepCall(task.step, task.run_id, task.project, task.inputs, task.config, task.base_dir)
-            result: Any = fn(call)
-        else:
-            result = fn(**task.inputs, **task.config, **_project(fn, task))
+        with on_path(task.base_dir if task.style == "kwargs" else None):
+            fn = load_object(task.target)
+            if task.style == "step":
+                call = StepCall(task.step, task.run_id, task.project, task.inputs, task.config, task.base_dir)
+                result: Any = fn(call)
+            else:
+                result = fn(**task.inputs, **task.config, **_project(fn, task))
         outputs = result if isinstance(result, dict) else {"value": result}
         json.dumps(outputs)  # outputs travel as JSON: refuse what cannot
         return StepOutcome(ok=True, outputs=outputs)

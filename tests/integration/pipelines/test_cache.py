@@ -112,6 +112,27 @@ def test_a_changed_function_source_is_a_miss(tmp_path: Path) -> None:
     assert said["other"].startswith("miss: code changed")
 
 
+def test_a_changed_helper_beside_the_step_is_a_miss_but_a_lazily_imported_one_is_not(tmp_path: Path) -> None:
+    """The code version covers the modules beside the step's that it imports at top level."""
+    work = folder(tmp_path)
+    (work.dir / "helper_top.py").write_text("LABEL = 'top'\n")
+    (work.dir / "helper_lazy.py").write_text("LABEL = 'lazy'\n")
+    (work.dir / "uses.py").write_text(
+        "import helper_top\n\n\ndef label():\n    import helper_lazy\n\n"
+        "    return {'value': helper_top.LABEL + helper_lazy.LABEL}\n"
+    )
+    defn = {"name": "helpers", "steps": [{"name": "label", "kind": "uses:label"}]}
+    first = ll.pipelines.run(work.pipeline(defn), executor="local")
+    assert first.step("label").outputs == {"value": "toplazy"}
+    (work.dir / "helper_lazy.py").write_text("LABEL = 'LAZY'\n")  # imported inside the function only
+    assert ll.pipelines.run(work.pipeline(defn), executor="local").step("label").cache == "hit"
+    (work.dir / "helper_top.py").write_text("LABEL = 'TOP'\n")
+    again = ll.pipelines.run(work.pipeline(defn), executor="local")
+    step = again.step("label")
+    assert step.cache == "miss" and step.reason.startswith("miss: code changed")
+    assert step.outputs == {"value": "TOPLAZY"}
+
+
 def test_steps_record_lineage_from_inputs_to_outputs(tmp_path: Path, ctx: Any) -> None:
     from llmloop.store.lineage import edges_of
 
