@@ -32,7 +32,7 @@ from tests.conftest import CliResult, run_cli
 import llmloop as ll
 from llmloop.cli.quickstart import _turn2
 from llmloop.config import reset_settings
-from llmloop.examples.travel import steps, watch
+from llmloop.examples.travel import turn2_steps, watch
 from llmloop.examples.travel.loop import CANDIDATE_BASELINES, PROMPT, PROMPTS, LoopSettings
 from llmloop.examples.travel.turn2 import DEPLOYMENT, Turn2Outcome, Turn2Settings, Turn2Summary, run_turn2
 
@@ -242,7 +242,7 @@ def test_turn_two_prints_the_same_from_its_pipeline_output(
 
 
 def test_turn_two_is_skipped_without_a_promotion(tmp_path: Path) -> None:
-    told = steps.second_turn(
+    told = turn2_steps.second_turn(
         verdict={"promoted": False},
         data="travel@1",
         project=P,

@@ -9,8 +9,9 @@ from pathlib import Path
 import yaml
 
 import llmloop as ll
+from llmloop.examples.travel.learn import definition as learn_definition
 from llmloop.examples.travel.loop import LoopSettings
-from llmloop.examples.travel.pipeline import LOOP_YAML, TURN2_STEP, definition, learn_definition
+from llmloop.examples.travel.pipeline import LOOP_YAML, TURN2_STEP, definition
 from llmloop.examples.travel.turn2 import Turn2Settings
 from llmloop.services.pipelines.definition import parse_definition
 

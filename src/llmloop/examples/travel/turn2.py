@@ -5,14 +5,14 @@
     first = run_loop(LoopSettings(workdir="travel-loop"))  # promotes travel-sft@champion on a pass
     second = run_turn2(LoopSettings(workdir="travel-loop"), Turn2Settings())
 
-The quickstart runs it as the last step of the pipeline ``loop.yaml`` (``steps.second_turn``).
+The quickstart runs it as the last step of the pipeline ``loop.yaml`` (``turn2_steps.second_turn``).
 
 Production: deploy ``travel-sft@champion`` behind the gateway of a real ``llmloop serve`` → send it
 customer traffic with the ``openai`` client, a drifted share worded as turn 1 never was
 (``drift.py``) → a simulated rater built from the catalogue's rules scores every trace and corrects
 the wrong ones. Then the loop closes itself (``watch.py``): the drift monitor compares the traffic
 with what the champion was trained on, its alert fires with the texts that drove it, and the
-trigger starts the learning half, the pipeline ``learn.yaml`` (``pipeline.learn_definition``):
+trigger starts the learning half, the pipeline ``learn.yaml`` (``learn.definition``):
 ``feedback export --as sft`` (corrections and approved answers) and ``--as preference`` with lineage
 to the traces → LoRA SFT on the SFT export, from the champion → evaluate on the drifted test slice
 and the original test split → gates against the champion → on pass promote and start a 10% canary,
@@ -42,7 +42,7 @@ import yaml
 from pydantic import BaseModel
 
 import llmloop as ll
-from llmloop.examples.travel import write_jsonl
+from llmloop.examples.travel import learn, watch, write_jsonl
 from llmloop.examples.travel.drift import Drift, DriftRow, generate_drift
 from llmloop.examples.travel.loop import (
     LORA,
@@ -519,7 +519,7 @@ def run_turn2(
     learning half (``learn.yaml``, run here through the pipeline cache). Needs turn 1's champion;
     ``watch.TriggerWaited`` when the trigger does not start. ``data``: turn 1's pinned ``travel@N``
     (default: the latest version)."""
-    from llmloop.examples.travel import pipeline, watch
+    from llmloop.examples.travel import pipeline
 
     steps: list[Step] = []
     project = settings.project
@@ -543,14 +543,12 @@ def run_turn2(
         lambda: watch.register_reference(settings, prompt, original),
         lambda ref: ref,
     )
-    learn = workdir / "learn.yaml"
-    pinned = pipeline.learn_definition(
-        settings, t2, prompt=prompt_ref.split("@")[0], drift=drift_ref, data=original
-    )
-    learn.write_text(yaml.safe_dump(pinned, sort_keys=False), encoding="utf-8")
+    learn_file = workdir / "learn.yaml"
+    pinned = learn.definition(settings, t2, prompt=prompt_ref.split("@")[0], drift=drift_ref, data=original)
+    learn_file.write_text(yaml.safe_dump(pinned, sort_keys=False), encoding="utf-8")
     timed(
         "apply monitoring.yaml: the drift monitor, its alert rule, and the trigger that starts learn.yaml",
-        lambda: watch.apply(workdir, watch.config(project, DEPLOYMENT, reference, learn)),
+        lambda: watch.apply(workdir, watch.config(project, DEPLOYMENT, reference, learn_file)),
         str,
     )
     server = timed("start llmloop serve on 127.0.0.1", LiveServer, lambda s: f"{s.url} (log: {s.log})")
