@@ -403,21 +403,19 @@ def original_evaluation(champion: str, project: str) -> Evaluation:
     return evals[0]
 
 
-def drift_suite(settings: LoopSettings, t2: Turn2Settings, prompt: str, drift: str) -> Any:
-    """The drifted test slice of ``drift`` (pinned ``travel-drift@N``), asked through ``prompt``."""
+def drift_suite(
+    settings: LoopSettings, prompt: str, drift: str, *, limit: int, gates: list[Any] | None = None
+) -> Any:
+    """``limit`` rows of the drifted test slice of ``drift`` (pinned ``travel-drift@N``), asked through
+    ``prompt``; no gates unless given (the evaluations run without them, ``judge`` checks them)."""
     return build_suite(
-        settings,
-        PromptChoice(prompt, 0),
-        dataset=DRIFT_DATASET,
-        limit=t2.test_rows,
-        gates=t2.gates[0],
-        data=drift,
+        settings, PromptChoice(prompt, 0), dataset=DRIFT_DATASET, limit=limit, gates=gates or [], data=drift
     )
 
 
-def original_suite(settings: LoopSettings, t2: Turn2Settings, prompt: str, data: str) -> Any:
-    """Turn 1's test split of ``data``, with turn 2's not-worse-than-the-champion gate."""
-    return build_suite(settings, PromptChoice(prompt, 0), gates=t2.gates[1], data=data)
+def original_suite(settings: LoopSettings, prompt: str, data: str, *, gates: list[Any] | None = None) -> Any:
+    """Turn 1's test split of ``data`` (``settings.test_rows`` rows), asked through ``prompt``."""
+    return build_suite(settings, PromptChoice(prompt, 0), gates=gates or [], data=data)
 
 
 class Judged(BaseModel):
@@ -458,10 +456,12 @@ def judge(
         [champion_original, challenger_original], report_dir=workdir / "report-turn2-original"
     )
     drift_verdict = ll.evaluations.check(
-        drift_suite(settings, t2, prompt, drift).gates, candidate=challenger_drift, baseline=champion_drift
+        drift_suite(settings, prompt, drift, limit=t2.test_rows, gates=t2.gates[0]).gates,
+        candidate=challenger_drift,
+        baseline=champion_drift,
     )
     original_verdict = ll.evaluations.check(
-        original_suite(settings, t2, prompt, data).gates,
+        original_suite(settings, prompt, data, gates=t2.gates[1]).gates,
         candidate=challenger_original,
         baseline=champion_original,
     )

@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import llmloop as ll
-from llmloop.examples.travel import loop as travel
 from llmloop.examples.travel import turn2 as second
-from llmloop.examples.travel.loop import PromptChoice
 from llmloop.examples.travel.steps import settings_for
 
 
@@ -63,10 +61,7 @@ def evaluate_drifted(
 ) -> dict[str, Any]:
     """``model`` on the drifted test slice of ``data`` (its gates are checked by ``judge_turn2``)."""
     settings = settings_for(project, None, seed=seed, engine=engine)
-    suite = travel.build_suite(
-        settings, PromptChoice(prompt, 0), dataset=second.DRIFT_DATASET, limit=test_rows, gates=[], data=data
-    )
-    return _evaluate(model, suite, project)
+    return _evaluate(model, second.drift_suite(settings, prompt, data, limit=test_rows), project)
 
 
 def evaluate_original(
@@ -74,9 +69,7 @@ def evaluate_original(
 ) -> dict[str, Any]:
     """``model`` on turn 1's test split of ``data``."""
     settings = settings_for(project, None, seed=seed, engine=engine, test_rows=test_rows)
-    return _evaluate(
-        model, travel.build_suite(settings, PromptChoice(prompt, 0), gates=[], data=data), project
-    )
+    return _evaluate(model, second.original_suite(settings, prompt, data), project)
 
 
 def judge_turn2(
