@@ -220,3 +220,14 @@ def test_a_fresh_install_answers_every_page(isolated_home: Any) -> None:
         for path in PAGES:
             answer = fresh.get(path)
             assert answer.status_code == 200, (path, answer.text[:200])
+
+
+def test_home_shows_what_each_deployments_targets_are_doing_live(ui: TestClient) -> None:
+    """The loop at a glance includes production: each deployment's split with its live figures, the
+    same as the deployment's status in the API."""
+    twin = ui.get("/index.json", params=Q).json()["live"]
+    status = ui.get("/api/v1/deployments/chat/status", params=Q).json()
+    assert [d["name"] for d in twin] == ["chat"] and twin[0]["targets"] == status["targets"]
+    assert {t["target"] for t in status["targets"]} == {"m@champion", "m@3"}
+    page = ui.get("/", params=Q).text
+    assert 'id="live"' in page and f'href="/deployments/chat?project={PROJECT}"' in page

@@ -12,16 +12,23 @@ from llmloop.server.ui.render import View, page
 from llmloop.services.observe.schemas import TraceSearch
 
 router = APIRouter()
+LIVE = 5  # deployments whose live figures the home page shows
 
 
 @page(router, "/", "home.html", "projects:read")
 def home(view: View) -> dict[str, Any]:
-    """Champion versions, the last evaluations, recent traffic and how much feedback came in."""
+    """Champion versions, what each deployment's targets are doing live, the last evaluations,
+    recent traffic and how much feedback came in."""
     c, project = view.client, view.project
     models = c.models.list_models(project)
+    live = []
+    if view.can("deployments:read"):
+        for d in c.deployments.list_deployments(project).items[:LIVE]:
+            live.append(c.deployments.deployment_status(d.name, project, None))
     traffic = c.traces.list_traces(TraceSearch(project=project, limit=20)).items
     return {
         "models": models,
+        "live": live,
         "evaluations": c.evaluations.list_evaluations(project=project, limit=5).items,
         "traces": traffic,
         "errors": sum(1 for t in traffic if t.status == "error"),
