@@ -216,3 +216,12 @@ def write(name: str, result: dict[str, Any]) -> tuple[Path, Path]:
     js.write_text(json.dumps({"name": name, **result}, indent=2, default=str) + "\n")
     md.write_text(markdown(name, result))
     return js, md
+
+
+def load_note(start: Sequence[float]) -> str:
+    """The sentence every table carries: the load average when it started and now, and what that means."""
+    end = tuple(round(x, 2) for x in os.getloadavg())
+    return (
+        f"Load average (1, 5, 15 min) at the start {tuple(round(x, 2) for x in start)} and at the end {end}: "
+        f"the machine ({os.cpu_count()} CPUs) is shared, so the ratios, not the absolute figures, are the result."
+    )

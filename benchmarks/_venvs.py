@@ -90,3 +90,17 @@ def ensure(venv: Path, requirements: Sequence[str]) -> Path:
 def peer(name: str, requirements: Sequence[str]) -> Path:
     """``ensure`` for the peer ``name`` in ``benchmarks/.peers/<name>``."""
     return ensure(PEERS / name, requirements)
+
+
+def try_peer(name: str, requirements: Sequence[str]) -> tuple[Path | None, str | None]:
+    """``peer``, or ``(None, why)`` when it cannot be installed: the benchmark prints the reason
+    in its table's notes and leaves the peer's column n/a, instead of failing or dropping it."""
+    try:
+        return peer(name, requirements), None
+    except PeerUnavailable as exc:
+        return None, str(exc)
+
+
+def version(python: Path, package: str) -> str:
+    """The installed version of ``package`` for ``python`` ("?" when it is not installed)."""
+    return installed(python, [package]).get(package) or "?"
