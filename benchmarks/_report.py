@@ -35,6 +35,7 @@ class Row:
     target_ratio: float | None = None  # llmloop must be at least this many times better than the peer
     target_max: float | None = None  # llmloop's value must be at most this (in ``unit``)
     note: str = ""
+    target_min: float | None = None  # llmloop's value must be at least this (in ``unit``)
 
     @property
     def ratio(self) -> float | None:
@@ -48,6 +49,8 @@ class Row:
             return f"≥ {self.target_ratio:g}x {'peer' if self.higher_is_better else 'faster'}"
         if self.target_max is not None:
             return f"≤ {self.target_max:g} {self.unit}"
+        if self.target_min is not None:
+            return f"≥ {self.target_min:g} {self.unit}"
         return ""
 
     @property
@@ -56,6 +59,8 @@ class Row:
             return None if self.ratio is None else self.ratio >= self.target_ratio
         if self.target_max is not None:
             return None if self.ours is None else self.ours <= self.target_max
+        if self.target_min is not None:
+            return None if self.ours is None else self.ours >= self.target_min
         return None
 
     def to_dict(self) -> dict[str, Any]:
