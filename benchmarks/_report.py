@@ -35,6 +35,7 @@ class Row:
     target_ratio: float | None = None  # llmloop must be at least this many times better than the peer
     target_max: float | None = None  # llmloop's value must be at most this (in ``unit``)
     note: str = ""
+    target_min: float | None = None  # llmloop's value must be at least this (in ``unit``)
 
     @property
     def ratio(self) -> float | None:
@@ -48,6 +49,8 @@ class Row:
             return f"≥ {self.target_ratio:g}x {'peer' if self.higher_is_better else 'faster'}"
         if self.target_max is not None:
             return f"≤ {self.target_max:g} {self.unit}"
+        if self.target_min is not None:
+            return f"≥ {self.target_min:g} {self.unit}"
         return ""
 
     @property
@@ -56,6 +59,8 @@ class Row:
             return None if self.ratio is None else self.ratio >= self.target_ratio
         if self.target_max is not None:
             return None if self.ours is None else self.ours <= self.target_max
+        if self.target_min is not None:
+            return None if self.ours is None else self.ours >= self.target_min
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,3 +221,12 @@ def write(name: str, result: dict[str, Any]) -> tuple[Path, Path]:
     js.write_text(json.dumps({"name": name, **result}, indent=2, default=str) + "\n")
     md.write_text(markdown(name, result))
     return js, md
+
+
+def load_note(start: Sequence[float]) -> str:
+    """The sentence every table carries: the load average when it started and now, and what that means."""
+    end = tuple(round(x, 2) for x in os.getloadavg())
+    return (
+        f"Load average (1, 5, 15 min) at the start {tuple(round(x, 2) for x in start)} and at the end {end}: "
+        f"the machine ({os.cpu_count()} CPUs) is shared, so the ratios, not the absolute figures, are the result."
+    )

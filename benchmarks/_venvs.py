@@ -34,6 +34,13 @@ def _wanted(requirements: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
+def _matches(have: str | None, want: str | None) -> bool:
+    """An installed version against a pin: ``2.13.0+cpu`` is ``torch==2.13.0`` (pip's own rule for a local label)."""
+    if have is None or want is None:
+        return have is not None
+    return have == want if "+" in want else have.split("+")[0] == want
+
+
 def installed(python: Path, names: Sequence[str]) -> dict[str, str | None]:
     """The versions of ``names`` installed for ``python`` (None where missing)."""
     probe = (
@@ -74,7 +81,7 @@ def ensure(venv: Path, requirements: Sequence[str]) -> Path:
     if py.exists():
         have = installed(py, list(want))
         same = marker.exists() and marker.read_text().split() == sorted(requirements)
-        if same and all(have[n] is not None and (v is None or have[n] == v) for n, v in want.items()):
+        if same and all(_matches(have[n], v) for n, v in want.items()):
             return py
         print(f"installing {' '.join(requirements)} into {venv}", file=sys.stderr, flush=True)
     else:
@@ -90,3 +97,17 @@ def ensure(venv: Path, requirements: Sequence[str]) -> Path:
 def peer(name: str, requirements: Sequence[str]) -> Path:
     """``ensure`` for the peer ``name`` in ``benchmarks/.peers/<name>``."""
     return ensure(PEERS / name, requirements)
+
+
+def try_peer(name: str, requirements: Sequence[str]) -> tuple[Path | None, str | None]:
+    """``peer``, or ``(None, why)`` when it cannot be installed: the benchmark prints the reason
+    in its table's notes and leaves the peer's column n/a, instead of failing or dropping it."""
+    try:
+        return peer(name, requirements), None
+    except PeerUnavailable as exc:
+        return None, str(exc)
+
+
+def version(python: Path, package: str) -> str:
+    """The installed version of ``package`` for ``python`` ("?" when it is not installed)."""
+    return installed(python, [package]).get(package) or "?"

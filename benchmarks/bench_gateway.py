@@ -1,20 +1,21 @@
 """Gateway benchmark: an echo upstream answering instantly, loaded directly, through ``llmloop serve``
 and through the LiteLLM proxy, in the same run.
 
-    python benchmarks/bench_gateway.py [--requests-c1 1000] [--requests-c32 3000] [--litellm PATH]
-    python benchmarks/run.py --only gateway          # LiteLLM from LLMLOOP_BENCH_LITELLM
+    python benchmarks/bench_gateway.py [--requests-c1 1000] [--requests-c32 3000] [--litellm PATH | --no-litellm]
+    python benchmarks/run.py --only gateway
 
 Processes: the echo upstream (uvicorn), ``llmloop serve`` (one worker, tracing on, a deployment
-pointing at the upstream), optionally the LiteLLM proxy (one worker, the same upstream as an
+pointing at the upstream), the LiteLLM proxy (one worker, the same upstream as an
 ``openai/`` model), and this one generating load with an aiohttp client at concurrency 1 and 32,
 the three paths one after the other at each concurrency. Reports p50/p95 latency, throughput and
 server CPU per request for each path, the latency each gateway adds at concurrency 1, and, after
 a clean shutdown of ``llmloop serve``, how many of the requests sent through it left a trace.
 
-LiteLLM is never installed into llmloop's environment: give ``--litellm`` (or
-``LLMLOOP_BENCH_LITELLM``) the ``litellm`` executable or the ``python`` of a virtualenv that has
-``litellm[proxy]`` (for example ``python3 -m venv /work/litellm-venv &&
-/work/litellm-venv/bin/pip install 'litellm[proxy]'``). Without it the peer column says n/a.
+LiteLLM is never installed into llmloop's environment: it gets its own venv,
+``benchmarks/.peers/litellm``, with ``litellm[proxy]`` pinned (``LITELLM`` below), created on first
+use and reused after (``_venvs.peer``). ``--litellm`` (or ``LLMLOOP_BENCH_LITELLM``) overrides it
+with the ``litellm`` executable or the ``python`` of another virtualenv that has ``litellm[proxy]``.
+When it cannot be installed or started the table says why and the peer column is n/a.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import _report
+import _venvs
 from _report import Row
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +48,11 @@ UPSTREAM = (
 )
 BODY = b'{"model":"bench","messages":[{"role":"user","content":"hello gateway"}],"max_tokens":16}'
 WARMUP = 20
+# Exact, so two runs compare the same proxy: the newest whose `proxy` extra resolves from PyPI as
+# served here. 1.110 moved the proxy into a `litellm-proxy` package that is not served; 1.108.8 to
+# 1.108.12 pin `litellm-enterprise==0.1.79.post2` and 1.108.13 on `litellm-proxy-extras` releases
+# past 0.4.110, which are not served either.
+LITELLM = ["litellm[proxy]==1.108.7"]
 LITELLM_KEY = "sk-llmloop-bench-0123456789abcdef"  # LiteLLM's proxy refuses to start without a master key
 LITELLM_CONFIG = """model_list:
   - model_name: bench
@@ -164,11 +171,16 @@ def _litellm_paths(given: str) -> tuple[Path, Path]:
     return exe, bindir / "python"
 
 
-def _version(python: Path, package: str) -> str:
-    code = f"import importlib.metadata as m; print(m.version({package!r}))"
-    return subprocess.run(
-        [str(python), "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
+def _litellm(given: str | None, skip: bool) -> tuple[Path | None, str | None]:
+    """The ``litellm`` executable to run, or None and why not: the override, else the pinned venv."""
+    if skip:
+        return None, "LiteLLM was not run (--no-litellm)."
+    if given:
+        return _litellm_paths(given)[0], None
+    python, why = _venvs.try_peer("litellm", LITELLM)
+    if python is None:
+        return None, f"LiteLLM could not be installed, so its column is n/a: {why}"
+    return python.parent / "litellm", None
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -176,9 +188,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--requests-c1", type=int, default=1000)
     ap.add_argument("--requests-c32", type=int, default=3000)
     ap.add_argument(
-        "--litellm", default=os.environ.get("LLMLOOP_BENCH_LITELLM"), help="litellm or its python"
+        "--litellm",
+        default=os.environ.get("LLMLOOP_BENCH_LITELLM"),
+        help="litellm or its python, instead of the pinned venv in benchmarks/.peers/litellm",
     )
+    ap.add_argument("--no-litellm", action="store_true", help="only llmloop and the direct path")
     args = ap.parse_args(argv)
+    lt_exe, why_not = _litellm(args.litellm, args.no_litellm)  # installs first, so no timing waits on pip
+    load0 = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="llmloop-bench-gateway-"))
     home = tmp / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMLOOP_")}
@@ -209,9 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r = httpx.post(f"http://127.0.0.1:{gw_port}/api/v1/deployments", json={"name": "bench", "spec": spec})
         r.raise_for_status()
         litellm: subprocess.Popen[bytes] | None = None
-        if args.litellm:
-            exe, python = _litellm_paths(args.litellm)
-            peer = f"LiteLLM {_version(python, 'litellm')}"
+        if lt_exe is not None:
+            exe, python = lt_exe, lt_exe.parent / "python"
+            peer = f"LiteLLM {_venvs.version(python, 'litellm')}"
             (tmp / "litellm.yaml").write_text(LITELLM_CONFIG.format(upstream=upstream_v1))
             lt_env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMLOOP_", "PYTHON"))}
             lt_env.update(LITELLM_MASTER_KEY=LITELLM_KEY, LITELLM_LOCAL_MODEL_COST_MAP="True")
@@ -224,16 +241,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "--port",
                 str(lt_port),
             ]
-            litellm = stack.enter_context(
-                _process(
-                    [*cmd, "--num_workers", "1"], lt_env, tmp, f"http://127.0.0.1:{lt_port}/health/liveliness"
+            try:
+                litellm = stack.enter_context(
+                    _process(
+                        [*cmd, "--num_workers", "1"],
+                        lt_env,
+                        tmp,
+                        f"http://127.0.0.1:{lt_port}/health/liveliness",
+                    )
                 )
-            )
-        else:
-            notes.append(
-                "LiteLLM was not run (no --litellm / LLMLOOP_BENCH_LITELLM given): the peer column is n/a and "
-                "the 10x-LiteLLM target is not checked."
-            )
+            except RuntimeError as exc:
+                log = next(tmp.glob("litellm-*.log"), None)
+                tail = log.read_text()[-1500:] if log else ""
+                why_not = f"{peer} did not start, so its column is n/a: {exc}\n{tail}"
+                peer = f"{peer} (not run)"
+        if why_not:
+            notes.append(why_not + " The 10x-LiteLLM target is not checked.")
         paths = {
             "direct": (f"{upstream_v1}/chat/completions", None, None),
             "llmloop": (f"http://127.0.0.1:{gw_port}/v1/chat/completions", ours.pid, None),
@@ -305,6 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "Server CPU per request: user+system CPU seconds of the server's process tree over the load, divided "
         "by the requests (warm-up included)."
     )
+    notes.append(_report.load_note(load0))
     return {
         "title": f"Serving gateway: llmloop vs {peer}",
         "ours": "llmloop",

@@ -4,7 +4,7 @@ Both use a SQLite file in a fresh temporary folder, first in-process ("local") a
 through their own server on 127.0.0.1 ("http"; each server on the same SQLite file, one
 worker each). The two clients are scripts in ``workloads/`` that do the same things with
 the same names, values and random seed, each in its own process: MLflow's in a separate
-virtual environment (``benchmarks/.bench-venv``, created on first use, MLflow pinned),
+virtual environment (``benchmarks/.peers/mlflow``, created on first use, MLflow pinned),
 so MLflow never enters llmloop's environment.
 
 Measured: single ``log_metric`` calls/s (ours buffered, so also the rate until every value
@@ -39,7 +39,6 @@ from _report import Row
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
-VENV = HERE / ".bench-venv"
 MLFLOW_VERSION = "3.17.2"
 WORKLOADS = HERE / "workloads"
 
@@ -64,6 +63,7 @@ MLFLOW_CFG = {
 SEARCH_PROJECT = "search"  # the local phase fills it with 1,000 runs; both phases search it
 # uvicorn's fast HTTP parser and event loop, in both environments, so both servers run the same stack
 SERVER_SPEEDUPS = ["httptools", "uvloop"]
+MLFLOW = [f"mlflow=={MLFLOW_VERSION}", *SERVER_SPEEDUPS]  # benchmarks/.peers/mlflow
 
 
 def mlflow_python() -> Path:
@@ -71,7 +71,7 @@ def mlflow_python() -> Path:
     override = os.environ.get("LLMLOOP_BENCH_MLFLOW_PYTHON")
     if override:
         return Path(override)
-    return _venvs.ensure(VENV, [f"mlflow=={MLFLOW_VERSION}", *SERVER_SPEEDUPS])
+    return _venvs.peer("mlflow", MLFLOW)
 
 
 def free_port() -> int:
