@@ -303,6 +303,12 @@ def _conflict(trace_id: str) -> Conflict:
     )
 
 
+_OWNER_NAMES = (
+    "SELECT t.trace_id, p.name FROM traces t LEFT JOIN projects p ON p.id = t.project_id"
+    " WHERE t.trace_id IN ({ids})"
+)
+
+
 def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord | SpanData]) -> None:
     """``Conflict`` when any span claims a trace id another project owns: for ingest doors that
     answer their caller before the batched writer stores the spans (OTLP over HTTP).
@@ -310,13 +316,12 @@ def refuse_foreign_traces(ctx: Context, *, spans: Sequence[SpanRecord | SpanData
     The answer names the caller's trace id, never the owning project. (Trace ids are 128 random
     bits: learning that one is taken tells nothing a caller did not already hold.)
     """
-    names = sorted({sp.project for sp in spans})
+    ids = sorted({sp.trace_id for sp in spans})
     with ctx.db.session() as s:
-        rows = s.execute(select(ProjectRow.name, ProjectRow.id).where(ProjectRow.name.in_(names)))
-        found: dict[str, str] = {name: pid for name, pid in rows}
-        # a project not created yet owns no trace: any stored trace id is another project's
-        pids = {name: found.get(name, f"new:{name}") for name in names}
-        foreign = foreign_spans(list(spans), pids, _owners(s, spans))
+        # each stored trace id with its owner's name, in one look-up (NULL never matches a project's name)
+        owners = dict(_lookup(s, _OWNER_NAMES, ids))
+    # names stand for the projects: a project not created yet owns no trace, so any stored id is another's
+    foreign = foreign_spans(list(spans), {sp.project: sp.project for sp in spans}, owners)
     if foreign:
         raise _conflict(foreign[0].trace_id)
 
