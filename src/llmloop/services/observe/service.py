@@ -32,11 +32,6 @@ log = logging.getLogger(__name__)
 _S = TypeVar("_S", bound="SpanRecord | SpanData")
 
 
-def _int_attr(attrs: dict[str, Any], key: str) -> int:
-    value = attrs.get(key)
-    return value if type(value) is int else 0  # not bool, which is an int too
-
-
 def _str_attr(attrs: dict[str, Any], *keys: str) -> str | None:
     for key in keys:
         value = attrs.get(key)
@@ -75,6 +70,8 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
     out: dict[str, list[Any]] = {}
     decided: dict[str, bool] = {}  # trace id -> its root span set an explicit status
     model_keys = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL)
+    user_key, session_key = semconv.USER_ID, semconv.SESSION_ID
+    in_key, out_key = semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS
     for sp in sorted(spans, key=lambda s: s.start_time):
         a, tid, code = sp.attributes, sp.trace_id, sp.status_code
         row = out.get(tid)
@@ -100,11 +97,19 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
         elif code == "error" and not decided.get(tid):
             row[_STATUS] = "error"
         if a:
-            row[_MODEL] = row[_MODEL] or _str_attr(a, *model_keys)
-            row[_USER] = row[_USER] or _str_attr(a, semconv.USER_ID)
-            row[_SESSION] = row[_SESSION] or _str_attr(a, semconv.SESSION_ID)
-            row[_IN] += _int_attr(a, semconv.GEN_AI_USAGE_INPUT_TOKENS)
-            row[_OUT] += _int_attr(a, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+            # (each look-up only once the trace lacks it and the span has the key: most spans have neither)
+            if row[_MODEL] is None:
+                row[_MODEL] = _str_attr(a, *model_keys)
+            if row[_USER] is None and user_key in a:
+                row[_USER] = _str_attr(a, user_key)
+            if row[_SESSION] is None and session_key in a:
+                row[_SESSION] = _str_attr(a, session_key)
+            tokens = a.get(in_key)
+            if type(tokens) is int:  # not bool, which is an int too
+                row[_IN] += tokens
+            tokens = a.get(out_key)
+            if type(tokens) is int:
+                row[_OUT] += tokens
     return [tuple(row) for row in out.values()]
 
 
