@@ -121,6 +121,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint the WAL every ~40 MB instead of SQLite's default 4 MB: an OTLP export of 512 spans
+    # dirties a few hundred pages (random trace ids land all over the span indexes), so at the default
+    # nearly every commit ran a checkpoint with its fsyncs; writing each page back once per 10,000
+    # frames instead halved the commit's wall time in span ingest. (Durability is synchronous's, as before.)
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 

@@ -8,7 +8,9 @@ ids are bytes; both land as the same rows.
 
 Spans are decoded straight to the rows the store writes, without a pydantic model per span
 (that validation cost more than the store's own work); ``_row`` checks what the model did:
-ids (32 / 16 hex digits, not all zero), names (cut at 256 characters), attribute sizes.
+ids (32 / 16 hex digits, not all zero), names (cut at 256 characters), attribute sizes. Protobuf
+ids are bytes, always hex once encoded, so its decoder checks only their lengths and all-zero ids
+inline and leaves a bad one to ``_row``, which names the span and the field.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_ZERO_TID, _ZERO_SID = bytes(16), bytes(8)
 
 
 def _row(
@@ -188,20 +191,23 @@ def _pb_value(v: Any) -> Any:
     return getattr(v, which)
 
 
-def _pb_attrs(items: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _pb_attrs(items: Any, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The attributes as a dict; into ``out`` when given (a copy of the resource's, which the span's
+    own override in place: the keys and order ``{**resource, **span}`` gives, without building both)."""
+    if out is None:
+        out = {}
     for kv in items:
         v = kv.value
         which = v.WhichOneof("value")
-        if which in _SCALARS:  # most attributes: skip the general path (decoding is the hot path of ingest)
-            value = getattr(v, which)
-            if which == "string_value" and len(value) > MAX_ATTRIBUTE_CHARS:
-                value = attribute_value(value)
-            out[kv.key] = value
-            continue
-        value = attribute_value(_pb_value(v))
-        if value is not None:
-            out[kv.key] = value
+        if which == "string_value":  # most attributes: the hot path of ingest
+            value = v.string_value
+            out[kv.key] = value if len(value) <= MAX_ATTRIBUTE_CHARS else attribute_value(value)
+        elif which in _SCALARS:
+            out[kv.key] = getattr(v, which)
+        else:
+            value = attribute_value(_pb_value(v))
+            if value is not None:
+                out[kv.key] = value
     return out
 
 
@@ -215,36 +221,60 @@ def spans_from_protobuf(body: bytes, *, project: str) -> list[SpanData]:
     except DecodeError as e:
         raise InvalidInput(f"invalid OTLP protobuf: {e}", details={"field": "body"}) from None
     out: list[SpanData] = []
+    new_row = tuple.__new__  # SpanData(...) without its Python-level __new__: this runs once per span
     for rs in req.resource_spans:
         resource = _pb_attrs(rs.resource.attributes)
         proj = str(resource.get(PROJECT_ATTRIBUTE) or project)
         for ss in rs.scope_spans:
             for sp in ss.spans:
                 status = sp.status
+                tid, sid, parent = sp.trace_id, sp.span_id, sp.parent_span_id
+                attributes = (
+                    _pb_attrs(sp.attributes, resource.copy()) if resource else _pb_attrs(sp.attributes)
+                )
+                events = (
+                    [
+                        {
+                            "name": (e.name or "event")[:256],
+                            "time": e.time_unix_nano / 1e9,
+                            "attributes": _pb_attrs(e.attributes),
+                        }
+                        for e in sp.events
+                    ]
+                    if sp.events
+                    else []
+                )
+                if (
+                    len(tid) != 16
+                    or len(sid) != 8
+                    or len(parent) not in (0, 8)
+                    or tid == _ZERO_TID
+                    or sid == _ZERO_SID
+                ):
+                    # a bad id: _row names the span and the field (bytes are always hex once encoded,
+                    # so only the lengths and the all-zero ids need checking on the fast path below)
+                    out.append(_row(len(out), tid.hex(), sid.hex(), parent.hex(), proj, sp.name, sp.kind,
+                                    sp.start_time_unix_nano, sp.end_time_unix_nano, status.code, status.message,
+                                    attributes, events))  # fmt: skip
+                    continue
+                start = sp.start_time_unix_nano
                 out.append(
-                    _row(
-                        len(out),
-                        sp.trace_id.hex(),
-                        sp.span_id.hex(),
-                        sp.parent_span_id.hex(),
-                        proj,
-                        sp.name,
-                        sp.kind,
-                        sp.start_time_unix_nano,
-                        sp.end_time_unix_nano,
-                        status.code,
-                        status.message,
-                        {**resource, **_pb_attrs(sp.attributes)} if resource else _pb_attrs(sp.attributes),
-                        [
-                            {
-                                "name": (e.name or "event")[:256],
-                                "time": e.time_unix_nano / 1e9,
-                                "attributes": _pb_attrs(e.attributes),
-                            }
-                            for e in sp.events
-                        ]
-                        if sp.events
-                        else [],
+                    new_row(
+                        SpanData,
+                        (
+                            tid.hex(),
+                            sid.hex(),
+                            parent.hex() or None,
+                            proj,
+                            (sp.name or "span")[:256],
+                            _KINDS.get(sp.kind, "internal"),
+                            start / 1e9,
+                            (sp.end_time_unix_nano or start) / 1e9,
+                            _STATUS.get(status.code, "unset"),
+                            status.message[:MAX_ATTRIBUTE_CHARS],
+                            attributes,
+                            events,
+                        ),
                     )
                 )
     return out
