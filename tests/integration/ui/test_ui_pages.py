@@ -231,3 +231,28 @@ def test_home_shows_what_each_deployments_targets_are_doing_live(ui: TestClient)
     assert {t["target"] for t in status["targets"]} == {"m@champion", "m@3"}
     page = ui.get("/", params=Q).text
     assert 'id="live"' in page and f'href="/deployments/chat?project={PROJECT}"' in page
+
+
+def test_a_deployment_rolls_back_from_its_page_to_an_earlier_revision(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    from llmloop.services.serve import service as deploy_service
+    from llmloop.services.serve.schemas import DeploymentCreate, DeploymentSpec
+
+    spec = DeploymentSpec.model_validate({"targets": [{"model": "m@3"}]})
+    made = DeploymentCreate(name="chat", project=PROJECT, spec=spec, message="all on m@3")
+    deploy_service.create_deployment(seeded[0], spec=made)
+    page = ui.get("/deployments/chat", params=Q).text
+    assert 'data-revision="1">roll back to r1<' in page and 'data-revision="2"' not in page  # not to itself
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+    assert token is not None
+    headers = {"hx-request": "true", "x-csrf-token": token[1]}
+    bad = ui.post("/deployments/chat/rollback", params=Q, data={"to_revision": "0"}, headers=headers)
+    assert bad.status_code == 400 and "to_revision" in bad.text
+    done = ui.post("/deployments/chat/rollback", params=Q, data={"to_revision": "1"}, headers=headers)
+    assert done.status_code == 200 and 'id="rolled-back"' in done.text, done.text
+    now = ui.get("/api/v1/deployments/chat", params=Q).json()
+    assert now["revision"] == 3 and [t["model"] for t in now["spec"]["targets"]] == ["m@champion", "m@3"]
+    assert (
+        ui.post("/deployments/chat/rollback", params=Q, data={"to_revision": "1"}).status_code == 403
+    )  # no token

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Form
+from fastapi.responses import Response
 
 from llmloop.server.ui.charts import Bar, bars
-from llmloop.server.ui.render import View, page
+from llmloop.server.ui.render import View, action, fragment, page
 from llmloop.services.observe.schemas import TraceSearch
 from llmloop.services.serve.schemas import Deployment
 
@@ -54,4 +55,12 @@ def deployment(view: View, name: str) -> dict[str, Any]:
         "error_rate": errors / len(mine) if mine else None,
         "p50_ms": latencies[len(latencies) // 2] if latencies else None,
         "canary": current.spec.policy == "weighted" and len(current.spec.targets) > 1,
+        "can_rollback": view.can("deployments:write"),
     }
+
+
+@action(router, "/deployments/{name}/rollback", "deployments:write")
+def rollback(view: View, name: str, to_revision: Annotated[int, Form(ge=1)]) -> Response:
+    """Serve an earlier revision's spec again, as a new revision (the history keeps every step)."""
+    result = view.client.deployments.rollback_deployment(name, view.project, to_revision)
+    return fragment(view, "_rollback_result.html", {"deployment": result, "to_revision": to_revision})
