@@ -256,3 +256,40 @@ def test_a_deployment_rolls_back_from_its_page_to_an_earlier_revision(
     assert (
         ui.post("/deployments/chat/rollback", params=Q, data={"to_revision": "1"}).status_code == 403
     )  # no token
+
+
+def test_a_sweep_run_shows_its_trials_with_parallel_coordinates_and_the_best_marked(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    """Recorded as ``train.sweep`` records them: a ``sweep`` parent, trials as child runs that tag their
+    sampled params and state; the best by the sweep's direction (minimize eval_loss) is marked."""
+    import json
+
+    from llmloop.services.tracking import service as tracking
+    from llmloop.services.tracking.schemas import RunBatch, RunCreate
+
+    ctx = seeded[0]
+    parent = tracking.create_run(
+        ctx,
+        spec=RunCreate(
+            project=PROJECT, name="lr-sweep", kind="sweep", params={"objective": "minimize eval_loss"}
+        ),
+    )
+    trials = [({"lr": 1e-4, "r": 8}, 0.9), ({"lr": 1e-3, "r": 16}, 0.4), ({"lr": 3e-3, "r": 8}, 0.7)]
+    ids = []
+    for i, (params, loss) in enumerate(trials):
+        tags = {"trial": f"t{i}", "trial_params": json.dumps(params), "trial_state": "complete"}
+        child = tracking.create_run(
+            ctx, spec=RunCreate(project=PROJECT, name=f"t{i}", parent_id=parent.id, tags=tags)
+        )
+        tracking.log_batch(ctx, run_id=child.id, batch=RunBatch(points=[["eval_loss", loss, 1, 0.0]]))  # type: ignore[list-item]
+        ids.append(child.id)
+    page = ui.get(f"/runs/{parent.id}", params=Q).text
+    assert 'id="sweep"' in page and "3 trials, minimize eval_loss" in page
+    assert page.count('<polyline class="trial') == 3 and page.count('class="trial best"') == 1
+    assert f'href="/runs/{ids[1]}?project={PROJECT}">t1</a> (best)' in page
+    twin = ui.get(f"/runs/{parent.id}.json", params=Q).json()["sweep"]
+    assert twin["best"] == [t["run"]["id"] for t in twin["trials"]].index(ids[1])
+    assert twin["axes"] == ["lr", "r"] and sorted(t["value"] for t in twin["trials"]) == [0.4, 0.7, 0.9]
+    plain = ui.get(f"/runs/{ids[0]}", params=Q).text
+    assert 'id="sweep"' not in plain  # a trial is a run like any other

@@ -1,4 +1,5 @@
-"""Charts drawn as SVG on the server: bar charts (with confidence intervals) and the lineage graph.
+"""Charts drawn as SVG on the server: bar charts (with confidence intervals), parallel coordinates
+(a sweep's trials) and the lineage graph.
 
 Server-drawn SVG needs no script, works under the page's strict CSP (presentation attributes,
 no ``style``), prints, and is testable as text. Time series are the one exception: they are
@@ -52,6 +53,52 @@ def bars(items: Sequence[Bar], *, title: str, unit: str = "") -> Markup:
                 )
         text = f"{b.value:.4g}{unit}"
         parts.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + 13}">{escape(text)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+PAR_W, PAR_H, PAR_PAD = 560, 220, 34
+
+
+def parallel(
+    rows: Sequence[dict[str, float]], axes: Sequence[str], *, title: str, best: int | None = None
+) -> Markup:
+    """Parallel coordinates: one vertical axis per key (its own min..max), one line per row; the row at
+    ``best`` drawn on top and marked. A row missing a key skips that axis."""
+    if not rows or len(axes) < 2:
+        return Markup(f'<p class="empty">{escape(title)}: nothing to draw</p>')
+    step = (PAR_W - 2 * PAR_PAD) / (len(axes) - 1)
+    span = {
+        a: (min(r[a] for r in rows if a in r), max(r[a] for r in rows if a in r))
+        for a in axes
+        if any(a in r for r in rows)
+    }
+    top, bottom = 28, PAR_H - 22
+
+    def y(axis: str, value: float) -> float:
+        lo, hi = span[axis]
+        return bottom - (value - lo) / (hi - lo) * (bottom - top) if hi > lo else (top + bottom) / 2
+
+    parts = [
+        f'<svg class="chart parallel" role="img" viewBox="0 0 {PAR_W} {PAR_H}" width="{PAR_W}" height="{PAR_H}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="0" y="14" class="chart-title">{escape(title)}</text>',
+    ]
+    for i, axis in enumerate(axes):
+        x = PAR_PAD + i * step
+        parts.append(f'<line class="axis" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{PAR_H - 6}" text-anchor="middle">{escape(axis[-22:])}</text>')
+        if axis in span:
+            lo, hi = span[axis]
+            parts.append(f'<text x="{x + 3:.1f}" y="{top - 4}">{hi:.3g}</text>')
+            parts.append(f'<text x="{x + 3:.1f}" y="{bottom + 11}">{lo:.3g}</text>')
+    order = [i for i in range(len(rows)) if i != best] + ([best] if best is not None else [])
+    for i in order:
+        points = " ".join(
+            f"{PAR_PAD + j * step:.1f},{y(a, rows[i][a]):.1f}" for j, a in enumerate(axes) if a in rows[i]
+        )
+        cls = "trial best" if i == best else "trial"
+        parts.append(f'<polyline class="{cls}" fill="none" points="{points}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

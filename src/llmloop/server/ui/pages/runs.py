@@ -1,14 +1,17 @@
-"""``/runs``: the runs table, one run's curves, and 2 to 10 runs compared (overlaid curves, param diff)."""
+"""``/runs``: the runs table, one run's curves (a sweep's: its trials, with parallel coordinates), and
+2 to 10 runs compared (overlaid curves, param diff)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from llmloop.errors import InvalidInput
+from llmloop.server.ui.charts import parallel
 from llmloop.server.ui.render import View, page
-from llmloop.services.tracking.schemas import MetricPoint, Run
+from llmloop.services.tracking.schemas import MetricPoint, Run, RunSearch
 
 router = APIRouter()
 PAGE = 50
@@ -72,7 +75,46 @@ def compare(view: View, ids: list[str] = Query(default_factory=list)) -> dict[st
     }
 
 
-@page(router, "/runs/{run_id}", "run.html", "runs:read")
+def sweep_of(view: View, parent: Run) -> dict[str, Any] | None:
+    """A sweep's trials (its child runs): each one's sampled params, state and objective value, the best
+    one by the sweep's direction, and the axes of its parallel-coordinates chart."""
+    if parent.kind != "sweep":
+        return None
+    direction, _, metric = str(parent.params.get("objective", "minimize loss")).partition(" ")
+    children = view.client.runs.search_runs(
+        RunSearch(project=parent.project, parent_id=parent.id, limit=1000)
+    ).items
+    trials = []
+    for child in children:
+        sampled = json.loads(child.tags.get("trial_params") or "{}")
+        trials.append({
+            "run": child, "label": child.tags.get("trial", child.name), "state": child.tags.get("trial_state", child.status),
+            "params": sampled, "value": child.metrics.get(metric),
+        })  # fmt: skip
+    scored = [i for i, t in enumerate(trials) if t["value"] is not None]
+    pick = min if direction == "minimize" else max
+    best = pick(scored, key=lambda i: trials[i]["value"]) if scored else None
+    keys = sorted({k for t in trials for k, v in t["params"].items() if isinstance(v, (int, float))})
+    return {"metric": metric, "direction": direction, "trials": trials, "best": best, "axes": keys}
+
+
+def _sweep_chart(data: dict[str, Any]) -> dict[str, Any]:
+    sweep = data.get("sweep")
+    if not sweep:
+        return {}
+    rows = [
+        {**{k: float(v) for k, v in t["params"].items() if k in sweep["axes"]}, **({sweep["metric"]: t["value"]} if t["value"] is not None else {})}
+        for t in sweep["trials"]
+    ]  # fmt: skip
+    title = f"trials: params and {sweep['metric']} ({sweep['direction']})"
+    return {"sweep_svg": parallel(rows, [*sweep["axes"], sweep["metric"]], title=title, best=sweep["best"])}
+
+
+@page(router, "/runs/{run_id}", "run.html", "runs:read", extras=_sweep_chart)
 def run(view: View, run_id: str) -> dict[str, Any]:
     found = view.client.runs.get_run(run_id)
-    return {"run": found, "curves": curves([found], _histories(view, [found]))}
+    return {
+        "run": found,
+        "curves": curves([found], _histories(view, [found])),
+        "sweep": sweep_of(view, found),
+    }
