@@ -233,6 +233,13 @@ def test_home_shows_what_each_deployments_targets_are_doing_live(ui: TestClient)
     assert 'id="live"' in page and f'href="/deployments/chat?project={PROJECT}"' in page
 
 
+def test_a_deployment_page_shows_each_targets_live_figures_as_the_status_api(ui: TestClient) -> None:
+    twin = ui.get("/deployments/chat.json", params=Q).json()["live"]
+    assert twin == ui.get("/api/v1/deployments/chat/status", params=Q).json() | {"since": twin["since"]}
+    page = ui.get("/deployments/chat", params=Q).text
+    assert 'id="live-charts"' in page and 'id="live"' in page and "m@champion" in page
+
+
 def test_a_deployment_rolls_back_from_its_page_to_an_earlier_revision(
     ui: TestClient, seeded: tuple[Any, Loop]
 ) -> None:

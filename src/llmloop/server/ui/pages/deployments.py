@@ -33,10 +33,19 @@ def deployments(view: View) -> dict[str, Any]:
 
 def _charts(data: dict[str, Any]) -> dict[str, Any]:
     traffic = [Bar(k, v) for k, v in sorted(data["traffic"].items())]
+    live = data["live"].targets
     return {
         "split_svg": bars(split(data["deployment"]), title="traffic split", unit=" %"),
         "traffic_svg": bars(traffic, title=f"requests per model (last {RECENT} traces)"),
-    }
+        "latency_svg": bars(
+            [Bar(t.target, t.p95_ms) for t in live if t.p95_ms is not None],
+            title="p95 latency per target, this revision", unit=" ms",
+        ),
+        "errors_svg": bars(
+            [Bar(t.target, t.error_rate * 100) for t in live if t.error_rate is not None],
+            title="error rate per target, this revision", unit=" %",
+        ),
+    }  # fmt: skip
 
 
 @page(router, "/deployments/{name}", "deployment.html", "deployments:read", extras=_charts)
@@ -51,6 +60,7 @@ def deployment(view: View, name: str) -> dict[str, Any]:
     return {
         "deployment": current,
         "revisions": c.deployments.list_revisions(name, view.project),
+        "live": c.deployments.deployment_status(name, view.project, None),
         "traffic": dict(Counter(t.model for t in mine if t.model)),
         "error_rate": errors / len(mine) if mine else None,
         "p50_ms": latencies[len(latencies) // 2] if latencies else None,
