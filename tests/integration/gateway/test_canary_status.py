@@ -83,6 +83,9 @@ def test_status_shows_requests_errors_latency_and_feedback_per_target(
     assert (c["requests"], c["errors"], c["error_rate"]) == (4, 0, 0.0)
     assert (s["scored"], s["mean_score"]) == (3, pytest.approx(2 / 3))
     assert (c["scored"], c["mean_score"]) == (2, pytest.approx(0.5))
+    traced = [api.get(f"/api/v1/traces/{t}").json() for t in canary_traces]
+    assert c["output_tokens"] == sum(t["output_tokens"] for t in traced) > 0  # what its traces counted
+    assert c["input_tokens"] == sum(t["input_tokens"] for t in traced) > 0
     assert 300.0 <= c["p50_ms"] <= c["p95_ms"]  # the fake's slow model waits 0.3 s
     assert s["p50_ms"] <= s["p95_ms"] and s["p50_ms"] < c["p50_ms"]
 

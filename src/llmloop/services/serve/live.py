@@ -48,11 +48,18 @@ def deployment_status(
         raise InvalidInput("since must be a finite time in epoch seconds", details={"field": "since"})
     durations: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
+    tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     with ctx.db.session() as s:
         pid = project_id(s, dep.project)
         window = (TraceRow.project_id == pid, TraceRow.deployment == dep.name, TraceRow.start_time >= start)
         rows = s.execute(
-            select(TraceRow.target, TraceRow.status, SpanRow.end_time - SpanRow.start_time)
+            select(
+                TraceRow.target,
+                TraceRow.status,
+                SpanRow.end_time - SpanRow.start_time,
+                TraceRow.input_tokens,
+                TraceRow.output_tokens,
+            )
             .join(
                 SpanRow, (SpanRow.trace_id == TraceRow.trace_id) & (SpanRow.span_id == TraceRow.root_span_id)
             )
@@ -64,9 +71,11 @@ def deployment_status(
             .where(*window, FeedbackRow.score.is_not(None))
             .group_by(TraceRow.target)
         ).all()
-    for target, status, seconds in rows:
+    for target, status, seconds, tokens_in, tokens_out in rows:
         durations[target or "-"].append(float(seconds) * 1000.0)
         errors[target or "-"] += status == "error"
+        tokens[target or "-"][0] += int(tokens_in or 0)
+        tokens[target or "-"][1] += int(tokens_out or 0)
     scored = {(t or "-"): (int(n), float(mean) if mean is not None else None) for t, n, mean in scores}
     total = sum(t.weight for t in dep.spec.targets)
     labels = [t.label[:LABEL_CHARS] for t in dep.spec.targets]
@@ -89,6 +98,8 @@ def deployment_status(
                 p95_ms=percentile(ms, 0.95),
                 scored=n_scored,
                 mean_score=mean,
+                input_tokens=tokens[label][0] if label in tokens else 0,
+                output_tokens=tokens[label][1] if label in tokens else 0,
             )
         )
     return DeploymentStatus(

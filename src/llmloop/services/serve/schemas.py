@@ -135,6 +135,8 @@ class TargetFigures(BaseModel):
     p95_ms: float | None = None
     scored: int = Field(0, description="Feedback with a score on the traces this target served.")
     mean_score: float | None = Field(None, description="Mean of those scores; none without any.")
+    input_tokens: int = Field(0, description="Prompt tokens of the requests routed to this target.")
+    output_tokens: int = Field(0, description="Tokens it answered with.")
 
 
 class DeploymentStatus(BaseModel):
