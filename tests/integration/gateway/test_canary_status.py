@@ -98,3 +98,21 @@ def test_status_shows_requests_errors_latency_and_feedback_per_target(
     later = api.get("/api/v1/deployments/bot/status", params={"since": time.time() + 60})
     assert [t["requests"] for t in later.json()["targets"]] == [0, 0]
     assert api.get("/api/v1/deployments/nope/status").status_code == 404
+
+
+def test_status_gives_the_time_to_first_token_of_streamed_requests_only(
+    api: Any, echo: tuple[str, Any]
+) -> None:
+    url, _ = echo
+    deploy(api, "streamer", {"targets": [{"model": "slow", "upstream": url}]})
+    client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=api, max_retries=0)
+    messages = [{"role": "user", "content": "A quiet beach?"}]
+    client.chat.completions.create(model="streamer", messages=messages)  # type: ignore[arg-type]
+    flush_for(api.app.state.ctx)
+    [plain] = api.get("/api/v1/deployments/streamer/status").json()["targets"]
+    assert plain["requests"] == 1 and plain["p95_ttft_ms"] is None  # no stream, no first token to time
+    for piece in client.chat.completions.create(model="streamer", messages=messages, stream=True):  # type: ignore[arg-type]
+        del piece
+    flush_for(api.app.state.ctx)
+    [streamed] = api.get("/api/v1/deployments/streamer/status").json()["targets"]
+    assert streamed["requests"] == 2 and streamed["p95_ttft_ms"] >= 300.0  # the fake's slow model waits 0.3 s

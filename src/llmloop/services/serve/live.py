@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from llmloop.context import Context
 from llmloop.errors import InvalidInput
+from llmloop.services.observe import semconv
 from llmloop.services.serve.schemas import DeploymentStatus, TargetFigures
 from llmloop.services.serve.service import get_deployment
 from llmloop.store.projects import project_id
@@ -49,6 +50,7 @@ def deployment_status(
     durations: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    ttft: dict[str, list[float]] = defaultdict(list)  # streamed requests only
     with ctx.db.session() as s:
         pid = project_id(s, dep.project)
         window = (TraceRow.project_id == pid, TraceRow.deployment == dep.name, TraceRow.start_time >= start)
@@ -59,6 +61,7 @@ def deployment_status(
                 SpanRow.end_time - SpanRow.start_time,
                 TraceRow.input_tokens,
                 TraceRow.output_tokens,
+                SpanRow.attributes,
             )
             .join(
                 SpanRow, (SpanRow.trace_id == TraceRow.trace_id) & (SpanRow.span_id == TraceRow.root_span_id)
@@ -71,7 +74,10 @@ def deployment_status(
             .where(*window, FeedbackRow.score.is_not(None))
             .group_by(TraceRow.target)
         ).all()
-    for target, status, seconds, tokens_in, tokens_out in rows:
+    for target, status, seconds, tokens_in, tokens_out, attrs in rows:
+        first = (attrs or {}).get(semconv.LLMLOOP_TTFT_MS)
+        if isinstance(first, (int, float)):
+            ttft[target or "-"].append(float(first))
         durations[target or "-"].append(float(seconds) * 1000.0)
         errors[target or "-"] += status == "error"
         tokens[target or "-"][0] += int(tokens_in or 0)
@@ -98,6 +104,7 @@ def deployment_status(
                 p95_ms=percentile(ms, 0.95),
                 scored=n_scored,
                 mean_score=mean,
+                p95_ttft_ms=percentile(sorted(ttft.get(label, [])), 0.95),
                 input_tokens=tokens[label][0] if label in tokens else 0,
                 output_tokens=tokens[label][1] if label in tokens else 0,
             )

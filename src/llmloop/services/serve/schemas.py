@@ -135,6 +135,7 @@ class TargetFigures(BaseModel):
     p95_ms: float | None = None
     scored: int = Field(0, description="Feedback with a score on the traces this target served.")
     mean_score: float | None = Field(None, description="Mean of those scores; none without any.")
+    p95_ttft_ms: float | None = Field(None, description="Time to first token, p95, of its streamed requests.")
     input_tokens: int = Field(0, description="Prompt tokens of the requests routed to this target.")
     output_tokens: int = Field(0, description="Tokens it answered with.")
 

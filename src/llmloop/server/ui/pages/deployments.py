@@ -41,6 +41,10 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
             [Bar(t.target, t.p95_ms) for t in live if t.p95_ms is not None],
             title="p95 latency per target, this revision", unit=" ms",
         ),
+        "ttft_svg": bars(
+            [Bar(t.target, t.p95_ttft_ms) for t in live if t.p95_ttft_ms is not None],
+            title="p95 time to first token per target (streamed)", unit=" ms",
+        ),
         "tokens_svg": bars(
             [Bar(t.target, t.output_tokens / t.requests) for t in live if t.requests],
             title="output tokens per request, per target",
