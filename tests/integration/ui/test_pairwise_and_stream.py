@@ -113,12 +113,14 @@ def test_a_real_shadow_deployment_makes_a_pairwise_item_that_exports_as_a_pair(
         )
         assert raw.parse().choices[0].message.content == "echo: a quiet beach?"
         trace_id = raw.headers["x-llmloop-trace-id"]
-        deadline = time.time() + 10
+        deadline, skip = time.time() + 10, []
         while True:  # the shadow answers after the served one: wait for its span
             writer_for(ctx).flush()
-            page = ui.get("/annotate.json", params={**Q, "reviews": 1}).json()
+            page = ui.get("/annotate.json", params={**Q, "reviews": 1, "skip": skip}).json()
             if page["item"] and page["item"]["trace_id"] == trace_id and page["pair"]:
                 break
+            if page["item"] and page["item"]["trace_id"] != trace_id:
+                skip.append(page["item"]["trace_id"])  # a seeded trace stamped later than ours comes first
             assert time.time() < deadline, page
             time.sleep(0.05)
     assert sorted(page["pair"]) == ["ECHO: A QUIET BEACH?", "echo: a quiet beach?"]
