@@ -46,13 +46,13 @@ from llmloop.examples.travel import learn, watch, write_jsonl
 from llmloop.examples.travel.drift import Drift, DriftRow, generate_drift
 from llmloop.examples.travel.loop import (
     LORA,
-    PROMPT,
     TUNED_MODEL,
     LoopSettings,
     PromptChoice,
     Step,
     build_suite,
     step_timer,
+    tuned_prompt,
 )
 from llmloop.examples.travel.scoring import recommendation_correct
 from llmloop.processes import die_with_parent
@@ -495,9 +495,7 @@ def canary(
     through it, so the canary's live figures have rows; the server runs for these requests only."""
     project = settings.project
     rows = drift_for(settings, t2).traffic[t2.traffic :]
-    prompt = ll.prompts.get(
-        str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT), project=project
-    )
+    prompt = ll.prompts.get(tuned_prompt(champion, project), project=project)
     made = deploy(
         project,
         deployment_spec(champion, challenger, t2.canary_weight),
@@ -534,7 +532,7 @@ def run_turn2(
     drift = drift_for(settings, t2)
 
     champion = ll.models.get(f"{TUNED_MODEL}@champion", project=project).ref
-    prompt_ref = str(ll.models.get(champion, project=project).metadata.get("prompt") or PROMPT)
+    prompt_ref = tuned_prompt(champion, project)
     prompt = ll.prompts.get(prompt_ref, project=project)
     drift_ref = timed(
         "write and register the drifted traffic (traffic/dev/test slices)",
@@ -645,12 +643,3 @@ def _traffic_detail(served: list[Served]) -> str:
         f"{len(served)} traces rated: accuracy {acc(drifted)} on {len(drifted)} drifted, "
         f"{acc(original)} on {len(original)} original-style"
     )
-
-
-def _eval_detail(ev: Evaluation) -> str:
-    acc = ev.metrics["task_accuracy"].score
-    return f"{ev.model_ref}: task_accuracy {acc:.3f} on {ev.n_examples} rows ({ev.n_errors} errors)"
-
-
-def _failed(*verdicts: GateVerdict) -> list[str]:
-    return [r.rule for v in verdicts for r in v.results if r.required and r.status == "fail"]
