@@ -64,7 +64,7 @@ def counting(ctx: Any) -> Iterator[Callable[[], Any]]:
         event.remove(engine, "commit", on_commit)
 
 
-Path_ = Callable[[Any, Callable[[], Any], int], Counter]
+HotPath = Callable[[Any, Callable[[], Any], int], Counter]
 
 
 def _run_create(ctx: Any, counted: Callable[[], Any], n: int) -> Counter:
@@ -179,7 +179,7 @@ def _pipeline(ctx: Any, counted: Callable[[], Any], n: int, *, again: bool) -> C
     return c
 
 
-PATHS: dict[str, tuple[Path_, bool]] = {  # name -> (path, flat in n)
+PATHS: dict[str, tuple[HotPath, bool]] = {  # name -> (path, flat in n)
     "tracking: create a run, n points, end it": (_run_create, True),
     "tracking: search n runs, first page": (_run_search, True),
     "traces: ingest one export of n spans": (_ingest, True),
