@@ -21,7 +21,6 @@ A trigger that does not start (no drift found, a budget spent) ends turn 2 with 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import yaml
 
 import llmloop as ll
 from llmloop.errors import LlmloopError
+from llmloop.examples.travel import write_jsonl
 from llmloop.examples.travel.loop import LoopSettings
 from llmloop.services.monitor.schemas import Alert, MonitorRun, TriggerDecision, TriggerRunRequest
 
@@ -64,9 +64,7 @@ def register_reference(settings: LoopSettings, prompt: Any, data: str) -> str:
     rows = ll.datasets.get(data, project=settings.project).iter_rows(split="train")
     path = settings.folder / "data" / f"{REFERENCE_DATASET}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for record in rows:
-            fh.write(json.dumps({"text": user_turn(prompt, record)}) + "\n")
+    write_jsonl(path, ({"text": user_turn(prompt, record)} for record in rows))
     return ll.datasets.add(REFERENCE_DATASET, path, schema="text", project=settings.project).ref
 
 
