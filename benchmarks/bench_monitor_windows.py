@@ -28,6 +28,7 @@ DAYS = 30
 SPANS_PER_TRACE = 4
 WINDOWS = {"1 hour": 3600.0, "1 day": 86_400.0}
 METRICS = ("latency_p95", "error_rate", "guardrail_hits")
+_REDACTED = [{"name": "guardrail.redact", "time": 0.0, "attributes": {"kind": "email"}}]
 
 
 def _fill(ctx: Any, spans: int) -> tuple[str, float]:
@@ -46,12 +47,13 @@ def _fill(ctx: Any, spans: int) -> tuple[str, float]:
         trace_rows, span_rows = [], []
         for i in range(start, min(traces, start + batch)):
             tid, at = uuid.uuid4().hex, t_end - DAYS * 86_400.0 + i * step
+            guarded = i % 20 == 0  # one request in 20 has a redaction, as its guardrail span's event
             root = tid[:16]
             trace_rows.append({
                 "trace_id": tid, "project_id": pid, "name": "gateway chat", "root_span_id": root, "start_time": at,
                 "end_time": at + 0.3, "status": "error" if i % 50 == 0 else "ok", "span_count": SPANS_PER_TRACE,
                 "error_count": 0, "model": "travel@3", "user_id": None, "session_id": None, "input_tokens": 40,
-                "output_tokens": 20,
+                "output_tokens": 20, "guardrail_hits": int(guarded),
             })  # fmt: skip
             attrs = {"llmloop.latency_ms": 100.0 + (i % 400), "gen_ai.request.model": "travel@3",
                      "gen_ai.input.messages": json.dumps([{"role": "user", "content": f"trip {i % 997}"}])}  # fmt: skip
@@ -60,7 +62,7 @@ def _fill(ctx: Any, spans: int) -> tuple[str, float]:
                     "trace_id": tid, "span_id": root if j == 0 else f"{tid[16:31]}{j}", "parent_span_id": None if j == 0 else root,
                     "name": "gateway chat" if j == 0 else ("guardrails input" if j == 1 else f"step {j}"), "kind": "internal",
                     "start_time": at, "end_time": at + 0.1, "status_code": "ok", "status_message": "",
-                    "attributes": attrs if j == 0 else {}, "events": [],
+                    "attributes": attrs if j == 0 else {}, "events": _REDACTED if guarded and j == 1 else [],
                 })  # fmt: skip
         with ctx.db.session() as s:
             s.execute(insert(TraceRow), trace_rows)
@@ -114,7 +116,6 @@ def run_store(url: str | None, spans: int) -> dict[str, Any]:
                             project_id=pid,
                             start=end - length,
                             end=end,
-                            guardrails=metric == "guardrail_hits",
                         )
                         windows.measure(s, metric, reqs)
 

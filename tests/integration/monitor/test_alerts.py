@@ -211,10 +211,17 @@ def test_guardrail_hits_count_traces_whose_guardrail_span_acted(ctx: Any) -> Non
         ctx, spec=MonitorCreate(name="guards", project=P, metric="guardrail_hits", window_s=60)
     )
     hit, quiet = record(ctx, project=P, at=T0), record(ctx, project=P, at=T0 + 1)
-    for trace_id, events in ((hit, [SpanEvent(name="pii.redacted", time=T0)]), (quiet, [])):
+    refused, other = record(ctx, project=P, at=T0 + 2), record(ctx, project=P, at=T0 + 3)
+    guards = (  # trace, span name, events, attributes: a redaction, nothing, a refusal, not a guardrail
+        (hit, "guardrails input", [SpanEvent(name="pii.redacted", time=T0)], {}),
+        (quiet, "guardrails input", [], {"llmloop.guardrail.fail_closed": True}),
+        (refused, "guardrails input", [], {"llmloop.guardrail.refused": "injection"}),
+        (other, "retrieval", [SpanEvent(name="cache.miss", time=T0)], {}),
+    )
+    for trace_id, name, events, attrs in guards:  # each stored after its root: the counts add up
         observe.record_spans(ctx, spans=[SpanRecord(
-            trace_id=trace_id, span_id=new_span_id(), project=P, name="guardrails input", start_time=T0,
-            end_time=T0 + 0.01, events=events,
+            trace_id=trace_id, span_id=new_span_id(), project=P, name=name, start_time=T0,
+            end_time=T0 + 0.01, events=events, attributes=attrs,
         )])  # fmt: skip
     got = service.run_monitors(ctx, project=P, now=T0 + 10).results[0]
-    assert got.value == 1.0 and got.trace_ids == [hit]
+    assert got.value == 2.0 and got.trace_ids == [hit, refused]

@@ -199,8 +199,7 @@ def measure(
     spec = row.spec
     window = Window(start=at - float(spec["window_s"]), end=at)
     reqs = windows.requests(s, project_id=row.project_id, start=window.start, end=window.end,
-                            model=spec.get("model"), deployment=spec.get("deployment"),
-                            guardrails=spec.get("metric") == "guardrail_hits")  # fmt: skip
+                            model=spec.get("model"), deployment=spec.get("deployment"))  # fmt: skip
     base = {"monitor": row.name, "project": project, "ran_at": at, "window": window}
     if spec.get("metric"):
         got = windows.measure(s, spec["metric"], reqs)

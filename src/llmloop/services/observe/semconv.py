@@ -42,3 +42,8 @@ LLMLOOP_MODEL_VERSION = "llmloop.model.version"
 LLMLOOP_TTFT_MS = "llmloop.time_to_first_token_ms"
 LLMLOOP_LATENCY_MS = "llmloop.latency_ms"
 LLMLOOP_COST_USD = "llmloop.cost_usd"
+# Guardrails: each check is a span named "guardrails <stage>" whose events are its decisions
+# (redactions, flags); a refusal names the guardrail on that span, a held-back stream on the root.
+GUARDRAIL_SPAN_PREFIX = "guardrails "
+LLMLOOP_GUARDRAIL_REFUSED = "llmloop.guardrail.refused"
+LLMLOOP_GUARDRAIL_BUFFERED = "llmloop.guardrail.buffered"

@@ -62,6 +62,7 @@ _NAME, _ROOT, _END, _STATUS, _SPANS, _ERRORS, _MODEL, _USER, _SESSION, _IN, _OUT
     14,
     15,
 )
+_GUARDED = 16
 
 
 def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, ...]]:
@@ -72,12 +73,13 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
     model_keys = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL)
     user_key, session_key = semconv.USER_ID, semconv.SESSION_ID
     in_key, out_key = semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+    refused_key = semconv.LLMLOOP_GUARDRAIL_REFUSED
     for sp in sorted(spans, key=lambda s: s.start_time):
         a, tid, code = sp.attributes, sp.trace_id, sp.status_code
         row = out.get(tid)
         if row is None:
             row = out[tid] = [tid, pids[sp.project], _text(sp.name), None, sp.start_time, sp.end_time, "ok", 0, 0,
-                              None, None, None, 0, 0, None, None]  # fmt: skip
+                              None, None, None, 0, 0, None, None, 0]  # fmt: skip
         root = sp.parent_span_id is None
         if root:
             row[_ROOT], row[_NAME] = sp.span_id, _text(sp.name)
@@ -90,6 +92,8 @@ def _summaries(spans: list[SpanData], pids: dict[str, str]) -> list[tuple[Any, .
         row[_SPANS] += 1
         if code == "error":
             row[_ERRORS] += 1
+        if (sp.events or (a and a.get(refused_key))) and sp.name.startswith(semconv.GUARDRAIL_SPAN_PREFIX):
+            row[_GUARDED] += 1
         # A root that states its outcome is the trace's (a request a fallback saved is ok although an
         # attempt failed); a root that does not (OTel's "unset") leaves it to any failed span.
         if root and decided[tid]:
@@ -197,6 +201,7 @@ _TRACE_COLUMNS = (
     "output_tokens",
     "deployment",
     "target",
+    "guardrail_hits",
 )
 # Straight to the driver (SQLite and PostgreSQL read the same SQL; ``?`` becomes the driver's mark):
 # the spans table is the hot path of tracing, and SQLAlchemy's per-row parameter processing and
@@ -226,7 +231,8 @@ ON CONFLICT (trace_id) DO UPDATE SET
  input_tokens = traces.input_tokens + excluded.input_tokens,
  output_tokens = traces.output_tokens + excluded.output_tokens,
  deployment = COALESCE(excluded.deployment, traces.deployment),
- target = COALESCE(excluded.target, traces.target)
+ target = COALESCE(excluded.target, traces.target),
+ guardrail_hits = traces.guardrail_hits + excluded.guardrail_hits
 WHERE traces.project_id = excluded.project_id"""
 # (the root span names the trace's model when it carries one, even if its children, say a gateway's
 # upstream call with the upstream's model name, were stored first)

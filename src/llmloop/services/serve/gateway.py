@@ -369,12 +369,12 @@ class Gateway:
     def _guard_input(self, call: Call) -> None:
         assert call.route is not None
         spec = call.route.spec.guardrails
-        sp = self._span(call, "guardrails input")
+        sp = self._span(call, semconv.GUARDRAIL_SPAN_PREFIX + "input")
         decisions = Decisions()
         try:
             call.body, decisions = check_input(spec, call.body)
         except LlmloopError as e:
-            sp.set_attribute("llmloop.guardrail.refused", str(e.details.get("guardrail", "")))
+            sp.set_attribute(semconv.LLMLOOP_GUARDRAIL_REFUSED, str(e.details.get("guardrail", "")))
             sp.record_exception(e)
             raise
         finally:
@@ -390,7 +390,7 @@ class Gateway:
         spec = call.route.spec.guardrails
         if spec.output_json_schema is None and not (spec.pii == "redact" and spec.pii_output):
             return out
-        sp = self._span(call, "guardrails output")
+        sp = self._span(call, semconv.GUARDRAIL_SPAN_PREFIX + "output")
         decisions = Decisions()
         try:
             return check_output(spec, out, decisions)
@@ -536,7 +536,7 @@ class Gateway:
         buffered = self._needs_whole_answer(call)
         if buffered:  # output rules judge the whole answer: nothing reaches the client before they ran
             chunks = self._checked(call, first, chunks)
-            call.root.set_attribute("llmloop.guardrail.buffered", True)
+            call.root.set_attribute(semconv.LLMLOOP_GUARDRAIL_BUFFERED, True)
         call.ttft_s = time.perf_counter() - call.started
         ttft = call.ttft_s * 1000.0
         call.root.set_attribute(semconv.LLMLOOP_TTFT_MS, ttft)

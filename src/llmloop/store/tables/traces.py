@@ -41,6 +41,9 @@ class TraceRow(Base):
     # a gateway trace's deployment and the target of its split it was routed to (its root span says)
     deployment: Mapped[str | None] = mapped_column(String(256))
     target: Mapped[str | None] = mapped_column(String(256))
+    # how many guardrail checks recorded a decision (an event or a refusal): a monitor of guardrail
+    # hits reads it from the window's index scan instead of joining the window's spans
+    guardrail_hits: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SpanRow(Base):
