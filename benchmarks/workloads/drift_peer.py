@@ -1,16 +1,24 @@
 """A drift peer's side of ``bench_drift``: the same MMD test on the same embedding vectors, timed per check.
 
-    python drift_peer.py '{"tool": "alibi" | "evidently", "data": "/path/vectors.npz", "sizes": [250, 500],
-                           "permutations": 199, "repeat": 3}'
+    python drift_peer.py '{"tool": "alibi" | "evidently", "mode": "speed", "data": "/path/vectors.npz",
+                           "sizes": [250, 500], "permutations": 199, "repeat": 3}'
+    python drift_peer.py '{"tool": ..., "mode": "calibration", "data": "/path/trials.npz",
+                           "kinds": ["unshifted", ...], "permutations": 199}'
 
-Runs in the peer's own venv (``benchmarks/.peers/<peer>``). ``data`` holds ``usual`` (rows of
-the usual traffic's embeddings) and ``topic`` (a new topic's), written by ``bench_drift`` from
-the vectors it tests itself. For each size n: reference ``usual[:n]``; current ``usual[n:2n]``
-(unshifted) or ``usual[n:2n - n//10]`` + ``topic[:n//10]`` (10% shifted), the samples llmloop
-tests too. Each check builds the detector and tests the current sample, timed together (as a
-monitor calls it on each new window); the first check of a size is a warm-up. Prints one JSON
-object: the version and, per size and condition, the median seconds, the drift flag and the
-p-value where the tool gives one.
+Runs in the peer's own venv (``benchmarks/.peers/<peer>``), on vectors ``bench_drift`` wrote from
+the ones it tests itself.
+
+``speed``: ``data`` holds ``usual`` (rows of the usual traffic's embeddings) and ``topic`` (a new
+topic's). For each size n: reference ``usual[:n]``; current ``usual[n:2n]`` (unshifted) or
+``usual[n:2n - n//10]`` + ``topic[:n//10]`` (10% shifted), the samples llmloop tests too. Each
+check builds the detector and tests the current sample, timed together (as a monitor calls it on
+each new window); the first check of a size is a warm-up. Prints the version and, per size and
+condition, the median seconds, the drift flag and the p-value where the tool gives one.
+
+``calibration``: ``data`` holds ``vectors`` (one row per distinct text) and, for the k-th kind of
+trial, ``ref{k}`` / ``cur{k}`` (one row of vector indices per trial): the calibration samples
+llmloop tested. Prints the version, each kind's drift flags in trial order, and how many p-values
+were exactly 0 (a permutation p-value without the observed statistic can be).
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+Check = Callable[[np.ndarray, np.ndarray], dict[str, Any]]
 
-def alibi(permutations: int) -> tuple[str, Callable[[np.ndarray, np.ndarray], dict[str, Any]]]:
+
+def alibi(permutations: int) -> tuple[str, Check]:
     from alibi_detect.cd import MMDDrift
 
     def check(ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
@@ -41,7 +51,7 @@ def alibi(permutations: int) -> tuple[str, Callable[[np.ndarray, np.ndarray], di
     return importlib.metadata.version("alibi-detect"), check
 
 
-def evidently(permutations: int) -> tuple[str, Callable[[np.ndarray, np.ndarray], dict[str, Any]]]:
+def evidently(permutations: int) -> tuple[str, Check]:
     """Evidently's embeddings MMD drift method with its bootstrap test, called directly: its
     ``EmbeddingsDriftMetric`` in a Report runs the same method and also a t-SNE for its plot, which
     costs minutes at these sizes. ``quantile_probability=0.95``: drift when the statistic exceeds
@@ -60,13 +70,23 @@ def evidently(permutations: int) -> tuple[str, Callable[[np.ndarray, np.ndarray]
     return importlib.metadata.version("evidently"), check
 
 
-def main() -> None:
-    cfg: dict[str, Any] = json.loads(sys.argv[1])
-    version, check = {"alibi": alibi, "evidently": evidently}[cfg["tool"]](cfg["permutations"])
-    data = np.load(cfg["data"])
+def calibration(check: Check, data: Any, kinds: list[str]) -> dict[str, Any]:
+    vectors = data["vectors"].astype(np.float32)
+    flags: dict[str, list[bool]] = {}
+    zero = 0
+    for k, kind in enumerate(kinds):
+        flags[kind] = []
+        for ref, cur in zip(data[f"ref{k}"], data[f"cur{k}"], strict=True):
+            got = check(vectors[ref], vectors[cur])
+            flags[kind].append(got["drift"])
+            zero += got["p_value"] == 0.0
+    return {"calibration": flags, "zero_p_values": zero}
+
+
+def speed(check: Check, data: Any, sizes: list[int], repeat: int) -> dict[str, Any]:
     usual, topic = data["usual"].astype(np.float32), data["topic"].astype(np.float32)
     out: list[dict[str, Any]] = []
-    for n in cfg["sizes"]:
+    for n in sizes:
         ref = usual[:n]
         currents = {
             "unshifted": usual[n : 2 * n],
@@ -75,12 +95,23 @@ def main() -> None:
         for condition, cur in currents.items():
             check(ref, cur)  # warm-up: imports, kernels, allocations
             times, got = [], {}
-            for _ in range(cfg["repeat"]):
+            for _ in range(repeat):
                 t0 = time.perf_counter()
                 got = check(ref, cur)
                 times.append(time.perf_counter() - t0)
             out.append({"n": n, "condition": condition, "seconds": statistics.median(times), **got})
-    print(json.dumps({"version": version, "results": out}))
+    return {"results": out}
+
+
+def main() -> None:
+    cfg: dict[str, Any] = json.loads(sys.argv[1])
+    version, check = {"alibi": alibi, "evidently": evidently}[cfg["tool"]](cfg["permutations"])
+    data = np.load(cfg["data"])
+    if cfg["mode"] == "calibration":
+        got = calibration(check, data, cfg["kinds"])
+    else:
+        got = speed(check, data, cfg["sizes"], cfg["repeat"])
+    print(json.dumps({"version": version, **got}))
 
 
 if __name__ == "__main__":
