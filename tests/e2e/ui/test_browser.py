@@ -199,7 +199,7 @@ def test_the_dataset_search_finds_a_row_beyond_the_first_page_and_pages_on(
     page.fill("#row-search input[name='q']", "ITEM 9")
     page.click("#row-search button")
     page.wait_for_selector("#search-summary")
-    assert page.inner_text("#search-summary") == "1 found in rows 0–6 of 6"
+    assert page.inner_text("#search-summary") == "1 found in 6 rows read from row 0 of 6"
     assert "echo: item 9" in page.inner_text("table.rows")
     page.fill("#row-search input[name='q']", "item")
     page.click("#row-search button")

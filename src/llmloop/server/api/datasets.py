@@ -24,7 +24,6 @@ from llmloop.client.datasets import (
     DatasetList,
     DedupRequest,
     RedactRequest,
-    Rows,
     UseRequest,
 )
 from llmloop.errors import InvalidInput
@@ -43,6 +42,7 @@ from llmloop.services.data.schemas import (
     LeakagePair,
     PiiPolicy,
     Profile,
+    Rows,
     SplitResult,
     SplitSpec,
     validated,
