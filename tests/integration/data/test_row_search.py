@@ -161,3 +161,9 @@ def test_the_route_reads_q_and_names_a_bad_one(api: Any) -> None:
     assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "q"
     r = api.get("/api/v1/datasets/n/versions/1/rows", params={"q": "needle", "offset": -3})
     assert r.status_code == 400 and "offset" in r.json()["error"]["details"]["field"]
+
+
+def test_a_lone_surrogate_is_bad_input_not_a_crash(clients: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput) as err:  # only Python code can pass one: HTTP carries UTF-8
+        clients["local"].datasets.get_rows("notes@1", q="a\ud800")
+    assert err.value.details == {"field": "q"}

@@ -41,6 +41,10 @@ def _check(offset: int, limit: int, q: str | None) -> None:
             f"rows: q must be 1..{MAX_Q} characters, got {len(q)} (leave it out to page without searching)",
             details={"field": "q"},
         )
+    if q is not None and any(0xD800 <= ord(c) <= 0xDFFF for c in q):
+        raise InvalidInput(
+            "rows: q holds a lone surrogate, which is no text to search for", details={"field": "q"}
+        )
 
 
 def matches(batch: pa.RecordBatch, q: str) -> np.ndarray:
