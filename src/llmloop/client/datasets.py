@@ -28,6 +28,7 @@ from llmloop.services.data.schemas import (
     LeakagePair,
     PiiPolicy,
     Profile,
+    Rows,
     SplitResult,
     SplitSpec,
 )
@@ -85,14 +86,6 @@ class UseRequest(BaseModel):
     run_id: str
 
 
-class Rows(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[dict[str, Any]]
-    offset: int
-    total: int
-
-
 _V = "/datasets/{name}/versions/{version}"
 ROUTES = [
     Route("datasets.list", "GET", "/datasets", "datasets:read", DatasetList),
@@ -127,7 +120,13 @@ class Datasets(Protocol):
     def get_profile(self, ref: str, project: str | None = None) -> Profile: ...
     def profile_png(self, ref: str, project: str | None = None, field: str | None = None) -> bytes: ...
     def get_rows(
-        self, ref: str, project: str | None = None, split: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        ref: str,
+        project: str | None = None,
+        split: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        q: str | None = None,
     ) -> Rows: ...
     def iter_batches(self, version: DatasetVersion, split: str | None = None) -> Iterator[pa.RecordBatch]: ...
     def redact_version(
@@ -179,30 +178,21 @@ class LocalDatasets:
         return token_histograms(self.get_version(ref, project), field)
 
     def get_rows(
-        self, ref: str, project: str | None = None, split: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        ref: str,
+        project: str | None = None,
+        split: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        q: str | None = None,
     ) -> Rows:
-        """Rows ``offset`` to ``offset + limit`` (of one split when asked), read a batch at a time."""
-        from llmloop.errors import InvalidInput
+        """A page of rows, or with ``q`` of the rows that match it (``services/data/rows.py`` says which
+        match and how far one call scans); ``next_offset`` is where the next page begins."""
         from llmloop.services.data import service
-        from llmloop.services.data.transforms import export_records
 
-        if offset < 0 or not 1 <= limit <= 1000:
-            raise InvalidInput(
-                f"rows: offset must be >= 0 and limit 1..1000, got offset={offset} limit={limit}",
-                details={"field": "offset" if offset < 0 else "limit"},
-            )
-        v = self.get_version(ref, project)
-        items: list[dict[str, Any]] = []
-        seen = 0
-        for batch in service.iter_batches(self.ctx, v, split=split):
-            if seen + batch.num_rows > offset and len(items) < limit:
-                start = max(0, offset - seen)
-                items.extend(export_records(batch.slice(start, limit - len(items))))
-            seen += batch.num_rows
-            if len(items) >= limit:
-                break
-        total = v.rows if split is None else (v.splits or {}).get(split, 0)
-        return Rows(items=items, offset=offset, total=total)
+        return service.get_rows(
+            self.ctx, ref=ref, project=project, split=split, offset=offset, limit=limit, q=q
+        )
 
     def iter_batches(self, version: DatasetVersion, split: str | None = None) -> Iterator[pa.RecordBatch]:
         from llmloop.services.data import service
@@ -320,9 +310,15 @@ class RemoteDatasets:
             return resp.read()
 
     def get_rows(
-        self, ref: str, project: str | None = None, split: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        ref: str,
+        project: str | None = None,
+        split: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        q: str | None = None,
     ) -> Rows:
-        query = {"project": project, "split": split, "offset": offset, "limit": limit}
+        query = {"project": project, "split": split, "offset": offset, "limit": limit, "q": q}
         name, version = split_ref(ref)
         rows: Rows = self.http.call("datasets.rows", path={"name": name, "version": version}, query=query)
         return rows

@@ -186,3 +186,26 @@ def test_a_span_tree_loads_the_parts_a_page_did_not_reach_in_their_place(
     assert shown == [f"step {n}" for n in (1, 2, 3, 4, 5, 6, 7, 8)]  # depth first, nothing twice
     live.shot(page, "span-tree-loaded")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_dataset_search_finds_a_row_beyond_the_first_page_and_pages_on(
+    browser: Any, live: Live, monkeypatch: Any
+) -> None:
+    from llmloop.server.ui.pages import datasets as dataset_pages
+
+    monkeypatch.setattr(dataset_pages, "ROWS_PER_PAGE", 2)  # qa@2 has six rows, "item 9" the last
+    page = sign_in(browser, live, "vic")
+    page.goto(f"/datasets/qa?project={PROJECT}")
+    page.fill("#row-search input[name='q']", "ITEM 9")
+    page.click("#row-search button")
+    page.wait_for_selector("#search-summary")
+    assert page.inner_text("#search-summary") == "1 found in 6 rows read from row 0 of 6"
+    assert "echo: item 9" in page.inner_text("table.rows")
+    page.fill("#row-search input[name='q']", "item")
+    page.click("#row-search button")
+    page.wait_for_url("**q=item")
+    page.click("a.next")  # the next page goes on with the same search
+    page.wait_for_url("**offset=2&q=item")
+    assert "the search goes on from row 4" in page.inner_text("#search-summary")
+    assert "item 2" in page.inner_text("table.rows") and "item 0" not in page.inner_text("table.rows")
+    assert page.errors == []  # type: ignore[attr-defined]

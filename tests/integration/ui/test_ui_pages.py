@@ -172,6 +172,33 @@ def test_a_dataset_page_diffs_two_versions_and_pages_its_rows(ui: TestClient) ->
     assert 'id="diff-summary"' in ui.get("/datasets/qa", params={**Q, "a": 1, "b": 2}).text
 
 
+def test_a_dataset_page_searches_the_whole_version_and_pages_the_search(
+    ui: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmloop.server.ui.pages import datasets as page
+
+    monkeypatch.setattr(page, "ROWS_PER_PAGE", 2)  # qa@2 has six rows: its last is beyond the first page
+    data = ui.get("/datasets/qa.json", params={**Q, "q": "ITEM 9"}).json()
+    assert [r["prompt"] for r in data["rows"]] == ["item 9"]
+    assert (data["next_offset"], data["scanned"]) == (None, 6)
+    api = ui.get("/api/v1/datasets/qa/versions/2/rows", params={**Q, "q": "ITEM 9", "limit": 2}).json()
+    assert api["items"] == data["rows"]
+    html = ui.get("/datasets/qa", params={**Q, "q": "ITEM 9"}).text
+    assert (
+        "search this version" in html
+        and "1 found in 6 rows read from row 0 of 6" in html
+        and "echo: item 9" in html
+    )
+    first = ui.get("/datasets/qa.json", params={**Q, "q": "item"}).json()
+    assert [r["prompt"] for r in first["rows"]] == ["item 0", "item 1"] and first["next_offset"] == 2
+    more = ui.get("/datasets/qa", params={**Q, "q": "item"}).text
+    assert "offset=2&amp;q=item" in more  # the next page goes on with the search
+    rest = ui.get("/datasets/qa.json", params={**Q, "q": "item", "offset": 4}).json()
+    assert [r["prompt"] for r in rest["rows"]] == ["item 4", "item 9"] and rest["next_offset"] is None
+    bad = ui.get("/datasets/qa.json", params={**Q, "q": "x" * 201})
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "q"
+
+
 def test_compare_shows_confidence_intervals_and_p_values(ui: TestClient, seeded: tuple[Any, Loop]) -> None:
     a, b = seeded[1].evaluations
     page = ui.get("/evaluations/compare", params={**Q, "ids": [a, b]})

@@ -23,9 +23,7 @@ from llmloop.client.datasets import (
     DatasetImport,
     DatasetList,
     DedupRequest,
-    LocalDatasets,
     RedactRequest,
-    Rows,
     UseRequest,
 )
 from llmloop.errors import InvalidInput
@@ -44,6 +42,7 @@ from llmloop.services.data.schemas import (
     LeakagePair,
     PiiPolicy,
     Profile,
+    Rows,
     SplitResult,
     SplitSpec,
     validated,
@@ -105,9 +104,13 @@ def get_rows(
     split: str | None = None,
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=1000),
+    q: str | None = Query(None, description="Search: only rows holding this text, scanned from offset."),
 ) -> Rows:
-    """One page of rows; the paging lives in ``LocalDatasets.get_rows``, shared with the local client."""
-    return LocalDatasets(ctx).get_rows(ref_of(name, version), project, split, offset, limit)
+    """One page of rows, or of the rows matching ``q``; the paging and search live in the data
+    service (``services/data/rows.py``), shared with the local client."""
+    return service.get_rows(
+        ctx, ref=ref_of(name, version), project=project, split=split, offset=offset, limit=limit, q=q
+    )
 
 
 @mount(router, "datasets.download")

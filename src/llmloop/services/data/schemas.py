@@ -274,3 +274,21 @@ class SplitResult(BaseModel):
     versions: list[DatasetVersion]
     counts: dict[str, int]
     leakage: list[LeakagePair]
+
+
+class Rows(BaseModel):
+    """A page of a version's rows in storage order, or of the rows a search found from ``offset``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]]
+    offset: int = Field(
+        description="The row number (within the split, when one was asked) the read began at."
+    )
+    total: int = Field(description="Rows in the version (or the split).")
+    next_offset: int | None = Field(
+        None,
+        description="Where the next page begins (pass it back as offset); None once the end was reached.",
+    )
+    scanned: int = Field(0, description="Rows read from offset to next_offset (or to the end).")
+    q: str | None = Field(None, description="The search text, when the page is a search.")

@@ -22,7 +22,7 @@ from llmloop.context import Context
 from llmloop.errors import InvalidInput, NotFound, PermissionDenied
 from llmloop.refs import validate_name
 from llmloop.security import audit
-from llmloop.services.data import derive, export, formats, storage, versions
+from llmloop.services.data import derive, export, formats, rows, storage, versions
 from llmloop.services.data.ingest import INGEST_VERSION, IngestOptions, Progress, ingest, ingest_options
 from llmloop.services.data.schemas import (
     Dataset,
@@ -48,6 +48,7 @@ from llmloop.store.tables.tracking import RunRow
 # Read, derive and export live in their own modules; they are part of this service's surface.
 get_version = versions.get_version
 iter_batches = versions.iter_batches
+get_rows = rows.get_rows
 read_table = versions.read_table
 redact_version = derive.redact_version
 dedup_version = derive.dedup_version

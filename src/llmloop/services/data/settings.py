@@ -30,6 +30,11 @@ class DataSettings(BaseSettings):
     ngram_sample_rows: int = Field(
         2000, ge=0, description="Rows (a hash-chosen sample) the n-gram table reads."
     )
+    search_scan_rows: int = Field(
+        200_000,
+        ge=16,
+        description="Most rows one row search reads before it answers a partial page with where to resume.",
+    )
 
 
 def data_settings() -> DataSettings:

@@ -56,14 +56,22 @@ def dataset(
 
     Rows page by row number, the version's own stable key (versions are immutable): the next
     page starts where this one ended, and no count beyond the version's known size is made.
-    ``q`` keeps only rows of this page whose text contains it; ``a`` and ``b`` diff two versions.
+    ``q`` searches the whole version from ``offset`` (the data service's ``get_rows``, which says
+    what matches and bounds the rows one page reads); ``next_offset`` resumes the search there.
+    ``a`` and ``b`` diff two versions.
     """
     ref = f"{name}@{version}" if version else name
     shown = view.client.datasets.show_dataset(ref, view.project)
     rows = view.client.datasets.get_rows(
-        f"{name}@{shown.version.version}", view.project, offset=offset, limit=ROWS_PER_PAGE
+        f"{name}@{shown.version.version}", view.project, offset=offset, limit=ROWS_PER_PAGE, q=q or None
     )
-    items = [r for r in rows.items if q.lower() in str(r).lower()] if q else rows.items
-    following = offset + ROWS_PER_PAGE if offset + ROWS_PER_PAGE < rows.total else None
     diff = view.client.datasets.diff_versions(f"{name}@{a}", f"{name}@{b}", view.project) if a and b else None
-    return {"show": shown, "rows": items, "offset": offset, "next_offset": following, "q": q, "diff": diff}
+    return {
+        "show": shown,
+        "rows": rows.items,
+        "offset": offset,
+        "next_offset": rows.next_offset,
+        "scanned": rows.scanned,
+        "q": q,
+        "diff": diff,
+    }
