@@ -159,7 +159,7 @@ def test_a_suite_with_an_llm_judge_and_a_pairwise_judged_comparison(
     assert len(wrong.rationales["judged"]) == RATIONALE_CHARS
     # and shown on both sides of the diff: strong wins q01 (it answers, weak declines)
     wins = diff_examples(ctx, baseline=weak.id, candidate=strong.id, key="judged", outcome="wins", limit=1)
-    (q01,) = [x for x in wins.items]
+    (q01,) = wins.items
     assert q01.example_id == "q01" and q01.candidate_rationale == "Names the item.\nScore: 5"
     assert q01.baseline_rationale == wrong.rationales["judged"]
 
