@@ -14,7 +14,7 @@ import click
 from llmloop.cli._output import fmt_time, fmt_value, json_option, print_json, print_table
 from llmloop.sdk import evaluations as ev
 from llmloop.sdk import metrics as ll_metrics
-from llmloop.services.evaluate.schemas import Comparison, Evaluation, GateVerdict
+from llmloop.services.evaluate.schemas import Comparison, DiffOutcome, Evaluation, GateVerdict
 
 
 @click.group("eval")
@@ -163,6 +163,16 @@ def _print_comparison(c: Comparison) -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-report", is_flag=True, help="Only print the comparison.")
 @click.option("--judge", default=None, help="Also judge the answers pairwise (both orders) with this model.")
+@click.option(
+    "--show",
+    type=click.Choice(["wins", "losses", "ties"]),
+    default=None,
+    help="Also list each candidate's wins, losses or ties, largest change first.",
+)
+@click.option("--key", default=None, help="The metric --show lists by (default: the first quality metric).")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Examples --show lists."
+)
 @json_option
 def compare_cmd(
     evaluation_ids: tuple[str, ...],
@@ -171,6 +181,9 @@ def compare_cmd(
     seed: int,
     no_report: bool,
     judge: str | None,
+    show: DiffOutcome | None,
+    key: str | None,
+    limit: int,
     json_: bool,
 ) -> None:
     """Compare evaluations; the first is the baseline. Prints deltas with 95% CIs and where the report is."""
@@ -184,10 +197,34 @@ def compare_cmd(
         report_dir=out,
         judge=judge,
     )
+    diffs = [
+        ev.diff(p.baseline_id, p.candidate_id, key=key, outcome=show, limit=limit)
+        for p in c.pairs
+        if show is not None
+    ]
     if json_:
-        print_json(c)
+        print_json({"comparison": c, "diffs": diffs} if show else c)
         return
     _print_comparison(c)
+    for d in diffs:
+        click.echo(f"\n{d.outcome} of {d.candidate_id[:8]} on {d.key}: {len(d.items)} of {d.total}")
+        rows = [
+            [
+                x.example_id,
+                x.baseline_score,
+                x.candidate_score,
+                _clip(x.baseline_output),
+                _clip(x.candidate_output),
+            ]
+            for x in d.items
+        ]
+        print_table(["example", "baseline", "candidate", "baseline output", "candidate output"], rows)
+
+
+def _clip(text: str | None, n: int = 80) -> str:
+    """Answers in a terminal table: one screen line or so each; --json has them whole (2,000 chars)."""
+    text = text or ""
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _print_verdict(v: GateVerdict) -> None:

@@ -15,8 +15,10 @@ from llmloop.errors import InvalidInput, Unavailable
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
+    DiffOutcome,
     Evaluation,
     EvaluationPage,
+    ExampleDiffPage,
     ExamplePage,
     GateCheckRequest,
     GateVerdict,
@@ -44,6 +46,7 @@ ROUTES = [
     ),
     Route("evaluations.get", "GET", "/evaluations/{evaluation_id}", R, Evaluation),
     Route("evaluations.examples", "GET", "/evaluations/{evaluation_id}/examples", R, ExamplePage),
+    Route("evaluations.diff", "GET", "/evaluations/{evaluation_id}/diff/{candidate_id}", R, ExampleDiffPage),
 ]
 
 
@@ -81,6 +84,16 @@ class Evaluations(Protocol):
     def compare(
         self, request: CompareRequest, *, report_dir: Path | None = None, judge: str | Generator | None = None
     ) -> Comparison: ...
+    def diff_examples(
+        self,
+        baseline: str,
+        candidate: str,
+        *,
+        key: str | None = None,
+        outcome: DiffOutcome = "all",
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> ExampleDiffPage: ...
     def check_gates(self, request: GateCheckRequest) -> GateVerdict: ...
     def gate_suite(
         self,
@@ -175,6 +188,28 @@ class LocalEvaluations:
             report_dir=report_dir,
             write=request.report,
             judge=judge,
+        )
+
+    def diff_examples(
+        self,
+        baseline: str,
+        candidate: str,
+        *,
+        key: str | None = None,
+        outcome: DiffOutcome = "all",
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> ExampleDiffPage:
+        from llmloop.services.evaluate.compare import diff_examples
+
+        return diff_examples(
+            self.ctx,
+            baseline=baseline,
+            candidate=candidate,
+            key=key,
+            outcome=outcome,
+            limit=limit,
+            page_token=page_token,
         )
 
     def check_gates(self, request: GateCheckRequest) -> GateVerdict:
@@ -282,6 +317,22 @@ class RemoteEvaluations:
             raise Unavailable("a server writes the report in its own store; leave out the report folder")
         out: Comparison = self.http.call("evaluations.compare", body=request)
         return out
+
+    def diff_examples(
+        self,
+        baseline: str,
+        candidate: str,
+        *,
+        key: str | None = None,
+        outcome: DiffOutcome = "all",
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> ExampleDiffPage:
+        query = {"key": key, "outcome": outcome, "limit": limit, "page_token": page_token}
+        page: ExampleDiffPage = self.http.call(
+            "evaluations.diff", path={"evaluation_id": baseline, "candidate_id": candidate}, query=query
+        )
+        return page
 
     def check_gates(self, request: GateCheckRequest) -> GateVerdict:
         out: GateVerdict = self.http.call("evaluations.gate", body=request)

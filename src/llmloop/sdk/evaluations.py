@@ -4,6 +4,7 @@
     ev = ll.evaluations.run("examples/suites/instruction_sanity.yaml", model="travel@3", progress=True)
     ev.metrics["exact_match"].score
     cmp = ll.evaluations.compare([base.id, ev.id])      # deltas with 95% CIs, report on disk
+    lost = ll.evaluations.diff(base.id, ev.id, outcome="losses")  # every example the candidate lost
     verdict = ll.evaluations.gate("suite.yaml", candidate="travel@4", baseline="travel@champion")
 
 Every verb goes through ``llmloop.client.get_client().evaluations``: the local store, or with
@@ -21,8 +22,10 @@ from llmloop.sdk.progress import Progress, reporting
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
+    DiffOutcome,
     Evaluation,
     EvaluationPage,
+    ExampleDiffPage,
     ExamplePage,
     GateCheckRequest,
     GateVerdict,
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from llmloop.client.evaluations import Evaluations
     from llmloop.services.evaluate.generation import Generator
 
-__all__ = ["check", "compare", "examples", "gate", "get", "list", "run"]
+__all__ = ["check", "compare", "diff", "examples", "gate", "get", "list", "run"]
 
 
 def _api() -> Evaluations:
@@ -112,6 +115,21 @@ def compare(
     )
     return _api().compare(
         request, report_dir=Path(report_dir) if report_dir is not None else None, judge=judge
+    )
+
+
+def diff(
+    baseline: str,
+    candidate: str,
+    *,
+    key: str | None = None,
+    outcome: DiffOutcome = "all",
+    limit: int = 50,
+    page_token: str | None = None,
+) -> ExampleDiffPage:
+    """The paired examples where the candidate wins, loses or ties on ``key``, largest change first."""
+    return _api().diff_examples(
+        baseline, candidate, key=key, outcome=outcome, limit=limit, page_token=page_token
     )
 
 

@@ -44,6 +44,11 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
             f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}",
             "Compare",
         ),
+        (
+            "evaluations-diff",
+            f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}&show=losses",
+            "Compare",
+        ),
         ("deployment", "/deployments/chat", "Deployment chat"),
         ("trace", f"/traces/{loop.traces[0]}", "Trace chat"),
     ]
@@ -56,6 +61,9 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
             page.wait_for_selector("#span-tree")  # the span tree loads after the page
         if name in ("run", "runs-compare"):
             page.wait_for_selector(".curve canvas")  # uPlot drew the loss curve
+        if name == "evaluations-diff":  # the filter form is set to what the page lists
+            assert page.locator("select[name=show]").input_value() == "losses"
+            assert "losses on" in page.locator("#diff-0").inner_text()
         live.shot(page, name)
     assert page.errors == []  # type: ignore[attr-defined]  (a CSP violation is a console error)
 

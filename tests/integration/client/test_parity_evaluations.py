@@ -16,6 +16,7 @@ COVERED = {
     "evaluations.get",
     "evaluations.examples",
     "evaluations.compare",
+    "evaluations.diff",
     "evaluations.gate",
     "evaluations.gate_suite",
 }
@@ -46,6 +47,15 @@ def test_comparisons_and_gate_checks_agree(pair: Pair, stored: tuple[str, str]) 
     cmp = pair.same(lambda c: c.evaluations.compare(CompareRequest(ids=[weak, strong], n_resamples=200)))
     delta = {d["key"]: d for d in cmp["pairs"][0]["metrics"]}["exact_match"]
     assert delta["delta"] == pytest.approx(0.4) and delta["verdict"] == "better"
+    wins = pair.same(lambda c: c.evaluations.diff_examples(weak, strong, outcome="wins", limit=10))
+    assert (wins["key"], wins["total"], len(wins["items"])) == ("exact_match", 18, 10)
+    rest = pair.same(
+        lambda c: c.evaluations.diff_examples(
+            weak, strong, outcome="wins", page_token=wins["next_page_token"]
+        )
+    )
+    assert [x["example_id"] for x in rest["items"]][-1] == "q35" and rest["next_page_token"] is None
+    assert pair.same_error(lambda c: c.evaluations.diff_examples(weak, strong, key="nope")) is InvalidInput
     rules = ["exact_match >= 0.8", "exact_match better than baseline (95% CI)"]
     verdict = pair.same(
         lambda c: c.evaluations.check_gates(GateCheckRequest(rules=rules, candidate=strong, baseline=weak))

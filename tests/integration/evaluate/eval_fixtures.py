@@ -67,12 +67,15 @@ def strong(batch, **params: Any):
 def broken(batch, **params: Any):
     raise RuntimeError("weights missing")
 
+GRADE_RIGHT = "Names the item.\\nScore: 5"
+GRADE_WRONG = "Declines to answer. " * 300 + "\\nScore: 1"  # 6,000 characters: longer than a kept rationale
+
 def grader(batch, **params: Any):
     # judge: 5 for a real answer, 1 for "I do not know", garbage for anything else
     out = []
     for m in batch:
         text = m[-1]["content"].split("Assistant's answer:")[1].split("Rate the answer")[0]
-        out.append("Score: 5" if "answer " in text else "Score: 1" if "do not know" in text else "hmm")
+        out.append(GRADE_RIGHT if "answer " in text else GRADE_WRONG if "do not know" in text else "hmm")
     return out
 
 def pair_judge(batch, **params: Any):

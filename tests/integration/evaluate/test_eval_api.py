@@ -39,6 +39,22 @@ def test_evaluations_over_http(ctx: Any, api: Any, qa_suite: Path) -> None:
     em = next(m for m in cmp.json()["pairs"][0]["metrics"] if m["key"] == "exact_match")
     assert em["verdict"] == "better" and em["delta"] == 0.4
 
+    losses = api.get(
+        f"/api/v1/evaluations/{weak.id}/diff/{strong.id[:10]}", params={"outcome": "losses", "limit": 1}
+    )
+    assert losses.status_code == 200
+    body = losses.json()
+    assert body["total"] == 2 and [x["example_id"] for x in body["items"]] == ["q36"]
+    last = api.get(
+        f"/api/v1/evaluations/{weak.id}/diff/{strong.id}",
+        params={"outcome": "losses", "limit": 1, "page_token": body["next_page_token"]},
+    )
+    assert [x["example_id"] for x in last.json()["items"]] == ["q38"] and last.json()[
+        "next_page_token"
+    ] is None
+    bad = api.get(f"/api/v1/evaluations/{weak.id}/diff/{strong.id}", params={"outcome": "best"})
+    assert bad.status_code == 400 and "outcome" in bad.json()["error"]["details"]["field"], bad.text
+
     verdict = api.post(
         "/api/v1/evaluations/gate", json={"rules": ["exact_match >= 0.8"], "candidate": weak.id}
     )

@@ -31,6 +31,30 @@ def test_run_show_list_and_compare_with_report(
     listed = json.loads(cli("eval", "list", "--json").stdout)
     assert {e["id"] for e in listed["items"]} >= {weak["id"], strong["id"]}
 
+    lost = cli(
+        "eval", "compare", weak["id"], strong["id"], "--no-report", "--resamples", "200", "--show", "losses"
+    )
+    assert lost.exit_code == 0, lost.stderr
+    assert (
+        "losses of" in lost.stdout
+        and "q36" in lost.stdout
+        and "q38" in lost.stdout
+        and "q01" not in lost.stdout
+    )
+    wins = json.loads(
+        cli("eval", "compare", weak["id"], strong["id"], "--no-report", "--resamples", "200", "--show", "wins",
+            "--limit", "5", "--json").stdout
+    )  # fmt: skip
+    (diff,) = wins["diffs"]
+    assert diff["total"] == 18 and [x["example_id"] for x in diff["items"]] == [
+        "q01",
+        "q03",
+        "q05",
+        "q07",
+        "q09",
+    ]
+    assert wins["comparison"]["pairs"][0]["n_paired"] == 40
+
     out = tmp_path / "report"
     res = cli("eval", "compare", weak["id"], strong["id"], "--out", str(out), "--resamples", "200")
     assert res.exit_code == 0, res.stderr

@@ -10,8 +10,10 @@ from eval_fixtures import answering, write_suite
 
 from llmloop.errors import InvalidInput
 from llmloop.services.evaluate import service
-from llmloop.services.evaluate.compare import compare_evaluations
+from llmloop.services.evaluate.compare import compare_evaluations, diff_examples
 from llmloop.services.evaluate.gates import check_gates, gate_suite, gates_for_promotion
+from llmloop.services.evaluate.results import list_examples
+from llmloop.services.evaluate.scoring import RATIONALE_CHARS
 from llmloop.services.evaluate.suite import load_suite
 from llmloop.services.tracking import service as tracking
 from llmloop.services.tracking.schemas import RunSearch
@@ -149,3 +151,77 @@ def test_a_suite_with_an_llm_judge_and_a_pairwise_judged_comparison(
     assert (pw["wins_b"], pw["wins_a"], pw["ties"], pw["inconsistent"]) == (18, 2, 20, 20)
     assert pw["candidate_win_rate"] == pytest.approx((18 + 10) / 40)
     assert pw["first_position_rate"] > 0.5
+
+    # the judge's text for each answer is kept beside its score, clipped to RATIONALE_CHARS
+    right, wrong = list_examples(ctx, evaluation_id=weak.id, limit=2).items  # q00 right, q01 wrong
+    assert right.rationales == {"judged": "Names the item.\nScore: 5"}
+    assert wrong.rationales == {"judged": ("Declines to answer. " * 300 + "\nScore: 1")[:RATIONALE_CHARS]}
+    assert len(wrong.rationales["judged"]) == RATIONALE_CHARS
+    # and shown on both sides of the diff: strong wins q01 (it answers, weak declines)
+    wins = diff_examples(ctx, baseline=weak.id, candidate=strong.id, key="judged", outcome="wins", limit=1)
+    (q01,) = wins.items
+    assert q01.example_id == "q01" and q01.candidate_rationale == "Names the item.\nScore: 5"
+    assert q01.baseline_rationale == wrong.rationales["judged"]
+
+
+def test_the_diff_lists_every_win_loss_and_tie_in_pages_largest_change_first(
+    ctx: Any, two: tuple[Any, Any]
+) -> None:
+    weak, strong = two
+    # strong alone is right on the 18 odd items below 36 (wins), weak alone on 36 and 38 (losses)
+    seen: list[str] = []
+    token = None
+    while True:
+        page = diff_examples(
+            ctx,
+            baseline=weak.id,
+            candidate=strong.id,
+            key="exact_match",
+            outcome="wins",
+            limit=5,
+            page_token=token,
+        )
+        assert page.total == 18 and len(page.items) <= 5
+        assert all(x.outcome == "win" and (x.baseline_score, x.candidate_score) == (0, 1) for x in page.items)
+        seen += [x.example_id for x in page.items]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [f"q{i:02d}" for i in range(1, 36, 2)]  # equal changes: in the baseline's order
+    losses = diff_examples(ctx, baseline=weak.id, candidate=strong.id, key="exact_match", outcome="losses")
+    assert [x.example_id for x in losses.items] == ["q36", "q38"] and losses.next_page_token is None
+    assert (
+        losses.items[0].baseline_output == "answer 36" and losses.items[0].candidate_output == "I do not know"
+    )
+    assert losses.items[0].baseline_rationale is None  # no judge in this suite
+    ties = diff_examples(ctx, baseline=weak.id, candidate=strong.id, key="exact_match", outcome="ties")
+    assert ties.total == 20
+    # the counts agree with the comparison's, and the default metric is the comparison's primary one
+    everything = diff_examples(ctx, baseline=weak.id, candidate=strong.id, limit=1000)
+    assert everything.key == "exact_match" and everything.total == 40
+    outcomes = [x.outcome for x in everything.items]
+    assert (outcomes.count("win"), outcomes.count("loss"), outcomes.count("tie")) == (18, 2, 20)
+    assert outcomes[:20].count("tie") == 0  # the 20 changed examples come before the 20 unchanged
+    # lower latency is a win: the direction follows the metric
+    fast = diff_examples(ctx, baseline=weak.id, candidate=strong.id, key="latency", outcome="all", limit=1000)
+    for x in fast.items:
+        assert x.baseline_score is not None and x.candidate_score is not None
+        expected = (
+            "win"
+            if x.candidate_score < x.baseline_score
+            else "loss"
+            if x.candidate_score > x.baseline_score
+            else "tie"
+        )
+        assert x.outcome == expected or abs(x.candidate_score - x.baseline_score) <= 1e-9
+
+    for kwargs, field in (
+        ({"outcome": "best"}, "outcome"),
+        ({"key": "nope"}, "key"),
+        ({"limit": 0}, "limit"),
+        ({"page_token": "garbage"}, "page_token"),
+    ):
+        with pytest.raises(InvalidInput) as err:
+            diff_examples(ctx, baseline=weak.id, candidate=strong.id, **kwargs)
+        assert err.value.details["field"] == field
+    assert all(x.rationales == {} for x in list_examples(ctx, evaluation_id=weak.id, limit=3).items)

@@ -178,3 +178,30 @@ def test_reuse_needs_a_registry_version(ctx: Any, qa_suite: Path) -> None:
 def _rows_sha(ctx: Any, evaluation_id: str) -> str:
     with ctx.db.session() as s:
         return str(s.scalar(select(EvaluationRow.rows_sha256).where(EvaluationRow.id == evaluation_id)))
+
+
+def test_examples_stored_before_the_rationales_column_read_back_with_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qa_suite: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from llmloop.config import reset_settings
+    from llmloop.context import local_context
+    from llmloop.store.db import MIGRATIONS_DIR, migrate
+
+    monkeypatch.setenv("LLMLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'old.db'}")
+    reset_settings()
+    ctx = local_context()
+    ev = service.run_suite(ctx, suite=load_suite(qa_suite), model=answering({0}))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with ctx.db.engine.begin() as conn:  # back to the schema before 0016: the column goes
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007_evaluations")
+    columns = {c["name"] for c in inspect(ctx.db.engine).get_columns("evaluation_examples")}
+    assert "rationales" not in columns and "scores" in columns
+    migrate(ctx.db.engine)  # what opening the store with this llmloop does
+    first = results.list_examples(ctx, evaluation_id=ev.id, limit=1).items[0]
+    assert first.rationales == {} and first.scores["exact_match"] == 1.0

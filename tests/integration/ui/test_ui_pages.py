@@ -38,6 +38,7 @@ def _details(loop: Loop) -> list[str]:
         "/models/m",
         f"/evaluations/{loop.evaluations[0]}",
         f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}",
+        f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}&show=losses",
         "/deployments/chat",
         f"/traces/{loop.traces[0]}",
         f"/traces/{loop.traces[0]}/spans",
@@ -207,6 +208,59 @@ def test_compare_shows_confidence_intervals_and_p_values(ui: TestClient, seeded:
     data = ui.get("/evaluations/compare.json", params={**Q, "ids": [a, b]}).json()
     delta = data["comparison"]["pairs"][0]["metrics"][0]
     assert delta["ci_low"] is not None and delta["p_value"] is not None
+
+
+def _judge(batch: list[list[dict[str, str]]], **params: Any) -> list[str]:
+    """A judge that explains itself: an answer that echoes the item is right."""
+    out = []
+    for messages in batch:
+        answer = messages[-1]["content"].split("Assistant's answer:")[1].split("Rate the answer")[0]
+        out.append("It echoes the item.\nScore: 5" if "echo:" in answer else "It does not echo.\nScore: 1")
+    return out
+
+
+def test_judge_rationales_and_the_filtered_diff_on_the_pages_and_their_twins(
+    ui: TestClient, seeded: tuple[Any, Loop]
+) -> None:
+    from llmloop.client import LocalClient
+    from llmloop.services.evaluate import service as eval_service
+    from llmloop.services.evaluate.suite import MetricSpec, Suite
+
+    ctx = seeded[0]
+    suite = Suite.model_validate(
+        {"name": "judged-qa", "dataset": {"ref": "qa@1"}, "metrics": ["exact_match"]}
+    ).model_copy(
+        update={"metrics": [MetricSpec(metric="llm_judge", key="judged", options={"judge": _judge})]}
+    )
+    ids = [
+        eval_service.run_suite(ctx, suite=suite, model=model, project=PROJECT).id
+        for model in (
+            lambda batch, **p: ["nope" for _ in batch],  # baseline: never echoes
+            lambda batch, **p: [
+                ("echo: " + m[-1]["content"]) if i % 2 == 0 else "nope" for i, m in enumerate(batch)
+            ],
+        )
+    ]
+    data = ui.get(f"/evaluations/{ids[1]}.json", params=Q).json()
+    assert data["examples"]["items"][0]["rationales"] == {"judged": "It echoes the item.\nScore: 5"}
+    assert data["examples"]["items"][1]["rationales"] == {"judged": "It does not echo.\nScore: 1"}
+    page = ui.get(f"/evaluations/{ids[1]}", params=Q).text
+    assert "<details" in page and "It echoes the item." in page
+
+    q = {**Q, "ids": ids, "show": "wins", "key": "judged"}
+    twin = ui.get("/evaluations/compare.json", params=q).json()
+    (diff,) = twin["diffs"]
+    client = LocalClient(ctx=ctx)
+    expected = client.evaluations.diff_examples(ids[0], ids[1], key="judged", outcome="wins", limit=25)
+    assert diff == expected.model_dump(mode="json")  # the twin holds what the client returns
+    n_rows = data["examples"]["total"]
+    assert diff["total"] == (n_rows + 1) // 2 and {x["outcome"] for x in diff["items"]} == {"win"}
+    html = ui.get("/evaluations/compare", params=q).text
+    assert "wins on judged" in html and "It does not echo." in html and "It echoes the item." in html
+    none_lost = ui.get("/evaluations/compare", params={**q, "show": "losses"}).text
+    assert "losses on judged" in none_lost and "It echoes the item." not in none_lost
+    refused = ui.get("/evaluations/compare.json", params={**q, "ids": ids[:1] + ids, "page_token": "x"})
+    assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == "page_token"
 
 
 def test_a_change_from_a_page_needs_the_pages_token_even_in_local_mode(

@@ -1,4 +1,5 @@
-"""/api/v1/evaluations: stored evaluations, their examples, comparisons, gate checks, and gating with a suite.
+"""/api/v1/evaluations: stored evaluations, their examples, comparisons and their per-example diffs, gate
+checks, and gating with a suite.
 
 Running a single evaluation needs the model in the caller's process, so it is not an endpoint;
 gating with a suite is (``gate-suite``): the server evaluates its registered models on the suite
@@ -13,12 +14,14 @@ from fastapi import APIRouter, Query
 from llmloop.server.deps import CtxDep
 from llmloop.server.routes import mount
 from llmloop.services.evaluate import gates, results
-from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations
+from llmloop.services.evaluate.compare import CompareSettings, compare_evaluations, diff_examples
 from llmloop.services.evaluate.schemas import (
     CompareRequest,
     Comparison,
+    DiffOutcome,
     Evaluation,
     EvaluationPage,
+    ExampleDiffPage,
     ExamplePage,
     GateCheckRequest,
     GateVerdict,
@@ -89,4 +92,30 @@ def list_examples(
         page_token=page_token,
         errors_only=errors_only,
         worst_first=worst_first,
+    )
+
+
+@mount(router, "evaluations.diff")
+def diff(
+    ctx: CtxDep,
+    evaluation_id: str,
+    candidate_id: str,
+    key: str | None = Query(
+        None, description="A metric key both share; default the comparison's primary metric."
+    ),
+    outcome: DiffOutcome = Query(
+        "all", description="The candidate's wins, losses, ties, or all paired examples."
+    ),
+    limit: int = Query(50, ge=1, le=1000),
+    page_token: str | None = None,
+) -> ExampleDiffPage:
+    """Paired examples of baseline ``evaluation_id`` vs ``candidate_id``, largest change first."""
+    return diff_examples(
+        ctx,
+        baseline=evaluation_id,
+        candidate=candidate_id,
+        key=key,
+        outcome=outcome,
+        limit=limit,
+        page_token=page_token,
     )

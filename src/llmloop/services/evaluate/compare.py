@@ -7,7 +7,8 @@ answered (paired by example id). For each metric both have:
   corpus metrics (BLEU, chrF, perplexity) are resampled through their per-example statistics, so
   the interval is around the corpus-level difference the table shows;
 * the sign-flip permutation p-value and the Wilcoxon p-value on per-example differences;
-* per-example wins, losses and ties (direction-aware: lower latency is a win).
+* per-example wins, losses and ties (direction-aware: lower latency is a win), listed in full,
+  paged and filtered, by ``diff_examples``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from llmloop.services.evaluate.metrics.registry import get_metric
 from llmloop.services.evaluate.results import ExampleTable, example_table
 from llmloop.services.evaluate.schemas import (
     Comparison,
+    DiffOutcome,
     ExampleDiff,
+    ExampleDiffPage,
     MetricAggregate,
     MetricDelta,
     PairComparison,
@@ -37,6 +40,7 @@ from llmloop.services.evaluate.seams import load_generator
 from llmloop.services.evaluate.stats import Corpus, paired_bootstrap, sign_flip_test, wilcoxon_p, win_loss
 from llmloop.services.tracking import service as tracking
 from llmloop.services.tracking.schemas import RunCreate
+from llmloop.store import pages
 
 TOP_EXAMPLES = 5
 
@@ -152,31 +156,114 @@ def _primary_key(table: ExampleTable) -> str | None:
     return next(iter(table.evaluation.metrics), None)
 
 
+_LABEL = {"wins": "win", "losses": "loss", "ties": "tie"}
+DIFF_LISTING = "example diffs"
+
+
+def _ranked(
+    base: ExampleTable,
+    cand: ExampleTable,
+    key: str,
+    ia: Sequence[int],
+    ib: Sequence[int],
+    outcome: DiffOutcome,
+) -> list[tuple[int, str]]:
+    """(position in the pairing, outcome label) of the paired examples that ``outcome`` selects.
+
+    Labels come from ``win_loss``, the same call that counts a ``MetricDelta``'s wins, losses and
+    ties, so a listing of wins holds exactly ``wins`` examples. Largest change first, then the
+    baseline's order; unscored examples (either side has no score) come last, in ``all`` only.
+    """
+    sa = [base.scores[key][i] for i in ia]
+    sb = [cand.scores[key][j] for j in ib]
+    wl = win_loss(sa, sb, higher_is_better=base.evaluation.metrics[key].higher_is_better)
+    labels = ["unscored"] * len(ia)
+    for positions, label in ((wl.wins, "win"), (wl.losses, "loss"), (wl.ties, "tie")):
+        for p in positions:
+            labels[p] = label
+    picked = [p for p, label in enumerate(labels) if outcome == "all" or label == _LABEL[outcome]]
+
+    def change(p: int) -> float:
+        x, y = sa[p], sb[p]
+        return -1.0 if x is None or y is None else abs(y - x)
+
+    picked.sort(key=lambda p: (-change(p), p))
+    return [(p, labels[p]) for p in picked]
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else text[:2000]
+
+
+def _diff(base: ExampleTable, cand: ExampleTable, key: str, i: int, j: int, label: str) -> ExampleDiff:
+    return ExampleDiff(
+        example_id=base.example_ids[i],
+        key=key,
+        baseline_score=base.scores[key][i],
+        candidate_score=cand.scores[key][j],
+        input=base.inputs[i][:2000],
+        baseline_output=_clip(base.outputs[i]),
+        candidate_output=_clip(cand.outputs[j]),
+        outcome=label,
+        baseline_rationale=base.rationales[i].get(key),
+        candidate_rationale=cand.rationales[j].get(key),
+    )
+
+
 def _top(
     base: ExampleTable, cand: ExampleTable, key: str, ia: Sequence[int], ib: Sequence[int], *, wins: bool
 ) -> list[ExampleDiff]:
-    sign = 1.0 if base.evaluation.metrics[key].higher_is_better else -1.0
-    scored = []
-    for i, j in zip(ia, ib, strict=True):
-        x, y = base.scores[key][i], cand.scores[key][j]
-        if x is None or y is None:
-            continue
-        gain = sign * (y - x)
-        if (gain > 0) if wins else (gain < 0):
-            scored.append((abs(gain), i, j))
-    scored.sort(key=lambda t: (-t[0], t[1]))
-    return [
-        ExampleDiff(
-            example_id=base.example_ids[i],
-            key=key,
-            baseline_score=base.scores[key][i],
-            candidate_score=cand.scores[key][j],
-            input=base.inputs[i][:2000],
-            baseline_output=(base.outputs[i] or "")[:2000] if base.outputs[i] is not None else None,
-            candidate_output=(cand.outputs[j] or "")[:2000] if cand.outputs[j] is not None else None,
+    ranked = _ranked(base, cand, key, ia, ib, "wins" if wins else "losses")[:TOP_EXAMPLES]
+    return [_diff(base, cand, key, ia[p], ib[p], label) for p, label in ranked]
+
+
+def diff_examples(
+    ctx: Context,
+    *,
+    baseline: str,
+    candidate: str,
+    key: str | None = None,
+    outcome: DiffOutcome = "all",
+    limit: int = 50,
+    page_token: str | None = None,
+) -> ExampleDiffPage:
+    """Every paired example of baseline vs candidate on metric ``key`` whose outcome is ``outcome``.
+
+    The full listing behind a comparison's ``top_wins``/``top_losses`` (same ranking, same default
+    metric), largest change first. Offset pages: the order is a computed score difference, and
+    completed evaluations never change, so an offset always lands on the same example.
+    """
+    if outcome not in ("wins", "losses", "ties", "all"):
+        raise InvalidInput(
+            f"outcome must be wins, losses, ties or all, got {str(outcome)[:40]!r}",
+            details={"field": "outcome"},
         )
-        for _, i, j in scored[:TOP_EXAMPLES]
-    ]
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be 1 to 1000, got {limit!r}", details={"field": "limit"})
+    offset = pages.decode(page_token, DIFF_LISTING).offset
+    base, cand = load_tables(ctx, [baseline, candidate])
+    ia, ib = paired_indices(base, cand)
+    keys = [k for k in base.evaluation.metrics if k in cand.evaluation.metrics]
+    if key is None:
+        primary = _primary_key(base)
+        key = primary if primary in keys else next(iter(keys), None)
+    if key not in keys:
+        raise InvalidInput(
+            f"metric {str(key)[:80]!r} is not in both evaluations; they share {keys}",
+            details={"field": "key"},
+        )
+    ranked = _ranked(base, cand, key, ia, ib, outcome)
+    window = ranked[offset : offset + limit]
+    more = offset + limit < len(ranked)
+    return ExampleDiffPage(
+        baseline_id=base.evaluation.id,
+        candidate_id=cand.evaluation.id,
+        key=key,
+        outcome=outcome,
+        items=[_diff(base, cand, key, ia[p], ib[p], label) for p, label in window],
+        total=len(ranked),
+        next_page_token=pages.encode(DIFF_LISTING, offset=offset + limit) if more else None,
+    )
 
 
 def _pairwise(

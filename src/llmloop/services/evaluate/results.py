@@ -195,6 +195,7 @@ def _example(r: EvaluationExampleRow) -> EvaluationExample:
         reference=r.reference,
         metadata=r.meta or {},
         scores=r.scores or {},
+        rationales=r.rationales or {},
         latency_ms=r.latency_ms,
         prompt_tokens=r.prompt_tokens,
         completion_tokens=r.completion_tokens,
@@ -258,6 +259,7 @@ class ExampleTable:
     scores: dict[str, list[float | None]]
     stats: dict[str, list[list[float]] | None]
     latencies_ms: list[float | None]
+    rationales: list[dict[str, str]]
 
 
 def example_table(ctx: Context, *, evaluation_id: str) -> ExampleTable:
@@ -290,4 +292,5 @@ def example_table(ctx: Context, *, evaluation_id: str) -> ExampleTable:
             scores=scores,
             stats=stats,
             latencies_ms=[r.latency_ms for r in rows],
+            rationales=[r.rationales or {} for r in rows],
         )

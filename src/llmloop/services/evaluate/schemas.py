@@ -64,7 +64,7 @@ class EvaluationPage(_Frozen):
 
 
 class EvaluationExample(_Frozen):
-    """One example as evaluated: what went in, what came out, and every metric's score."""
+    """One example as evaluated: what went in, what came out, every metric's score and judges' reasons."""
 
     index: int
     example_id: str
@@ -73,6 +73,10 @@ class EvaluationExample(_Frozen):
     reference: list[str] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     scores: dict[str, float | None] = Field(default_factory=dict)
+    rationales: dict[str, str] = Field(
+        default_factory=dict,
+        description="Metric key -> the judge's text for this example's score (judged metrics only; clipped).",
+    )
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -148,7 +152,12 @@ class MetricDelta(_Frozen):
     verdict: Literal["better", "worse", "no significant difference", "not comparable"]
 
 
+DiffOutcome = Literal["wins", "losses", "ties", "all"]
+
+
 class ExampleDiff(_Frozen):
+    """One paired example on one metric: both scores, both answers, and the judge's reasons if any."""
+
     example_id: str
     key: str
     baseline_score: float | None
@@ -156,6 +165,23 @@ class ExampleDiff(_Frozen):
     input: str
     baseline_output: str | None
     candidate_output: str | None
+    outcome: Literal["win", "loss", "tie", "unscored"] = Field(
+        "unscored", description="For the candidate, direction-aware; unscored when either side has no score."
+    )
+    baseline_rationale: str | None = None
+    candidate_rationale: str | None = None
+
+
+class ExampleDiffPage(_Frozen):
+    """Paired examples of a comparison on one metric, largest change first."""
+
+    baseline_id: str
+    candidate_id: str
+    key: str
+    outcome: DiffOutcome
+    items: list[ExampleDiff]
+    total: int
+    next_page_token: str | None = None
 
 
 class PairComparison(_Frozen):

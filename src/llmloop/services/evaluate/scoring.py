@@ -22,6 +22,10 @@ from llmloop.services.evaluate.seams import EvalRow
 from llmloop.services.evaluate.stats import bootstrap_ci
 from llmloop.services.evaluate.suite import BootstrapSettings, MetricSpec
 
+RATIONALE_CHARS = 4000
+"""A judge's rationale is kept to this many characters per example and metric: enough to read its
+reasoning, bounded so a rambling judge cannot make an evaluation's rows megabytes each."""
+
 
 @dataclass
 class BuiltMetric:
@@ -32,11 +36,12 @@ class BuiltMetric:
 
 @dataclass
 class Scored:
-    """Per-example scores and statistics by metric key, plus the aggregates."""
+    """Per-example scores, statistics and judge rationales by metric key, plus the aggregates."""
 
     scores: list[dict[str, float | None]]
     stats: list[dict[str, list[float]]]
     aggregates: dict[str, MetricAggregate] = field(default_factory=dict)
+    rationales: list[dict[str, str]] = field(default_factory=list)
 
 
 def build_metrics(
@@ -105,11 +110,15 @@ def score_examples(
     )
     scores: list[dict[str, float | None]] = [{} for _ in range(n)]
     stats: list[dict[str, list[float]]] = [{} for _ in range(n)]
+    rationales: list[dict[str, str]] = [{} for _ in range(n)]
     aggregates: dict[str, MetricAggregate] = {}
     for bm in metrics:
         result = bm.metric.compute(inputs)
         for i, v in enumerate(result.per_example):
             scores[i][bm.key] = v
+        for i, text in enumerate(result.rationales or []):
+            if text:
+                rationales[i][bm.key] = text[:RATIONALE_CHARS]
         if result.stats is not None:
             for i, row in enumerate(result.stats):
                 stats[i][bm.key] = [float(x) for x in row]
@@ -139,7 +148,7 @@ def score_examples(
             scale=bm.metric.scale,
             details=_jsonable(result.details),
         )
-    return Scored(scores, stats, aggregates)
+    return Scored(scores, stats, aggregates, rationales)
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,13 @@ from llmloop.services.evaluate.schemas import (
     Evaluation,
     MetricAggregate,
 )
-from llmloop.services.evaluate.scoring import BuiltMetric, build_metrics, check_references, score_examples
+from llmloop.services.evaluate.scoring import (
+    BuiltMetric,
+    Scored,
+    build_metrics,
+    check_references,
+    score_examples,
+)
 from llmloop.services.evaluate.seams import (
     EvalRow,
     Resolved,
@@ -155,7 +161,7 @@ def run_suite(
                 details={"evaluation_id": evaluation_id},
             )
         scored = score_examples(prep.metrics, prep.rows, prep.prompts, outcomes, bootstrap=suite.bootstrap)
-        _complete(ctx, evaluation_id, prep, outcomes, scored.scores, scored.stats, scored.aggregates)
+        _complete(ctx, evaluation_id, prep, outcomes, scored)
     except BaseException as e:
         _fail(ctx, evaluation_id, run_id, e)
         raise
@@ -251,9 +257,7 @@ def _complete(
     evaluation_id: str,
     prep: Prepared,
     outcomes: Sequence[Outcome],
-    scores: Sequence[dict[str, float | None]],
-    stats: Sequence[dict[str, list[float]]],
-    aggregates: dict[str, MetricAggregate],
+    scored: Scored,
 ) -> None:
     records = [
         {
@@ -264,8 +268,9 @@ def _complete(
             "output": o.text,
             "reference": row.reference,
             "metadata": row.metadata,  # the column (attribute: meta)
-            "scores": {k: _finite(v) for k, v in scores[i].items()},
-            "stats": stats[i] or None,
+            "scores": {k: _finite(v) for k, v in scored.scores[i].items()},
+            "stats": scored.stats[i] or None,
+            "rationales": scored.rationales[i] or None,
             "latency_ms": _finite(o.latency_ms),
             "prompt_tokens": o.prompt_tokens,
             "completion_tokens": o.completion_tokens,
@@ -277,7 +282,7 @@ def _complete(
         k: a.model_copy(
             update={"score": _finite(a.score), "ci_low": _finite(a.ci_low), "ci_high": _finite(a.ci_high)}
         ).model_dump(mode="json")
-        for k, a in aggregates.items()
+        for k, a in scored.aggregates.items()
     }
     with ctx.db.connect() as conn:
         for start in range(0, len(records), _INSERT_CHUNK):

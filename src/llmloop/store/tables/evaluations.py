@@ -59,6 +59,9 @@ class EvaluationExampleRow(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     scores: Mapped[dict[str, float | None]] = mapped_column(JSON, default=dict)
     stats: Mapped[dict[str, list[float]] | None] = mapped_column(JSON)
+    rationales: Mapped[dict[str, str] | None] = mapped_column(
+        JSON
+    )  # metric key -> judge's text; NULL before 0016
     latency_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int | None] = mapped_column(BigInteger)
     completion_tokens: Mapped[int | None] = mapped_column(BigInteger)

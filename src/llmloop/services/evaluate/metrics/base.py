@@ -75,6 +75,8 @@ class MetricResult:
     example has no latency); such examples are left out of the corpus score and counted in
     ``details["unscored"]``. ``score`` is None only when no example could be scored.
     ``stats`` (n x k) are the per-example statistics described in the module docstring.
+    ``rationales[i]`` is the text a judge gave for example i's score (None for metrics that do not
+    explain themselves), kept so a reader can see *why* an answer scored low, not only that it did.
     """
 
     name: str
@@ -83,6 +85,7 @@ class MetricResult:
     details: dict[str, Any] = field(default_factory=dict)
     stats: list[list[float]] | None = None
     higher_is_better: bool = True
+    rationales: list[str | None] | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key == "score":

@@ -4,7 +4,9 @@ Options: ``judge`` (a generator callable, or a model reference resolved through 
 ``rubric`` (text with ``{input}``, ``{prediction}``, ``{reference}``, ``{min}``, ``{max}``, or a
 function returning chat messages; a suite may name a registered prompt instead), ``scale``
 ([min, max], default [1, 5]), ``params`` (judge generation parameters), ``batch_size``.
-Unparseable judge answers are unscored and counted in ``details["unparsed"]``.
+Unparseable judge answers are unscored and counted in ``details["unparsed"]``. The judge's text
+for each answer is its rationale (``MetricResult.rationales``), stored with the example's scores
+(clipped, see ``scoring.RATIONALE_CHARS``) so a low score can be read, not only seen.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class LlmJudge(Metric):
         )
         span = self.high - self.low
         scores = [None if s is None else (s - self.low) / span for s in grades.scores]
-        return self.result_from_scores(
+        result = self.result_from_scores(
             scores,
             {
                 "unparsed": grades.unparsed,
@@ -71,3 +73,5 @@ class LlmJudge(Metric):
                 "raw_scores": grades.scores,
             },
         )
+        result.rationales = list(grades.raw)
+        return result
