@@ -46,7 +46,7 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
         ),
         (
             "evaluations-diff",
-            f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}&show=losses",
+            f"/evaluations/compare?ids={loop.evaluations[0]}&ids={loop.evaluations[1]}&show=losses&key=helpful",
             "Compare",
         ),
         ("deployment", "/deployments/chat", "Deployment chat"),
@@ -63,7 +63,11 @@ def test_an_admin_signs_in_and_sees_every_page_without_a_script_error(browser: A
             page.wait_for_selector(".curve canvas")  # uPlot drew the loss curve
         if name == "evaluations-diff":  # the filter form is set to what the page lists
             assert page.locator("select[name=show]").input_value() == "losses"
-            assert "losses on" in page.locator("#diff-0").inner_text()
+            assert "losses on helpful" in page.locator("#diff-0").inner_text()
+            page.locator("table.pairs details.rationale").last.locator("summary").click()  # the judge's why
+            assert "helps with nothing" in page.locator("table.pairs details.rationale").last.inner_text()
+        if name == "evaluation":
+            assert "what was asked" in (page.locator("details.rationale").first.text_content() or "")
         live.shot(page, name)
     assert page.errors == []  # type: ignore[attr-defined]  (a CSP violation is a console error)
 

@@ -48,6 +48,19 @@ class Loop:
     pipelines: list[str] = field(default_factory=list)  # the same two-step pipeline run twice
 
 
+
+def judge(batch: list[list[dict[str, str]]], **params: Any) -> list[str]:
+    """The seeded suite's LLM judge: a rationale, then a score (so the pages have rationales to show)."""
+    out = []
+    for messages in batch:
+        answer = messages[-1]["content"].split("Assistant's answer:")[1].split("Rate the answer")[0]
+        out.append(
+            "It repeats the item back, which is what was asked.\nScore: 4"
+            if "echo" in answer
+            else "It answers 'nope' and helps with nothing.\nScore: 1"
+        )
+    return out
+
 def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, traces: int = 3) -> Loop:
     loop = Loop(models=seed(ctx, folder, good, flaky))
     more = folder / "qa2.jsonl"
@@ -70,7 +83,10 @@ def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, trace
                 project=PROJECT, name="greet", template=text, variables={"who": {"type": "string"}}
             ),
         )
-    (folder / "suite.yaml").write_text("name: qa\ndataset: {ref: qa@1}\nmetrics: [exact_match]\n")
+    (folder / "suite.yaml").write_text(
+        "name: qa\ndataset: {ref: qa@1}\nmetrics:\n  - exact_match\n"
+        "  - {metric: llm_judge, key: helpful, options: {judge: 'py:tests.integration.ui.seed:judge'}}\n"
+    )
     for answer in ("echo: item", "nope"):
         evaluation = eval_service.run_suite(
             ctx,
