@@ -48,7 +48,6 @@ class Loop:
     pipelines: list[str] = field(default_factory=list)  # the same two-step pipeline run twice
 
 
-
 def judge(batch: list[list[dict[str, str]]], **params: Any) -> list[str]:
     """The seeded suite's LLM judge: a rationale, then a score (so the pages have rationales to show)."""
     out = []
@@ -60,6 +59,7 @@ def judge(batch: list[list[dict[str, str]]], **params: Any) -> list[str]:
             else "It answers 'nope' and helps with nothing.\nScore: 1"
         )
     return out
+
 
 def seed_loop(ctx: Any, folder: Path, good: FakeOpenAI, flaky: FakeOpenAI, traces: int = 3) -> Loop:
     loop = Loop(models=seed(ctx, folder, good, flaky))
