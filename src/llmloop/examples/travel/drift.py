@@ -22,12 +22,22 @@ about half of them missing exactly one wish). Determinism as in ``dataset.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llmloop.examples.travel.catalog import MONTHS, Activity, Budget, Climate, Party
+from llmloop.errors import InvalidInput
+from llmloop.examples.travel.catalog import (
+    DESTINATIONS,
+    MONTHS,
+    Activity,
+    Budget,
+    Climate,
+    Destination,
+    Party,
+)
 from llmloop.examples.travel.dataset import (
     Row,
     make_rows,
@@ -36,7 +46,7 @@ from llmloop.examples.travel.dataset import (
     split_of,
     template_split,
 )
-from llmloop.examples.travel.generate import check_sizes
+from llmloop.examples.travel.generate import check_sizes, draw_preferences
 from llmloop.examples.travel.phrasing import Template, render_request
 from llmloop.examples.travel.rules import Preferences
 
@@ -111,6 +121,46 @@ def render_drifted(template: Template, prefs: Preferences, rng: random.Random) -
     return template.text.format(intro=intro, acts=acts, cons=", ".join(cons) or "no other wishes").strip()
 
 
+@dataclass(frozen=True)
+class Season:
+    """A booking season: production's customers all travel in one of ``months``.
+
+    Every drifted request then states one of those months (a hard wish, by the same rule), so its
+    answer is one of the places at their best then: the traffic, and the feedback on it, concentrate
+    on part of the catalogue. The shortlist's distractors still come from the whole catalogue.
+    """
+
+    name: str
+    months: tuple[int, ...]
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """The places at their best in at least one of the season's months, in catalogue order."""
+        return tuple(d for d in DESTINATIONS if set(d.best_months) & set(self.months))
+
+    def draw(self, target: Destination, rng: random.Random) -> Preferences:
+        """``draw_preferences`` for ``target``, with the month always stated and in season."""
+        prefs = draw_preferences(target, rng)
+        month = rng.choice([m for m in target.best_months if m in self.months])
+        return dataclasses.replace(prefs, month=month)
+
+
+SEASONS: dict[str, Season] = {
+    s.name: s for s in (Season("winter", (12, 1, 2)), Season("summer", (6, 7, 8)), Season("december", (12,)))
+}
+
+
+def season_named(name: str | None) -> Season | None:
+    """The season called ``name`` (``None``: no season, the whole catalogue); unknown is ``InvalidInput``."""
+    if name is None:
+        return None
+    if name not in SEASONS:
+        raise InvalidInput(
+            f"unknown season {name!r}; expected one of {', '.join(SEASONS)}", details={"field": "season"}
+        )
+    return SEASONS[name]
+
+
 def slice_of(sig: str, seed: int) -> Slice:
     """Which drift slice owns a signature (its own seeded hash, independent of turn 1's)."""
     owner = share_of(f"travel-drift:{seed}:{sig}", SLICE_SHARES)
@@ -159,11 +209,16 @@ def generate_drift(
     n_dev: int = 64,
     n_test: int = 200,
     n_candidates: int = 4,
+    season: str | None = None,
 ) -> Drift:
-    """All three slices for ``seed``; same arguments, same rows; no request repeats across slices."""
+    """All three slices for ``seed``; same arguments, same rows; no request repeats across slices.
+    ``season`` (a name in ``SEASONS``) puts every drifted row, in the traffic and in the dev and test
+    slices, in that season (``Season``); the original-style traffic keeps the whole catalogue."""
     n_drifted = round(n_traffic * drifted_share)
     check_sizes({"n_traffic": n_traffic, "n_dev": n_dev, "n_test": n_test}, n_candidates)
+    booked = season_named(season)
     seen: set[str] = set()
+    targets, draw = (booked.destinations, booked.draw) if booked else (DESTINATIONS, draw_preferences)
 
     def rows(name: Slice, n: int, templates: Sequence[Template], drifted: bool, tag: str) -> list[Row]:
         return make_rows(
@@ -175,6 +230,8 @@ def generate_drift(
             n_candidates=n_candidates,
             seen=seen,
             render=render_drifted if drifted else render_request,
+            targets=targets if drifted else DESTINATIONS,
+            draw=draw if drifted else draw_preferences,
         )
 
     drifted = rows("traffic", n_drifted, DRIFT_TEMPLATES, True, "drifted")
