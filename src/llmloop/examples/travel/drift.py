@@ -37,6 +37,7 @@ from llmloop.examples.travel.catalog import (
     Climate,
     Destination,
     Party,
+    Region,
 )
 from llmloop.examples.travel.dataset import (
     Row,
@@ -122,43 +123,60 @@ def render_drifted(template: Template, prefs: Preferences, rng: random.Random) -
 
 
 @dataclass(frozen=True)
-class Season:
-    """A booking season: production's customers all travel in one of ``months``.
+class Focus:
+    """Where production's demand concentrates: a season (every customer travels in one of ``months``)
+    or a market (every customer books a place in ``region``, saying so or not).
 
-    Every drifted request then states one of those months (a hard wish, by the same rule), so its
-    answer is one of the places at their best then: the traffic, and the feedback on it, concentrate
-    on part of the catalogue. The shortlist's distractors still come from the whole catalogue.
+    Every drifted row's answer is then one of the focus's places, so the traffic, and the feedback on
+    it, concentrate on part of the catalogue; a season's requests always state an in-season month (a
+    hard wish, by the same rule), a market's state the region as often as turn 1's. The shortlist's
+    distractors still come from the whole catalogue.
     """
 
     name: str
-    months: tuple[int, ...]
+    months: tuple[int, ...] = ()
+    region: Region | None = None
 
     @property
     def destinations(self) -> tuple[Destination, ...]:
-        """The places at their best in at least one of the season's months, in catalogue order."""
-        return tuple(d for d in DESTINATIONS if set(d.best_months) & set(self.months))
+        """The focus's places, in catalogue order: at their best in a season month, in the region."""
+        return tuple(
+            d
+            for d in DESTINATIONS
+            if (not self.months or set(d.best_months) & set(self.months))
+            and (self.region is None or d.region == self.region)
+        )
 
     def draw(self, target: Destination, rng: random.Random) -> Preferences:
-        """``draw_preferences`` for ``target``, with the month always stated and in season."""
+        """``draw_preferences`` for ``target``; in a season, with the month always stated and in it."""
         prefs = draw_preferences(target, rng)
+        if not self.months:
+            return prefs
         month = rng.choice([m for m in target.best_months if m in self.months])
         return dataclasses.replace(prefs, month=month)
 
 
-SEASONS: dict[str, Season] = {
-    s.name: s for s in (Season("winter", (12, 1, 2)), Season("summer", (6, 7, 8)), Season("december", (12,)))
+FOCUSES: dict[str, Focus] = {
+    f.name: f
+    for f in (
+        Focus("summer", months=(6, 7, 8)),
+        Focus("winter", months=(12, 1, 2)),
+        Focus("december", months=(12,)),
+        Focus("asia", region="Asia"),
+        Focus("europe", region="Europe"),
+    )
 }
 
 
-def season_named(name: str | None) -> Season | None:
-    """The season called ``name`` (``None``: no season, the whole catalogue); unknown is ``InvalidInput``."""
+def focus_named(name: str | None) -> Focus | None:
+    """The focus called ``name`` (``None``: none, the whole catalogue); unknown is ``InvalidInput``."""
     if name is None:
         return None
-    if name not in SEASONS:
+    if name not in FOCUSES:
         raise InvalidInput(
-            f"unknown season {name!r}; expected one of {', '.join(SEASONS)}", details={"field": "season"}
+            f"unknown drift focus {name!r}; expected one of {', '.join(FOCUSES)}", details={"field": "focus"}
         )
-    return SEASONS[name]
+    return FOCUSES[name]
 
 
 def slice_of(sig: str, seed: int) -> Slice:
@@ -209,16 +227,16 @@ def generate_drift(
     n_dev: int = 64,
     n_test: int = 200,
     n_candidates: int = 4,
-    season: str | None = None,
+    focus: str | None = None,
 ) -> Drift:
     """All three slices for ``seed``; same arguments, same rows; no request repeats across slices.
-    ``season`` (a name in ``SEASONS``) puts every drifted row, in the traffic and in the dev and test
-    slices, in that season (``Season``); the original-style traffic keeps the whole catalogue."""
+    ``focus`` (a name in ``FOCUSES``) puts every drifted row, in the traffic and in the dev and test
+    slices, on that focus's places (``Focus``); the original-style traffic keeps the whole catalogue."""
     n_drifted = round(n_traffic * drifted_share)
     check_sizes({"n_traffic": n_traffic, "n_dev": n_dev, "n_test": n_test}, n_candidates)
-    booked = season_named(season)
+    focused = focus_named(focus)
     seen: set[str] = set()
-    targets, draw = (booked.destinations, booked.draw) if booked else (DESTINATIONS, draw_preferences)
+    targets, draw = (focused.destinations, focused.draw) if focused else (DESTINATIONS, draw_preferences)
 
     def rows(name: Slice, n: int, templates: Sequence[Template], drifted: bool, tag: str) -> list[Row]:
         return make_rows(
