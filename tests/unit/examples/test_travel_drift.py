@@ -7,9 +7,12 @@ from statistics import mean
 
 import pytest
 
+from llmloop.errors import InvalidInput
+from llmloop.examples.travel.catalog import DESTINATIONS
 from llmloop.examples.travel.dataset import generate_experiment, signature, split_of
 from llmloop.examples.travel.drift import (
     DRIFT_TEMPLATES,
+    FOCUSES,
     SLICES,
     Drift,
     DriftRow,
@@ -88,3 +91,34 @@ def test_same_seed_same_rows_other_seed_other_rows() -> None:
     b = generate_drift(3, n_traffic=40, n_dev=10, n_test=10).records()
     c = generate_drift(4, n_traffic=40, n_dev=10, n_test=10).records()
     assert a == b and a != c
+
+
+def test_a_season_puts_every_drifted_request_in_its_months() -> None:
+    summer = FOCUSES["summer"]
+    drift = generate_drift(0, n_traffic=100, n_dev=60, n_test=60, focus="summer")
+    places = {d.name for d in summer.destinations}
+    assert 0 < len(places) < len(DESTINATIONS)
+    drifted = [*drift.dev, *drift.test, *(t for t in drift.traffic if t.drifted)]
+    for r in drifted:
+        assert r.row.prefs.month in summer.months and r.row.target.name in places
+        assert [d.name for d in r.row.options if not violations(d, r.row.prefs)] == [r.row.target.name]
+    # distractors still come from the whole catalogue; the original-style traffic is not seasonal
+    assert {d.name for r in drifted for d in r.row.options} - places
+    originals = [t for t in drift.traffic if not t.drifted]
+    assert any(t.row.target.name not in places for t in originals)
+    assert drift.records() == generate_drift(0, n_traffic=100, n_dev=60, n_test=60, focus="summer").records()
+
+
+def test_an_unknown_focus_names_the_field() -> None:
+    with pytest.raises(InvalidInput) as err:
+        generate_drift(0, n_traffic=10, n_dev=4, n_test=4, focus="monsoon")
+    assert err.value.details["field"] == "focus"
+
+
+def test_a_market_puts_every_drifted_answer_in_its_region() -> None:
+    drift = generate_drift(0, n_traffic=60, n_dev=40, n_test=40, focus="asia")
+    drifted = [*drift.dev, *drift.test, *(t for t in drift.traffic if t.drifted)]
+    assert all(r.row.target.region == "Asia" for r in drifted)
+    stated = sum(r.row.prefs.region is not None for r in drifted) / len(drifted)
+    assert 0.3 < stated < 0.7  # said as often as turn 1 says a region, not always
+    assert any(d.region != "Asia" for r in drifted for d in r.row.options)

@@ -135,6 +135,7 @@ def _distractors(
 
 
 Render = Callable[[Template, Preferences, random.Random], str]
+Draw = Callable[[Destination, random.Random], Preferences]
 
 
 def _rows(split: Split, n: int, seed: int, n_candidates: int, seen: set[str]) -> list[Row]:
@@ -159,16 +160,19 @@ def make_rows(
     n_candidates: int,
     seen: set[str],
     render: Render = render_request,
+    targets: Sequence[Destination] = DESTINATIONS,
+    draw: Draw = draw_preferences,
 ) -> list[Row]:
     """``n`` rows whose signatures ``owns`` accepts, worded by ``templates`` through ``render``: the one
-    procedure behind every split (round-robin targets, distractors from the whole catalogue)."""
-    targets = list(DESTINATIONS)
-    rng.shuffle(targets)
+    procedure behind every split (round-robin over ``targets``, wishes drawn from the target by
+    ``draw``, distractors from the whole catalogue). Turn 2's seasonal drift narrows ``targets``."""
+    order = list(targets)
+    rng.shuffle(order)
     out: list[Row] = []
     for i in range(n):
-        target = targets[i % len(targets)]  # round-robin: every place is the answer equally often
+        target = order[i % len(order)]  # round-robin: every place is the answer equally often
         for _ in range(_ATTEMPTS_PER_ROW):
-            prefs = draw_preferences(target, rng)
+            prefs = draw(target, rng)
             if not owns(signature(prefs)):
                 continue
             distractors = _distractors(target, prefs, n_candidates - 1, rng)

@@ -22,12 +22,23 @@ about half of them missing exactly one wish). Determinism as in ``dataset.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llmloop.examples.travel.catalog import MONTHS, Activity, Budget, Climate, Party
+from llmloop.errors import InvalidInput
+from llmloop.examples.travel.catalog import (
+    DESTINATIONS,
+    MONTHS,
+    Activity,
+    Budget,
+    Climate,
+    Destination,
+    Party,
+    Region,
+)
 from llmloop.examples.travel.dataset import (
     Row,
     make_rows,
@@ -36,7 +47,7 @@ from llmloop.examples.travel.dataset import (
     split_of,
     template_split,
 )
-from llmloop.examples.travel.generate import check_sizes
+from llmloop.examples.travel.generate import check_sizes, draw_preferences
 from llmloop.examples.travel.phrasing import Template, render_request
 from llmloop.examples.travel.rules import Preferences
 
@@ -111,6 +122,63 @@ def render_drifted(template: Template, prefs: Preferences, rng: random.Random) -
     return template.text.format(intro=intro, acts=acts, cons=", ".join(cons) or "no other wishes").strip()
 
 
+@dataclass(frozen=True)
+class Focus:
+    """Where production's demand concentrates: a season (every customer travels in one of ``months``)
+    or a market (every customer books a place in ``region``, saying so or not).
+
+    Every drifted row's answer is then one of the focus's places, so the traffic, and the feedback on
+    it, concentrate on part of the catalogue; a season's requests always state an in-season month (a
+    hard wish, by the same rule), a market's state the region as often as turn 1's. The shortlist's
+    distractors still come from the whole catalogue.
+    """
+
+    name: str
+    months: tuple[int, ...] = ()
+    region: Region | None = None
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """The focus's places, in catalogue order: at their best in a season month, in the region."""
+        return tuple(
+            d
+            for d in DESTINATIONS
+            if (not self.months or set(d.best_months) & set(self.months))
+            and (self.region is None or d.region == self.region)
+        )
+
+    def draw(self, target: Destination, rng: random.Random) -> Preferences:
+        """``draw_preferences`` for ``target``; in a season, with the month always stated and in it."""
+        prefs = draw_preferences(target, rng)
+        if not self.months:
+            return prefs
+        month = rng.choice([m for m in target.best_months if m in self.months])
+        return dataclasses.replace(prefs, month=month)
+
+
+FOCUSES: dict[str, Focus] = {
+    f.name: f
+    for f in (
+        Focus("summer", months=(6, 7, 8)),
+        Focus("winter", months=(12, 1, 2)),
+        Focus("december", months=(12,)),
+        Focus("asia", region="Asia"),
+        Focus("europe", region="Europe"),
+    )
+}
+
+
+def focus_named(name: str | None) -> Focus | None:
+    """The focus called ``name`` (``None``: none, the whole catalogue); unknown is ``InvalidInput``."""
+    if name is None:
+        return None
+    if name not in FOCUSES:
+        raise InvalidInput(
+            f"unknown drift focus {name!r}; expected one of {', '.join(FOCUSES)}", details={"field": "focus"}
+        )
+    return FOCUSES[name]
+
+
 def slice_of(sig: str, seed: int) -> Slice:
     """Which drift slice owns a signature (its own seeded hash, independent of turn 1's)."""
     owner = share_of(f"travel-drift:{seed}:{sig}", SLICE_SHARES)
@@ -159,11 +227,16 @@ def generate_drift(
     n_dev: int = 64,
     n_test: int = 200,
     n_candidates: int = 4,
+    focus: str | None = None,
 ) -> Drift:
-    """All three slices for ``seed``; same arguments, same rows; no request repeats across slices."""
+    """All three slices for ``seed``; same arguments, same rows; no request repeats across slices.
+    ``focus`` (a name in ``FOCUSES``) puts every drifted row, in the traffic and in the dev and test
+    slices, on that focus's places (``Focus``); the original-style traffic keeps the whole catalogue."""
     n_drifted = round(n_traffic * drifted_share)
     check_sizes({"n_traffic": n_traffic, "n_dev": n_dev, "n_test": n_test}, n_candidates)
+    focused = focus_named(focus)
     seen: set[str] = set()
+    targets, draw = (focused.destinations, focused.draw) if focused else (DESTINATIONS, draw_preferences)
 
     def rows(name: Slice, n: int, templates: Sequence[Template], drifted: bool, tag: str) -> list[Row]:
         return make_rows(
@@ -175,6 +248,8 @@ def generate_drift(
             n_candidates=n_candidates,
             seen=seen,
             render=render_drifted if drifted else render_request,
+            targets=targets if drifted else DESTINATIONS,
+            draw=draw if drifted else draw_preferences,
         )
 
     drifted = rows("traffic", n_drifted, DRIFT_TEMPLATES, True, "drifted")

@@ -70,6 +70,9 @@ DEPLOYMENT = "travel-assistant"
 class Turn2Settings:
     traffic: int = 240  # requests sent to the deployment before training (~60% drifted)
     drifted_share: float = 0.6
+    # where the drifted share concentrates (drift.FOCUSES: a season such as "summer", or a market);
+    # None: the whole catalogue, new words only
+    focus: str | None = None
     # drifted rows to choose the training on: 64 could not resolve a difference of 0.04 (the drift
     # slices are drawn from separate streams, so the traffic and test rows do not depend on it)
     dev_rows: int = 150
@@ -243,6 +246,7 @@ def drift_for(settings: LoopSettings, t2: Turn2Settings) -> Drift:
         n_traffic=t2.traffic + t2.canary_requests,
         drifted_share=t2.drifted_share,
         n_dev=t2.dev_rows,
+        focus=t2.focus,
         n_test=t2.test_rows,
     )
 
