@@ -68,23 +68,23 @@ DEPLOYMENT = "travel-assistant"
 
 @dataclass
 class Turn2Settings:
-    traffic: int = 240  # requests sent to the deployment before training (~60% drifted)
-    drifted_share: float = 0.6
+    traffic: int = 400  # requests sent to the deployment before training (~75% drifted)
+    drifted_share: float = 0.75
     # where the drifted share concentrates (drift.FOCUSES: a season such as "summer", or a market);
     # None: the whole catalogue, new words only
-    focus: str | None = None
+    focus: str | None = "summer"
     # drifted rows to choose the training on: 64 could not resolve a difference of 0.04 (the drift
     # slices are drawn from separate streams, so the traffic and test rows do not depend on it)
     dev_rows: int = 150
     test_rows: int = 300  # drifted test rows each model answers (the gate's slice)
-    # chosen on the drifted dev slice (seed 1's champion, 64 rows): corrections + approved answers,
-    # 60 steps at 1e-3 gave 0.375 against the champion's 0.328 (original dev 0.344 vs 0.313);
-    # corrections alone fell to 0.25. On 150 dev rows (seed 0's champion, issue #20) these gave
-    # 0.353 -> 0.367, +0.013 [-0.060, +0.087], and nothing tried won clearly:
-    # 400 requests and 100 steps at 1e-3 gave 0.353 -> 0.373, +0.020 [-0.053, +0.093] (17 wins,
-    # 14 losses; original dev 0.391 -> 0.391); at 2e-3, -0.007 [-0.087, +0.067] (17 wins, 18 losses).
-    # The champion lacks catalogue facts, not words: see examples/travel/README.md.
-    sft_steps: int = 60
+    # Chosen on dev only (seed 0's champion; 150 drifted dev rows, 200 original dev rows; pass rule
+    # fixed first: drifted dev CI above 0, original dev not worse by more than 0.02). New words alone
+    # teach the champion nothing it lacks: 400 requests (75% drifted), 100 steps at 1e-3 gave +0.007
+    # [-0.053, +0.073] (13 wins, 12 losses). A summer season, where every drifted customer travels
+    # in June-August, so the answers concentrate on the places at their best then, gave with the same
+    # budget 0.340 -> 0.473, +0.133 [+0.047, +0.220] (35 wins, 15 losses; original dev 0.345 -> 0.360);
+    # with 240 requests (60%) and 60 steps only +0.020 [-0.067, +0.107]. See examples/travel/README.md.
+    sft_steps: int = 100
     learning_rate: float = 1e-3
     canary_weight: float = 0.1
     canary_requests: int = 40  # sent after the canary starts, so its live figures have rows
