@@ -190,11 +190,14 @@ def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str
     """One object per area in ``project`` (named SEEDED, two versions where versioned); returns path values."""
     (tmp_path / "qa.jsonl").write_text('{"input": "2+2?", "reference": "4"}\n')
     (tmp_path / "suite.yaml").write_text("name: qa\ndataset: {path: qa.jsonl}\nmetrics: [exact_match]\n")
-    evaluation = eval_service.run_suite(
-        ctx,
-        suite=load_suite(tmp_path / "suite.yaml"),
-        model=lambda batch, **p: ["4"] * len(batch),
-        project=project,
+    evaluation, candidate = (
+        eval_service.run_suite(
+            ctx,
+            suite=load_suite(tmp_path / "suite.yaml"),
+            model=lambda batch, a=answer, **p: [a] * len(batch),
+            project=project,
+        )
+        for answer in ("4", "5")
     )
     for text in ("hi {{ who }}", "hello {{ who }}"):
         prompts_service.create_prompt_version(
@@ -257,6 +260,7 @@ def _seed(ctx: Context, tmp_path: Path, project: str = PROJECT) -> dict[str, str
     alert = monitor_service.run_monitors(ctx, project=project, now=2.0).fired[0]  # the seeded trace's window
     return {
         "evaluation_id": evaluation.id,
+        "candidate_id": candidate.id,
         "trace_id": trace_id,
         "pipeline_run_id": pipeline.id,
         "alert_id": alert.id,
