@@ -197,11 +197,11 @@ def compare_cmd(
         report_dir=out,
         judge=judge,
     )
-    diffs = [
-        ev.diff(p.baseline_id, p.candidate_id, key=key, outcome=show, limit=limit)
-        for p in c.pairs
+    diffs = (
+        [ev.diff(p.baseline_id, p.candidate_id, key=key, outcome=show, limit=limit) for p in c.pairs]
         if show is not None
-    ]
+        else []
+    )
     if json_:
         print_json({"comparison": c, "diffs": diffs} if show else c)
         return
